@@ -1,0 +1,135 @@
+package model
+
+import (
+	"math"
+
+	"github.com/align-go/align/nn"
+)
+
+// layerActs are one block's saved activations, all views into acts.buf.
+type layerActs struct {
+	x              []float32 // [N,C] block input (residual stream)
+	ln1, mean1, r1 []float32 // [N,C], [N], [N]
+	q, k, v        []float32 // [N,Q], [N,KV], [N,KV]: attention inputs (after norm and RoPE)
+	qpre, kpre     []float32 // qwen3: projections before q_norm/k_norm
+	qr, kr         []float32 // qwen3: per-head rstd [N*NH], [N*NKV]
+	att            []float32 // [B,NH,T,T]
+	y              []float32 // [N,Q] attention output
+	res2           []float32 // [N,C] x + attention
+	ln2, mean2, r2 []float32
+	fc, fcAct      []float32 // gpt2 [N,F]
+	gate, up, h    []float32 // llama [N,F]
+}
+
+// acts holds every activation of one forward pass (one allocation) plus the
+// backward scratch (another), sized for B×T and reused while the shape fits.
+type acts struct {
+	B, T   int
+	buf    []float32
+	layers []layerActs
+	out    []float32 // [N,C] last residual
+	lnf    []float32 // [N,C] final hidden state
+	meanf  []float32
+	rf     []float32
+	logits []float32 // [N,V]
+	pos    []int32   // [N]
+
+	grad                              []float32
+	dres, dln, dy, dq, dk, dv, dqn    []float32
+	dknorm, datt, dfc, dgate, dup, dh []float32
+	dlnf                              []float32
+}
+
+// carver hands out consecutive slices of one buffer; with buf nil it only counts.
+type carver struct {
+	buf []float32
+	off int
+}
+
+func (c *carver) take(n int) []float32 {
+	c.off += n
+	if c.buf == nil {
+		return nil
+	}
+	return c.buf[c.off-n : c.off : c.off]
+}
+
+func (m *Model) layoutActs(B, T int, logits bool) *acts {
+	c := m.Cfg
+	N, C, Q, KV, F := B*T, c.Dim, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.FFN
+	a := &acts{B: B, T: T, layers: make([]layerActs, c.Layers), pos: make([]int32, N)}
+	carve := func(cv *carver) {
+		for l := range a.layers {
+			la := &a.layers[l]
+			la.x = cv.take(N * C)
+			la.ln1, la.mean1, la.r1 = cv.take(N*C), cv.take(N), cv.take(N)
+			la.q, la.k, la.v = cv.take(N*Q), cv.take(N*KV), cv.take(N*KV)
+			if c.QKNorm {
+				la.qpre, la.kpre = cv.take(N*Q), cv.take(N*KV)
+				la.qr, la.kr = cv.take(N*c.Heads), cv.take(N*c.KVHeads)
+			}
+			la.att = cv.take(B * c.Heads * T * T)
+			la.y = cv.take(N * Q)
+			la.res2 = cv.take(N * C)
+			la.ln2, la.mean2, la.r2 = cv.take(N*C), cv.take(N), cv.take(N)
+			if c.Arch == ArchGPT2 {
+				la.fc, la.fcAct = cv.take(N*F), cv.take(N*F)
+			} else {
+				la.gate, la.up, la.h = cv.take(N*F), cv.take(N*F), cv.take(N*F)
+			}
+		}
+		a.out = cv.take(N * C)
+		a.lnf, a.meanf, a.rf = cv.take(N*C), cv.take(N), cv.take(N)
+		if logits {
+			a.logits = cv.take(N * c.Vocab)
+		}
+	}
+	var count carver
+	carve(&count)
+	a.buf = make([]float32, count.off)
+	carve(&carver{buf: a.buf})
+	return a
+}
+
+// ensureGradScratch allocates backward scratch on first use (inference never pays for it).
+func (a *acts) ensureGradScratch(c *Config) {
+	if a.grad != nil {
+		return
+	}
+	N, C, Q, KV, F := a.B*a.T, c.Dim, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.FFN
+	var cv carver
+	take := func() {
+		a.dres, a.dln, a.dlnf = cv.take(N*C), cv.take(N*C), cv.take(N*C)
+		a.dy, a.dq, a.dk, a.dv = cv.take(N*Q), cv.take(N*Q), cv.take(N*KV), cv.take(N*KV)
+		if c.QKNorm {
+			a.dqn, a.dknorm = cv.take(N*Q), cv.take(N*KV)
+		}
+		a.datt = cv.take(a.B * c.Heads * a.T * a.T)
+		a.dfc, a.dh = cv.take(N*F), cv.take(N*F)
+		if c.Arch == ArchLlama {
+			a.dgate, a.dup = cv.take(N*F), cv.take(N*F)
+		}
+	}
+	take()
+	a.grad = make([]float32, cv.off)
+	cv = carver{buf: a.grad}
+	take()
+}
+
+// ropeTable caches cos/sin for positions [0, T).
+type ropeTable struct {
+	T        int
+	cos, sin []float32
+}
+
+func (r *ropeTable) ensure(T, HS int, theta float64) {
+	if r.T >= T {
+		return
+	}
+	r.T = max(T, 2*r.T)
+	r.cos = make([]float32, r.T*HS/2)
+	r.sin = make([]float32, r.T*HS/2)
+	nn.RopeTable(r.cos, r.sin, r.T, HS, theta)
+}
+
+func sqrtf(x float64) float64 { return math.Sqrt(x) }

@@ -1,0 +1,149 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/align-go/align/nn"
+)
+
+// Batch is B sequences of T token ids, row-major. Mask (optional, same shape)
+// is 1 for real tokens and 0 for padding, which may sit on either side.
+type Batch struct {
+	B, T int
+	IDs  []int32
+	Mask []int32
+}
+
+// Positions writes each token's position: the count of real tokens before it
+// (cumsum(mask)-1, floored at 0), so a left-padded row sees the same positions
+// as the unpadded sequence — the convention HF generate uses.
+func Positions(pos, mask []int32, B, T int) {
+	for b := 0; b < B; b++ {
+		var n int32
+		for t := 0; t < T; t++ {
+			i := b*T + t
+			if mask == nil || mask[i] != 0 {
+				n++
+			}
+			pos[i] = max(n-1, 0)
+		}
+	}
+}
+
+func (m *Model) check(b Batch) error {
+	if b.B <= 0 || b.T <= 0 || len(b.IDs) != b.B*b.T {
+		return fmt.Errorf("batch: %d ids for shape %dx%d", len(b.IDs), b.B, b.T)
+	}
+	if b.Mask != nil && len(b.Mask) != len(b.IDs) {
+		return fmt.Errorf("batch: mask has %d entries, want %d", len(b.Mask), len(b.IDs))
+	}
+	for i, id := range b.IDs {
+		if id < 0 || int(id) >= m.Cfg.Vocab {
+			return fmt.Errorf("batch: token id %d at position %d outside vocabulary [0,%d)", id, i, m.Cfg.Vocab)
+		}
+	}
+	if m.Cfg.Arch == ArchGPT2 && b.T > m.Cfg.MaxPos {
+		return fmt.Errorf("batch: sequence length %d exceeds n_positions %d", b.T, m.Cfg.MaxPos)
+	}
+	if m.Cfg.SlidingWindow > 0 && b.T > m.Cfg.SlidingWindow {
+		return fmt.Errorf("batch: sequence length %d exceeds mistral sliding_window %d (not implemented)", b.T, m.Cfg.SlidingWindow)
+	}
+	return nil
+}
+
+// Forward runs the model on b, keeping every activation for Backward. With
+// logits false it stops at the final hidden state (reward and value heads).
+// The returned slices are views into the model's activation buffer, valid until
+// the next Forward: logits [B*T, V] (nil when not asked), hidden [B*T, C].
+func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) {
+	if err := m.check(b); err != nil {
+		return nil, nil, err
+	}
+	c := m.Cfg
+	a := m.acts
+	if a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil) {
+		a = m.layoutActs(b.B, b.T, logits || (a != nil && a.logits != nil))
+		m.acts = a
+	}
+	N, C, NH, NKV, HS, F := b.B*b.T, c.Dim, c.Heads, c.KVHeads, c.HeadDim, c.FFN
+	Q, KV := NH*HS, NKV*HS
+	eps := float32(c.NormEps)
+	w := &m.W
+	Positions(a.pos, b.Mask, b.B, b.T)
+	m.lastIDs = b.IDs
+
+	x := a.layers[0].x
+	nn.EmbeddingForward(x, b.IDs, w.Wte, N, C, false)
+	if c.Arch == ArchGPT2 {
+		nn.EmbeddingForward(x, a.pos, w.Wpe, N, C, true)
+	} else {
+		m.rope.ensure(b.T, HS, c.RopeTheta)
+	}
+	for l := range a.layers {
+		la, lw := &a.layers[l], &w.Layers[l]
+		m.norm(la.ln1, la.mean1, la.r1, la.x, lw.Norm1W, lw.Norm1B, N, C, eps)
+		if c.QKNorm {
+			nn.LinearForward(la.qpre, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+			nn.LinearForward(la.kpre, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+			nn.RMSNormForward(la.q, la.qr, la.qpre, lw.QNorm, N*NH, HS, eps)
+			nn.RMSNormForward(la.k, la.kr, la.kpre, lw.KNorm, N*NKV, HS, eps)
+		} else {
+			nn.LinearForward(la.q, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+			nn.LinearForward(la.k, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+		}
+		nn.LinearForward(la.v, la.ln1, lw.Wv, lw.Bv, N, C, KV)
+		if c.Arch == ArchLlama {
+			nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
+			nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
+		}
+		nn.AttentionForward(la.y, la.att, la.q, la.k, la.v, b.Mask, b.B, b.T, NH, NKV, HS)
+		nn.LinearForward(la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
+		addInto(la.res2, la.x)
+		m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
+		next := a.out
+		if l+1 < len(a.layers) {
+			next = a.layers[l+1].x
+		}
+		if c.Arch == ArchGPT2 {
+			nn.LinearForward(la.fc, la.ln2, lw.Wfc, lw.Bfc, N, C, F)
+			nn.GeluForward(la.fcAct, la.fc)
+			nn.LinearForward(next, la.fcAct, lw.Wdown, lw.Bdown, N, F, C)
+		} else {
+			nn.LinearForward(la.gate, la.ln2, lw.Wgate, lw.Bgate, N, C, F)
+			nn.LinearForward(la.up, la.ln2, lw.Wup, lw.Bup, N, C, F)
+			nn.SwiGLUForward(la.h, la.gate, la.up)
+			nn.LinearForward(next, la.h, lw.Wdown, lw.Bdown, N, F, C)
+		}
+		addInto(next, la.res2)
+	}
+	m.norm(a.lnf, a.meanf, a.rf, a.out, w.NormFW, w.NormFB, N, C, eps)
+	if logits {
+		nn.LinearForward(a.logits, a.lnf, w.LMHead, nil, N, C, c.Vocab)
+		return a.logits, a.lnf, nil
+	}
+	return nil, a.lnf, nil
+}
+
+// norm is LayerNorm for GPT-2 and RMSNorm for the Llama family.
+func (m *Model) norm(out, mean, rstd, inp, w, b []float32, N, C int, eps float32) {
+	if m.Cfg.Arch == ArchGPT2 {
+		nn.LayerNormForward(out, mean, rstd, inp, w, b, N, C, eps)
+	} else {
+		nn.RMSNormForward(out, rstd, inp, w, N, C, eps)
+	}
+}
+
+func (m *Model) normBackward(dinp, dw, db, dout, inp, w, mean, rstd []float32, N, C int) {
+	if m.Cfg.Arch == ArchGPT2 {
+		nn.LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C)
+	} else {
+		nn.RMSNormBackward(dinp, dw, dout, inp, w, rstd, N, C)
+	}
+}
+
+func addInto(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}

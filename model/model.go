@@ -1,0 +1,145 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Model is a transformer with all parameters in one allocation (Data) and, once
+// training starts, all gradients in another (Grad). W and G view them as tensors.
+type Model struct {
+	Cfg    *Config
+	Params []Param
+	Data   []float32
+	Grad   []float32 // nil until EnableGrad
+	W      Weights
+	G      Weights // nil tensors for frozen parameters or before EnableGrad
+
+	frozen map[string]bool
+	acts   *acts
+	rope   ropeTable
+
+	lastIDs []int32 // ids of the last Forward, for the embedding gradient
+
+	// GPT-2 tensor-name prefix as loaded, so a save keeps the checkpoint's own style.
+	hfPrefix    string
+	prefixKnown bool
+}
+
+// New allocates a model of shape cfg with zero parameters.
+func New(cfg *Config) *Model {
+	ps := paramTable(cfg)
+	last := ps[len(ps)-1]
+	m := &Model{Cfg: cfg, Params: ps, Data: make([]float32, last.Offset+last.Size), frozen: map[string]bool{}}
+	m.W = bind(cfg, ps, m.Data, nil)
+	m.G = bind(cfg, ps, nil, nil)
+	return m
+}
+
+// InitRandom fills parameters the way GPT-2/Llama initialise them: N(0, 0.02)
+// matrices and embeddings, residual projections scaled by 1/sqrt(2·layers),
+// norm weights 1, biases 0.
+func (m *Model) InitRandom(seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	resid := 0.02 / sqrtf(2*float64(m.Cfg.Layers))
+	for _, p := range m.Params {
+		t := m.Data[p.Offset : p.Offset+p.Size]
+		switch {
+		case hasSuffix(p.Name, "norm1.weight", "norm2.weight", "norm_f.weight", "q_norm.weight", "k_norm.weight"):
+			fill(t, 1)
+		case hasSuffix(p.Name, ".bias"):
+			fill(t, 0)
+		default:
+			std := 0.02
+			if hasSuffix(p.Name, "o.weight", "down.weight") {
+				std = resid
+			}
+			for i := range t {
+				t[i] = float32(r.NormFloat64() * std)
+			}
+		}
+	}
+}
+
+// EnableGrad allocates the gradient buffer (zeroed) and binds G, leaving frozen tensors nil.
+func (m *Model) EnableGrad() {
+	if m.Grad == nil {
+		m.Grad = make([]float32, len(m.Data))
+	}
+	m.G = bind(m.Cfg, m.Params, m.Grad, m.frozen)
+}
+
+// Freeze marks the named parameters as frozen (no gradient is computed for them).
+// Names are canonical (see Params); an unknown name is an error.
+func (m *Model) Freeze(names ...string) error {
+	for _, n := range names {
+		if m.Param(n) == nil {
+			return fmt.Errorf("freeze: no parameter %q", n)
+		}
+		m.frozen[n] = true
+	}
+	if m.Grad != nil {
+		m.EnableGrad()
+	}
+	return nil
+}
+
+// FreezeAll freezes every parameter (the LoRA starting point).
+func (m *Model) FreezeAll() {
+	for _, p := range m.Params {
+		m.frozen[p.Name] = true
+	}
+	if m.Grad != nil {
+		m.EnableGrad()
+	}
+}
+
+// Frozen reports whether a parameter is frozen.
+func (m *Model) Frozen(name string) bool { return m.frozen[name] }
+
+// Param finds a parameter by canonical name.
+func (m *Model) Param(name string) *Param {
+	for i := range m.Params {
+		if m.Params[i].Name == name {
+			return &m.Params[i]
+		}
+	}
+	return nil
+}
+
+// Tensor returns the named parameter's data.
+func (m *Model) Tensor(name string) []float32 {
+	p := m.Param(name)
+	if p == nil {
+		return nil
+	}
+	return m.Data[p.Offset : p.Offset+p.Size]
+}
+
+// ZeroGrad clears the gradient buffer.
+func (m *Model) ZeroGrad() {
+	clear(m.Grad)
+}
+
+// Clone returns an independent copy of the parameters (no gradients, no activations).
+func (m *Model) Clone() *Model {
+	c := New(m.Cfg)
+	copy(c.Data, m.Data)
+	c.hfPrefix, c.prefixKnown = m.hfPrefix, m.prefixKnown
+	return c
+}
+
+func fill(t []float32, v float32) {
+	for i := range t {
+		t[i] = v
+	}
+}
+
+func hasSuffix(s string, sfx ...string) bool {
+	for _, x := range sfx {
+		if len(s) >= len(x) && s[len(s)-len(x):] == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,102 @@
+package model
+
+import (
+	"math"
+	"testing"
+)
+
+var mathLog, mathExp = math.Log, math.Exp
+
+func tinyConfig(mt string) *Config {
+	raw := map[string]any{"model_type": mt, "vocab_size": 50.0, "n_embd": 16.0, "n_layer": 2.0, "n_head": 2.0,
+		"n_positions": 16.0, "hidden_size": 16.0, "num_hidden_layers": 2.0, "num_attention_heads": 4.0,
+		"num_key_value_heads": 2.0, "intermediate_size": 24.0, "max_position_embeddings": 32.0}
+	c, err := ParseConfig(raw)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// TestTrainingStepsReduceLoss is a whole-model sanity check independent of the
+// fixtures: plain SGD on one repeated batch must drive cross-entropy down.
+func TestTrainingStepsReduceLoss(t *testing.T) {
+	for _, mt := range []string{"gpt2", "llama", "qwen3"} {
+		t.Run(mt, func(t *testing.T) {
+			m := New(tinyConfig(mt))
+			m.InitRandom(1)
+			m.EnableGrad()
+			B, T, V := 2, 8, m.Cfg.Vocab
+			ids := make([]int32, B*T)
+			for i := range ids {
+				ids[i] = int32((i * 7) % V)
+			}
+			first, last := 0.0, 0.0
+			for step := 0; step < 30; step++ {
+				logits, _, err := m.Forward(Batch{B: B, T: T, IDs: ids}, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dl := make([]float32, len(logits))
+				loss := 0.0
+				n := 0
+				for i := 0; i < B*T; i++ {
+					if (i+1)%T == 0 {
+						continue
+					}
+					row := logits[i*V : (i+1)*V]
+					tgt := int(ids[i+1])
+					loss -= logSoftmax64(row, tgt)
+					n++
+					p := softmax64(row)
+					for j := range p {
+						dl[i*V+j] = float32(p[j])
+					}
+					dl[i*V+tgt] -= 1
+				}
+				for i := range dl {
+					dl[i] /= float32(n)
+				}
+				loss /= float64(n)
+				if step == 0 {
+					first = loss
+				}
+				last = loss
+				m.ZeroGrad()
+				if err := m.Backward(dl, nil); err != nil {
+					t.Fatal(err)
+				}
+				for i := range m.Data {
+					m.Data[i] -= 0.5 * m.Grad[i]
+				}
+			}
+			if !(last < 0.5*first) {
+				t.Fatalf("loss %.4f -> %.4f: did not halve", first, last)
+			}
+		})
+	}
+}
+
+func logSoftmax64(row []float32, j int) float64 {
+	p := softmax64(row)
+	return mathLog(p[j])
+}
+
+func softmax64(row []float32) []float64 {
+	mx := float64(row[0])
+	for _, v := range row {
+		if float64(v) > mx {
+			mx = float64(v)
+		}
+	}
+	p := make([]float64, len(row))
+	s := 0.0
+	for i, v := range row {
+		p[i] = mathExp(float64(v) - mx)
+		s += p[i]
+	}
+	for i := range p {
+		p[i] /= s
+	}
+	return p
+}
