@@ -1,0 +1,222 @@
+package data
+
+import (
+	"math"
+	"strings"
+)
+
+func detectPreference(m map[string]any) (Format, *fieldError) {
+	if has(m, "chosen") && has(m, "rejected") {
+		return FormatPreference, nil
+	}
+	return "", unknownKeys(m, "chosen and rejected (and optionally prompt)")
+}
+
+func detectPrompt(m map[string]any) (Format, *fieldError) {
+	if has(m, "prompt") {
+		return FormatPrompt, nil
+	}
+	return "", unknownKeys(m, "prompt")
+}
+
+// side is one of chosen/rejected as found in the row.
+type side struct {
+	key    string
+	text   string
+	msgs   []Message
+	isMsgs bool
+}
+
+// parsePreference accepts:
+//
+//   - {"prompt","chosen","rejected"} all strings;
+//   - {"prompt":[msgs],"chosen":[msgs],"rejected":[msgs]} with chosen and
+//     rejected holding only the responses (a plain string response is taken
+//     as one assistant turn, a plain string prompt as one user turn);
+//   - {"chosen":[msgs],"rejected":[msgs]} holding whole conversations
+//     (HH-RLHF, UltraFeedback): the longest shared prefix is the prompt. A
+//     "prompt" column next to whole conversations is redundant and is
+//     ignored if it is a string (UltraFeedback binarized repeats the first
+//     user turn there) or stripped if it is the conversations' shared prefix.
+//
+// An optional numeric "margin" is kept.
+func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
+	var ex PreferenceExample
+	mg, err := margin(m)
+	if err != nil {
+		return ex, err
+	}
+	ex.Margin = mg
+	var sides [2]side
+	for i, key := range []string{"chosen", "rejected"} {
+		s, msgs, isMsgs, err := textOrMessages(m, key)
+		if err != nil {
+			return ex, err
+		}
+		sides[i] = side{key, s, msgs, isMsgs}
+	}
+	c, r := sides[0], sides[1]
+
+	if !c.isMsgs && !r.isMsgs && (!has(m, "prompt") || isString(m["prompt"])) {
+		if !has(m, "prompt") {
+			return ex, missing("prompt")
+		}
+		ex.PromptText = m["prompt"].(string)
+		ex.ChosenText, ex.RejectedText = c.text, r.text
+		if err := nonEmpty(c.text, "chosen"); err != nil {
+			return ex, err
+		}
+		if err := nonEmpty(r.text, "rejected"); err != nil {
+			return ex, err
+		}
+		if c.text == r.text {
+			return ex, identical()
+		}
+		return ex, nil
+	}
+
+	ex.Conversational = true
+	if !c.isMsgs {
+		c.msgs = []Message{{Role: RoleAssistant, Content: c.text}}
+	}
+	if !r.isMsgs {
+		r.msgs = []Message{{Role: RoleAssistant, Content: r.text}}
+	}
+	var prompt []Message
+	var promptIsMsgs bool
+	if pv, ok := m["prompt"]; ok {
+		switch x := pv.(type) {
+		case string:
+			prompt = []Message{{Role: RoleUser, Content: x}}
+		case []any:
+			var err *fieldError
+			if prompt, err = parseMessages(x, "prompt"); err != nil {
+				return ex, err
+			}
+			promptIsMsgs = true
+		default:
+			return ex, wantType("prompt", "string or list of messages", pv)
+		}
+	}
+
+	if len(c.msgs) > 0 && c.msgs[0].Role != RoleAssistant {
+		// Whole conversations.
+		for _, s := range []side{c, r} {
+			if err := checkTurns(s.msgs, names(s.key), s.key, RoleAssistant); err != nil {
+				return ex, err
+			}
+		}
+		n := 0
+		if promptIsMsgs && hasPrefix(c.msgs, prompt) && hasPrefix(r.msgs, prompt) {
+			n = len(prompt)
+		} else {
+			for n < len(c.msgs) && n < len(r.msgs) && c.msgs[n] == r.msgs[n] {
+				n++
+			}
+		}
+		switch {
+		case n == len(c.msgs) && n == len(r.msgs):
+			return ex, identical()
+		case n == len(c.msgs) || n == len(r.msgs):
+			return ex, &fieldError{msg: "chosen and rejected do not diverge: one is a prefix of the other", reason: "chosen and rejected do not diverge"}
+		case c.msgs[n].Role != RoleAssistant:
+			return ex, errf(index("chosen", n)+".role", "chosen and rejected first differ at a %s turn; they must differ from an assistant turn on", c.msgs[n].Role)
+		}
+		ex.Prompt, ex.Chosen, ex.Rejected = c.msgs[:n:n], c.msgs[n:], r.msgs[n:]
+		return ex, nil
+	}
+
+	// Responses only.
+	if prompt == nil {
+		return ex, missing("prompt")
+	}
+	if err := checkTurns(prompt, names("prompt"), "prompt", RoleUser); err != nil {
+		return ex, err
+	}
+	for _, s := range []side{c, r} {
+		if len(s.msgs) == 0 {
+			return ex, errf(s.key, "no messages")
+		}
+		if err := checkTurns(concat(prompt, s.msgs), names2("prompt", len(prompt), s.key), s.key, RoleAssistant); err != nil {
+			return ex, err
+		}
+	}
+	if equalMsgs(c.msgs, r.msgs) {
+		return ex, identical()
+	}
+	ex.Prompt, ex.Chosen, ex.Rejected = prompt, c.msgs, r.msgs
+	return ex, nil
+}
+
+// identical is an error because a pair with equal sides has zero DPO and
+// reward-model gradient: keeping it only dilutes the batch.
+func identical() *fieldError {
+	return &fieldError{msg: "chosen and rejected are identical"}
+}
+
+func margin(m map[string]any) (*float64, *fieldError) {
+	v, ok := m["margin"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	x, ok := number(v)
+	if !ok {
+		return nil, wantType("margin", "number", v)
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil, errf("margin", "not finite")
+	}
+	return &x, nil
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
+}
+
+func hasPrefix(msgs, prefix []Message) bool {
+	return len(prefix) <= len(msgs) && equalMsgs(msgs[:len(prefix)], prefix)
+}
+
+func equalMsgs(a, b []Message) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePrompt reads {"prompt": string | [msgs], ...}; every other column is
+// kept in Extra for reward functions.
+func parsePrompt(m map[string]any) (PromptExample, *fieldError) {
+	var ex PromptExample
+	s, msgs, isMsgs, err := textOrMessages(m, "prompt")
+	if err != nil {
+		return ex, err
+	}
+	if isMsgs {
+		if err := checkTurns(msgs, names("prompt"), "prompt", RoleUser); err != nil {
+			return ex, err
+		}
+		ex.Conversational, ex.Prompt = true, msgs
+	} else {
+		if strings.TrimSpace(s) == "" {
+			return ex, errf("prompt", "empty")
+		}
+		ex.PromptText = s
+	}
+	for k, v := range m {
+		if k == "prompt" {
+			continue
+		}
+		if ex.Extra == nil {
+			ex.Extra = make(map[string]any, len(m)-1)
+		}
+		ex.Extra[k] = v
+	}
+	return ex, nil
+}
