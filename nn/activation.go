@@ -2,8 +2,9 @@ package nn
 
 import "github.com/align-go/align/tensor"
 
-// elemGrain is the minimum elements per goroutine for elementwise ops.
-const elemGrain = 1 << 15
+// elemGrain is the minimum elements per goroutine for elementwise ops (a
+// variable so that tests can force every split).
+var elemGrain = 1 << 15
 
 // geluK is sqrt(2/pi) for the tanh approximation.
 const (

@@ -3,8 +3,9 @@ package nn
 import "github.com/align-go/align/tensor"
 
 // rowGrain is roughly how many float32 elements one goroutine should own before
-// splitting a row loop is worth a goroutine.
-const rowGrain = 1 << 14
+// splitting a row loop is worth a goroutine. A variable so that tests can force
+// every split on small inputs.
+var rowGrain = 1 << 14
 
 // rowChunk converts rowGrain into a minimum row count for tensor.ParallelFor.
 func rowChunk(C int) int {
