@@ -27,8 +27,3 @@ func gemmRef(transA, transB bool, m, n, k int, a []float32, lda int, b []float32
 		}
 	}
 }
-
-// gemm is replaced by the packed, blocked, assembly-backed implementation.
-func gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool, parallel bool) {
-	gemmRef(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
-}

@@ -1,0 +1,440 @@
+//go:build ignore
+
+// gen_asm writes the amd64 assembly for the sgemm micro-kernels. Go assembly has
+// no loops or register arithmetic at assembly time, and the kernels come in many
+// row/column variants, so they are generated rather than hand-written.
+//
+//	go run gen_asm.go   (run by go generate in package tensor)
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"os"
+	"strings"
+)
+
+// isa describes one vector instruction set the kernels are emitted for.
+type isa struct {
+	name  string // function-name suffix
+	w     int    // float32 lanes per vector
+	reg   string // vector register prefix: Z or Y
+	nregs int    // architectural vector registers
+	mask  bool   // AVX-512 opmask registers (else VMASKMOVPS with a table)
+}
+
+var (
+	avx512 = isa{name: "Avx512", w: 16, reg: "Z", nregs: 32, mask: true}
+	avx2   = isa{name: "Avx2", w: 8, reg: "Y", nregs: 16}
+)
+
+// Kernel shapes. Kept in sync with the Go-side tables by emitting those too.
+const (
+	mr512, nv512 = 12, 2 // 12×32
+	mr2, nv2     = 6, 2  // 6×16
+)
+
+type gen struct{ b bytes.Buffer }
+
+func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.b, format+"\n", args...) }
+func (g *gen) i(format string, args ...any) { g.p("\t"+format, args...) }
+
+func (s isa) r(n int) string { return fmt.Sprintf("%s%d", s.reg, n) }
+
+// rowAddr is the address of row r of A (rows are rs bytes apart) from the
+// base register holding rows 7*(r/7)...: offsets 0..6 rows are reachable with
+// R8=rs, R9=3rs, R10=5rs and the 1/2/4 index scales.
+func rowAddr(r, disp int) string {
+	bases := []string{"AX", "SI", "BX"}
+	base := bases[r/7]
+	idx := []string{"", "(R8*1)", "(R8*2)", "(R9*1)", "(R8*4)", "(R10*1)", "(R9*2)"}[r%7]
+	d := ""
+	if disp != 0 {
+		d = fmt.Sprint(disp)
+	}
+	return fmt.Sprintf("%s(%s)%s", d, base, idx)
+}
+
+// kernel emits C[mr×nr] (+)= A·B for one micro-tile.
+//
+//	func name(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int)
+//
+// A element (i,p) is at a + i*rs + p*ps, B element (p,j) at b + p*bs + j; both
+// strides are in elements so the same kernel reads packed panels, A in place
+// (transposed or not) and B in place. B is always read NV full vectors wide; nr
+// only masks the C update.
+func (g *gen) kernel(s isa, name string, mr, nv int) {
+	nr := nv * s.w
+	// Independent accumulator sets over alternating p hide FMA latency (4
+	// cycles, 2 pipes) when the tile alone has fewer than 8 accumulators.
+	sets := 1
+	for mr*nv*sets < 8 && sets < 4 && mr*nv*(sets+1)+nv+2 <= s.nregs {
+		sets++
+	}
+	nacc := mr * nv * sets
+	breg := nacc    // B vectors
+	bc := breg + nv // broadcast registers
+	nbc := 2
+	if bc+2 > s.nregs {
+		nbc = 1
+	}
+	if bc+nbc > s.nregs {
+		panic(name + ": too many registers")
+	}
+	acc := func(set, row, v int) string { return s.r(set*mr*nv + row*nv + v) }
+
+	g.p("// func %s(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	g.i("MOVQ k+0(FP), CX")
+	g.i("MOVQ a+8(FP), AX")
+	g.i("MOVQ rs+16(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("LEAQ (R8)(R8*2), R9")
+	g.i("LEAQ (R8)(R8*4), R10")
+	if mr > 7 {
+		g.i("LEAQ (AX)(R8*4), SI")
+		g.i("LEAQ (SI)(R9*1), SI") // AX + 7rs
+	}
+	if mr > 14 {
+		g.i("LEAQ (SI)(R8*4), BX")
+		g.i("LEAQ (BX)(R9*1), BX")
+	}
+	g.i("MOVQ ps+24(FP), R11")
+	g.i("SHLQ $2, R11")
+	g.i("MOVQ b+32(FP), DX")
+	g.i("MOVQ bs+40(FP), R12")
+	g.i("SHLQ $2, R12")
+	g.i("MOVQ c+48(FP), DI")
+	g.i("MOVQ ldc+56(FP), R13")
+	g.i("SHLQ $2, R13")
+	// Warm the C tile while the loop runs; it is touched only at the end.
+	if mr > 14 {
+		panic("prefetch walker needs BX")
+	}
+	g.i("MOVQ DI, BX")
+	for r := 0; r < mr; r++ {
+		g.i("PREFETCHT0 (BX)")
+		g.i("PREFETCHT0 %d(BX)", nr*4-4)
+		if r != mr-1 {
+			g.i("ADDQ R13, BX")
+		}
+	}
+	for a := 0; a < nacc; a++ {
+		g.i("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	step := func(set int) {
+		for v := 0; v < nv; v++ {
+			g.i("VMOVUPS %d(DX), %s", v*s.w*4, s.r(breg+v))
+		}
+		for row := 0; row < mr; row++ {
+			b := s.r(bc + row%nbc)
+			g.i("VBROADCASTSS %s, %s", rowAddr(row, 0), b)
+			for v := 0; v < nv; v++ {
+				g.i("VFMADD231PS %s, %s, %s", s.r(breg+v), b, acc(set, row, v))
+			}
+		}
+		g.i("ADDQ R11, AX")
+		if mr > 7 {
+			g.i("ADDQ R11, SI")
+		}
+		if mr > 14 {
+			g.i("ADDQ R11, BX")
+		}
+		g.i("ADDQ R12, DX")
+	}
+	if sets > 1 {
+		g.i("CMPQ CX, $%d", sets)
+		g.i("JL tail")
+		g.p("loop:")
+		for set := 0; set < sets; set++ {
+			step(set)
+		}
+		g.i("SUBQ $%d, CX", sets)
+		g.i("CMPQ CX, $%d", sets)
+		g.i("JGE loop")
+		g.p("tail:")
+		g.i("TESTQ CX, CX")
+		g.i("JEQ reduce")
+		step(0)
+		g.i("DECQ CX")
+		g.i("JMP tail")
+		g.p("reduce:")
+		for set := 1; set < sets; set++ {
+			for row := 0; row < mr; row++ {
+				for v := 0; v < nv; v++ {
+					g.i("VADDPS %s, %s, %s", acc(set, row, v), acc(0, row, v), acc(0, row, v))
+				}
+			}
+		}
+	} else {
+		g.i("TESTQ CX, CX")
+		g.i("JEQ store")
+		g.p("loop:")
+		step(0)
+		g.i("DECQ CX")
+		g.i("JNE loop")
+	}
+	g.p("store:")
+	g.i("MOVQ acc+72(FP), R11")
+	g.i("MOVQ nr+64(FP), CX")
+	g.i("CMPQ CX, $%d", nr)
+	g.i("JLT partial")
+	tmp := s.r(bc)
+	full := func(add bool) {
+		for row := 0; row < mr; row++ {
+			for v := 0; v < nv; v++ {
+				if add {
+					g.i("VADDPS %d(DI), %s, %s", v*s.w*4, acc(0, row, v), acc(0, row, v))
+				}
+				g.i("VMOVUPS %s, %d(DI)", acc(0, row, v), v*s.w*4)
+			}
+			if row != mr-1 {
+				g.i("ADDQ R13, DI")
+			}
+		}
+		g.i("VZEROUPPER")
+		g.i("RET")
+	}
+	g.i("TESTQ R11, R11")
+	g.i("JNE fulladd")
+	full(false)
+	g.p("fulladd:")
+	full(true)
+
+	g.p("partial:")
+	// Columns ≥ nr of the tile must not be touched: they belong to the
+	// neighbouring tile or lie past the end of C.
+	var mask []string
+	if s.mask {
+		g.i("MOVL $1, BX")
+		g.i("SHLQ CX, BX")
+		g.i("DECQ BX")
+		for v := 0; v < nv; v++ {
+			k := fmt.Sprintf("K%d", v+1)
+			mask = append(mask, k)
+			g.i("KMOVW BX, %s", k)
+			if v != nv-1 {
+				g.i("SHRQ $16, BX")
+			}
+		}
+	} else {
+		// maskTab<>+4*(N-nr) starts (nr) all-ones lanes before the zeros.
+		g.i("LEAQ maskTab%d<>(SB), BX", nr)
+		g.i("NEGQ CX")
+		g.i("LEAQ %d(BX)(CX*4), BX", nr*4)
+		for v := 0; v < nv; v++ {
+			m := s.r(breg + v)
+			mask = append(mask, m)
+			g.i("VMOVUPS %d(BX), %s", v*s.w*4, m)
+		}
+	}
+	part := func(add bool) {
+		for row := 0; row < mr; row++ {
+			for v := 0; v < nv; v++ {
+				a := acc(0, row, v)
+				off := v * s.w * 4
+				if s.mask {
+					if add {
+						g.i("VMOVUPS.Z %d(DI), %s, %s", off, mask[v], tmp)
+						g.i("VADDPS %s, %s, %s", tmp, a, a)
+					}
+					g.i("VMOVUPS %s, %s, %d(DI)", a, mask[v], off)
+				} else {
+					if add {
+						g.i("VMASKMOVPS %d(DI), %s, %s", off, mask[v], tmp)
+						g.i("VADDPS %s, %s, %s", tmp, a, a)
+					}
+					g.i("VMASKMOVPS %s, %s, %d(DI)", a, mask[v], off)
+				}
+			}
+			if row != mr-1 {
+				g.i("ADDQ R13, DI")
+			}
+		}
+		g.i("VZEROUPPER")
+		g.i("RET")
+	}
+	g.i("TESTQ R11, R11")
+	g.i("JNE partialadd")
+	part(false)
+	g.p("partialadd:")
+	part(true)
+	g.p("")
+}
+
+// maskTab emits n all-ones float32 lanes followed by n zero lanes.
+func (g *gen) maskTab(n int) {
+	for j := 0; j < n; j++ {
+		g.p("DATA maskTab%d<>+%d(SB)/4, $0xffffffff", n, j*4)
+	}
+	for j := 0; j < n; j++ {
+		g.p("DATA maskTab%d<>+%d(SB)/4, $0", n, (n+j)*4)
+	}
+	g.p("GLOBL maskTab%d<>(SB), RODATA|NOPTR, $%d", n, n*8)
+	g.p("")
+}
+
+// packNN emits a copy of a kc×NR block of B (row stride ld) into a packed
+// panel (row stride NR).
+//
+//	func name(kc int, src *float32, ld int, dst *float32)
+func (g *gen) packNN(s isa, name string, nv int) {
+	g.p("// func %s(kc int, src *float32, ld int, dst *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	g.i("MOVQ kc+0(FP), CX")
+	g.i("MOVQ src+8(FP), SI")
+	g.i("MOVQ ld+16(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("MOVQ dst+24(FP), DI")
+	g.i("TESTQ CX, CX")
+	g.i("JEQ done")
+	g.p("loop:")
+	for v := 0; v < nv; v++ {
+		g.i("VMOVUPS %d(SI), %s", v*s.w*4, s.r(v))
+	}
+	for v := 0; v < nv; v++ {
+		g.i("VMOVUPS %s, %d(DI)", s.r(v), v*s.w*4)
+	}
+	g.i("ADDQ R8, SI")
+	g.i("ADDQ $%d, DI", nv*s.w*4)
+	g.i("DECQ CX")
+	g.i("JNE loop")
+	g.p("done:")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// packNT emits the transposing pack for op(B)=Bᵀ: B is n×k with row stride ld
+// and the panel wants, for each p, NR consecutive j. It works in 8×8 blocks
+// (AVX2 shuffles, also fine on AVX-512 parts) over kc8 = kc rounded down to 8;
+// the caller packs the remaining p scalarly.
+//
+//	func name(kc8 int, src *float32, ld int, dst *float32)
+func (g *gen) packNT(name string, nr int) {
+	g.p("// func %s(kc8 int, src *float32, ld int, dst *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	g.i("MOVQ kc8+0(FP), CX")
+	g.i("MOVQ src+8(FP), SI")
+	g.i("MOVQ ld+16(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("LEAQ (R8)(R8*2), R9")  // 3 rows
+	g.i("LEAQ (R8)(R8*4), R10") // 5 rows
+	g.i("LEAQ (R9)(R8*4), R11") // 7 rows
+	g.i("MOVQ dst+24(FP), DI")
+	g.i("SHRQ $3, CX")
+	g.i("JEQ done")
+	g.p("loop:")
+	for jb := 0; jb < nr/8; jb++ {
+		if jb == 0 {
+			g.i("MOVQ SI, DX")
+		} else {
+			g.i("LEAQ (DX)(R8*8), DX")
+		}
+		rows := []string{"(DX)", "(DX)(R8*1)", "(DX)(R8*2)", "(DX)(R9*1)", "(DX)(R8*4)", "(DX)(R10*1)", "(DX)(R9*2)", "(DX)(R11*1)"}
+		for i, a := range rows {
+			g.i("VMOVUPS %s, Y%d", a, i)
+		}
+		for i := 0; i < 8; i += 2 {
+			g.i("VUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+			g.i("VUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+		}
+		// Y8..Y15 = t0..t7; s0..s7 into Y0..Y7.
+		for h := 0; h < 2; h++ {
+			t := 8 + 4*h
+			g.i("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, 4*h+0)
+			g.i("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+2, t, 4*h+1)
+			g.i("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, 4*h+2)
+			g.i("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+3, t+1, 4*h+3)
+		}
+		for q := 0; q < 4; q++ {
+			g.i("VPERM2F128 $0x20, Y%d, Y%d, Y%d", q+4, q, 8+q)
+			g.i("VPERM2F128 $0x31, Y%d, Y%d, Y%d", q+4, q, 12+q)
+		}
+		for q := 0; q < 8; q++ {
+			g.i("VMOVUPS Y%d, %d(DI)", 8+q, q*nr*4+jb*32)
+		}
+	}
+	g.i("ADDQ $32, SI")
+	g.i("ADDQ $%d, DI", 8*nr*4)
+	g.i("DECQ CX")
+	g.i("JNE loop")
+	g.p("done:")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// decls writes the Go declarations matching the generated assembly.
+func decls(isas []isa, mrs []int) []byte {
+	var g gen
+	g.p("// Code generated by gen_asm.go; DO NOT EDIT.")
+	g.p("")
+	g.p("//go:build !purego")
+	g.p("")
+	g.p("package tensor")
+	g.p("")
+	for x, s := range isas {
+		for r := 1; r <= mrs[x]; r++ {
+			g.p("//go:noescape")
+			g.p("func kern%s_%d(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int)", s.name, r)
+			g.p("")
+		}
+		g.p("//go:noescape")
+		g.p("func packNN%s(kc int, src *float32, ld int, dst *float32)", s.name)
+		g.p("")
+		g.p("//go:noescape")
+		g.p("func packNT%s(kc8 int, src *float32, ld int, dst *float32)", s.name)
+		g.p("")
+		var names []string
+		for r := 1; r <= mrs[x]; r++ {
+			names = append(names, fmt.Sprintf("kern%s_%d", s.name, r))
+		}
+		g.p("var kerns%s = [...]kernFn{nil, %s}", s.name, strings.Join(names, ", "))
+		g.p("")
+	}
+	out, err := format.Source(g.b.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func main() {
+	var g gen
+	g.p("// Code generated by gen_asm.go; DO NOT EDIT.")
+	g.p("")
+	g.p("//go:build !purego")
+	g.p("")
+	g.p("#include \"textflag.h\"")
+	g.p("")
+	for r := 1; r <= mr512; r++ {
+		g.kernel(avx512, fmt.Sprintf("kernAvx512_%d", r), r, nv512)
+	}
+	g.packNN(avx512, "packNNAvx512", nv512)
+	g.packNT("packNTAvx512", nv512*16)
+	if err := os.WriteFile("sgemm_avx512_amd64.s", g.b.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+
+	var h gen
+	h.p("// Code generated by gen_asm.go; DO NOT EDIT.")
+	h.p("")
+	h.p("//go:build !purego")
+	h.p("")
+	h.p("#include \"textflag.h\"")
+	h.p("")
+	h.maskTab(nv2 * 8)
+	for r := 1; r <= mr2; r++ {
+		h.kernel(avx2, fmt.Sprintf("kernAvx2_%d", r), r, nv2)
+	}
+	h.packNN(avx2, "packNNAvx2", nv2)
+	h.packNT("packNTAvx2", nv2*8)
+	if err := os.WriteFile("sgemm_avx2_amd64.s", h.b.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile("sgemm_decl_amd64.go", decls([]isa{avx512, avx2}, []int{mr512, mr2}), 0o644); err != nil {
+		panic(err)
+	}
+}
