@@ -1,0 +1,129 @@
+package loss
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Aggregation modes, named as verl's loss_agg_mode.
+const (
+	// TokenMean averages over every unmasked token of the batch, so long
+	// responses weigh more (DAPO's choice; verl's default).
+	TokenMean = "token-mean"
+	// SeqMeanTokenSum sums each sequence's tokens and averages over sequences.
+	SeqMeanTokenSum = "seq-mean-token-sum"
+	// SeqMeanTokenMean averages within each sequence, then over sequences
+	// (the original GRPO).
+	SeqMeanTokenMean = "seq-mean-token-mean"
+	// SeqMeanTokenSumNorm sums all tokens and divides by T, the padded
+	// response length, a constant that removes length bias (Dr. GRPO). As in
+	// verl there is no division by the batch size.
+	SeqMeanTokenSumNorm = "seq-mean-token-sum-norm"
+)
+
+// aggFns map a [B,T] mask to the weights w with aggregate = Σ w·x. Every
+// mode is linear in x, so w is also the gradient of the aggregate.
+var aggFns = map[string]func(w, mask []float64, B, T int){
+	TokenMean: func(w, mask []float64, B, T int) {
+		s := 0.0
+		for _, m := range mask {
+			s += m
+		}
+		if s == 0 {
+			return // nothing counts: the loss is 0, not verl's NaN
+		}
+		for i, m := range mask {
+			w[i] = m / s
+		}
+	},
+	SeqMeanTokenSum: func(w, mask []float64, B, T int) {
+		for i, m := range mask {
+			w[i] = m / float64(B)
+		}
+	},
+	SeqMeanTokenMean: func(w, mask []float64, B, T int) {
+		for b := 0; b < B; b++ {
+			row := mask[b*T : (b+1)*T]
+			s := 0.0
+			for _, m := range row {
+				s += m
+			}
+			if s == 0 {
+				continue // an empty sequence adds 0 but still counts in B
+			}
+			for t, m := range row {
+				w[b*T+t] = m / (s * float64(B))
+			}
+		}
+	},
+	SeqMeanTokenSumNorm: func(w, mask []float64, B, T int) {
+		for i, m := range mask {
+			w[i] = m / float64(T)
+		}
+	},
+}
+
+// AggModes lists the accepted aggregation mode names.
+func AggModes() []string {
+	out := make([]string, 0, len(aggFns))
+	for k := range aggFns {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AggWeights returns, for a [B,T] mask, the weights w such that the mode's
+// aggregate of any per-token x is Σ w_i·x_i; w is therefore also
+// ∂aggregate/∂x.
+func AggWeights(mask []float64, T int, mode string) ([]float64, error) {
+	fn, ok := aggFns[mode]
+	if !ok {
+		return nil, fmt.Errorf("loss: unknown aggregation mode %q (have %v)", mode, AggModes())
+	}
+	B, err := shape(mask, T)
+	if err != nil {
+		return nil, err
+	}
+	w := make([]float64, len(mask))
+	fn(w, mask, B, T)
+	return w, nil
+}
+
+// Aggregate reduces per-token values x over a [B,T] mask and returns the
+// scalar and its gradient with respect to x.
+func Aggregate(x, mask []float64, T int, mode string) (float64, []float64, error) {
+	w, err := AggWeights(mask, T, mode)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkVec("values", x, len(mask)); err != nil {
+		return 0, nil, err
+	}
+	return dot(w, x), w, nil
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		if a[i] != 0 {
+			s += a[i] * b[i]
+		}
+	}
+	return s
+}
+
+// MaskedMean is Σ m·x / Σ m (0 when the mask is empty).
+func MaskedMean(x, mask []float64) float64 {
+	var s, n float64
+	for i, m := range mask {
+		if m != 0 {
+			s += m * x[i]
+			n += m
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / n
+}

@@ -1,0 +1,331 @@
+package loss
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+)
+
+// DPOConfig selects and parameterises a preference loss.
+type DPOConfig struct {
+	// LossType names a registered preference loss: "sigmoid" (DPO; with
+	// LabelSmoothing > 0 it is cDPO), "robust", "hinge", "ipo", "simpo".
+	LossType string
+	// Beta is the KL-strength β (TRL default 0.1; SimPO uses ~2).
+	Beta float64
+	// LabelSmoothing is the assumed label-flip probability ε of cDPO and
+	// robust DPO (0 ≤ ε < 0.5 for robust). Other losses reject ε ≠ 0,
+	// where TRL would silently ignore it.
+	LabelSmoothing float64
+	// SimPOGamma is SimPO's target reward margin γ (TRL's simpo_gamma,
+	// default 0.5); the loss compares β·Δ against γ.
+	SimPOGamma float64
+	// RPOAlpha weights an NLL term on the chosen responses (TRL's rpo_alpha,
+	// or CPO's cpo_alpha for SimPO); 0 disables it.
+	RPOAlpha float64
+}
+
+// DefaultDPOConfig is TRL's DPOConfig default: sigmoid loss, β = 0.1.
+func DefaultDPOConfig() DPOConfig { return DPOConfig{LossType: "sigmoid", Beta: 0.1} }
+
+// PairBatch holds the per-sequence inputs of a preference loss. Log-probs are
+// always the SUMS over each response's tokens; losses that want per-token
+// averages (ipo, simpo) divide by the token counts themselves, and the
+// returned gradients are still with respect to the sums.
+type PairBatch struct {
+	PolicyChosen, PolicyRejected []float64
+	// RefChosen, RefRejected are the frozen reference model's summed
+	// log-probs; nil for reference-free losses (simpo).
+	RefChosen, RefRejected []float64
+	// ChosenTokens, RejectedTokens count each response's tokens. Needed by
+	// length-normalised losses and by the RPO term; may be nil otherwise.
+	ChosenTokens, RejectedTokens []int
+}
+
+// PreferenceLoss is one registered member of the DPO family. Every member is
+// a function of the per-pair logit
+//
+//	z = (π_c − π_r) − (ref_c − ref_r) − Margin(cfg)
+//
+// where the four log-probs are sums, or per-token means when
+// LengthNormalized, and the reference terms are 0 when ReferenceFree.
+type PreferenceLoss struct {
+	Name             string
+	LengthNormalized bool
+	ReferenceFree    bool
+	// Margin is subtracted from z (nil: 0).
+	Margin func(cfg DPOConfig) float64
+	// Loss returns the per-pair loss at logit z and its derivative dL/dz.
+	Loss func(cfg DPOConfig, z float64) (loss, dz float64)
+	// Check validates cfg for this loss beyond β > 0 (nil: LabelSmoothing must be 0).
+	Check func(cfg DPOConfig) error
+}
+
+var (
+	prefMu     sync.RWMutex
+	prefLosses = map[string]PreferenceLoss{}
+)
+
+// RegisterPreferenceLoss adds a loss to the registry; names are unique.
+func RegisterPreferenceLoss(l PreferenceLoss) error {
+	if l.Name == "" || l.Loss == nil {
+		return fmt.Errorf("loss: preference loss needs a name and a Loss function")
+	}
+	prefMu.Lock()
+	defer prefMu.Unlock()
+	if _, ok := prefLosses[l.Name]; ok {
+		return fmt.Errorf("loss: preference loss %q already registered", l.Name)
+	}
+	prefLosses[l.Name] = l
+	return nil
+}
+
+// LookupPreferenceLoss returns the registered loss called name.
+func LookupPreferenceLoss(name string) (PreferenceLoss, error) {
+	prefMu.RLock()
+	defer prefMu.RUnlock()
+	l, ok := prefLosses[name]
+	if !ok {
+		return PreferenceLoss{}, fmt.Errorf("loss: unknown preference loss %q (have %v)", name, preferenceNamesLocked())
+	}
+	return l, nil
+}
+
+// PreferenceLossNames lists the registered preference losses.
+func PreferenceLossNames() []string {
+	prefMu.RLock()
+	defer prefMu.RUnlock()
+	return preferenceNamesLocked()
+}
+
+func preferenceNamesLocked() []string {
+	out := make([]string, 0, len(prefLosses))
+	for k := range prefLosses {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sigmoidLoss is cDPO's smoothed logistic loss at βz:
+// −(1−ε)·log σ(βz) − ε·log σ(−βz).
+func sigmoidLoss(c DPOConfig, z float64) (float64, float64) {
+	b, e := c.Beta, c.LabelSmoothing
+	x := b * z
+	l := -(1-e)*logSigmoid(x) - e*logSigmoid(-x)
+	// d/dx −log σ(x) = −σ(−x);  d/dx −log σ(−x) = σ(x)
+	return l, b * (-(1-e)*sigmoid(-x) + e*sigmoid(x))
+}
+
+func checkSmoothing(c DPOConfig) error {
+	if !(c.LabelSmoothing >= 0 && c.LabelSmoothing <= 1) {
+		return fmt.Errorf("loss: %s: label smoothing %v outside [0,1]", c.LossType, c.LabelSmoothing)
+	}
+	return nil
+}
+
+func init() {
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(RegisterPreferenceLoss(PreferenceLoss{
+		Name:  "sigmoid",
+		Loss:  sigmoidLoss,
+		Check: checkSmoothing,
+	}))
+	// Robust DPO (Chowdhury et al. 2024), TRL's form:
+	// [−(1−ε)·log σ(βz) + ε·log σ(−βz)] / (1−2ε).
+	must(RegisterPreferenceLoss(PreferenceLoss{
+		Name: "robust",
+		Loss: func(c DPOConfig, z float64) (float64, float64) {
+			b, e := c.Beta, c.LabelSmoothing
+			x := b * z
+			k := 1 / (1 - 2*e)
+			l := (-(1-e)*logSigmoid(x) + e*logSigmoid(-x)) * k
+			return l, b * k * (-(1-e)*sigmoid(-x) - e*sigmoid(x))
+		},
+		Check: func(c DPOConfig) error {
+			if !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 0.5) {
+				return fmt.Errorf("loss: robust: label smoothing %v outside [0,0.5)", c.LabelSmoothing)
+			}
+			return nil
+		},
+	}))
+	// RSO's hinge: relu(1 − βz). At the kink the derivative is 0, as torch's relu.
+	must(RegisterPreferenceLoss(PreferenceLoss{
+		Name: "hinge",
+		Loss: func(c DPOConfig, z float64) (float64, float64) {
+			h := 1 - c.Beta*z
+			if h > 0 {
+				return h, -c.Beta
+			}
+			return 0, 0
+		},
+	}))
+	// IPO (Azar et al. 2023, eq. 17): (z − 1/(2β))², on per-token mean
+	// log-probs as TRL computes them (it divides all four by the response
+	// lengths when loss_type == "ipo").
+	must(RegisterPreferenceLoss(PreferenceLoss{
+		Name:             "ipo",
+		LengthNormalized: true,
+		Loss: func(c DPOConfig, z float64) (float64, float64) {
+			d := z - 1/(2*c.Beta)
+			return d * d, 2 * d
+		},
+	}))
+	// SimPO (Meng et al. 2024) as TRL's CPOTrainer computes it: reference-free,
+	// per-token mean log-probs, z = Δ − γ/β, then the (smoothed) sigmoid loss,
+	// i.e. −log σ(β·Δ − γ).
+	must(RegisterPreferenceLoss(PreferenceLoss{
+		Name:             "simpo",
+		LengthNormalized: true,
+		ReferenceFree:    true,
+		Margin:           func(c DPOConfig) float64 { return c.SimPOGamma / c.Beta },
+		Loss:             sigmoidLoss,
+		Check: func(c DPOConfig) error {
+			if err := checkParam("simpo gamma", c.SimPOGamma); err != nil {
+				return err
+			}
+			return checkSmoothing(c)
+		},
+	}))
+}
+
+// DPO evaluates a preference loss over a batch and its gradient with respect
+// to the policy's summed log-probs, with TRL's semantics: the batch loss is
+// the mean of the per-pair losses, plus RPOAlpha times the chosen responses'
+// token-level NLL, −Σ_i π_c,i / Σ_i n_c,i (TRL's nll_loss is a cross-entropy
+// averaged over all chosen tokens of the batch).
+//
+// Metrics carry TRL's names: rewards/chosen and rewards/rejected (means of
+// β·(π − ref)), rewards/accuracies (fraction with chosen reward > rejected),
+// rewards/margins, logps/chosen and logps/rejected (means of the log-probs
+// the loss used: per-token means for ipo and simpo), and nll_loss when
+// RPOAlpha ≠ 0.
+func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
+	if cfg.LossType == "" {
+		cfg.LossType = "sigmoid"
+	}
+	pl, err := LookupPreferenceLoss(cfg.LossType)
+	if err != nil {
+		return PairResult{}, err
+	}
+	if !(cfg.Beta > 0) || math.IsInf(cfg.Beta, 0) {
+		return PairResult{}, fmt.Errorf("loss: %s: beta %v must be positive and finite", cfg.LossType, cfg.Beta)
+	}
+	if err := checkParam("rpo alpha", cfg.RPOAlpha); err != nil {
+		return PairResult{}, err
+	}
+	if pl.Check != nil {
+		err = pl.Check(cfg)
+	} else if cfg.LabelSmoothing != 0 {
+		err = fmt.Errorf("loss: %s does not use label smoothing (got %v); set it to 0", cfg.LossType, cfg.LabelSmoothing)
+	}
+	if err != nil {
+		return PairResult{}, err
+	}
+	B := len(b.PolicyChosen)
+	if B == 0 {
+		return PairResult{}, fmt.Errorf("loss: %s: empty batch", cfg.LossType)
+	}
+	if err := checkVec("policy chosen logps", b.PolicyChosen, B); err != nil {
+		return PairResult{}, err
+	}
+	if err := checkVec("policy rejected logps", b.PolicyRejected, B); err != nil {
+		return PairResult{}, err
+	}
+	if !pl.ReferenceFree {
+		if err := checkVec("reference chosen logps", b.RefChosen, B); err != nil {
+			return PairResult{}, err
+		}
+		if err := checkVec("reference rejected logps", b.RefRejected, B); err != nil {
+			return PairResult{}, err
+		}
+	}
+	needCounts := pl.LengthNormalized || cfg.RPOAlpha != 0
+	if needCounts {
+		if err := checkCounts("chosen token counts", b.ChosenTokens, B); err != nil {
+			return PairResult{}, err
+		}
+	}
+	if pl.LengthNormalized {
+		if err := checkCounts("rejected token counts", b.RejectedTokens, B); err != nil {
+			return PairResult{}, err
+		}
+	}
+
+	margin := 0.0
+	if pl.Margin != nil {
+		margin = pl.Margin(cfg)
+	}
+	res := PairResult{GradChosen: make([]float64, B), GradRejected: make([]float64, B)}
+	inv := 1 / float64(B)
+	// Sum then divide, as torch's mean does: with policy == reference every
+	// pair gives exactly ln 2 and so does the mean.
+	var sum, rc, rr, acc, marg, lc, lr float64
+	for i := 0; i < B; i++ {
+		nc, nr := 1.0, 1.0
+		if pl.LengthNormalized {
+			nc, nr = float64(b.ChosenTokens[i]), float64(b.RejectedTokens[i])
+		}
+		pc, pr := b.PolicyChosen[i]/nc, b.PolicyRejected[i]/nr
+		var qc, qr float64
+		if !pl.ReferenceFree {
+			qc, qr = b.RefChosen[i]/nc, b.RefRejected[i]/nr
+		}
+		z := (pc - pr) - (qc - qr) - margin
+		l, dz := pl.Loss(cfg, z)
+		sum += l
+		res.GradChosen[i] = dz * inv / nc
+		res.GradRejected[i] = -dz * inv / nr
+
+		cr, rj := cfg.Beta*(pc-qc), cfg.Beta*(pr-qr)
+		rc += cr * inv
+		rr += rj * inv
+		if cr > rj {
+			acc += inv
+		}
+		marg += (cr - rj) * inv
+		lc += pc * inv
+		lr += pr * inv
+	}
+	res.Metrics = map[string]float64{
+		"rewards/chosen":     rc,
+		"rewards/rejected":   rr,
+		"rewards/accuracies": acc,
+		"rewards/margins":    marg,
+		"logps/chosen":       lc,
+		"logps/rejected":     lr,
+	}
+	loss := sum / float64(B)
+	if cfg.RPOAlpha != 0 {
+		var sum, n float64
+		for i := 0; i < B; i++ {
+			sum += b.PolicyChosen[i]
+			n += float64(b.ChosenTokens[i])
+		}
+		nll := -sum / n
+		loss += cfg.RPOAlpha * nll
+		for i := range res.GradChosen {
+			res.GradChosen[i] -= cfg.RPOAlpha / n
+		}
+		res.Metrics["nll_loss"] = nll
+	}
+	res.Loss = loss
+	return res, nil
+}
+
+func checkCounts(name string, n []int, B int) error {
+	if len(n) != B {
+		return fmt.Errorf("loss: %s has %d values, want %d", name, len(n), B)
+	}
+	for i, v := range n {
+		if v <= 0 {
+			return fmt.Errorf("loss: %s[%d] = %d, want a positive token count", name, i, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package loss
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// klFn returns one token's KL estimate between policy and reference given
+// their log-probs, and its derivative with respect to the policy log-prob.
+type klFn func(logp, ref float64) (kl, dlogp float64)
+
+// KL estimators from Schulman's "Approximating KL divergence", named as in
+// verl's kl_penalty (each has a k-name alias).
+var klFns = map[string]klFn{
+	// k1: log π − log π_ref; unbiased, high variance, can be negative.
+	"k1": func(p, r float64) (float64, float64) { return p - r, 1 },
+	"abs": func(p, r float64) (float64, float64) {
+		d := p - r
+		switch {
+		case d > 0:
+			return d, 1
+		case d < 0:
+			return -d, -1
+		}
+		return 0, 0
+	},
+	// k2: ½(log π − log π_ref)²; verl's "mse".
+	"k2": func(p, r float64) (float64, float64) { d := p - r; return 0.5 * d * d, d },
+	// k3: e^(ref−p) − (ref−p) − 1 ≥ 0, unbiased with low variance (GRPO's
+	// choice; verl's "low_var_kl"), with verl's clamps: the exponent to
+	// ±20 and the result to ±10.
+	"k3": func(p, r float64) (float64, float64) {
+		x := r - p
+		dx := -1.0
+		if x < -20 || x > 20 {
+			x, dx = math.Max(-20, math.Min(20, x)), 0
+		}
+		e := math.Exp(x)
+		k := e - x - 1
+		if k > 10 || k < -10 {
+			return math.Max(-10, math.Min(10, k)), 0
+		}
+		return k, (e - 1) * dx
+	},
+}
+
+var klAliases = map[string]string{"kl": "k1", "mse": "k2", "low_var_kl": "k3"}
+
+// KLKinds lists the accepted estimator names, aliases included.
+func KLKinds() []string {
+	out := make([]string, 0, len(klFns)+len(klAliases))
+	for k := range klFns {
+		out = append(out, k)
+	}
+	for k := range klAliases {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// KLPenalty evaluates a KL estimator per token: kind is "k1"/"kl",
+// "k2"/"mse", "k3"/"low_var_kl" or "abs". It returns the estimates and their
+// derivatives with respect to logp (the reference is frozen).
+func KLPenalty(kind string, logp, ref []float64) (kl, grad []float64, err error) {
+	if a, ok := klAliases[kind]; ok {
+		kind = a
+	}
+	fn, ok := klFns[kind]
+	if !ok {
+		return nil, nil, fmt.Errorf("loss: unknown KL estimator %q (have %v)", kind, KLKinds())
+	}
+	if err := checkVec("log-probs", logp, len(logp)); err != nil {
+		return nil, nil, err
+	}
+	if err := checkVec("reference log-probs", ref, len(logp)); err != nil {
+		return nil, nil, err
+	}
+	kl = make([]float64, len(logp))
+	grad = make([]float64, len(logp))
+	for i := range logp {
+		kl[i], grad[i] = fn(logp[i], ref[i])
+	}
+	return kl, grad, nil
+}
+
+// KLLoss aggregates a KL estimator over a [B,T] mask, as verl's actor does
+// for use_kl_loss (GRPO: k3, token-mean). Grad is ∂Loss/∂logp. Metrics:
+// kl_loss.
+func KLLoss(kind string, logp, ref, mask []float64, T int, mode string) (TokenResult, error) {
+	if _, err := shape(mask, T); err != nil {
+		return TokenResult{}, err
+	}
+	if len(logp) != len(mask) {
+		return TokenResult{}, fmt.Errorf("loss: log-probs has %d values, mask %d", len(logp), len(mask))
+	}
+	kl, g, err := KLPenalty(kind, logp, ref)
+	if err != nil {
+		return TokenResult{}, err
+	}
+	w, err := AggWeights(mask, T, mode)
+	if err != nil {
+		return TokenResult{}, err
+	}
+	for i := range g {
+		g[i] *= w[i]
+	}
+	l := dot(w, kl)
+	return TokenResult{Loss: l, Grad: g, Metrics: map[string]float64{"kl_loss": l}}, nil
+}
