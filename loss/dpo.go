@@ -11,6 +11,8 @@ import (
 type DPOConfig struct {
 	// LossType names a registered preference loss: "sigmoid" (DPO; with
 	// LabelSmoothing > 0 it is cDPO), "robust", "hinge", "ipo", "simpo".
+	// As in TRL, ipo and simpo work on per-token mean log-probs (sum/count);
+	// the others on summed log-probs.
 	LossType string
 	// Beta is the KL-strength β (TRL default 0.1; SimPO uses ~2).
 	Beta float64
