@@ -70,7 +70,7 @@ func openSource(path string, maxLine int) (source, error) {
 		}
 	}
 	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 1<<16), maxLine)
+	sc.Buffer(make([]byte, 0, min(1<<16, maxLine)), maxLine)
 	return &jsonlSource{path: path, sc: sc, closer: closer, maxLine: maxLine}, nil
 }
 
