@@ -38,9 +38,9 @@ func GeluBackward(dinp, inp, dout []float32) {
 		for i, x := range inp[lo:hi] {
 			u := geluK * (x + geluA*x*x*x)
 			du := geluK * (1 + 3*geluA*x*x)
-			s := sigmoid(2 * u)
+			s, sm := sigmoid2(2 * u)
 			// d/dx x*s(2u) = s + x*2u'*s*(1-s)
-			g := s + 2*x*du*s*(1-s)
+			g := s + 2*x*du*s*sm
 			dinp[lo+i] += g * dout[lo+i]
 		}
 	})
@@ -68,10 +68,10 @@ func SwiGLUBackward(dgate, dup, dout, gate, up []float32) {
 	tensor.ParallelFor(len(gate), elemGrain, func(lo, hi int) {
 		for i, g := range gate[lo:hi] {
 			k := lo + i
-			s := sigmoid(g)
+			s, sm := sigmoid2(g)
 			if dgate != nil {
 				// silu'(g) = s*(1 + g*(1-s))
-				dgate[k] += dout[k] * up[k] * s * (1 + g*(1-s))
+				dgate[k] += dout[k] * up[k] * s * (1 + g*sm)
 			}
 			if dup != nil {
 				dup[k] += dout[k] * g * s

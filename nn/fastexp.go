@@ -40,3 +40,12 @@ const (
 func sigmoid(x float32) float32 {
 	return 1 / (1 + expf(-x))
 }
+
+// sigmoid2 returns sigmoid(x) and 1-sigmoid(x) = sigmoid(-x), each to full
+// relative precision. Derivatives need the second: computing it as 1-s
+// cancels for x above ~10, where 1+e^-x has already rounded away most of e^-x.
+// 1/e is 0 for e = +Inf and +Inf for e = 0, so both tails come out exact.
+func sigmoid2(x float32) (s, sm float32) {
+	e := expf(-x)
+	return 1 / (1 + e), 1 / (1 + 1/e)
+}
