@@ -366,6 +366,195 @@ func (g *gen) packNT(name string, nr int) {
 	g.p("")
 }
 
+// dot emits a tile of C = A·Bᵀ for A not transposed: mb rows of A and nb
+// rows of B, both contiguous in k, reduced horizontally at the end.
+//
+//	func name(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+func (g *gen) dot(s isa, name string, mb, nb int) {
+	sets := 1
+	for mb*nb*sets < 8 && sets < 4 && mb*nb*(sets+1)+mb+nb+1 <= s.nregs {
+		sets++
+	}
+	nacc := mb * nb * sets
+	areg, breg := nacc, nacc+mb
+	mreg := breg + nb // AVX2 tail mask
+	if mreg >= s.nregs {
+		panic(name + ": too many registers")
+	}
+	acc := func(set, i, j int) string { return s.r(set*mb*nb + i*nb + j) }
+	vb := s.w * 4 // bytes per vector
+	rows := func(base string, i, disp int) string {
+		idx := []string{"", "(R8*1)", "(R8*2)", "(R9*1)"}[i]
+		if base == "DX" {
+			idx = []string{"", "(R10*1)", "(R10*2)", "(R11*1)"}[i]
+		}
+		return fmt.Sprintf("%d(%s)%s", disp, base, idx)
+	}
+	g.p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	g.i("MOVQ k+0(FP), CX")
+	g.i("MOVQ a+8(FP), AX")
+	g.i("MOVQ lda+16(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("LEAQ (R8)(R8*2), R9")
+	g.i("MOVQ b+24(FP), DX")
+	g.i("MOVQ ldb+32(FP), R10")
+	g.i("SHLQ $2, R10")
+	g.i("LEAQ (R10)(R10*2), R11")
+	for a := 0; a < nacc; a++ {
+		g.i("VXORPS %s, %s, %s", s.r(a), s.r(a), s.r(a))
+	}
+	chunk := func(set, disp int, masked bool) {
+		for i := 0; i < mb; i++ {
+			switch {
+			case !masked:
+				g.i("VMOVUPS %s, %s", rows("AX", i, disp), s.r(areg+i))
+			case s.mask:
+				g.i("VMOVUPS.Z %s, K1, %s", rows("AX", i, disp), s.r(areg+i))
+			default:
+				g.i("VMASKMOVPS %s, %s, %s", rows("AX", i, disp), s.r(mreg), s.r(areg+i))
+			}
+		}
+		for j := 0; j < nb; j++ {
+			switch {
+			case !masked:
+				g.i("VMOVUPS %s, %s", rows("DX", j, disp), s.r(breg+j))
+			case s.mask:
+				g.i("VMOVUPS.Z %s, K1, %s", rows("DX", j, disp), s.r(breg+j))
+			default:
+				g.i("VMASKMOVPS %s, %s, %s", rows("DX", j, disp), s.r(mreg), s.r(breg+j))
+			}
+		}
+		for i := 0; i < mb; i++ {
+			for j := 0; j < nb; j++ {
+				g.i("VFMADD231PS %s, %s, %s", s.r(breg+j), s.r(areg+i), acc(set, i, j))
+			}
+		}
+	}
+	if sets > 1 {
+		g.i("CMPQ CX, $%d", s.w*sets)
+		g.i("JLT single")
+		g.p("loop:")
+		for set := 0; set < sets; set++ {
+			chunk(set, set*vb, false)
+		}
+		g.i("ADDQ $%d, AX", vb*sets)
+		g.i("ADDQ $%d, DX", vb*sets)
+		g.i("SUBQ $%d, CX", s.w*sets)
+		g.i("CMPQ CX, $%d", s.w*sets)
+		g.i("JGE loop")
+	}
+	g.p("single:")
+	g.i("CMPQ CX, $%d", s.w)
+	g.i("JLT tail")
+	chunk(0, 0, false)
+	g.i("ADDQ $%d, AX", vb)
+	g.i("ADDQ $%d, DX", vb)
+	g.i("SUBQ $%d, CX", s.w)
+	g.i("JMP single")
+	g.p("tail:")
+	g.i("TESTQ CX, CX")
+	g.i("JEQ reduce")
+	if s.mask {
+		g.i("MOVL $1, BX")
+		g.i("SHLL CX, BX")
+		g.i("DECL BX")
+		g.i("KMOVW BX, K1")
+	} else {
+		g.i("LEAQ maskTab%d<>(SB), BX", s.w)
+		g.i("NEGQ CX")
+		g.i("VMOVUPS %d(BX)(CX*4), %s", s.w*4, s.r(mreg))
+	}
+	chunk(0, 0, true)
+	g.p("reduce:")
+	for set := 1; set < sets; set++ {
+		for i := 0; i < mb; i++ {
+			for j := 0; j < nb; j++ {
+				g.i("VADDPS %s, %s, %s", acc(set, i, j), acc(0, i, j), acc(0, i, j))
+			}
+		}
+	}
+	// Fold every accumulator to 4 lanes, then hadd a row's nb of them into
+	// one XMM whose lane j is C(i, j). VHADDPS has no EVEX form, so the hadds
+	// stay in X0..X15: accumulators (set 0) live there, and when nb < 4 the
+	// register after them is free (A/B vectors are dead) to serve as zero.
+	x := func(n int) string { return fmt.Sprintf("X%d", n) }
+	y := func(n int) string { return fmt.Sprintf("Y%d", n) }
+	tmp := mreg
+	if s.w == 16 {
+		tmp = s.nregs - 1
+	}
+	zero := mb * nb
+	if nb < 4 {
+		g.i("VXORPS %s, %s, %s", x(zero), x(zero), x(zero))
+	}
+	for i := 0; i < mb; i++ {
+		base := i * nb
+		for j := 0; j < nb; j++ {
+			n := base + j
+			if s.w == 16 {
+				g.i("VEXTRACTF64X4 $1, Z%d, Y%d", n, tmp)
+				g.i("VADDPS Y%d, Y%d, Y%d", tmp, n, n)
+				g.i("VEXTRACTF32X4 $1, %s, %s", y(n), x(tmp))
+			} else {
+				g.i("VEXTRACTF128 $1, %s, %s", y(n), x(tmp))
+			}
+			g.i("VADDPS %s, %s, %s", x(tmp), x(n), x(n))
+		}
+		src := func(j int) string {
+			if j < nb {
+				return x(base + j)
+			}
+			return x(zero)
+		}
+		g.i("VHADDPS %s, %s, %s", src(1), src(0), x(base))
+		hi := x(zero)
+		if nb >= 3 {
+			hi = x(base + 2)
+			g.i("VHADDPS %s, %s, %s", src(3), src(2), hi)
+		}
+		g.i("VHADDPS %s, %s, %s", hi, x(base), x(base))
+	}
+	g.i("MOVQ c+40(FP), DI")
+	g.i("MOVQ ldc+48(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("MOVQ acc+56(FP), R9")
+	store := func(add bool) {
+		for i := 0; i < mb; i++ {
+			v := x(i * nb)
+			if nb == 4 {
+				if add {
+					g.i("VADDPS (DI), %s, %s", v, v)
+				}
+				g.i("VMOVUPS %s, (DI)", v)
+			} else {
+				for j := 0; j < nb; j++ {
+					t := v
+					if j > 0 {
+						t = x(tmp)
+						g.i("VPERMILPS $%d, %s, %s", j, v, t)
+					}
+					if add {
+						g.i("VADDSS %d(DI), %s, %s", 4*j, t, t)
+					}
+					g.i("VMOVSS %s, %d(DI)", t, 4*j)
+				}
+			}
+			if i != mb-1 {
+				g.i("ADDQ R8, DI")
+			}
+		}
+		g.i("VZEROUPPER")
+		g.i("RET")
+	}
+	g.i("TESTQ R9, R9")
+	g.i("JNE add")
+	store(false)
+	g.p("add:")
+	store(true)
+	g.p("")
+}
+
 // decls writes the Go declarations matching the generated assembly.
 func decls(isas []isa, mrs []int) []byte {
 	var g gen
@@ -387,6 +576,20 @@ func decls(isas []isa, mrs []int) []byte {
 		g.p("//go:noescape")
 		g.p("func packNT%s(kc8 int, src *float32, ld int, dst *float32)", s.name)
 		g.p("")
+		dm, dn := dotTile(s)
+		var rowsOf []string
+		for i := 1; i <= dm; i++ {
+			var cols []string
+			for j := 1; j <= dn; j++ {
+				g.p("//go:noescape")
+				g.p("func dot%s_%dx%d(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)", s.name, i, j)
+				g.p("")
+				cols = append(cols, fmt.Sprintf("dot%s_%dx%d", s.name, i, j))
+			}
+			rowsOf = append(rowsOf, fmt.Sprintf("{nil, %s}", strings.Join(cols, ", ")))
+		}
+		g.p("var dots%s = [...][%d]dotFn{{}, %s}", s.name, dn+1, strings.Join(rowsOf, ", "))
+		g.p("")
 		var names []string
 		for r := 1; r <= mrs[x]; r++ {
 			names = append(names, fmt.Sprintf("kern%s_%d", s.name, r))
@@ -399,6 +602,15 @@ func decls(isas []isa, mrs []int) []byte {
 		panic(err)
 	}
 	return out
+}
+
+// dotTile is the largest dot tile (rows of A × rows of B) each ISA's
+// registers hold: mb·nb accumulators plus mb+nb loaded vectors.
+func dotTile(s isa) (int, int) {
+	if s.nregs == 32 {
+		return 4, 4
+	}
+	return 2, 4
 }
 
 func main() {
@@ -414,6 +626,11 @@ func main() {
 	}
 	g.packNN(avx512, "packNNAvx512", nv512)
 	g.packNT("packNTAvx512", nv512*16)
+	for i := 1; i <= 4; i++ {
+		for j := 1; j <= 4; j++ {
+			g.dot(avx512, fmt.Sprintf("dotAvx512_%dx%d", i, j), i, j)
+		}
+	}
 	if err := os.WriteFile("sgemm_avx512_amd64.s", g.b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -431,6 +648,12 @@ func main() {
 	}
 	h.packNN(avx2, "packNNAvx2", nv2)
 	h.packNT("packNTAvx2", nv2*8)
+	h.maskTab(8)
+	for i := 1; i <= 2; i++ {
+		for j := 1; j <= 4; j++ {
+			h.dot(avx2, fmt.Sprintf("dotAvx2_%dx%d", i, j), i, j)
+		}
+	}
 	if err := os.WriteFile("sgemm_avx2_amd64.s", h.b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

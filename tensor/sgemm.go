@@ -44,6 +44,8 @@ type sgemmImpl struct {
 	packNN     packFn            // full NR-wide panel, plain copy; nil = Go
 	packNT     packFn            // full panel from Bᵀ, kc a multiple of 8; nil = Go
 	dot        [dotMax + 1][dotMax + 1]dotFn
+	dotMR      int // dot tile rows of A (≤ dotMax)
+	dotNR      int // dot tile rows of B (≤ dotMax)
 	// directB: m at or below which B is read in place instead of packed.
 	directB int
 	// dotM: m at or below which op(B)=Bᵀ uses the dot-product tiles.
@@ -295,10 +297,10 @@ func (im *sgemmImpl) runDot(g *gemmArgs) {
 	if g.acc {
 		accFlag = 1
 	}
-	for j := 0; j < g.n; j += dotMax {
-		nb := min(dotMax, g.n-j)
-		for i := 0; i < g.m; i += dotMax {
-			mb := min(dotMax, g.m-i)
+	for j := 0; j < g.n; j += im.dotNR {
+		nb := min(im.dotNR, g.n-j)
+		for i := 0; i < g.m; i += im.dotMR {
+			mb := min(im.dotMR, g.m-i)
 			im.dot[mb][nb](g.k, &g.a[i*g.lda], g.lda, &g.b[j*g.ldb], g.ldb, &g.c[i*g.ldc+j], g.ldc, accFlag)
 		}
 	}

@@ -15,10 +15,12 @@ func archImpls() []*sgemmImpl {
 			name: "avx512", mr: 12, nr: 32,
 			kc: 256, mc: 480, nc: 3072,
 			packNN: packNNAvx512, packNT: packNTAvx512,
-			directB: 12, dotM: dotMax,
+			directB: 12, dotM: dotMax, dotMR: 4, dotNR: 4,
 		}
 		copy(im.kern[:], kernsAvx512[:])
-		fillDot(im)
+		for i := range dotsAvx512 {
+			copy(im.dot[i][:], dotsAvx512[i][:])
+		}
 		out = append(out, im)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
@@ -26,20 +28,13 @@ func archImpls() []*sgemmImpl {
 			name: "avx2", mr: 6, nr: 16,
 			kc: 256, mc: 240, nc: 3072,
 			packNN: packNNAvx2, packNT: packNTAvx2,
-			directB: 6, dotM: dotMax,
+			directB: 6, dotM: dotMax, dotMR: 2, dotNR: 4,
 		}
 		copy(im.kern[:], kernsAvx2[:])
-		fillDot(im)
+		for i := range dotsAvx2 {
+			copy(im.dot[i][:], dotsAvx2[i][:])
+		}
 		out = append(out, im)
 	}
 	return out
-}
-
-// fillDot uses the Go dot tiles until assembly ones exist.
-func fillDot(im *sgemmImpl) {
-	for i := 1; i <= dotMax; i++ {
-		for j := 1; j <= dotMax; j++ {
-			im.dot[i][j] = dotGo(i, j)
-		}
-	}
 }

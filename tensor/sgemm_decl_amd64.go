@@ -46,6 +46,56 @@ func packNNAvx512(kc int, src *float32, ld int, dst *float32)
 //go:noescape
 func packNTAvx512(kc8 int, src *float32, ld int, dst *float32)
 
+//go:noescape
+func dotAvx512_1x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_1x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_1x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_1x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_2x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_2x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_2x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_2x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_3x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_3x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_3x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_3x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_4x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_4x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_4x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx512_4x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+var dotsAvx512 = [...][5]dotFn{{}, {nil, dotAvx512_1x1, dotAvx512_1x2, dotAvx512_1x3, dotAvx512_1x4}, {nil, dotAvx512_2x1, dotAvx512_2x2, dotAvx512_2x3, dotAvx512_2x4}, {nil, dotAvx512_3x1, dotAvx512_3x2, dotAvx512_3x3, dotAvx512_3x4}, {nil, dotAvx512_4x1, dotAvx512_4x2, dotAvx512_4x3, dotAvx512_4x4}}
+
 var kernsAvx512 = [...]kernFn{nil, kernAvx512_1, kernAvx512_2, kernAvx512_3, kernAvx512_4, kernAvx512_5, kernAvx512_6, kernAvx512_7, kernAvx512_8, kernAvx512_9, kernAvx512_10, kernAvx512_11, kernAvx512_12}
 
 //go:noescape
@@ -71,5 +121,31 @@ func packNNAvx2(kc int, src *float32, ld int, dst *float32)
 
 //go:noescape
 func packNTAvx2(kc8 int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func dotAvx2_1x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_1x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_1x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_1x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_2x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_2x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_2x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+//go:noescape
+func dotAvx2_2x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, acc int)
+
+var dotsAvx2 = [...][5]dotFn{{}, {nil, dotAvx2_1x1, dotAvx2_1x2, dotAvx2_1x3, dotAvx2_1x4}, {nil, dotAvx2_2x1, dotAvx2_2x2, dotAvx2_2x3, dotAvx2_2x4}}
 
 var kernsAvx2 = [...]kernFn{nil, kernAvx2_1, kernAvx2_2, kernAvx2_3, kernAvx2_4, kernAvx2_5, kernAvx2_6}

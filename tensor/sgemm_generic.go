@@ -12,7 +12,7 @@ func goImpl() *sgemmImpl {
 	im := &sgemmImpl{
 		name: "go", mr: goMR, nr: goNR,
 		kc: 256, mc: 128, nc: 1024,
-		directB: goMR, dotM: dotMax,
+		directB: goMR, dotM: dotMax, dotMR: dotMax, dotNR: dotMax,
 	}
 	for r := 1; r <= goMR; r++ {
 		im.kern[r] = kernGo(r)
