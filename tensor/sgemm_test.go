@@ -127,7 +127,7 @@ func TestGemmParallel(t *testing.T) {
 // TestMatMulWrappers checks the wrappers pass the right strides, against
 // values worked by hand.
 func TestMatMulWrappers(t *testing.T) {
-	a := []float32{1, 2, 3, 4, 5, 6} // 2×3
+	a := []float32{1, 2, 3, 4, 5, 6}    // 2×3
 	b := []float32{1, 0, 2, -1, 0.5, 3} // 3×2
 	want := []float32{1*1 + 2*2 + 3*0.5, 1*0 + 2*-1 + 3*3, 4*1 + 5*2 + 6*0.5, 4*0 + 5*-1 + 6*3}
 	c := make([]float32, 4)
@@ -160,7 +160,9 @@ func TestGemmBadArgsPanic(t *testing.T) {
 	}{
 		{"short A", func() { MatMul(make([]float32, 4), make([]float32, 3), make([]float32, 4), 2, 2, 2, false) }},
 		{"short C", func() { MatMul(make([]float32, 3), make([]float32, 4), make([]float32, 4), 2, 2, 2, false) }},
-		{"small ldb", func() { Gemm(false, false, 2, 2, 2, make([]float32, 4), 2, make([]float32, 4), 1, make([]float32, 4), 2, false) }},
+		{"small ldb", func() {
+			Gemm(false, false, 2, 2, 2, make([]float32, 4), 2, make([]float32, 4), 1, make([]float32, 4), 2, false)
+		}},
 		{"negative", func() { Gemm(false, false, -1, 2, 2, nil, 2, nil, 2, nil, 2, false) }},
 	}
 	for _, tc := range cases {
