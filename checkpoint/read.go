@@ -113,25 +113,34 @@ func (f *File) Bytes(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	ra, done, err := f.source(name)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	buf := make([]byte, in.end-in.begin)
-	if err := f.readAt(name, buf, in.begin); err != nil {
+	if err := f.readAt(ra, name, buf, in.begin); err != nil {
 		return nil, err
 	}
 	return buf, nil
 }
 
-func (f *File) readAt(name string, buf []byte, off int64) error {
+// source returns what to read tensor data from: the in-memory image, or the
+// file reopened for this one read.
+func (f *File) source(name string) (io.ReaderAt, func(), error) {
+	if f.ra != nil {
+		return f.ra, func() {}, nil
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: tensor %q: %w", name, err)
+	}
+	return fh, func() { fh.Close() }, nil
+}
+
+func (f *File) readAt(ra io.ReaderAt, name string, buf []byte, off int64) error {
 	if len(buf) == 0 {
 		return nil
-	}
-	ra := f.ra
-	if ra == nil {
-		fh, err := os.Open(f.path)
-		if err != nil {
-			return fmt.Errorf("checkpoint: tensor %q: %w", name, err)
-		}
-		defer fh.Close()
-		ra = fh
 	}
 	if _, err := ra.ReadAt(buf, f.dataStart+off); err != nil {
 		return fmt.Errorf("checkpoint: %s: tensor %q: reading data: %v (file changed or truncated since Open?)", f.path, name, err)
@@ -181,12 +190,17 @@ func (f *File) float32Into(name string, in Info, dst []float32) error {
 	if !ok {
 		return fmt.Errorf("checkpoint: %s: tensor %q: cannot convert dtype %s to float32", f.path, name, in.DType)
 	}
+	ra, done, err := f.source(name)
+	if err != nil {
+		return err
+	}
+	defer done()
 	per := chunkBytes / size
 	buf := make([]byte, min(len(dst), per)*size)
 	for i := 0; i < len(dst); i += per {
 		n := min(per, len(dst)-i)
 		b := buf[:n*size]
-		if err := f.readAt(name, b, in.begin+int64(i*size)); err != nil {
+		if err := f.readAt(ra, name, b, in.begin+int64(i*size)); err != nil {
 			return err
 		}
 		conv(dst[i:i+n], b)

@@ -147,3 +147,44 @@ func TestJSON(t *testing.T) {
 		t.Errorf("ReadJSON(bad) = %v, want error at %s:3", err, path)
 	}
 }
+
+func TestLargeAndTruncated(t *testing.T) {
+	// More than one conversion chunk in both directions.
+	n := chunkBytes/2 + 12345
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(i%1000) - 500.25
+	}
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	if err := Write(path, []Tensor{{Name: "w", Shape: []int{n}, Data: data}, {Name: "h", Shape: []int{n}, Data: data, DType: "BF16"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"w", "h"} {
+		got := mustF32(t, f, name)
+		for i := range got {
+			want := data[i]
+			if name == "h" {
+				want = BF16ToF32(F32ToBF16(want))
+			}
+			if got[i] != want {
+				t.Fatalf("%s[%d] = %g, want %g", name, i, got[i], want)
+			}
+		}
+	}
+	// The file shrinks after Open: reads must fail cleanly, naming file and tensor.
+	st, _ := os.Stat(path)
+	if err := os.Truncate(path, st.Size()-100); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.Float32("h") // stored last (BF16 sorts after F32)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"h"`) {
+		t.Errorf("read after truncation: %v", err)
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("Open(truncated) = %v", err)
+	}
+}
