@@ -76,4 +76,3 @@ func TestLogprobsErrors(t *testing.T) {
 		}
 	}
 }
-
