@@ -125,11 +125,7 @@ func AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, att []float32, B, T, 
 				for t := t0; t < t1; t++ {
 					a := ab[t*T : t*T+t+1]
 					d := sb[t*T : t*T+t+1]
-					var dot float64
-					for s, p := range a {
-						dot += float64(p) * float64(d[s])
-					}
-					df := float32(dot)
+					df := float32(dot64(a, d))
 					for s, p := range a {
 						d[s] = p * (d[s] - df) * scale
 					}

@@ -12,17 +12,8 @@ import (
 
 // rowLogSumExp returns max(x) and log Σ exp(x - max).
 func rowLogSumExp(x []float32) (float32, float64) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	var s float64
-	for _, v := range x {
-		s += float64(expf(v - m))
-	}
-	return m, math.Log(s)
+	m := maxf(x)
+	return m, math.Log(sumExp64(x, m))
 }
 
 // CrossEntropyForward: losses[i] = -log softmax(logits[i,:])[targets[i]]; targets[i] < 0 means
@@ -92,12 +83,7 @@ func SoftmaxForward(out, inp []float32, N, V int) {
 		for i := lo; i < hi; i++ {
 			x := inp[i*V : (i+1)*V]
 			o := out[i*V : (i+1)*V]
-			m := float32(math.Inf(-1))
-			for _, v := range x {
-				if v > m {
-					m = v
-				}
-			}
+			m := maxf(x)
 			var s float64
 			for j, v := range x {
 				e := expf(v - m)

@@ -16,18 +16,9 @@ func LayerNormForward(out, mean, rstd, inp, w, b []float32, N, C int, eps float3
 	tensor.ParallelFor(N, rowChunk(C), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x := inp[i*C : (i+1)*C]
-			var s float64
-			for _, v := range x {
-				s += float64(v)
-			}
-			m := s / float64(C)
+			m := sum64(x) / float64(C)
 			// Two-pass variance: no cancellation when |mean| >> std.
-			var ss float64
-			for _, v := range x {
-				d := float64(v) - m
-				ss += d * d
-			}
-			r := 1 / math.Sqrt(ss/float64(C)+float64(eps))
+			r := 1 / math.Sqrt(sumSqDev64(x, m)/float64(C)+float64(eps))
 			mf, rf := float32(m), float32(r)
 			mean[i], rstd[i] = mf, rf
 			o := out[i*C : (i+1)*C]
@@ -56,13 +47,7 @@ func LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd []float32, N, C in
 				w := w[:C]
 				mf, rf := mean[i], rstd[i]
 				// dx = rstd*(dn - mean(dn) - n*mean(dn*n)), dn = dout*w, n = normalised x.
-				var s1, s2 float64
-				for j, v := range x {
-					n := (v - mf) * rf
-					dn := d[j] * w[j]
-					s1 += float64(dn)
-					s2 += float64(dn) * float64(n)
-				}
+				s1, s2 := lnGradSums(x, d, w, mf, rf)
 				a := float32(s1 / float64(C))
 				c := float32(s2 / float64(C))
 				g := dinp[i*C : (i+1)*C]
@@ -104,11 +89,7 @@ func RMSNormForward(out, rstd, inp, w []float32, N, C int, eps float32) {
 	tensor.ParallelFor(N, rowChunk(C), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x := inp[i*C : (i+1)*C]
-			var ss float64
-			for _, v := range x {
-				ss += float64(v) * float64(v)
-			}
-			rf := float32(1 / math.Sqrt(ss/float64(C)+float64(eps)))
+			rf := float32(1 / math.Sqrt(dot64(x, x)/float64(C)+float64(eps)))
 			rstd[i] = rf
 			o := out[i*C : (i+1)*C]
 			w := w[:C]
@@ -129,10 +110,7 @@ func RMSNormBackward(dinp, dw, dout, inp, w, rstd []float32, N, C int) {
 				w := w[:C]
 				rf := rstd[i]
 				// dx = rstd*(dout*w - x*rstd²*mean(dout*w*x))
-				var s float64
-				for j, v := range x {
-					s += float64(d[j]*w[j]) * float64(v)
-				}
+				s := rmsGradSum(x, d, w)
 				c := float32(s / float64(C) * float64(rf) * float64(rf))
 				g := dinp[i*C : (i+1)*C]
 				for j, v := range x {
@@ -158,4 +136,43 @@ func RMSNormBackward(dinp, dw, dout, inp, w, rstd []float32, N, C int) {
 			dw[j] += float32(aw[j-j0])
 		}
 	})
+}
+
+// lnGradSums returns Σ dn and Σ dn·n over a row, dn = dout*w, n = (x-mean)*rstd,
+// two lanes per sum.
+func lnGradSums(x, d, w []float32, mf, rf float32) (s1, s2 float64) {
+	d, w = d[:len(x)], w[:len(x)]
+	var a0, a1, b0, b1 float64
+	j := 0
+	for ; j+2 <= len(x); j += 2 {
+		dn0, dn1 := d[j]*w[j], d[j+1]*w[j+1]
+		n0, n1 := (x[j]-mf)*rf, (x[j+1]-mf)*rf
+		a0 += float64(dn0)
+		a1 += float64(dn1)
+		b0 += float64(dn0) * float64(n0)
+		b1 += float64(dn1) * float64(n1)
+	}
+	if j < len(x) {
+		dn := d[j] * w[j]
+		a0 += float64(dn)
+		b0 += float64(dn) * float64((x[j]-mf)*rf)
+	}
+	return a0 + a1, b0 + b1
+}
+
+// rmsGradSum returns Σ dout·w·x over a row.
+func rmsGradSum(x, d, w []float32) float64 {
+	d, w = d[:len(x)], w[:len(x)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		s0 += float64(d[j]*w[j]) * float64(x[j])
+		s1 += float64(d[j+1]*w[j+1]) * float64(x[j+1])
+		s2 += float64(d[j+2]*w[j+2]) * float64(x[j+2])
+		s3 += float64(d[j+3]*w[j+3]) * float64(x[j+3])
+	}
+	for ; j < len(x); j++ {
+		s0 += float64(d[j]*w[j]) * float64(x[j])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
