@@ -1,0 +1,196 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/align-go/align/tensor"
+)
+
+// Decoding runs the model on a handful of rows at a time (one new token per
+// sequence), where a Linear is a matrix-vector product bound by streaming the
+// weight from memory. The general GEMM packs its B operand, which costs more
+// than the multiply when A has one row, so decode uses dot-product tiles
+// instead: each weight row is read once, in place, and dotted with every input
+// row while it sits in L1.
+
+// DecodeMaxRows is the row count up to which LinearDecode uses the dot tiles;
+// above it the blocked GEMM is faster. A variable so benchmarks can move it.
+var DecodeMaxRows = 64
+
+// LinearDecode is LinearForward for few rows: out[N,OC] = inp[N,IC]·w[OC,IC]ᵀ + b[OC]
+// (b may be nil). A row's result does not depend on N or on the other rows.
+func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
+	if N > DecodeMaxRows {
+		LinearForward(out, inp, w, b, N, IC, OC)
+		return
+	}
+	groups := (OC + 3) / 4
+	// About 64K multiply-adds per goroutine pays for its start.
+	minGroups := max(1, (1<<16)/(4*IC*N))
+	tensor.ParallelFor(groups, minGroups, func(lo, hi int) {
+		j0, j1 := lo*4, min(hi*4, OC)
+		dotRows(out[j0:], OC, inp, IC, w[j0*IC:], IC, N, j1-j0, IC)
+		if b == nil {
+			return
+		}
+		for i := 0; i < N; i++ {
+			o := out[i*OC+j0 : i*OC+j1]
+			for j, x := range b[j0:j1] {
+				o[j] += x
+			}
+		}
+	})
+}
+
+// dotRows sets out[i*ldo+j] = x[i*ldx:][:K]·w[j*ldw:][:K] for i < M, j < N.
+// Whole groups of four w rows use the assembly tiles over the largest multiple
+// of 16 of K; the K tail and a last partial group are summed in Go. Which path
+// an output takes depends only on j, N and K, never on M, so a row's result is
+// the same in any batch.
+func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, N, K int) {
+	if M <= 0 || N <= 0 {
+		return
+	}
+	if len(x) < (M-1)*ldx+K || len(w) < (N-1)*ldw+K || len(out) < (M-1)*ldo+N || ldx < K || ldw < K || ldo < N {
+		panic(fmt.Sprintf("nn.dotRows: short operand (M=%d N=%d K=%d, len x=%d w=%d out=%d)", M, N, K, len(x), len(w), len(out)))
+	}
+	k16, n4 := 0, N&^3
+	if haveDecodeAsm {
+		k16 = K &^ 15
+	}
+	if k16 > 0 {
+		for j := 0; j < n4; j += 4 {
+			i := 0
+			for ; i+4 <= M; i += 4 {
+				dot4x4AVX512(k16, &x[i*ldx], ldx, &w[j*ldw], ldw, &out[i*ldo+j], ldo)
+			}
+			for ; i < M; i++ {
+				dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, &out[i*ldo+j])
+			}
+		}
+	} else {
+		n4 = 0
+	}
+	if k16 == K && n4 == N {
+		return
+	}
+	for i := 0; i < M; i++ {
+		xr := x[i*ldx : i*ldx+K]
+		o := out[i*ldo : i*ldo+N]
+		if k16 < K {
+			for j := 0; j < n4; j++ {
+				o[j] += dotGo(xr[k16:], w[j*ldw+k16:j*ldw+K])
+			}
+		}
+		for j := n4; j < N; j++ {
+			o[j] = dotGo(xr, w[j*ldw:j*ldw+K])
+		}
+	}
+}
+
+// dotGo is a dot product with four partial sums (the portable path).
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpyRows sets out[:n] = Σ_{r<len(p)} p[r]·v[r*ldv:][:n].
+func axpyRows(out []float32, n int, p []float32, v []float32, ldv int) {
+	s := len(p)
+	if s == 0 {
+		clear(out[:n])
+		return
+	}
+	if len(v) < (s-1)*ldv+n || len(out) < n {
+		panic(fmt.Sprintf("nn.axpyRows: short operand (n=%d s=%d len v=%d out=%d)", n, s, len(v), len(out)))
+	}
+	n16 := 0
+	if haveDecodeAsm {
+		n16 = n &^ 15
+	}
+	if n16 > 0 {
+		axpyRowsAVX512(n16, s, &p[0], &v[0], ldv, &out[0])
+	}
+	if n16 == n {
+		return
+	}
+	o := out[n16:n]
+	clear(o)
+	for r, pr := range p {
+		for j, x := range v[r*ldv+n16 : r*ldv+n] {
+			o[j] += pr * x
+		}
+	}
+}
+
+// attScratch holds one goroutine's score block (attBlock query rows × keys).
+var attScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// AttentionCached is causal grouped-query attention of T new tokens per row
+// against a key/value cache, for generation (no probabilities are saved: there
+// is no backward).
+//
+//	q, out [R,T,NH,HS]: the new tokens of R rows; row r uses cache row rows[r]
+//	    (rows nil: cache row r)
+//	k, v [B,Cap,NKV,HS]: the cache, already holding the new tokens' keys and
+//	    values at slots start[r] .. start[r]+T-1
+//	mask [B,Cap]: 1 for a real token, 0 for padding
+//
+// Query t of row r sits in slot start[r]+t and sees slots s <= start[r]+t with
+// mask 1 — the rule AttentionForward applies, so a cache filled token by token
+// reproduces the full-sequence attention. A query that sees no key gets zeros.
+func AttentionCached(out, q, k, v []float32, mask []int32, rows, start []int, R, T, Cap, NH, NKV, HS int) {
+	group := NH / NKV
+	nblk := (T + attBlock - 1) / attBlock
+	scale := float32(1 / math.Sqrt(float64(HS)))
+	qs, kvs := NH*HS, NKV*HS
+	maxS := 0
+	for r := 0; r < R; r++ {
+		maxS = max(maxS, start[r]+T)
+	}
+	// Two passes over the keys of every query row, ~HS multiply-adds each.
+	unitWork := 2 * min(T, attBlock) * maxS * HS
+	tensor.ParallelFor(R*NH*nblk, max(1, (1<<15)/max(unitWork, 1)), func(lo, hi int) {
+		sp := attScratch.Get().(*[]float32)
+		defer attScratch.Put(sp)
+		for u := lo; u < hi; u++ {
+			rh, blk := u/nblk, u%nblk
+			r, h := rh/NH, rh%NH
+			b := r
+			if rows != nil {
+				b = rows[r]
+			}
+			kh := h / group
+			t0, t1 := blk*attBlock, min(blk*attBlock+attBlock, T)
+			S := start[r] + t1
+			if cap(*sp) < (t1-t0)*S {
+				*sp = make([]float32, attBlock*maxS)
+			}
+			sc := (*sp)[:(t1-t0)*S]
+			kb := k[b*Cap*kvs+kh*HS:]
+			vb := v[b*Cap*kvs+kh*HS:]
+			m := mask[b*Cap : b*Cap+S]
+			qo := (r*T+t0)*qs + h*HS
+			dotRows(sc, S, q[qo:], qs, kb, kvs, t1-t0, S, HS)
+			for t := t0; t < t1; t++ {
+				pos := start[r] + t
+				row := sc[(t-t0)*S : (t-t0+1)*S]
+				softmaxCausalRow(row, pos, m, scale)
+				axpyRows(out[qo+(t-t0)*qs:], HS, row[:pos+1], vb, kvs)
+			}
+		}
+	})
+}

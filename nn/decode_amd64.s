@@ -1,0 +1,204 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Dot tiles for decode: out[i][j] = Σp x[i][p]·w[j][p] with every row
+// contiguous in p. Each output keeps ONE 16-lane accumulator walked in p order
+// and is reduced by the same tree in every kernel, so a row's result is
+// bit-identical whether it is computed in a 4-row tile or alone.
+
+// REDUCE4 sums the lanes of za..zd (Z0–Z15 only: VHADDPS has no EVEX form)
+// and stores the four totals at dst. Clobbers za, zb, zc, zd and Y24.
+#define REDUCE4(za, ya, xa, zb, yb, xb, zc, yc, zd, yd, dst) \
+	VEXTRACTF64X4 $1, za, Y24; \
+	VADDPS        Y24, ya, ya; \
+	VEXTRACTF64X4 $1, zb, Y24; \
+	VADDPS        Y24, yb, yb; \
+	VEXTRACTF64X4 $1, zc, Y24; \
+	VADDPS        Y24, yc, yc; \
+	VEXTRACTF64X4 $1, zd, Y24; \
+	VADDPS        Y24, yd, yd; \
+	VHADDPS       yb, ya, ya; \
+	VHADDPS       yd, yc, yc; \
+	VHADDPS       yc, ya, ya; \
+	VEXTRACTF128  $1, ya, xb; \
+	VADDPS        xb, xa, xa; \
+	VMOVUPS       xa, dst
+
+// func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int)
+// k is a positive multiple of 16.
+TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	SHLQ $2, CX
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), R8
+	MOVQ w+24(FP), DX
+	MOVQ ldw+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (DX)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	XORQ AX, AX
+
+loop4:
+	VMOVUPS     (DX)(AX*1), Z16
+	VMOVUPS     (R10)(AX*1), Z17
+	VMOVUPS     (R11)(AX*1), Z18
+	VMOVUPS     (BX)(AX*1), Z19
+	VMOVUPS     (SI)(AX*1), Z20
+	VFMADD231PS Z16, Z20, Z0
+	VFMADD231PS Z17, Z20, Z1
+	VFMADD231PS Z18, Z20, Z2
+	VFMADD231PS Z19, Z20, Z3
+	VMOVUPS     (R12)(AX*1), Z21
+	VFMADD231PS Z16, Z21, Z4
+	VFMADD231PS Z17, Z21, Z5
+	VFMADD231PS Z18, Z21, Z6
+	VFMADD231PS Z19, Z21, Z7
+	VMOVUPS     (R13)(AX*1), Z22
+	VFMADD231PS Z16, Z22, Z8
+	VFMADD231PS Z17, Z22, Z9
+	VFMADD231PS Z18, Z22, Z10
+	VFMADD231PS Z19, Z22, Z11
+	VMOVUPS     (R8)(AX*1), Z23
+	VFMADD231PS Z16, Z23, Z12
+	VFMADD231PS Z17, Z23, Z13
+	VFMADD231PS Z18, Z23, Z14
+	VFMADD231PS Z19, Z23, Z15
+	ADDQ        $64, AX
+	CMPQ        AX, CX
+	JLT         loop4
+
+	MOVQ out+40(FP), DI
+	MOVQ ldo+48(FP), R9
+	SHLQ $2, R9
+
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
+	ADDQ R9, DI
+	REDUCE4(Z4, Y4, X4, Z5, Y5, X5, Z6, Y6, Z7, Y7, (DI))
+	ADDQ R9, DI
+	REDUCE4(Z8, Y8, X8, Z9, Y9, X9, Z10, Y10, Z11, Y11, (DI))
+	ADDQ R9, DI
+	REDUCE4(Z12, Y12, X12, Z13, Y13, X13, Z14, Y14, Z15, Y15, (DI))
+	VZEROUPPER
+	RET
+
+// func dot1x4AVX512(k int, x *float32, w *float32, ldw int, out *float32)
+// k is a positive multiple of 16.
+TEXT ·dot1x4AVX512(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	SHLQ $2, CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ ldw+24(FP), R9
+	SHLQ $2, R9
+	LEAQ (DX)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ   AX, AX
+
+loop1:
+	VMOVUPS     (SI)(AX*1), Z20
+	VFMADD231PS (DX)(AX*1), Z20, Z0
+	VFMADD231PS (R10)(AX*1), Z20, Z1
+	VFMADD231PS (R11)(AX*1), Z20, Z2
+	VFMADD231PS (BX)(AX*1), Z20, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, CX
+	JLT         loop1
+
+	MOVQ out+32(FP), DI
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
+	VZEROUPPER
+	RET
+
+// func axpyRowsAVX512(n, s int, p *float32, v *float32, ldv int, out *float32)
+// out[:n] = Σ_{r<s} p[r]·v[r*ldv : r*ldv+n]; n is a positive multiple of 16, s >= 1.
+TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ s+8(FP), R8
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R9
+	SHLQ $2, R9
+	MOVQ out+40(FP), DI
+
+wide:
+	// Columns in blocks of 64: four independent accumulators.
+	CMPQ   CX, $64
+	JLT    narrow
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R8, R10
+
+wideRow:
+	VBROADCASTSS (AX), Z8
+	VFMADD231PS  (BX), Z8, Z0
+	VFMADD231PS  64(BX), Z8, Z1
+	VFMADD231PS  128(BX), Z8, Z2
+	VFMADD231PS  192(BX), Z8, Z3
+	ADDQ         $4, AX
+	ADDQ         R9, BX
+	DECQ         R10
+	JNZ          wideRow
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $256, DX
+	ADDQ         $256, DI
+	SUBQ         $64, CX
+	JMP          wide
+
+narrow:
+	CMPQ   CX, $16
+	JLT    done
+	VXORPS Z0, Z0, Z0
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R8, R10
+
+narrowRow:
+	VBROADCASTSS (AX), Z8
+	VFMADD231PS  (BX), Z8, Z0
+	ADDQ         $4, AX
+	ADDQ         R9, BX
+	DECQ         R10
+	JNZ          narrowRow
+	VMOVUPS      Z0, (DI)
+	ADDQ         $64, DX
+	ADDQ         $64, DI
+	SUBQ         $16, CX
+	JMP          narrow
+
+done:
+	VZEROUPPER
+	RET
