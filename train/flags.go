@@ -1,0 +1,233 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// aliases map HuggingFace/TRL argument names onto ours, so a TRL YAML config
+// (or a habit like --learning-rate) works unchanged. Keys are normalised
+// (dashes).
+var aliases = map[string]string{
+	"learning-rate":               "lr",
+	"num-train-epochs":            "epochs",
+	"per-device-train-batch-size": "batch-size",
+	"gradient-accumulation-steps": "grad-accum",
+	"lr-scheduler-type":           "lr-scheduler",
+	"output-dir":                  "out",
+	"resume-from-checkpoint":      "resume",
+}
+
+// normalizeName maps max_steps and max-steps (and the aliases) to one name.
+func normalizeName(name string) string {
+	n := strings.ReplaceAll(name, "_", "-")
+	if a, ok := aliases[n]; ok {
+		return a
+	}
+	return n
+}
+
+// Flags binds the loop's settings to a cobra command and resolves them
+// against a --config YAML file. Each trainer adds its own flags to the same
+// command; the YAML file may set those too.
+type Flags struct {
+	cmd    *cobra.Command
+	s      Settings
+	config string
+}
+
+// AddFlags registers the common training flags on cmd with def as defaults,
+// plus --config FILE.yaml. Underscored spellings (--max_steps) and the HF
+// names in aliases are accepted.
+func AddFlags(cmd *cobra.Command, def Settings) *Flags {
+	f := &Flags{cmd: cmd, s: def}
+	fs := cmd.Flags()
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(normalizeName(name))
+	})
+	s := &f.s
+	fs.StringVar(&f.config, "config", "", "YAML file of settings (keys are flag names, max_steps or max-steps); flags given on the command line win")
+	fs.StringVar(&s.Out, "out", def.Out, "run directory: config.yaml, metrics.jsonl, checkpoints, final model")
+	fs.IntVar(&s.MaxSteps, "max-steps", def.MaxSteps, "optimizer steps to take; > 0 overrides --epochs")
+	fs.Float64Var(&s.Epochs, "epochs", def.Epochs, "passes over the training data (may be fractional)")
+	fs.IntVar(&s.BatchSize, "batch-size", def.BatchSize, "examples per micro-batch")
+	fs.IntVar(&s.GradAccum, "grad-accum", def.GradAccum, "micro-batches accumulated per optimizer step")
+	fs.Float64Var(&s.LR, "lr", def.LR, "peak learning rate")
+	fs.StringVar(&s.LRScheduler, "lr-scheduler", def.LRScheduler, "learning-rate schedule: constant, constant_with_warmup, linear, cosine, cosine_with_min_lr")
+	fs.IntVar(&s.WarmupSteps, "warmup-steps", def.WarmupSteps, "linear warmup steps")
+	fs.Float64Var(&s.WarmupRatio, "warmup-ratio", def.WarmupRatio, "warmup as a fraction of all steps (when --warmup-steps is 0)")
+	fs.Float64Var(&s.WeightDecay, "weight-decay", def.WeightDecay, "AdamW decoupled weight decay (never on norms, biases, embeddings)")
+	fs.Float64Var(&s.AdamBeta1, "adam-beta1", def.AdamBeta1, "AdamW beta1")
+	fs.Float64Var(&s.AdamBeta2, "adam-beta2", def.AdamBeta2, "AdamW beta2")
+	fs.Float64Var(&s.AdamEpsilon, "adam-epsilon", def.AdamEpsilon, "AdamW epsilon")
+	fs.Float64Var(&s.MaxGradNorm, "max-grad-norm", def.MaxGradNorm, "clip the global gradient norm to this (0: no clipping)")
+	fs.Uint64Var(&s.Seed, "seed", def.Seed, "seed for data order and sampling")
+	fs.IntVar(&s.LoggingSteps, "logging-steps", def.LoggingSteps, "write a metrics row every N steps")
+	fs.IntVar(&s.EvalSteps, "eval-steps", def.EvalSteps, "evaluate every N steps (0: every --logging-steps)")
+	fs.IntVar(&s.SaveSteps, "save-steps", def.SaveSteps, "write a checkpoint every N steps (0: never)")
+	fs.IntVar(&s.SaveTotalLimit, "save-total-limit", def.SaveTotalLimit, "keep only the newest N checkpoints (0: all)")
+	fs.StringVar(&s.Resume, "resume", def.Resume, "resume from a checkpoint directory; bare --resume takes the newest checkpoint in --out")
+	fs.Lookup("resume").NoOptDefVal = ResumeLatest
+	fs.BoolVar(&s.GroupByLength, "group-by-length", def.GroupByLength, "put examples of similar length in the same micro-batch")
+	if cmd.Args == nil {
+		// Resolve checks positional arguments (a bare --resume may be followed by its directory).
+		cmd.Args = cobra.ArbitraryArgs
+	}
+	return f
+}
+
+// Resolve applies --config (only to flags not given explicitly), accepts
+// "--resume DIR" written with a space, and validates. args are the
+// command's positional arguments; none other is accepted.
+func (f *Flags) Resolve(args []string) (Settings, error) {
+	fs := f.cmd.Flags()
+	if len(args) > 0 {
+		rf := fs.Lookup("resume")
+		if rf.Changed && f.s.Resume == ResumeLatest && len(args) == 1 {
+			f.s.Resume = args[0]
+		} else {
+			return Settings{}, fmt.Errorf("unexpected argument %q (every option is a --flag)", args[0])
+		}
+	}
+	if f.config != "" {
+		if err := applyYAML(fs, f.config); err != nil {
+			return Settings{}, err
+		}
+	}
+	if err := f.s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	return f.s, nil
+}
+
+// applyYAML sets every flag named in the YAML mapping at path that was not
+// given on the command line.
+func applyYAML(fs *pflag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d: want a mapping of setting names to values", path, root.Line)
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		name := normalizeName(k.Value)
+		at := fmt.Sprintf("%s:%d: %s", path, k.Line, k.Value)
+		fl := fs.Lookup(name)
+		if fl == nil || name == "config" || name == "help" {
+			return fmt.Errorf("%s: unknown setting", at)
+		}
+		if line, dup := seen[name]; dup {
+			return fmt.Errorf("%s: already set on line %d", at, line)
+		}
+		seen[name] = k.Line
+		if fl.Changed {
+			continue // the command line wins
+		}
+		if err := setFromYAML(fs, fl, v); err != nil {
+			return fmt.Errorf("%s: %v", at, err)
+		}
+	}
+	return nil
+}
+
+func setFromYAML(fs *pflag.FlagSet, fl *pflag.Flag, v *yaml.Node) error {
+	switch v.Kind {
+	case yaml.SequenceNode:
+		sv, ok := fl.Value.(pflag.SliceValue)
+		if !ok {
+			return fmt.Errorf("a list is not valid here (want %s)", fl.Value.Type())
+		}
+		items := make([]string, len(v.Content))
+		for i, it := range v.Content {
+			if it.Kind != yaml.ScalarNode {
+				return fmt.Errorf("item %d: want a scalar", i+1)
+			}
+			items[i] = it.Value
+		}
+		return sv.Replace(items)
+	case yaml.ScalarNode:
+		if v.Tag == "!!null" {
+			return nil
+		}
+		val := v.Value
+		if fl.Name == "resume" {
+			// resume: true / false as well as a path.
+			if b, err := strconv.ParseBool(val); err == nil && v.Tag == "!!bool" {
+				val = ""
+				if b {
+					val = ResumeLatest
+				}
+			}
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			return sv.Replace([]string{val})
+		}
+		if err := fl.Value.Set(val); err != nil {
+			return fmt.Errorf("invalid %s %q: %v", fl.Value.Type(), val, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("want a value, not a mapping")
+}
+
+// ConfigYAML renders every flag of the command (the loop's and the
+// trainer's own) as resolved, underscored like a TRL config, for
+// OUT/config.yaml. It is a valid --config file for the same command.
+func (f *Flags) ConfigYAML() ([]byte, error) {
+	var flags []*pflag.Flag
+	f.cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case "config", "help", "resume":
+			return
+		}
+		flags = append(flags, fl)
+	})
+	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	for _, fl := range flags {
+		var val any = fl.Value.String()
+		switch t := fl.Value.Type(); {
+		case t == "bool":
+			val, _ = strconv.ParseBool(fl.Value.String())
+		case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+			if n, err := strconv.ParseInt(fl.Value.String(), 10, 64); err == nil {
+				val = n
+			} else if u, err := strconv.ParseUint(fl.Value.String(), 10, 64); err == nil {
+				val = u
+			}
+		case strings.HasPrefix(t, "float"):
+			if x, err := strconv.ParseFloat(fl.Value.String(), 64); err == nil {
+				val = x
+			}
+		default:
+			if sv, ok := fl.Value.(pflag.SliceValue); ok {
+				val = sv.GetSlice()
+			}
+		}
+		var k, v yaml.Node
+		k.SetString(strings.ReplaceAll(fl.Name, "-", "_"))
+		if err := v.Encode(val); err != nil {
+			return nil, err
+		}
+		root.Content = append(root.Content, &k, &v)
+	}
+	return yaml.Marshal(root)
+}

@@ -1,0 +1,147 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// newCmd builds a trainer-like command with the common flags and two of its own.
+func newCmd() (*cobra.Command, *Flags, *[]string, *int) {
+	cmd := &cobra.Command{Use: "t", RunE: func(*cobra.Command, []string) error { return nil }}
+	f := AddFlags(cmd, DefaultSettings())
+	texts := new([]string)
+	seq := new(int)
+	cmd.Flags().StringSliceVar(texts, "text", nil, "")
+	cmd.Flags().IntVar(seq, "seq-len", 128, "")
+	return cmd, f, texts, seq
+}
+
+func parse(t *testing.T, cmd *cobra.Command, f *Flags, argv ...string) (Settings, error) {
+	t.Helper()
+	if err := cmd.ParseFlags(argv); err != nil {
+		return Settings{}, err
+	}
+	return f.Resolve(cmd.Flags().Args())
+}
+
+func writeYAML(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	cfg := writeYAML(t, `
+out: runs/a
+max_steps: 7
+max-grad-norm: 0.5
+lr: 0.001
+learning_rate_is_not_here: 1
+`)
+	cmd, f, _, _ := newCmd()
+	if _, err := parse(t, cmd, f, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+":6: learning_rate_is_not_here: unknown setting") {
+		t.Fatalf("unknown key: got %v", err)
+	}
+
+	cfg = writeYAML(t, `
+out: runs/a
+max_steps: 7         # underscores
+max-grad-norm: 0.5   # dashes
+lr: 0.001
+gradient_accumulation_steps: 4  # TRL's name
+text: [a.txt, "b,c.txt"]
+seq_len: 64
+resume: true
+lr_scheduler: cosine
+group_by_length: false
+`)
+	cmd, f, texts, seq := newCmd()
+	s, err := parse(t, cmd, f, "--config", cfg, "--lr", "0.01", "--seq_len=32", "--batch-size", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultSettings()
+	want.Out, want.MaxSteps, want.MaxGradNorm, want.LR, want.GradAccum = "runs/a", 7, 0.5, 0.01, 4
+	want.BatchSize, want.Resume, want.LRScheduler, want.GroupByLength = 3, ResumeLatest, "cosine", false
+	if !reflect.DeepEqual(s, want) {
+		t.Fatalf("settings\n got %+v\nwant %+v", s, want)
+	}
+	if !reflect.DeepEqual(*texts, []string{"a.txt", "b,c.txt"}) || *seq != 32 {
+		t.Fatalf("trainer flags: text %q seq-len %d", *texts, *seq)
+	}
+
+	// config.yaml round-trips: resolving it again gives the same settings.
+	y, err := f.ConfigYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"max_steps: 7\n", "lr: 0.01\n", "seq_len: 32\n", "group_by_length: false\n", "- b,c.txt\n"} {
+		if !strings.Contains(string(y), k) {
+			t.Errorf("config.yaml lacks %q:\n%s", k, y)
+		}
+	}
+	cmd2, f2, texts2, seq2 := newCmd()
+	s2, err := parse(t, cmd2, f2, "--config", writeYAML(t, string(y)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Resume = ""
+	if !reflect.DeepEqual(s2, want) || !reflect.DeepEqual(*texts2, *texts) || *seq2 != 32 {
+		t.Fatalf("round trip\n got %+v %q %d\nwant %+v", s2, *texts2, *seq2, want)
+	}
+}
+
+func TestResumeFlagForms(t *testing.T) {
+	tests := []struct {
+		argv []string
+		want string
+		err  string
+	}{
+		{[]string{"--out", "o"}, "", ""},
+		{[]string{"--out", "o", "--resume"}, ResumeLatest, ""},
+		{[]string{"--out", "o", "--resume", "o/checkpoint-5"}, "o/checkpoint-5", ""},
+		{[]string{"--out", "o", "--resume=o/checkpoint-6"}, "o/checkpoint-6", ""},
+		{[]string{"--out", "o", "stray"}, "", `unexpected argument "stray"`},
+		{[]string{"--out", "o", "--resume", "a", "b"}, "", `unexpected argument "a"`},
+		{[]string{"--out", "o", "--batch-size", "0"}, "", "--batch-size: 0 must be positive"},
+		{[]string{"--out", "o", "--lr-scheduler", "step"}, "", `unknown lr schedule "step"`},
+	}
+	for _, tc := range tests {
+		cmd, f, _, _ := newCmd()
+		s, err := parse(t, cmd, f, tc.argv...)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, want %q", tc.argv, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.Resume != tc.want {
+			t.Errorf("%q: resume %q err %v, want %q", tc.argv, s.Resume, err, tc.want)
+		}
+	}
+}
+
+func TestResumeCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"align", "pretrain", "--out", "o"}, "align pretrain --out o --resume"},
+		{[]string{"align", "pretrain", "--resume", "o/checkpoint-4", "--lr", "1e-3"}, "align pretrain --lr 1e-3 --resume"},
+		{[]string{"align", "pretrain", "--resume=x", "--text", "my file.txt"}, "align pretrain --text 'my file.txt' --resume"},
+		{[]string{"align", "pretrain", "--resume", "--text", "it's"}, `align pretrain --text 'it'\''s' --resume`},
+	}
+	for _, tc := range tests {
+		if got := ResumeCommand(tc.args); got != tc.want {
+			t.Errorf("%q: got %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
