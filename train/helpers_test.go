@@ -98,8 +98,10 @@ func (q *quad) loss(idx []int, total int, grad bool) Metrics {
 	return Metrics{"loss": sum, "tokens": float64(q.Units(idx)) / float64(total)}
 }
 
-func (q *quad) Accumulate(idx []int, total int) (Metrics, error) { return q.loss(idx, total, true), nil }
-func (q *quad) Eval(idx []int, total int) (Metrics, error)       { return q.loss(idx, total, false), nil }
+func (q *quad) Accumulate(idx []int, total int) (Metrics, error) {
+	return q.loss(idx, total, true), nil
+}
+func (q *quad) Eval(idx []int, total int) (Metrics, error) { return q.loss(idx, total, false), nil }
 
 // saver writes the raw parameter bytes, so runs can be compared bit for bit.
 func (q *quad) saver() Saver {
