@@ -23,7 +23,7 @@ type bpeModel struct {
 	raw          []string         // id -> raw bytes
 	rawVocab     map[string]int32 // raw bytes -> id (byte-level tokens only)
 	merges       [][2]int32       // rank -> pair, kept for Save
-	mergeMap     map[uint64]merge
+	mergeMap     mergeTable
 	byteID       [256]int32 // -1 where the byte's symbol is not in the vocab
 	unkID        int32      // -1 when the model has no unk_token
 	unkToken     string
@@ -88,10 +88,54 @@ func (m *bpeModel) initialSymbols(word string) []int32 {
 const noRank = int32(1<<31 - 1)
 
 func (m *bpeModel) rankOf(a, b int32) merge {
-	if mg, ok := m.mergeMap[pairKey(a, b)]; ok {
-		return mg
+	return m.mergeMap.get(pairKey(a, b))
+}
+
+// mergeTable is an open-addressing hash table from id pairs to merges. The
+// merge loop looks up every adjacent pair after every merge, and this is
+// several times cheaper than a general-purpose map for that.
+type mergeTable struct {
+	keys []uint64 // 0 = empty; stored keys have bit 63 set
+	vals []merge
+	mask uint64
+}
+
+const usedBit = 1 << 63
+
+func newMergeTable(n int) mergeTable {
+	size := 16
+	for size < 2*n {
+		size <<= 1
 	}
-	return merge{rank: noRank, newID: -1}
+	return mergeTable{keys: make([]uint64, size), vals: make([]merge, size), mask: uint64(size - 1)}
+}
+
+func hashPair(k uint64) uint64 {
+	k *= 0x9E3779B97F4A7C15
+	return k ^ k>>29
+}
+
+// put inserts or overwrites.
+func (t *mergeTable) put(k uint64, v merge) {
+	k |= usedBit
+	for i := hashPair(k) & t.mask; ; i = (i + 1) & t.mask {
+		if t.keys[i] == 0 || t.keys[i] == k {
+			t.keys[i], t.vals[i] = k, v
+			return
+		}
+	}
+}
+
+func (t *mergeTable) get(k uint64) merge {
+	k |= usedBit
+	for i := hashPair(k) & t.mask; ; i = (i + 1) & t.mask {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i]
+		case 0:
+			return merge{rank: noRank, newID: -1}
+		}
+	}
 }
 
 // mergeWord applies merges lowest rank first, leftmost first among equal
@@ -268,4 +312,13 @@ func (c *wordCache) put(word string, ids []int32) {
 	}
 	s.m[strings.Clone(word)] = ids
 	s.mu.Unlock()
+}
+
+func (c *wordCache) clear() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.m = nil
+		s.mu.Unlock()
+	}
 }

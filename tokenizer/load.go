@@ -235,7 +235,7 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		raw:          make([]string, maxID+1),
 		vocab:        make(map[string]int32, len(vocab)),
 		rawVocab:     make(map[string]int32, len(vocab)),
-		mergeMap:     make(map[uint64]merge, len(merges)),
+		mergeMap:     newMergeTable(len(merges)),
 		unkID:        -1,
 		unkToken:     unk,
 		ignoreMerges: ignoreMerges,
@@ -292,7 +292,7 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		}
 		m.merges[rank] = [2]int32{a, b}
 		// A repeated pair keeps its last rank, as HuggingFace's map does.
-		m.mergeMap[pairKey(a, b)] = merge{rank: int32(rank), newID: n}
+		m.mergeMap.put(pairKey(a, b), merge{rank: int32(rank), newID: n})
 	}
 	return m, nil
 }

@@ -1,0 +1,52 @@
+package tokenizer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkEncodeMobyDick measures encoding throughput (MB/s) on the
+// 1.2 MB Moby-Dick text, with the word cache warm (the steady state when
+// tokenizing a corpus) and disabled (every word merged from bytes).
+func BenchmarkEncodeMobyDick(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(sharedDir(b), "corpora", "moby-dick.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(data)
+	for _, c := range []struct {
+		name string
+		tok  func(testing.TB) *Tokenizer
+	}{{"gpt2", gpt2JSON}, {"qwen3", qwen3}} {
+		tok := c.tok(b)
+		for _, mode := range []string{"cached", "uncached"} {
+			b.Run(c.name+"/"+mode, func(b *testing.B) {
+				if mode == "uncached" {
+					tok.model.cache.clear()
+					tok.model.cache.limit.Store(-1)
+					defer tok.model.cache.limit.Store(0)
+				}
+				b.SetBytes(int64(len(text)))
+				var n int
+				for b.Loop() {
+					n = len(tok.Encode(text))
+				}
+				b.ReportMetric(float64(n), "tokens")
+			})
+		}
+	}
+}
+
+func BenchmarkDecodeMobyDick(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(sharedDir(b), "corpora", "moby-dick.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := qwen3(b)
+	ids := tok.Encode(string(data))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		tok.Decode(ids)
+	}
+}
