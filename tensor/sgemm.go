@@ -44,6 +44,8 @@ type sgemmImpl struct {
 	packNN     packFn            // full NR-wide panel, plain copy; nil = Go
 	packNT     packFn            // full panel from Bᵀ, kc a multiple of 8; nil = Go
 	dot        [dotMax + 1][dotMax + 1]dotFn
+	rowKern    kernFn // optional 1×rowNR kernel for m = 1, full tiles only
+	rowNR      int
 	dotMR      int // dot tile rows of A (≤ dotMax)
 	dotNR      int // dot tile rows of B (≤ dotMax)
 	// directB: m at or below which B is read in place instead of packed.
@@ -183,6 +185,10 @@ func (im *sgemmImpl) run(g *gemmArgs, buf []float32) {
 		im.runDot(g)
 		return
 	}
+	if g.m == 1 && !g.transB && im.rowKern != nil && g.n >= im.rowNR {
+		im.runRow(g, buf)
+		return
+	}
 	mr, nr := im.mr, im.nr
 	direct := !g.transB && g.m <= im.directB
 	kcMax := im.kc
@@ -303,5 +309,27 @@ func (im *sgemmImpl) runDot(g *gemmArgs) {
 			mb := min(im.dotMR, g.m-i)
 			im.dot[mb][nb](g.k, &g.a[i*g.lda], g.lda, &g.b[j*g.ldb], g.ldb, &g.c[i*g.ldc+j], g.ldc, accFlag)
 		}
+	}
+}
+
+// runRow handles a row vector times B: the wide row kernel streams B in
+// rowNR-column strips of long contiguous runs; the ragged rest goes through
+// the ordinary path.
+func (im *sgemmImpl) runRow(g *gemmArgs, buf []float32) {
+	ps := 1
+	if g.transA {
+		ps = g.lda
+	}
+	accFlag := 0
+	if g.acc {
+		accFlag = 1
+	}
+	nw := g.n / im.rowNR * im.rowNR
+	for j := 0; j < nw; j += im.rowNR {
+		im.rowKern(g.k, &g.a[0], 1, ps, &g.b[j], g.ldb, &g.c[j], g.ldc, im.rowNR, accFlag)
+	}
+	if nw < g.n {
+		rest := g.cols(nw, g.n) // narrower than rowNR: run takes the ordinary path
+		im.run(&rest, buf)
 	}
 }

@@ -12,10 +12,11 @@ func archImpls() []*sgemmImpl {
 	// OS to save ZMM state, which x/sys/cpu folds into HasAVX512F.
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
 		im := &sgemmImpl{
-			name: "avx512", mr: 12, nr: 32,
+			name: "avx512", mr: mrAvx512, nr: nrAvx512,
 			kc: 256, mc: 480, nc: 3072,
 			packNN: packNNAvx512, packNT: packNTAvx512,
-			directB: 12, dotM: dotMax, dotMR: 4, dotNR: 4,
+			directB: mrAvx512, dotM: mrAvx512, dotMR: 4, dotNR: 4,
+			rowKern: kernAvx512_row, rowNR: rowNRAvx512,
 		}
 		copy(im.kern[:], kernsAvx512[:])
 		for i := range dotsAvx512 {
@@ -25,10 +26,11 @@ func archImpls() []*sgemmImpl {
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		im := &sgemmImpl{
-			name: "avx2", mr: 6, nr: 16,
+			name: "avx2", mr: mrAvx2, nr: nrAvx2,
 			kc: 256, mc: 240, nc: 3072,
 			packNN: packNNAvx2, packNT: packNTAvx2,
-			directB: 6, dotM: dotMax, dotMR: 2, dotNR: 4,
+			directB: mrAvx2, dotM: mrAvx2, dotMR: 2, dotNR: 4,
+			rowKern: kernAvx2_row, rowNR: rowNRAvx2,
 		}
 		copy(im.kern[:], kernsAvx2[:])
 		for i := range dotsAvx2 {

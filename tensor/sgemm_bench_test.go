@@ -36,6 +36,10 @@ var benchCases = []benchCase{
 	{name: "gemv-NN/1x768x768", m: 1, k: 768, n: 768},
 	{name: "gemv-NT/1x768x50257", transB: true, m: 1, k: 768, n: 50257},
 	{name: "gemv-NT/4x768x3072", transB: true, m: 4, k: 768, n: 3072},
+	{name: "gemv-serial-NT/1x768x768", transB: true, m: 1, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NN/1x768x768", m: 1, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NT/8x768x768", transB: true, m: 8, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NN/8x768x768", m: 8, k: 768, n: 768, serial: true},
 	{name: "gemv-NT/16x768x3072", transB: true, m: 16, k: 768, n: 3072},
 	{name: "gemv-NN/16x768x3072", m: 16, k: 768, n: 3072},
 }
@@ -88,9 +92,12 @@ func BenchmarkSgemmImpl(b *testing.B) {
 	defer func() { impl = saved }()
 	for _, im := range impls {
 		impl = im
-		for _, tB := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/tB=%v", im.name, tB), func(b *testing.B) {
-				m, k, n := 512, 512, 512
+		for _, sh := range []struct {
+			tB      bool
+			m, k, n int
+		}{{false, 512, 512, 512}, {true, 512, 512, 512}, {false, 1024, 768, 768}, {true, 1024, 768, 768}, {true, 1024, 256, 768}, {true, 128, 64, 128}} {
+			tB, m, k, n := sh.tB, sh.m, sh.k, sh.n
+			b.Run(fmt.Sprintf("%s/tB=%v/%dx%dx%d", im.name, tB, m, k, n), func(b *testing.B) {
 				x, y, z := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 				best := time.Duration(math.MaxInt64)
 				for i := 0; i < b.N; i++ {

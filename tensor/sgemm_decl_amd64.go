@@ -96,6 +96,9 @@ func dotAvx512_4x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, 
 
 var dotsAvx512 = [...][5]dotFn{{}, {nil, dotAvx512_1x1, dotAvx512_1x2, dotAvx512_1x3, dotAvx512_1x4}, {nil, dotAvx512_2x1, dotAvx512_2x2, dotAvx512_2x3, dotAvx512_2x4}, {nil, dotAvx512_3x1, dotAvx512_3x2, dotAvx512_3x3, dotAvx512_3x4}, {nil, dotAvx512_4x1, dotAvx512_4x2, dotAvx512_4x3, dotAvx512_4x4}}
 
+//go:noescape
+func kernAvx512_row(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int)
+
 var kernsAvx512 = [...]kernFn{nil, kernAvx512_1, kernAvx512_2, kernAvx512_3, kernAvx512_4, kernAvx512_5, kernAvx512_6, kernAvx512_7, kernAvx512_8, kernAvx512_9, kernAvx512_10, kernAvx512_11, kernAvx512_12}
 
 //go:noescape
@@ -148,4 +151,13 @@ func dotAvx2_2x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ld
 
 var dotsAvx2 = [...][5]dotFn{{}, {nil, dotAvx2_1x1, dotAvx2_1x2, dotAvx2_1x3, dotAvx2_1x4}, {nil, dotAvx2_2x1, dotAvx2_2x2, dotAvx2_2x3, dotAvx2_2x4}}
 
+//go:noescape
+func kernAvx2_row(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int)
+
 var kernsAvx2 = [...]kernFn{nil, kernAvx2_1, kernAvx2_2, kernAvx2_3, kernAvx2_4, kernAvx2_5, kernAvx2_6}
+
+const (
+	mrAvx512, nrAvx512     = 12, 32
+	mrAvx2, nrAvx2         = 6, 16
+	rowNRAvx512, rowNRAvx2 = 128, 64
+)
