@@ -37,7 +37,8 @@ type side struct {
 //     (HH-RLHF, UltraFeedback): the longest shared prefix is the prompt. A
 //     "prompt" column next to whole conversations is redundant and is
 //     ignored if it is a string (UltraFeedback binarized repeats the first
-//     user turn there) or stripped if it is the conversations' shared prefix.
+//     user turn there), stripped if it is a message list both conversations
+//     start with, and otherwise ignored.
 //
 // An optional numeric "margin" is kept.
 func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {

@@ -100,10 +100,11 @@ type PromptExample struct {
 // Format names a row layout. The zero value means "detect".
 type Format string
 
-// Known formats. Detection looks at the keys of the first row that matches
-// any format the reader accepts, in this order: preference (chosen and
-// rejected), messages, sharegpt (conversations), prompt_completion (prompt
-// and completion), alpaca (instruction and output), text, prompt.
+// Known formats. Each reader detects among the formats it accepts: SFT
+// readers try messages, sharegpt ("conversations"), prompt_completion
+// ("prompt" and "completion"), alpaca ("instruction" and "output") and text,
+// in that order; preference readers need "chosen" and "rejected"; prompt
+// readers need "prompt".
 const (
 	FormatAuto             Format = ""
 	FormatPromptCompletion Format = "prompt_completion"
