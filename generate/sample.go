@@ -1,0 +1,250 @@
+package generate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Sampling says how the next token is drawn from a row of logits. The
+// filters apply in HuggingFace's order: temperature, then top-k, then top-p.
+type Sampling struct {
+	// Temperature divides the logits; 0 means greedy (argmax, lowest id on ties).
+	Temperature float64
+	// TopK keeps the K most likely tokens (ties with the K-th kept too); 0 = off.
+	TopK int
+	// TopP keeps the smallest set of most likely tokens whose probability
+	// reaches P (nucleus sampling); 0 or 1 = off.
+	TopP float64
+}
+
+// Validate reports a setting that cannot be sampled with.
+func (s Sampling) Validate() error {
+	switch {
+	case s.Temperature < 0 || math.IsNaN(s.Temperature) || math.IsInf(s.Temperature, 0):
+		return fmt.Errorf("temperature %v: want a finite value >= 0", s.Temperature)
+	case s.TopK < 0:
+		return fmt.Errorf("top-k %d: want >= 0", s.TopK)
+	case !(s.TopP >= 0 && s.TopP <= 1):
+		return fmt.Errorf("top-p %v: want a value in [0, 1]", s.TopP)
+	}
+	return nil
+}
+
+// Sampler draws tokens under one Sampling, reusing its buffers between calls.
+// It is not safe for concurrent use; use one per goroutine.
+type Sampler struct {
+	Sampling
+	prob []float32 // [V] unnormalised probabilities of the candidates
+	cand []int32   // candidate token ids
+	keys []float32 // top-k selection scratch
+}
+
+// Sample draws one token id from logits (one row, length V). With
+// Temperature 0 it is the argmax and rng is not used; otherwise it consumes
+// exactly one rng draw, so a row's draws do not depend on other rows.
+func (s *Sampler) Sample(logits []float32, rng *rand.Rand) int32 {
+	if s.Temperature == 0 {
+		return argmax(logits)
+	}
+	V := len(logits)
+	s.prob = grow(s.prob, V)
+	inv := float32(1 / s.Temperature)
+	mx := logits[argmax(logits)] * inv
+	thr := float32(math.Inf(-1))
+	if s.TopK > 0 && s.TopK < V {
+		thr = s.kthLargest(logits, s.TopK) * inv
+	}
+	// exp((l - max)/T) per token; 0 marks a token top-k filtered out.
+	var total float64
+	for i, l := range logits {
+		z := l * inv
+		if z < thr {
+			s.prob[i] = 0
+			continue
+		}
+		p := exp32(z - mx)
+		s.prob[i] = p
+		total += float64(p)
+	}
+	if !(total > 0) || math.IsInf(total, 0) {
+		return argmax(logits) // NaN or infinite logits: nothing sensible to sample
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		total = s.nucleus(total)
+		return s.draw(rng.Float64()*total, s.cand)
+	}
+	u := rng.Float64() * total
+	var acc float64
+	for i, p := range s.prob {
+		acc += float64(p)
+		if u < acc {
+			return int32(i)
+		}
+	}
+	return lastPositive(s.prob, nil)
+}
+
+// draw walks the candidates' masses until they pass u.
+func (s *Sampler) draw(u float64, cand []int32) int32 {
+	var acc float64
+	for _, c := range cand {
+		acc += float64(s.prob[c])
+		if u < acc {
+			return c
+		}
+	}
+	return lastPositive(s.prob, cand)
+}
+
+// lastPositive is the answer when rounding leaves u at the very top of the
+// mass: the last token (of cand, or of all ids when cand is nil) with mass.
+func lastPositive(prob []float32, cand []int32) int32 {
+	if cand == nil {
+		for i := len(prob) - 1; i >= 0; i-- {
+			if prob[i] > 0 {
+				return int32(i)
+			}
+		}
+		return 0
+	}
+	for i := len(cand) - 1; i >= 0; i-- {
+		if prob[cand[i]] > 0 {
+			return cand[i]
+		}
+	}
+	return cand[0]
+}
+
+// nucleus leaves in s.cand, most likely first, the smallest set whose mass
+// reaches TopP of total (HF keeps a token iff the mass strictly above it is
+// below top_p), and returns that set's mass. Sorting all V tokens per draw
+// would dominate decoding, so it first collects the tokens above a threshold
+// that it lowers until they hold enough mass: the nucleus is a prefix of them.
+func (s *Sampler) nucleus(total float64) float64 {
+	want := s.TopP * total
+	var mx float32
+	for _, p := range s.prob {
+		mx = max(mx, p)
+	}
+	for tau := mx / 16; ; tau /= 16 {
+		s.cand = s.cand[:0]
+		var mass float64
+		for i, p := range s.prob {
+			if p >= tau && p > 0 {
+				s.cand = append(s.cand, int32(i))
+				mass += float64(p)
+			}
+		}
+		if mass >= want || tau == 0 {
+			break
+		}
+	}
+	slices.SortStableFunc(s.cand, func(a, b int32) int {
+		pa, pb := s.prob[a], s.prob[b]
+		switch {
+		case pa > pb:
+			return -1
+		case pa < pb:
+			return 1
+		}
+		return 0
+	})
+	var above float64
+	for i, c := range s.cand {
+		if above >= want {
+			s.cand = s.cand[:i]
+			break
+		}
+		above += float64(s.prob[c])
+	}
+	return above
+}
+
+// kthLargest returns the k-th largest logit (1-based) by quickselect on a copy.
+func (s *Sampler) kthLargest(logits []float32, k int) float32 {
+	s.keys = append(s.keys[:0], logits...)
+	a := s.keys
+	lo, hi, want := 0, len(a)-1, k-1 // position want in descending order
+	for lo < hi {
+		p := a[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] > p {
+				i++
+			}
+			for a[j] < p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return a[want]
+		}
+	}
+	return a[want]
+}
+
+// LogProb returns log softmax(logits)[tok]: the model's own log-probability of
+// tok, before temperature or filtering. Summed in float64.
+func LogProb(logits []float32, tok int32) float32 {
+	mx := logits[argmax(logits)]
+	var sum float64
+	for _, l := range logits {
+		sum += float64(exp32(l - mx))
+	}
+	return float32(float64(logits[tok]-mx) - math.Log(sum))
+}
+
+// argmax returns the first index of the largest value (NaN never wins).
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// exp32 is exp with float32 accuracy at about twice math.Exp's speed: sampling
+// and log-probs take one exp per vocabulary entry per token, which at a 50K
+// vocabulary is a visible share of a decode step. Same method as package nn's
+// expf (Cephes polynomial, range reduction in float64).
+func exp32(x float32) float32 {
+	if !(x <= 88.72284 && x >= -103.97208) {
+		switch {
+		case x > 88.72284:
+			return float32(math.Inf(1))
+		case x < -103.97208:
+			return 0
+		}
+		return x
+	}
+	xd := float64(x)
+	t := xd*math.Log2E + 0x1.8p52
+	n := t - 0x1.8p52
+	r := xd - n*6.93147180369123816490e-01 - n*1.90821492927058770002e-10
+	r2 := r * r
+	p := (5.0000001201e-1 + 1.6666665459e-1*r) +
+		r2*((4.1665795894e-2+8.3334519073e-3*r)+r2*(1.3981999507e-3+1.9875691500e-4*r))
+	p = p*r2 + r + 1
+	return float32(p * math.Float64frombits((math.Float64bits(t)+1023)<<52))
+}
