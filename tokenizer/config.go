@@ -62,10 +62,10 @@ func (t *Tokenizer) applyConfig(data []byte, name string) error {
 			if a.Normalized != nil {
 				normalized = *a.Normalized
 			}
-			if err := t.addToken(AddedToken{ID: id, Content: *a.Content, Special: a.Special, Normalized: normalized,
-				LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord}); err != nil {
-				return fieldError(name, field, "%v", err)
-			}
+			// An id that tokenizer.json already gives another token is
+			// skipped: tokenizer.json is authoritative, as in transformers.
+			_ = t.addToken(AddedToken{ID: id, Content: *a.Content, Special: a.Special, Normalized: normalized,
+				LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord})
 		}
 	}
 	var specials []*AddedToken
@@ -108,9 +108,7 @@ func (t *Tokenizer) applyConfig(data []byte, name string) error {
 		}
 		if id, ok := t.model.vocab[sp.Content]; ok {
 			sp.ID = int(id)
-			if err := t.addToken(*sp); err != nil {
-				return fieldError(name, "special tokens", "%v", err)
-			}
+			_ = t.addToken(*sp)
 		}
 	}
 	for _, f := range []struct {

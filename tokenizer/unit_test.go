@@ -378,3 +378,38 @@ func TestChatTemplateErrors(t *testing.T) {
 		t.Fatal("unterminated for: no error")
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	q := qwen3(t)
+	texts := []string{"Hello world, again and again.", "naïve café 123", "<|im_start|>user\nhi<|im_end|>"}
+	want := make([][]int, len(texts))
+	for i, s := range texts {
+		want[i] = q.Encode(s)
+	}
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for k := 0; k < 200; k++ {
+				i := k % len(texts)
+				if !slices.Equal(q.Encode(texts[i]), want[i]) {
+					done <- errorString("concurrent encode differs")
+					return
+				}
+				if _, err := q.RenderChat([]Message{{"user", texts[i]}}, true); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
