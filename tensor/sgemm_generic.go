@@ -6,7 +6,7 @@ import "unsafe"
 // assembly, so the driver is shared. Used on non-amd64 builds, on amd64
 // without AVX2+FMA, and as a second oracle-checked path in tests.
 
-const goMR, goNR = 4, 8
+const goMR, goNR = 4, 4
 
 func goImpl() *sgemmImpl {
 	im := &sgemmImpl{
@@ -32,7 +32,9 @@ func span(p *float32, n int) []float32 { return unsafe.Slice(p, n) }
 func kernGo(mr int) kernFn {
 	return func(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc, nr, acc int) {
 		var t [goMR][goNR]float32
-		if k > 0 {
+		if mr == goMR {
+			t = tile4(k, a, rs, ps, b, bs)
+		} else if k > 0 {
 			av := span(a, (mr-1)*rs+(k-1)*ps+1)
 			bv := span(b, (k-1)*bs+goNR)
 			for p := 0; p < k; p++ {
@@ -58,6 +60,44 @@ func kernGo(mr int) kernFn {
 			}
 		}
 	}
+}
+
+// tile4 is the full-height tile with the accumulators in locals, which the
+// compiler keeps in registers where the architecture has enough (arm64).
+func tile4(k int, a *float32, rs, ps int, b *float32, bs int) (t [goMR][goNR]float32) {
+	if k == 0 {
+		return
+	}
+	av := span(a, 3*rs+(k-1)*ps+1)
+	bv := span(b, (k-1)*bs+goNR)
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < k; p++ {
+		br := (*[goNR]float32)(bv[p*bs:])
+		b0, b1, b2, b3 := br[0], br[1], br[2], br[3]
+		o := p * ps
+		a0, a1, a2, a3 := av[o], av[o+rs], av[o+2*rs], av[o+3*rs]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	t[0] = [goNR]float32{c00, c01, c02, c03}
+	t[1] = [goNR]float32{c10, c11, c12, c13}
+	t[2] = [goNR]float32{c20, c21, c22, c23}
+	t[3] = [goNR]float32{c30, c31, c32, c33}
+	return
 }
 
 func dotGo(mb, nb int) dotFn {
