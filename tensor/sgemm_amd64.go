@@ -4,7 +4,7 @@ package tensor
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run gen_asm.go
+//go:generate go run ./internal/asmgen
 
 func archImpls() []*sgemmImpl {
 	var out []*sgemmImpl
