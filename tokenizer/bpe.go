@@ -51,9 +51,12 @@ func (m *bpeModel) encodeWord(dst []int, word string) []int {
 		return dst
 	}
 	var ids []int32
-	if id, ok := m.rawVocab[word]; ok && m.ignoreMerges {
-		ids = []int32{id}
-	} else {
+	if m.ignoreMerges {
+		if id, ok := m.rawVocab[word]; ok {
+			ids = []int32{id}
+		}
+	}
+	if ids == nil {
 		ids = m.mergeWord(word)
 	}
 	m.cache.put(word, ids)
