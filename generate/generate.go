@@ -39,6 +39,9 @@ type Options struct {
 	BatchSize int
 	// Logprobs fills Completion.Logprobs (one exp per vocabulary entry per token).
 	Logprobs bool
+	// OnBatch, when set, receives each batch's finished completions as soon
+	// as the batch is done, in order (a CLI can print them while the rest run).
+	OnBatch func([]Completion)
 }
 
 // Finish reasons, as OpenAI names them.
@@ -105,8 +108,12 @@ func Generate(m *model.Model, prompts [][]int32, opt Options) ([]Completion, err
 	}
 	out := make([]Completion, len(prompts)*n)
 	for lo := 0; lo < len(out); lo += bs {
-		if err := generateChunk(m, prompts, out, lo, min(lo+bs, len(out)), n, &opt); err != nil {
+		hi := min(lo+bs, len(out))
+		if err := generateChunk(m, prompts, out, lo, hi, n, &opt); err != nil {
 			return nil, err
+		}
+		if opt.OnBatch != nil {
+			opt.OnBatch(out[lo:hi])
 		}
 	}
 	return out, nil

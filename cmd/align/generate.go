@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/align-go/align/generate"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var o genFlags
+	cmd := &cobra.Command{
+		Use:   "generate --model DIR (--prompt STR | --prompts FILE.jsonl) [flags]",
+		Short: "Sample completions with a KV cache; one JSON line per prompt",
+		Long: `Generate completions and print one JSON line per prompt:
+{"prompt": ..., "completion": ..., "tokens": N, "finish_reason": "stop"|"length"}
+
+--prompts rows are {"prompt": "..."} or {"messages": [{"role": ..., "content": ...}, ...]};
+messages (and, with --chat, plain prompts as one user turn) are rendered with the
+tokenizer's chat template and an assistant generation prompt.
+
+Sampling defaults come from the model's generation_config.json (greedy when it
+does not set do_sample); flags override them. --temperature 0 is greedy.
+Generation stops at an EOS token (config.json, generation_config.json and the
+tokenizer's eos_token), at a --stop string (cut from the completion) or after
+--max-new-tokens.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runGenerate(cmd, &o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "model", "", "HF model directory (config.json, safetensors, tokenizer)")
+	f.StringVar(&o.prompt, "prompt", "", "one prompt")
+	f.StringVar(&o.prompts, "prompts", "", `JSONL file of {"prompt": STR} or {"messages": [...]} rows`)
+	f.BoolVar(&o.chat, "chat", false, "render plain prompts as a user message through the chat template")
+	f.IntVar(&o.maxNew, "max-new-tokens", 128, "most tokens generated per prompt")
+	f.Float64Var(&o.s.Temperature, "temperature", 0, "sampling temperature; 0 = greedy (default: generation_config.json)")
+	f.IntVar(&o.s.TopK, "top-k", 0, "keep the k most likely tokens; 0 = off (default: generation_config.json)")
+	f.Float64Var(&o.s.TopP, "top-p", 1, "nucleus sampling mass; 1 = off (default: generation_config.json)")
+	f.Uint64Var(&o.seed, "seed", 0, "random seed (each prompt draws from its own stream)")
+	f.StringArrayVar(&o.stop, "stop", nil, "stop string, cut from the completion (repeatable)")
+	f.IntVar(&o.batch, "batch-size", 16, "prompts decoded together")
+	cmd.MarkFlagRequired("model")
+	rootCmd.AddCommand(cmd)
+}
+
+type genFlags struct {
+	dir, prompt, prompts string
+	chat                 bool
+	maxNew, batch        int
+	s                    generate.Sampling
+	seed                 uint64
+	stop                 []string
+}
+
+// promptRow is one --prompts line.
+type promptRow struct {
+	Prompt   *string              `json:"prompt"`
+	Messages []tokenizer.Message `json:"messages"`
+}
+
+func runGenerate(cmd *cobra.Command, o *genFlags) error {
+	if (o.prompt == "") == (o.prompts == "") {
+		return fmt.Errorf("give exactly one of --prompt and --prompts")
+	}
+	if o.batch <= 0 {
+		return fmt.Errorf("--batch-size %d: want > 0", o.batch)
+	}
+	if o.maxNew <= 0 {
+		return fmt.Errorf("--max-new-tokens %d: want > 0", o.maxNew)
+	}
+	if err := o.s.Validate(); err != nil {
+		return fmt.Errorf("sampling flags: %w", err)
+	}
+	// Prompts first: a typo in the file should not wait for the model to load.
+	var rows []promptRow
+	var err error
+	if o.prompt != "" {
+		rows = []promptRow{{Prompt: &o.prompt}}
+	} else if rows, err = readPromptRows(o.prompts); err != nil {
+		return err
+	}
+	m, err := model.LoadDir(o.dir)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(o.dir)
+	if err != nil {
+		return err
+	}
+	gc, err := readGenerationConfig(o.dir)
+	if err != nil {
+		return err
+	}
+	fl := cmd.Flags()
+	s := gc.sampling()
+	if fl.Changed("temperature") {
+		s.Temperature = o.s.Temperature
+	}
+	if fl.Changed("top-k") {
+		s.TopK = o.s.TopK
+	}
+	if fl.Changed("top-p") {
+		s.TopP = o.s.TopP
+	}
+
+	texts := make([]string, len(rows))
+	ids := make([][]int32, len(rows))
+	for i, r := range rows {
+		where := "--prompt"
+		if o.prompts != "" {
+			where = fmt.Sprintf("%s: row %d", o.prompts, i+1)
+		}
+		var enc []int
+		switch {
+		case r.Messages != nil || o.chat:
+			msgs := r.Messages
+			if msgs == nil {
+				msgs = []tokenizer.Message{{Role: "user", Content: *r.Prompt}}
+			}
+			if texts[i], err = tok.RenderChat(msgs, true); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			// The template writes any BOS itself, as apply_chat_template assumes.
+			enc = tok.Encode(texts[i])
+		default:
+			texts[i] = *r.Prompt
+			enc = tok.EncodeWith(texts[i], tokenizer.EncodeOptions{AddSpecialTokens: true})
+		}
+		if len(enc) == 0 {
+			return fmt.Errorf("%s: prompt encodes to no tokens", where)
+		}
+		ids[i] = make([]int32, len(enc))
+		for j, v := range enc {
+			ids[i][j] = int32(v)
+		}
+	}
+
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetEscapeHTML(false)
+	var werr error
+	_, err = generate.Generate(m, ids, generate.Options{
+		Sampling: s, MaxNewTokens: o.maxNew, Seed: o.seed, Stop: o.stop, BatchSize: o.batch,
+		EOS:    eosIDs(m.Cfg, gc, tok),
+		Decode: func(ids []int32) string { return tok.Decode(toInts(ids)) },
+		OnBatch: func(cs []generate.Completion) {
+			for _, c := range cs {
+				if werr == nil {
+					werr = enc.Encode(struct {
+						Prompt       string `json:"prompt"`
+						Completion   string `json:"completion"`
+						Tokens       int    `json:"tokens"`
+						FinishReason string `json:"finish_reason"`
+					}{texts[c.Prompt], c.Text, len(c.Tokens), c.FinishReason})
+				}
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+func readPromptRows(path string) ([]promptRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rows []promptRow
+	br := bufio.NewReaderSize(f, 1<<16)
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 && len(trimSpace(b)) > 0 {
+			var r promptRow
+			if jerr := json.Unmarshal(b, &r); jerr != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, line, jerr)
+			}
+			switch {
+			case r.Prompt != nil && r.Messages != nil:
+				return nil, fmt.Errorf("%s:%d: give \"prompt\" or \"messages\", not both", path, line)
+			case r.Prompt == nil && r.Messages == nil:
+				return nil, fmt.Errorf("%s:%d: missing field \"prompt\" or \"messages\"", path, line)
+			case r.Messages != nil && len(r.Messages) == 0:
+				return nil, fmt.Errorf("%s:%d: field \"messages\" is empty", path, line)
+			}
+			rows = append(rows, r)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return rows, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// generationConfig is the part of HF generation_config.json generate reads.
+type generationConfig struct {
+	DoSample    *bool    `json:"do_sample"`
+	Temperature *float64 `json:"temperature"`
+	TopK        *int     `json:"top_k"`
+	TopP        *float64 `json:"top_p"`
+	EOS         any      `json:"eos_token_id"` // an id or a list of ids
+}
+
+func readGenerationConfig(dir string) (*generationConfig, error) {
+	path := filepath.Join(dir, "generation_config.json")
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return &generationConfig{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var g generationConfig
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return &g, nil
+}
+
+// sampling is HF's default decoding for the model: greedy unless do_sample,
+// then temperature 1, top_k 50, top_p 1 unless the file says otherwise.
+func (g *generationConfig) sampling() generate.Sampling {
+	if g.DoSample == nil || !*g.DoSample {
+		return generate.Sampling{}
+	}
+	s := generate.Sampling{Temperature: 1, TopK: 50, TopP: 1}
+	if g.Temperature != nil {
+		s.Temperature = *g.Temperature
+	}
+	if g.TopK != nil {
+		s.TopK = *g.TopK
+	}
+	if g.TopP != nil {
+		s.TopP = *g.TopP
+	}
+	return s
+}
+
+// eosIDs gathers every end-of-sequence id the model declares: config.json and
+// generation_config.json (an id or a list: Llama 3 and Qwen chat models end
+// turns with several), and the tokenizer's eos_token.
+func eosIDs(cfg *model.Config, g *generationConfig, tok *tokenizer.Tokenizer) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	var add func(v any)
+	add = func(v any) {
+		switch x := v.(type) {
+		case float64:
+			if id := int32(x); x >= 0 && float64(id) == x && int(id) < cfg.Vocab && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		case []any:
+			for _, e := range x {
+				if f, ok := e.(float64); ok {
+					add(f)
+				}
+			}
+		}
+	}
+	add(cfg.Raw["eos_token_id"])
+	add(g.EOS)
+	if id := tok.EOS(); id >= 0 {
+		add(float64(id))
+	}
+	return out
+}
+
+func toInts(ids []int32) []int {
+	out := make([]int, len(ids))
+	for i, v := range ids {
+		out[i] = int(v)
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/align-go/align/model"
+)
+
+// genModelDir writes a tiny random Qwen3 model with the shared Qwen3
+// tokenizer (whose chat template --chat uses) and returns its directory.
+func genModelDir(t *testing.T) string {
+	t.Helper()
+	shared := tokenizeShared(t)
+	dir := t.TempDir()
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(shared, "tokenizers", "qwen3", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": 151936.0, "hidden_size": 16.0,
+		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 8.0,
+		"intermediate_size": 32.0, "max_position_embeddings": 512.0, "tie_word_embeddings": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model.New(cfg)
+	m.InitRandom(5)
+	for i := range m.Data {
+		m.Data[i] *= 10 // peaked logits: greedy output not decided by rounding
+	}
+	if err := m.SaveDir(dir, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type genLine struct {
+	Prompt       string `json:"prompt"`
+	Completion   string `json:"completion"`
+	Tokens       int    `json:"tokens"`
+	FinishReason string `json:"finish_reason"`
+}
+
+func parseGenLines(t *testing.T, out string) []genLine {
+	t.Helper()
+	var rows []genLine
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var g genLine
+		if err := json.Unmarshal([]byte(l), &g); err != nil {
+			t.Fatalf("bad output line %q: %v", l, err)
+		}
+		rows = append(rows, g)
+	}
+	return rows
+}
+
+func TestGenerateCLI(t *testing.T) {
+	dir := genModelDir(t)
+	stdout, stderr, err := runAlign(t, "", "generate", "--model", dir, "--prompt", "The whale", "--max-new-tokens", "6")
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	g := parseGenLines(t, stdout)
+	if len(g) != 1 || g[0].Prompt != "The whale" || g[0].Tokens < 1 || g[0].Tokens > 6 {
+		t.Fatalf("output %+v", g)
+	}
+	if g[0].Tokens == 6 && g[0].FinishReason != "length" || g[0].Tokens < 6 && g[0].FinishReason != "stop" {
+		t.Errorf("%d tokens with finish_reason %q", g[0].Tokens, g[0].FinishReason)
+	}
+
+	// A stop string taken from the greedy completion cuts it there.
+	if c := []rune(g[0].Completion); g[0].Tokens == 6 && len(c) >= 4 {
+		stop := string(c[2:4])
+		cut := strings.Index(g[0].Completion, stop)
+		stdout, stderr, err = runAlign(t, "", "generate", "--model", dir, "--prompt", "The whale", "--max-new-tokens", "6",
+			"--stop", "never-seen", "--stop", stop)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		s := parseGenLines(t, stdout)[0]
+		if s.Completion != g[0].Completion[:cut] || s.FinishReason != "stop" {
+			t.Errorf("--stop %q: completion %q finish %q; want %q stop", stop, s.Completion, s.FinishReason, g[0].Completion[:cut])
+		}
+	} else {
+		t.Logf("greedy completion %q too short for the stop-string check", g[0].Completion)
+	}
+
+	// A prompts file: plain and chat rows keep their order; batch size 1 and
+	// 2 give the same greedy output.
+	pf := filepath.Join(t.TempDir(), "p.jsonl")
+	os.WriteFile(pf, []byte(`{"prompt": "Call me"}`+"\n\n"+`{"messages": [{"role": "user", "content": "Hi"}]}`+"\n"+`{"prompt": "x"}`+"\n"), 0o644)
+	var outs [][]genLine
+	for _, bs := range []string{"1", "2"} {
+		stdout, stderr, err = runAlign(t, "", "generate", "--model", dir, "--prompts", pf, "--max-new-tokens", "4", "--batch-size", bs)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		outs = append(outs, parseGenLines(t, stdout))
+	}
+	rows := outs[0]
+	if len(rows) != 3 || rows[0].Prompt != "Call me" || rows[2].Prompt != "x" ||
+		rows[1].Prompt != "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" {
+		t.Fatalf("prompts file output %+v", rows)
+	}
+	for i := range rows {
+		if rows[i] != outs[1][i] {
+			t.Errorf("row %d differs between batch sizes: %+v vs %+v", i, rows[i], outs[1][i])
+		}
+	}
+
+	// --chat wraps a plain prompt as a user turn.
+	stdout, _, err = runAlign(t, "", "generate", "--model", dir, "--prompt", "Hi", "--chat", "--max-new-tokens", "4")
+	if err != nil || parseGenLines(t, stdout)[0] != rows[1] {
+		t.Errorf("--chat output %q, want the messages row %+v (err %v)", stdout, rows[1], err)
+	}
+
+	// Seeded sampling is reproducible.
+	args := []string{"generate", "--model", dir, "--prompt", "Call me", "--max-new-tokens", "8", "--temperature", "1.5", "--top-p", "0.9", "--seed", "7"}
+	a, _, err1 := runAlign(t, "", args...)
+	b, _, err2 := runAlign(t, "", args...)
+	if err1 != nil || err2 != nil || a != b {
+		t.Errorf("same seed, different output:\n%s\n%s", a, b)
+	}
+}
+
+func TestGenerateCLIErrors(t *testing.T) {
+	dir := genModelDir(t)
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"prompt": "ok"}`+"\n"+`{"promt": "typo"}`+"\n"), 0o644)
+	broken := filepath.Join(tmp, "broken.jsonl")
+	os.WriteFile(broken, []byte(`{"prompt": "ok"}`+"\n"+`{"prompt": `+"\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--prompt", "a", "--prompts", bad}, "exactly one"},
+		{[]string{"--prompts", bad}, "bad.jsonl:2"},
+		{[]string{"--prompts", broken}, "broken.jsonl:2"},
+		{[]string{"--prompt", "a", "--temperature", "-1"}, "temperature"},
+		{[]string{"--prompt", "a", "--max-new-tokens", "0"}, "max-new-tokens"},
+	} {
+		_, stderr, err := runAlign(t, "", append([]string{"generate", "--model", dir}, tc.args...)...)
+		if err == nil || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: err %v, stderr %q; want an error mentioning %q", tc.args, err, stderr, tc.want)
+		}
+	}
+}
