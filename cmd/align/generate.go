@@ -60,7 +60,7 @@ type genFlags struct {
 
 // promptRow is one --prompts line.
 type promptRow struct {
-	Prompt   *string              `json:"prompt"`
+	Prompt   *string             `json:"prompt"`
 	Messages []tokenizer.Message `json:"messages"`
 }
 
