@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -237,6 +238,10 @@ func openParquet(path string) (source, error) {
 		f.Close()
 		return nil, err
 	}
+	if err := checkFrame(f, st.Size()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	pf, err := safeOpen(f, st.Size())
 	if err != nil {
 		f.Close()
@@ -251,6 +256,31 @@ func openParquet(path string) (source, error) {
 		buf:    make([]parquet.Row, 64),
 		cols:   make([][]parquet.Value, root.ncols),
 	}, nil
+}
+
+// checkFrame checks the magic bytes and that the footer fits in the file.
+// The library sizes its footer buffer from the stored length before
+// comparing it with the file, so one flipped bit there costs gigabytes.
+func checkFrame(f *os.File, size int64) error {
+	const magic = "PAR1"
+	if size < 12 {
+		return fmt.Errorf("not a Parquet file (%d bytes)", size)
+	}
+	head := make([]byte, 4)
+	tail := make([]byte, 8)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return err
+	}
+	if _, err := f.ReadAt(tail, size-8); err != nil {
+		return err
+	}
+	if string(head) != magic || string(tail[4:]) != magic {
+		return errors.New("not a Parquet file (no PAR1 magic)")
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail)); n > size-12 {
+		return fmt.Errorf("corrupt Parquet file: footer of %d bytes in a %d-byte file", n, size)
+	}
+	return nil
 }
 
 // safeOpen turns the library's panics on corrupt files into errors: a bad

@@ -1,6 +1,8 @@
 package data
 
 import (
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -285,6 +287,14 @@ func TestParquetCorrupt(t *testing.T) {
 			t.Errorf("truncated to %d bytes: no error", n)
 		}
 	}
+	// A flipped high bit in the footer length used to make the library
+	// allocate gigabytes before failing.
+	b := append([]byte(nil), good...)
+	b[len(b)-5] ^= 0xff
+	p := writeFile(t, "footer.parquet", string(b))
+	_, _, err = ReadSFT(p, Options{})
+	checkErr(t, err, p, fmt.Sprintf("footer.parquet: corrupt Parquet file: footer of %d bytes in a %d-byte file",
+		binary.LittleEndian.Uint32(b[len(b)-8:]), len(b)))
 	for i := 4; i < len(good)-8; i += 37 {
 		b := append([]byte(nil), good...)
 		b[i] ^= 0x5a
