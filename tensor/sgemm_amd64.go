@@ -15,7 +15,7 @@ func archImpls() []*sgemmImpl {
 			name: "avx512", mr: mrAvx512, nr: nrAvx512,
 			kc: 256, mc: 480, nc: 3072,
 			packNN: packNNAvx512, packNT: packNTAvx512,
-			directB: mrAvx512, dotM: mrAvx512, dotMR: 4, dotNR: 4,
+			directB: 64, dotM: 32, dotMR: 4, dotNR: 4,
 			rowKern: kernAvx512_row, rowNR: rowNRAvx512,
 		}
 		copy(im.kern[:], kernsAvx512[:])
@@ -29,7 +29,7 @@ func archImpls() []*sgemmImpl {
 			name: "avx2", mr: mrAvx2, nr: nrAvx2,
 			kc: 256, mc: 240, nc: 3072,
 			packNN: packNNAvx2, packNT: packNTAvx2,
-			directB: mrAvx2, dotM: mrAvx2, dotMR: 2, dotNR: 4,
+			directB: 64, dotM: 16, dotMR: 2, dotNR: 4,
 			rowKern: kernAvx2_row, rowNR: rowNRAvx2,
 		}
 		copy(im.kern[:], kernsAvx2[:])

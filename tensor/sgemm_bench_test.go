@@ -38,8 +38,12 @@ var benchCases = []benchCase{
 	{name: "gemv-NT/4x768x3072", transB: true, m: 4, k: 768, n: 3072},
 	{name: "gemv-serial-NT/1x768x768", transB: true, m: 1, k: 768, n: 768, serial: true},
 	{name: "gemv-serial-NN/1x768x768", m: 1, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NT/2x768x768", transB: true, m: 2, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NN/2x768x768", m: 2, k: 768, n: 768, serial: true},
 	{name: "gemv-serial-NT/8x768x768", transB: true, m: 8, k: 768, n: 768, serial: true},
 	{name: "gemv-serial-NN/8x768x768", m: 8, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NT/16x768x768", transB: true, m: 16, k: 768, n: 768, serial: true},
+	{name: "gemv-serial-NN/16x768x768", m: 16, k: 768, n: 768, serial: true},
 	{name: "gemv-NT/16x768x3072", transB: true, m: 16, k: 768, n: 3072},
 	{name: "gemv-NN/16x768x3072", m: 16, k: 768, n: 3072},
 }
