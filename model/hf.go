@@ -198,7 +198,7 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 	}
 	var extra []string
 	for _, n := range names {
-		if !used[n] && !ignorableHF(m.Cfg, n) {
+		if !used[n] && !ignorableHF(m.Cfg, n) && !m.allowExtra[n] {
 			extra = append(extra, n)
 		}
 	}

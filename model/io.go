@@ -10,15 +10,25 @@ import (
 )
 
 // LoadDir loads an HF model directory: config.json plus model.safetensors or a
-// sharded index. F16/BF16 weights are widened to float32.
+// sharded index. F16/BF16 weights are widened to float32. Any tensor that is not
+// part of the transformer is an error.
 func LoadDir(dir string) (*Model, error) {
+	m, _, err := LoadDirWith(dir)
+	return m, err
+}
+
+// LoadDirWith is LoadDir for directories that carry head tensors beside the
+// transformer (a sequence-classification "score.weight", a value head): the
+// named extras are returned instead of rejected. A missing extra is not an error
+// (a causal LM used as a reward-model starting point has none); callers check.
+func LoadDirWith(dir string, extras ...string) (*Model, map[string]NamedTensor, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set, err := checkpoint.OpenDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := New(cfg)
 	files := set.Files()
@@ -26,31 +36,60 @@ func LoadDir(dir string) (*Model, error) {
 	if len(files) == 1 {
 		where = files[0]
 	}
+	m.allowExtra = map[string]bool{}
+	for _, e := range extras {
+		m.allowExtra[e] = true
+	}
 	if m.hfPrefix, err = m.ImportHF(set, m.Data, where); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.prefixKnown = true
-	return m, nil
+	got := map[string]NamedTensor{}
+	for _, e := range extras {
+		if _, ok := set.Info(e); !ok {
+			continue
+		}
+		d, shape, err := set.Float32(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		got[e] = NamedTensor{Name: e, Shape: shape, Data: d}
+	}
+	return m, got, nil
 }
 
 // SaveDir writes config.json and model.safetensors (dtype "F32", "BF16" or "F16")
 // into dir, which is created if needed, under the names HF transformers loads.
 func (m *Model) SaveDir(dir, dtype string) error {
+	return m.SaveDirWith(dir, dtype, nil, nil)
+}
+
+// SaveDirWith is SaveDir plus head tensors written beside the transformer's
+// (e.g. "score.weight") and config.json fields set over the model's own (e.g.
+// architectures, num_labels), so heads round-trip through LoadDirWith.
+func (m *Model) SaveDirWith(dir, dtype string, extra []NamedTensor, config map[string]any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := checkpoint.WriteJSON(filepath.Join(dir, "config.json"), m.Cfg.HF(dtype)); err != nil {
+	cfg := m.Cfg.HF(dtype)
+	maps.Copy(cfg, config)
+	if err := checkpoint.WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return err
 	}
-	prefix := m.hfPrefix
-	if m.Cfg.Arch == ArchGPT2 && !m.prefixKnown {
-		prefix = "transformer."
-	}
 	var ts []checkpoint.Tensor
-	for _, t := range m.ExportHF(m.Data, prefix) {
+	for _, t := range append(m.ExportHF(m.Data, m.HFPrefix()), extra...) {
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data, DType: dtype})
 	}
 	return checkpoint.Write(filepath.Join(dir, checkpoint.SingleFile), ts, map[string]string{"format": "pt"})
+}
+
+// HFPrefix is the GPT-2 tensor-name prefix saves use: the loaded checkpoint's
+// own, or "transformer." (what GPT2LMHeadModel writes) for a fresh model.
+func (m *Model) HFPrefix() string {
+	if m.Cfg.Arch == ArchGPT2 && !m.prefixKnown {
+		return "transformer."
+	}
+	return m.hfPrefix
 }
 
 // HF returns config.json's content for this shape: the fields Align interprets

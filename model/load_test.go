@@ -166,3 +166,32 @@ func abs32(x float32) float32 {
 	}
 	return x
 }
+
+// TestHeadTensorsRoundTrip: a sequence-classification head saved beside the
+// transformer comes back through LoadDirWith, and plain LoadDir rejects it.
+func TestHeadTensorsRoundTrip(t *testing.T) {
+	m, err := LoadDir(filepath.Join("..", "testdata", "models", "llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := NamedTensor{Name: "score.weight", Shape: []int{1, m.Cfg.Dim}, Data: make([]float32, m.Cfg.Dim)}
+	for i := range score.Data {
+		score.Data[i] = float32(i) * 0.5
+	}
+	dir := t.TempDir()
+	if err := m.SaveDirWith(dir, "F32", []NamedTensor{score}, map[string]any{"num_labels": 1,
+		"architectures": []string{"LlamaForSequenceClassification"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), "score.weight") {
+		t.Fatalf("LoadDir accepted a head tensor: %v", err)
+	}
+	m2, heads, err := LoadDirWith(dir, "score.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := heads["score.weight"]
+	if len(got.Data) != m.Cfg.Dim || got.Data[3] != 1.5 || m2.Cfg.Raw["num_labels"] != 1.0 {
+		t.Fatalf("head came back as %v (config num_labels %v)", got.Shape, m2.Cfg.Raw["num_labels"])
+	}
+}

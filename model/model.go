@@ -24,6 +24,7 @@ type Model struct {
 	// GPT-2 tensor-name prefix as loaded, so a save keeps the checkpoint's own style.
 	hfPrefix    string
 	prefixKnown bool
+	allowExtra  map[string]bool // head tensors a caller reads itself (LoadDirWith)
 }
 
 // New allocates a model of shape cfg with zero parameters.
