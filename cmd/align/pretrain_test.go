@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
+)
+
+const gpt2Tok = "../../../shared/tokenizers/gpt2"
+
+// pretrainFixture writes a tiny GPT-2 config whose vocab matches the GPT-2
+// tokenizer and the first 40 kB of Moby-Dick (~10.6k tokens).
+func pretrainFixture(t *testing.T) (cfg, text string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg = filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte(`{"model_type":"gpt2","vocab_size":50257,"n_embd":32,"n_layer":2,"n_head":2,"n_positions":64}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	book, err := os.ReadFile("../../../shared/corpora/moby-dick.txt")
+	if err != nil {
+		t.Skip("shared corpus not available:", err)
+	}
+	text = filepath.Join(dir, "moby.txt")
+	if err := os.WriteFile(text, book[:40000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, text
+}
+
+func metricRows(t *testing.T, out string) []map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]float64
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics.jsonl: %v: %s", err, line)
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+func TestPretrainLossFalls(t *testing.T) {
+	cfg, text := pretrainFixture(t)
+	out := filepath.Join(t.TempDir(), "run")
+	yml := filepath.Join(t.TempDir(), "c.yaml")
+	// seq_len comes from the file and from the command line: the flag must win.
+	os.WriteFile(yml, []byte("max_steps: 30\nlr: 0.01\nlr_scheduler: constant\nwarmup-ratio: 0\nseq_len: 16\n"+
+		"logging_steps: 5\nbatch_size: 4\neval_fraction: 0.1\neval_steps: 10\nsave_steps: 0\n"), 0o644)
+	stdout, stderr, err := runAlign(t, "", "pretrain", "--config", yml, "--model-config", cfg, "--tokenizer", gpt2Tok,
+		"--text", text, "--out", out, "--seq-len", "32")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "trained 30 steps") {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	resolved, _ := os.ReadFile(filepath.Join(out, "config.yaml"))
+	for _, want := range []string{"seq_len: 32\n", "max_steps: 30\n", "lr: 0.01\n", "lr_scheduler: constant\n", "eval_fraction: 0.1\n"} {
+		if !strings.Contains(string(resolved), want) {
+			t.Errorf("config.yaml lacks %q:\n%s", want, resolved)
+		}
+	}
+	var train, eval []map[string]float64
+	for _, r := range metricRows(t, out) {
+		if _, ok := r["eval_loss"]; ok {
+			eval = append(eval, r)
+		} else {
+			train = append(train, r)
+		}
+	}
+	if len(train) != 6 || len(eval) != 3 {
+		t.Fatalf("%d train rows and %d eval rows, want 6 and 3", len(train), len(eval))
+	}
+	// A random init predicts uniformly: loss ≈ ln 50257 = 10.82. Thirty
+	// steps must take it far below (unigram statistics alone reach ~7).
+	first, last := train[0]["loss"], train[5]["loss"]
+	if first < 9.5 || first > 11.5 || last > first-2 {
+		t.Fatalf("training loss %v -> %v: not clearly falling", first, last)
+	}
+	if !(eval[2]["eval_loss"] < eval[0]["eval_loss"]-0.3) || eval[2]["eval_loss"] > 9 {
+		t.Fatalf("eval loss %v -> %v", eval[0]["eval_loss"], eval[2]["eval_loss"])
+	}
+	for _, r := range train {
+		if r["learning_rate"] != 0.01 || r["grad_norm"] <= 0 || r["tokens_per_second"] <= 0 {
+			t.Fatalf("row %v", r)
+		}
+	}
+	// OUT is an HF directory: the model and the tokenizer load from it.
+	m, err := model.LoadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cfg.Vocab != 50257 || m.Cfg.Dim != 32 {
+		t.Fatalf("saved config: %s", m.Cfg.Describe())
+	}
+	tok, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.Encode("Call me Ishmael."); len(ids) == 0 {
+		t.Fatal("tokenizer in OUT encodes nothing")
+	}
+}
+
+// pretrainArgs is a run long enough to interrupt: 24 steps, a checkpoint
+// every 6, cosine schedule with warmup, weight decay, accumulation.
+func pretrainArgs(cfg, text, out string) []string {
+	return []string{"pretrain", "--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out,
+		"--seq-len", "32", "--batch-size", "2", "--grad-accum", "2", "--max-steps", "24", "--save-steps", "6",
+		"--logging-steps", "3", "--lr", "0.01", "--warmup-steps", "3", "--eval-fraction", "0.05", "--eval-steps", "6"}
+}
+
+// running is a started align process whose stderr is being collected.
+type running struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+// startAlign runs the binary and returns once onLine accepts a stderr line,
+// so the caller can signal the process at that point; stderr keeps being
+// collected until the process exits.
+func startAlign(t *testing.T, args []string, onLine func(string) bool) *running {
+	t.Helper()
+	r := &running{cmd: exec.Command(alignBin, args...), done: make(chan struct{})}
+	pipe, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hit := make(chan bool, 1)
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(pipe)
+		found := false
+		for sc.Scan() {
+			r.mu.Lock()
+			r.log.WriteString(sc.Text() + "\n")
+			r.mu.Unlock()
+			if !found && onLine(sc.Text()) {
+				found = true
+				hit <- true
+			}
+		}
+		if !found {
+			hit <- false
+		}
+	}()
+	if !<-hit {
+		r.wait()
+		t.Fatalf("process ended before the awaited line:\n%s", r.output())
+	}
+	return r
+}
+
+// wait collects the rest of stderr and the exit status.
+func (r *running) wait() error {
+	<-r.done
+	return r.cmd.Wait()
+}
+
+func (r *running) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.log.String()
+}
+
+func sameRun(t *testing.T, ref, out string) {
+	t.Helper()
+	a, err := os.ReadFile(filepath.Join(ref, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("resumed model.safetensors differs from the uninterrupted run's")
+	}
+	ra, rb := metricRows(t, ref), metricRows(t, out)
+	if len(ra) != len(rb) {
+		t.Fatalf("metrics rows: %d vs %d", len(ra), len(rb))
+	}
+	for i := range ra {
+		for k, v := range ra[i] {
+			if k != "tokens_per_second" && rb[i][k] != v {
+				t.Fatalf("metrics row %d %s: %v vs %v", i, k, v, rb[i][k])
+			}
+		}
+	}
+}
+
+// TestPretrainInterruptAndResume kills runs for real — SIGKILL right after a
+// checkpoint, SIGTERM mid-run — and resumes them; each must end with weights
+// bit-identical to an uninterrupted run with the same seed.
+func TestPretrainInterruptAndResume(t *testing.T) {
+	cfg, text := pretrainFixture(t)
+	ref := filepath.Join(t.TempDir(), "ref")
+	if _, stderr, err := runAlign(t, "", pretrainArgs(cfg, text, ref)...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+
+	t.Run("SIGKILL", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "run")
+		args := pretrainArgs(cfg, text, out)
+		p := startAlign(t, args, func(l string) bool { return strings.HasPrefix(l, "saved ") && strings.HasSuffix(l, "checkpoint-6") })
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.wait()
+		if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
+			t.Fatalf("the run finished before it was killed:\n%s", p.output())
+		}
+		if _, stderr, err := runAlign(t, "", append(args, "--resume")...); err != nil {
+			t.Fatalf("resume: %v\n%s", err, stderr)
+		}
+		sameRun(t, ref, out)
+	})
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "run")
+		p := startAlign(t, pretrainArgs(cfg, text, out), func(l string) bool { return strings.HasPrefix(l, "train step 9/") })
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		msg := ""
+		if err := p.wait(); err == nil {
+			t.Fatalf("SIGTERM: exit status 0\n%s", p.output())
+		}
+		msg = p.output()
+		i := strings.Index(msg, "resume with:\n")
+		if i < 0 {
+			t.Fatalf("no resume instructions:\n%s", msg)
+		}
+		resume := strings.Fields(strings.SplitN(msg[i+len("resume with:\n"):], "\n", 2)[0])
+		if resume[0] != alignBin || resume[len(resume)-1] != "--resume" {
+			t.Fatalf("resume command %q", resume)
+		}
+		// The stop came after step 9 finished: its checkpoint is there.
+		j := strings.Index(msg, "after step ")
+		step, _ := strconv.Atoi(strings.TrimSuffix(strings.Fields(msg[j+len("after step "):])[0], ";"))
+		if step < 9 || step >= 24 {
+			t.Fatalf("stopped after step %d\n%s", step, msg)
+		}
+		if _, err := os.Stat(filepath.Join(out, "checkpoint-"+strconv.Itoa(step), "trainer_state.json")); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, err := runAlign(t, "", resume[1:]...); err != nil {
+			t.Fatalf("resume: %v\n%s", err, stderr)
+		}
+		sameRun(t, ref, out)
+	})
+}
+
+func TestPretrainErrors(t *testing.T) {
+	cfg, text := pretrainFixture(t)
+	small := filepath.Join(t.TempDir(), "small.json")
+	os.WriteFile(small, []byte(`{"model_type":"gpt2","vocab_size":1000,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`), 0o644)
+	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(badYAML, []byte("max_steps: 3\nsequence_length: 9\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "o")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", "x", "--model-config", cfg, "--text", text, "--out", out}, "exactly one of --model"},
+		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--out", out}, "--text"},
+		{[]string{"--model-config", small, "--tokenizer", gpt2Tok, "--text", text, "--out", out}, "tokenizer and model do not match"},
+		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--seq-len", "65"}, "exceeds the model's context of 64"},
+		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--config", badYAML}, "bad.yaml:2: sequence_length: unknown setting"},
+		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text}, "--out"},
+		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--seq-len", "32", "--resume"}, "no checkpoint in"},
+	}
+	for _, tc := range tests {
+		_, stderr, err := runAlign(t, "", append([]string{"pretrain"}, tc.args...)...)
+		if err == nil || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: err %v, stderr %q; want %q", tc.args, err, stderr, tc.want)
+		}
+	}
+}
