@@ -95,14 +95,16 @@ func (p *barProgress) start(step, total int) {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetRenderBlankState(true),
-		progressbar.OptionSetDescription(fmt.Sprintf("step %d/%d", step, total)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetDescription(fmt.Sprintf("steps %d-%d", step+1, total)),
 	)
 }
 
 func (p *barProgress) update(step int, loss, tokPerSec float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.bar.Describe(fmt.Sprintf("step %d/%d loss %.4f %s tok/s", step, p.bar.GetMax()+p.off, loss, humanRate(tokPerSec)))
+	// The count is the bar's own; the description carries the step's numbers.
+	p.bar.Describe(fmt.Sprintf("loss %.4f %s tok/s", loss, humanRate(tokPerSec)))
 	p.bar.Set(step - p.off)
 }
 
