@@ -17,7 +17,11 @@ import (
 // transposing copy that would otherwise be on every Linear forward. B is
 // packed (plain copy, or an 8×8-block transpose for op(B)=Bᵀ) because each B
 // micro-panel is reused by every MR row block and must stream from L1 without
-// the set conflicts a power-of-two ldb would cause. Small m skips the pack.
+// the set conflicts a power-of-two ldb would cause.
+//
+// Small m is not a GEMM problem but a pass over B, so it skips the pack: up to
+// directB rows read B in place, up to dotM rows with op(B)=Bᵀ use dot-product
+// tiles over contiguous rows of A and B, and m = 1 uses a wide row kernel.
 
 // kernFn computes one MR×NR (or smaller) tile:
 // C[i,j] (+)= Σp A[i*rs+p*ps]·B[p*bs+j] for i < its row count, j < nr.
