@@ -14,15 +14,29 @@ const (
 
 // GELU's tanh form is evaluated as x*sigmoid(2u): 0.5(1+tanh u) == sigmoid(2u)
 // exactly, and the sigmoid form has no cancellation for large negative x, where
-// 1+tanh(u) would round to zero long before the true value does.
+// 1+tanh(u) would round to zero long before the true value does. The
+// derivatives use 1-sigmoid(z) = e·sigmoid(z) with e = exp(-z) rather than
+// 1-s, which cancels for z above ~10.
+//
+// Each goroutine works through its range in expChunk pieces: exponent
+// arguments into a stack buffer, one vector exp, then the elementwise finish.
 
 // GeluForward: out = GELU(inp), tanh approximation (HF "gelu_new"). len(out) == len(inp).
 func GeluForward(out, inp []float32) {
 	out = out[:len(inp)]
 	tensor.ParallelFor(len(inp), elemGrain, func(lo, hi int) {
-		for i, x := range inp[lo:hi] {
-			u := geluK * (x + geluA*x*x*x)
-			out[lo+i] = x * sigmoid(2*u)
+		var buf [expChunk]float32
+		for j := lo; j < hi; j += expChunk {
+			xs := inp[j:min(j+expChunk, hi)]
+			e := buf[:len(xs)]
+			for k, x := range xs {
+				e[k] = -2 * geluK * (x + geluA*x*x*x)
+			}
+			expShift(e, e, 0, 1, 0)
+			o := out[j : j+len(xs)]
+			for k, x := range xs {
+				o[k] = x / (1 + e[k])
+			}
 		}
 	})
 }
@@ -35,13 +49,21 @@ func GeluBackward(dinp, inp, dout []float32) {
 	dinp = dinp[:len(inp)]
 	dout = dout[:len(inp)]
 	tensor.ParallelFor(len(inp), elemGrain, func(lo, hi int) {
-		for i, x := range inp[lo:hi] {
-			u := geluK * (x + geluA*x*x*x)
-			du := geluK * (1 + 3*geluA*x*x)
-			s, sm := sigmoid2(2 * u)
-			// d/dx x*s(2u) = s + x*2u'*s*(1-s)
-			g := s + 2*x*du*s*sm
-			dinp[lo+i] += g * dout[lo+i]
+		var buf [expChunk]float32
+		for j := lo; j < hi; j += expChunk {
+			xs := inp[j:min(j+expChunk, hi)]
+			e := buf[:len(xs)]
+			for k, x := range xs {
+				e[k] = -2 * geluK * (x + geluA*x*x*x)
+			}
+			expShift(e, e, 0, 1, 0)
+			g, d := dinp[j:j+len(xs)], dout[j:j+len(xs)]
+			for k, x := range xs {
+				du := geluK * (1 + 3*geluA*x*x)
+				s := 1 / (1 + e[k]) // sigmoid(2u)
+				// d/dx x*s(2u) = s + x*2u'*s*(1-s)
+				g[k] += (s + 2*x*du*s*(e[k]*s)) * d[k]
+			}
 		}
 	})
 }
@@ -51,8 +73,15 @@ func SwiGLUForward(out, gate, up []float32) {
 	out = out[:len(gate)]
 	up = up[:len(gate)]
 	tensor.ParallelFor(len(gate), elemGrain, func(lo, hi int) {
-		for i, g := range gate[lo:hi] {
-			out[lo+i] = g * sigmoid(g) * up[lo+i]
+		var buf [expChunk]float32
+		for j := lo; j < hi; j += expChunk {
+			gs := gate[j:min(j+expChunk, hi)]
+			e := buf[:len(gs)]
+			expShift(e, gs, 0, -1, 0) // exp(-g)
+			o, u := out[j:j+len(gs)], up[j:j+len(gs)]
+			for k, g := range gs {
+				o[k] = g / (1 + e[k]) * u[k]
+			}
 		}
 	})
 }
@@ -66,15 +95,21 @@ func SwiGLUBackward(dgate, dup, dout, gate, up []float32) {
 	up = up[:len(gate)]
 	dout = dout[:len(gate)]
 	tensor.ParallelFor(len(gate), elemGrain, func(lo, hi int) {
-		for i, g := range gate[lo:hi] {
-			k := lo + i
-			s, sm := sigmoid2(g)
-			if dgate != nil {
-				// silu'(g) = s*(1 + g*(1-s))
-				dgate[k] += dout[k] * up[k] * s * (1 + g*sm)
-			}
-			if dup != nil {
-				dup[k] += dout[k] * g * s
+		var buf [expChunk]float32
+		for j := lo; j < hi; j += expChunk {
+			gs := gate[j:min(j+expChunk, hi)]
+			e := buf[:len(gs)]
+			expShift(e, gs, 0, -1, 0)
+			u, d := up[j:j+len(gs)], dout[j:j+len(gs)]
+			for k, g := range gs {
+				s := 1 / (1 + e[k])
+				if dgate != nil {
+					// silu'(g) = s*(1 + g*(1-s))
+					dgate[j+k] += d[k] * u[k] * s * (1 + g*(e[k]*s))
+				}
+				if dup != nil {
+					dup[j+k] += d[k] * g * s
+				}
 			}
 		}
 	})

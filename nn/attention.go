@@ -66,34 +66,36 @@ func AttentionForward(out, att, q, k, v []float32, mask []int32, B, T, NH, NKV, 
 // keys query t may see and zeroes everything else, including the columns past
 // t that the block's matmul filled.
 func softmaxCausalRow(row []float32, t int, m []int32, scale float32) {
-	mx := float32(math.Inf(-1))
-	for s, x := range row[:t+1] {
-		if m != nil && m[s] == 0 {
-			continue
+	vis := row[:t+1]
+	var mx float32
+	if m == nil {
+		mx = maxf(vis)
+	} else {
+		// Masked keys become -Inf, which the exp turns into exact zeros.
+		negInf := float32(math.Inf(-1))
+		mx = negInf
+		for s, x := range vis {
+			if m[s] == 0 {
+				vis[s] = negInf
+			} else if x > mx {
+				mx = x
+			}
 		}
-		if x*scale > mx {
-			mx = x * scale
+		if math.IsInf(float64(mx), -1) {
+			clear(row)
+			return
 		}
 	}
-	if math.IsInf(float64(mx), -1) {
-		clear(row)
-		return
-	}
-	var sum float64
-	for s, x := range row[:t+1] {
-		if m != nil && m[s] == 0 {
-			row[s] = 0
-			continue
-		}
-		e := expf(x*scale - mx)
-		row[s] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for s := range row[:t+1] {
-		row[s] *= inv
-	}
+	// scale > 0, so the max of the scaled scores is the scaled max.
+	expShift(vis, vis, mx, scale, 0)
+	scaleRow(vis, float32(1/sum64(vis)))
 	clear(row[t+1:])
+}
+
+func scaleRow(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
 }
 
 // AttentionBackward accumulates into dq, dk, dv. scratch must hold B*NH*T*T floats.

@@ -38,16 +38,10 @@ const (
 	ln2Lo = 1.90821492927058770002e-10
 )
 
-// sigmoid is 1/(1+e^-x), written so that neither tail overflows into NaN.
-func sigmoid(x float32) float32 {
-	return 1 / (1 + expf(-x))
-}
+// expHi is where expShift saturates (the AVX2 kernel's clamp): exp(expHi)
+// ~ 2.4e38 is finite, so 1/(1+e) and e/(1+e) never meet Inf*0.
+const expHi = 88.37626
 
-// sigmoid2 returns sigmoid(x) and 1-sigmoid(x) = sigmoid(-x), each to full
-// relative precision. Derivatives need the second: computing it as 1-s
-// cancels for x above ~10, where 1+e^-x has already rounded away most of e^-x.
-// 1/e is 0 for e = +Inf and +Inf for e = 0, so both tails come out exact.
-func sigmoid2(x float32) (s, sm float32) {
-	e := expf(-x)
-	return 1 / (1 + e), 1 / (1 + 1/e)
-}
+// expChunk is the stack buffer length for ops that exponentiate a row in
+// pieces (the vector exp works on slices, not single values).
+const expChunk = 256

@@ -159,3 +159,51 @@ func TestRopeRoundTrip(t *testing.T) {
 		t.Error(m)
 	}
 }
+
+func TestExpShift(t *testing.T) {
+	// Every argument from -87 to 0 in fine steps plus some positive ones, in a
+	// length that leaves a scalar tail; then the edge cases.
+	const n = 1_000_003
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(-87 + 95*float64(i)/n)
+	}
+	dst := make([]float32, n)
+	for _, p := range []struct{ a, scale, b float32 }{{0, 1, 0}, {3, 0.125, 0}, {-1, 1, 2}} {
+		expShift(dst, src, p.a, p.scale, p.b)
+		maxRel := 0.0
+		for i, x := range src {
+			arg := (x-p.a)*p.scale - p.b
+			if arg < -87.3 || arg > 88 {
+				continue
+			}
+			want := math.Exp(float64(arg))
+			maxRel = math.Max(maxRel, math.Abs(float64(dst[i])-want)/want)
+		}
+		if maxRel > 2.5e-7 { // two float32 ulps
+			t.Errorf("%+v: max relative error %.3g", p, maxRel)
+		}
+	}
+	inf := float32(math.Inf(1))
+	edge := []float32{float32(math.Inf(-1)), -200, -90, 0, -0.5, 1, 2, 3, float32(math.NaN())}
+	out := make([]float32, len(edge))
+	expShift(out, edge, 0, 1, 0)
+	want := []float64{0, 0, 0, 1, math.Exp(-0.5), math.E, math.Exp(2), math.Exp(3)}
+	for i, w := range want {
+		// Below -87.3 the result may be flushed to 0 or be a subnormal.
+		if math.Abs(float64(out[i])-w) > 2.5e-7*w+1.2e-38 || out[0] != 0 {
+			t.Errorf("exp(%g) = %g, want %g", edge[i], out[i], w)
+		}
+	}
+	if out[8] == out[8] {
+		t.Errorf("exp(NaN) = %g", out[8])
+	}
+	// In place, with -Inf entries (masked attention scores) in the vector part.
+	x := []float32{-inf, 0, -inf, 1, 0, 0, 0, -inf, 0}
+	expShift(x, x, 1, 2, 0)
+	for i, w := range []float64{0, math.Exp(-2), 0, 1, math.Exp(-2), math.Exp(-2), math.Exp(-2), 0, math.Exp(-2)} {
+		if math.Abs(float64(x[i])-w) > 2.5e-7*w || (w == 0 && x[i] != 0) {
+			t.Errorf("in place [%d] = %g, want %g", i, x[i], w)
+		}
+	}
+}

@@ -13,7 +13,15 @@ import (
 // rowLogSumExp returns max(x) and log Σ exp(x - max).
 func rowLogSumExp(x []float32) (float32, float64) {
 	m := maxf(x)
-	return m, math.Log(sumExp64(x, m))
+	var buf [expChunk]float32
+	var s float64
+	for j := 0; j < len(x); j += expChunk {
+		c := x[j:min(j+expChunk, len(x))]
+		e := buf[:len(c)]
+		expShift(e, c, m, 1, 0)
+		s += sum64(e)
+	}
+	return m, math.Log(s)
 }
 
 // CrossEntropyForward: losses[i] = -log softmax(logits[i,:])[targets[i]]; targets[i] < 0 means
@@ -53,8 +61,15 @@ func CrossEntropyBackward(dlogits, logits []float32, targets []int32, dloss []fl
 			l := float32(lse)
 			d := dloss[i]
 			g := dlogits[i*V : (i+1)*V]
-			for j, v := range x {
-				g[j] += d * expf((v-m)-l)
+			var buf [expChunk]float32
+			for j := 0; j < V; j += expChunk {
+				c := x[j:min(j+expChunk, V)]
+				e := buf[:len(c)]
+				expShift(e, c, m, 1, l)
+				gg := g[j : j+len(c)]
+				for k, p := range e {
+					gg[k] += d * p
+				}
 			}
 			g[t] -= d
 		}
@@ -83,17 +98,8 @@ func SoftmaxForward(out, inp []float32, N, V int) {
 		for i := lo; i < hi; i++ {
 			x := inp[i*V : (i+1)*V]
 			o := out[i*V : (i+1)*V]
-			m := maxf(x)
-			var s float64
-			for j, v := range x {
-				e := expf(v - m)
-				o[j] = e
-				s += float64(e)
-			}
-			inv := float32(1 / s)
-			for j := range o {
-				o[j] *= inv
-			}
+			expShift(o, x, maxf(x), 1, 0)
+			scaleRow(o, float32(1/sum64(o)))
 		}
 	})
 }

@@ -99,20 +99,3 @@ func maxf(x []float32) float32 {
 	}
 	return m0
 }
-
-// sumExp64 returns Σ exp(x - m).
-func sumExp64(x []float32, m float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		s0 += float64(expf(v[0] - m))
-		s1 += float64(expf(v[1] - m))
-		s2 += float64(expf(v[2] - m))
-		s3 += float64(expf(v[3] - m))
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(expf(x[i] - m))
-	}
-	return (s0 + s1) + (s2 + s3)
-}
