@@ -50,24 +50,24 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 		if c.Arch == ArchGPT2 {
 			dact, dfc := a.dh, a.dfc
 			clear(dact)
-			nn.LinearBackward(dact, lg.Wdown, lg.Bdown, dres, la.fcAct, lw.Wdown, N, F, C)
+			m.linearBack(l, modDown, dact, lg.Wdown, lg.Bdown, dres, la.fcAct, lw.Wdown, N, F, C)
 			clear(dfc)
 			nn.GeluBackward(dfc, la.fc, dact)
-			nn.LinearBackward(dln, lg.Wfc, lg.Bfc, dfc, la.ln2, lw.Wfc, N, C, F)
+			m.linearBack(l, modFC, dln, lg.Wfc, lg.Bfc, dfc, la.ln2, lw.Wfc, N, C, F)
 		} else {
 			dh, dgate, dup := a.dh, a.dgate, a.dup
 			clear(dh)
-			nn.LinearBackward(dh, lg.Wdown, lg.Bdown, dres, la.h, lw.Wdown, N, F, C)
+			m.linearBack(l, modDown, dh, lg.Wdown, lg.Bdown, dres, la.h, lw.Wdown, N, F, C)
 			clear(dgate)
 			clear(dup)
 			nn.SwiGLUBackward(dgate, dup, dh, la.gate, la.up)
-			nn.LinearBackward(dln, lg.Wgate, lg.Bgate, dgate, la.ln2, lw.Wgate, N, C, F)
-			nn.LinearBackward(dln, lg.Wup, lg.Bup, dup, la.ln2, lw.Wup, N, C, F)
+			m.linearBack(l, modGate, dln, lg.Wgate, lg.Bgate, dgate, la.ln2, lw.Wgate, N, C, F)
+			m.linearBack(l, modUp, dln, lg.Wup, lg.Bup, dup, la.ln2, lw.Wup, N, C, F)
 		}
 		m.normBackward(dres, lg.Norm2W, lg.Norm2B, dln, la.res2, lw.Norm2W, la.mean2, la.r2, N, C)
 		// dres is now d(res2); attention: res2 = x + o(attn(ln1)).
 		clear(a.dy)
-		nn.LinearBackward(a.dy, lg.Wo, lg.Bo, dres, la.y, lw.Wo, N, Q, C)
+		m.linearBack(l, modO, a.dy, lg.Wo, lg.Bo, dres, la.y, lw.Wo, N, Q, C)
 		clear(a.dq)
 		clear(a.dk)
 		clear(a.dv)
@@ -85,9 +85,9 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 			dq, dk = a.dqn, a.dknorm
 		}
 		clear(dln)
-		nn.LinearBackward(dln, lg.Wq, lg.Bq, dq, la.ln1, lw.Wq, N, C, Q)
-		nn.LinearBackward(dln, lg.Wk, lg.Bk, dk, la.ln1, lw.Wk, N, C, KV)
-		nn.LinearBackward(dln, lg.Wv, lg.Bv, a.dv, la.ln1, lw.Wv, N, C, KV)
+		m.linearBack(l, modQ, dln, lg.Wq, lg.Bq, dq, la.ln1, lw.Wq, N, C, Q)
+		m.linearBack(l, modK, dln, lg.Wk, lg.Bk, dk, la.ln1, lw.Wk, N, C, KV)
+		m.linearBack(l, modV, dln, lg.Wv, lg.Bv, a.dv, la.ln1, lw.Wv, N, C, KV)
 		m.normBackward(dres, lg.Norm1W, lg.Norm1B, dln, la.x, lw.Norm1W, la.mean1, la.r1, N, C)
 	}
 	ids := m.lastIDs

@@ -83,21 +83,21 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		la, lw := &a.layers[l], &w.Layers[l]
 		m.norm(la.ln1, la.mean1, la.r1, la.x, lw.Norm1W, lw.Norm1B, N, C, eps)
 		if c.QKNorm {
-			nn.LinearForward(la.qpre, la.ln1, lw.Wq, lw.Bq, N, C, Q)
-			nn.LinearForward(la.kpre, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+			m.linear(l, modQ, la.qpre, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+			m.linear(l, modK, la.kpre, la.ln1, lw.Wk, lw.Bk, N, C, KV)
 			nn.RMSNormForward(la.q, la.qr, la.qpre, lw.QNorm, N*NH, HS, eps)
 			nn.RMSNormForward(la.k, la.kr, la.kpre, lw.KNorm, N*NKV, HS, eps)
 		} else {
-			nn.LinearForward(la.q, la.ln1, lw.Wq, lw.Bq, N, C, Q)
-			nn.LinearForward(la.k, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+			m.linear(l, modQ, la.q, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+			m.linear(l, modK, la.k, la.ln1, lw.Wk, lw.Bk, N, C, KV)
 		}
-		nn.LinearForward(la.v, la.ln1, lw.Wv, lw.Bv, N, C, KV)
+		m.linear(l, modV, la.v, la.ln1, lw.Wv, lw.Bv, N, C, KV)
 		if c.Arch == ArchLlama {
 			nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
 			nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
 		}
 		nn.AttentionForward(la.y, la.att, la.q, la.k, la.v, b.Mask, b.B, b.T, NH, NKV, HS)
-		nn.LinearForward(la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
+		m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
 		addInto(la.res2, la.x)
 		m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
 		next := a.out
@@ -105,14 +105,14 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 			next = a.layers[l+1].x
 		}
 		if c.Arch == ArchGPT2 {
-			nn.LinearForward(la.fc, la.ln2, lw.Wfc, lw.Bfc, N, C, F)
+			m.linear(l, modFC, la.fc, la.ln2, lw.Wfc, lw.Bfc, N, C, F)
 			nn.GeluForward(la.fcAct, la.fc)
-			nn.LinearForward(next, la.fcAct, lw.Wdown, lw.Bdown, N, F, C)
+			m.linear(l, modDown, next, la.fcAct, lw.Wdown, lw.Bdown, N, F, C)
 		} else {
-			nn.LinearForward(la.gate, la.ln2, lw.Wgate, lw.Bgate, N, C, F)
-			nn.LinearForward(la.up, la.ln2, lw.Wup, lw.Bup, N, C, F)
+			m.linear(l, modGate, la.gate, la.ln2, lw.Wgate, lw.Bgate, N, C, F)
+			m.linear(l, modUp, la.up, la.ln2, lw.Wup, lw.Bup, N, C, F)
 			nn.SwiGLUForward(la.h, la.gate, la.up)
-			nn.LinearForward(next, la.h, lw.Wdown, lw.Bdown, N, F, C)
+			m.linear(l, modDown, next, la.h, lw.Wdown, lw.Bdown, N, F, C)
 		}
 		addInto(next, la.res2)
 	}

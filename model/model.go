@@ -25,6 +25,8 @@ type Model struct {
 	hfPrefix    string
 	prefixKnown bool
 	allowExtra  map[string]bool // head tensors a caller reads itself (LoadDirWith)
+
+	lora *LoRA // attached adapters, or nil
 }
 
 // New allocates a model of shape cfg with zero parameters.

@@ -1,0 +1,352 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
+)
+
+// LoRAConfig describes low-rank adapters (PEFT semantics): each targeted
+// linear y = Wx + b gains (Alpha/R)·B·A·dropout(x), A [R,in] Kaiming-uniform, B
+// [out,R] zero, so training starts exactly at the base model.
+type LoRAConfig struct {
+	R       int
+	Alpha   float64
+	Dropout float64
+	// Targets are HF module names matched as PEFT does (a name equals the
+	// module path or ends it after a dot): q_proj, k_proj, v_proj, o_proj,
+	// gate_proj, up_proj, down_proj for the Llama family; c_attn, c_proj,
+	// c_fc (or attn.c_proj / mlp.c_proj) for GPT-2; or "all-linear".
+	Targets []string
+}
+
+// linear modules of a block, the unit LoRA attaches to.
+const (
+	modQ = iota
+	modK
+	modV
+	modO
+	modFC
+	modGate
+	modUp
+	modDown
+	numMods
+)
+
+// adapter is one HF module's A and B. GPT-2's fused c_attn is one adapter
+// serving three of our linears (q, k, v) through row blocks of B.
+type adapter struct {
+	module  string // HF module path, e.g. model.layers.0.self_attn.q_proj
+	in, out int
+	parts   int
+	a, b    []float32 // views into LoRA.Data
+	da, db  []float32 // views into LoRA.Grad
+	xd      []float32 // [N,in] dropped-out input (dropout > 0 only)
+	keep    []float32 // [N,in] dropout multipliers (0 or 1/(1-p))
+	t       []float32 // [N,R] scale·(xd·Aᵀ), saved for backward
+	seen    int       // parts already back-propagated this pass
+}
+
+type adapterRef struct {
+	ad  *adapter
+	off int // first row of B this linear uses
+}
+
+// LoRA is the adapter set attached to a model: its own flat allocation, so the
+// optimizer holds state for adapters only.
+type LoRA struct {
+	Cfg    LoRAConfig
+	Params []Param
+	Data   []float32
+	Grad   []float32
+
+	// Training turns dropout on. The masks are a function of DropoutSeed, the
+	// layer and the module only, so a forward pass is reproducible: a trainer
+	// sets a fresh seed for each micro-batch (from the step number, which also
+	// makes resumed runs exact).
+	Training    bool
+	DropoutSeed uint64
+
+	scale    float32
+	enabled  bool
+	adapters []*adapter
+	refs     [][numMods]*adapterRef // [layer][mod]
+	dts      []float32              // [N,R] backward scratch shared by all adapters
+	dxd      []float32              // [N,maxIn] dropout backward scratch
+	n        int                    // rows the activations are sized for
+}
+
+// LoRA returns the attached adapters, or nil.
+func (m *Model) LoRA() *LoRA { return m.lora }
+
+// SetLoRAEnabled switches the adapters on or off; off, the model computes the
+// base model exactly (DPO's reference without a second copy of the weights).
+func (m *Model) SetLoRAEnabled(on bool) {
+	if m.lora != nil {
+		m.lora.enabled = on
+	}
+}
+
+// loraModules lists, per layer, each HF linear module with the (mod, row
+// offset) parts it feeds and its in/out sizes.
+func (m *Model) loraModules(l int) []struct {
+	name    string
+	in, out int
+	mods    []int
+	offs    []int
+} {
+	c := m.Cfg
+	C, Q, KV, F := c.Dim, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.FFN
+	type mm = struct {
+		name    string
+		in, out int
+		mods    []int
+		offs    []int
+	}
+	if c.Arch == ArchGPT2 {
+		p := fmt.Sprintf("%sh.%d.", m.HFPrefix(), l)
+		return []mm{
+			{p + "attn.c_attn", C, 3 * C, []int{modQ, modK, modV}, []int{0, C, 2 * C}},
+			{p + "attn.c_proj", C, C, []int{modO}, []int{0}},
+			{p + "mlp.c_fc", C, F, []int{modFC}, []int{0}},
+			{p + "mlp.c_proj", F, C, []int{modDown}, []int{0}},
+		}
+	}
+	p := fmt.Sprintf("model.layers.%d.", l)
+	return []mm{
+		{p + "self_attn.q_proj", C, Q, []int{modQ}, []int{0}},
+		{p + "self_attn.k_proj", C, KV, []int{modK}, []int{0}},
+		{p + "self_attn.v_proj", C, KV, []int{modV}, []int{0}},
+		{p + "self_attn.o_proj", Q, C, []int{modO}, []int{0}},
+		{p + "mlp.gate_proj", C, F, []int{modGate}, []int{0}},
+		{p + "mlp.up_proj", C, F, []int{modUp}, []int{0}},
+		{p + "mlp.down_proj", F, C, []int{modDown}, []int{0}},
+	}
+}
+
+func targetMatches(module string, targets []string) bool {
+	for _, t := range targets {
+		if t == "all-linear" || module == t || strings.HasSuffix(module, "."+t) {
+			return true
+		}
+	}
+	return false
+}
+
+// AttachLoRA adds adapters to the targeted modules and freezes every base
+// parameter. A is initialised like PEFT (Kaiming-uniform, bound 1/sqrt(in)) from
+// seed; B is zero.
+func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) error {
+	if m.lora != nil {
+		return fmt.Errorf("lora: adapters already attached")
+	}
+	if cfg.R <= 0 {
+		return fmt.Errorf("lora: rank must be positive, got %d", cfg.R)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return fmt.Errorf("lora: dropout %v outside [0,1)", cfg.Dropout)
+	}
+	if cfg.Alpha == 0 {
+		cfg.Alpha = float64(cfg.R)
+	}
+	lo := &LoRA{Cfg: cfg, scale: float32(cfg.Alpha / float64(cfg.R)), enabled: true,
+		refs: make([][numMods]*adapterRef, m.Cfg.Layers)}
+	used := map[string]bool{}
+	off := 0
+	for l := 0; l < m.Cfg.Layers; l++ {
+		for _, mod := range m.loraModules(l) {
+			if !targetMatches(mod.name, cfg.Targets) {
+				continue
+			}
+			for _, t := range cfg.Targets {
+				if t == "all-linear" || mod.name == t || strings.HasSuffix(mod.name, "."+t) {
+					used[t] = true
+				}
+			}
+			ad := &adapter{module: mod.name, in: mod.in, out: mod.out, parts: len(mod.mods)}
+			lo.Params = append(lo.Params,
+				Param{Name: mod.name + ".lora_A.weight", Shape: []int{cfg.R, mod.in}, Offset: off, Size: cfg.R * mod.in, Decay: true},
+				Param{Name: mod.name + ".lora_B.weight", Shape: []int{mod.out, cfg.R}, Offset: off + cfg.R*mod.in, Size: mod.out * cfg.R, Decay: true})
+			off += cfg.R * (mod.in + mod.out)
+			lo.adapters = append(lo.adapters, ad)
+			for i, md := range mod.mods {
+				lo.refs[l][md] = &adapterRef{ad: ad, off: mod.offs[i]}
+			}
+		}
+	}
+	for _, t := range cfg.Targets {
+		if !used[t] {
+			return fmt.Errorf("lora: target %q matches no module of this %s model", t, m.Cfg.ModelType)
+		}
+	}
+	if len(lo.adapters) == 0 {
+		return fmt.Errorf("lora: no target modules given")
+	}
+	lo.Data = make([]float32, off)
+	lo.Grad = make([]float32, off)
+	r := rand.New(rand.NewPCG(seed, 0x10ca))
+	for i, ad := range lo.adapters {
+		pa, pb := lo.Params[2*i], lo.Params[2*i+1]
+		ad.a, ad.b = lo.Data[pa.Offset:pa.Offset+pa.Size], lo.Data[pb.Offset:pb.Offset+pb.Size]
+		ad.da, ad.db = lo.Grad[pa.Offset:pa.Offset+pa.Size], lo.Grad[pb.Offset:pb.Offset+pb.Size]
+		bound := 1 / math.Sqrt(float64(ad.in))
+		for j := range ad.a {
+			ad.a[j] = float32((2*r.Float64() - 1) * bound)
+		}
+	}
+	m.FreezeAll()
+	m.lora = lo
+	return nil
+}
+
+// ensure sizes the per-row activations for N rows.
+func (lo *LoRA) ensure(N int) {
+	if lo.n == N {
+		return
+	}
+	lo.n = N
+	R, maxIn := lo.Cfg.R, 0
+	for _, ad := range lo.adapters {
+		ad.t = make([]float32, N*R)
+		if lo.Cfg.Dropout > 0 {
+			ad.xd = make([]float32, N*ad.in)
+			ad.keep = make([]float32, N*ad.in)
+		}
+		maxIn = max(maxIn, ad.in)
+	}
+	lo.dts = make([]float32, N*R)
+	if lo.Cfg.Dropout > 0 {
+		lo.dxd = make([]float32, N*maxIn)
+	}
+}
+
+// linear is a block's Linear forward plus, when attached and enabled, its adapter.
+func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
+	nn.LinearForward(out, inp, w, b, N, IC, OC)
+	lo := m.lora
+	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+		return
+	}
+	ref := lo.refs[l][mod]
+	ad, R := ref.ad, lo.Cfg.R
+	if ref.off == 0 { // first (or only) part: project the input once
+		lo.ensure(N)
+		x := inp
+		if lo.Cfg.Dropout > 0 && lo.Training {
+			lo.dropout(ad, inp, N, l, mod)
+			x = ad.xd
+		} else if ad.keep != nil {
+			fill(ad.keep, 1)
+			copy(ad.xd, inp[:N*IC])
+			x = ad.xd
+		}
+		tensor.MatMulBT(ad.t, x, ad.a, N, IC, R, false)
+		for i := range ad.t {
+			ad.t[i] *= lo.scale
+		}
+	}
+	tensor.Gemm(false, true, N, OC, R, ad.t, R, ad.b[ref.off*R:], R, out, OC, true)
+}
+
+func (lo *LoRA) dropout(ad *adapter, inp []float32, N, l, mod int) {
+	r := rand.New(rand.NewPCG(lo.DropoutSeed, uint64(l)<<4|uint64(mod)))
+	p := lo.Cfg.Dropout
+	k := float32(1 / (1 - p))
+	for i := range ad.keep[:N*ad.in] {
+		if r.Float64() < p {
+			ad.keep[i] = 0
+		} else {
+			ad.keep[i] = k
+		}
+		ad.xd[i] = inp[i] * ad.keep[i]
+	}
+}
+
+// linearBack is linear's backward. The base weight is frozen under LoRA, so
+// dw is normally nil; the adapter's A and B gradients accumulate into LoRA.Grad.
+func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
+	nn.LinearBackward(dinp, dw, db, dout, inp, w, N, IC, OC)
+	lo := m.lora
+	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+		return
+	}
+	ref := lo.refs[l][mod]
+	ad, R := ref.ad, lo.Cfg.R
+	dts := lo.dts[:N*R]
+	if ad.seen == 0 {
+		clear(dts)
+	}
+	// dB[rows] += doutᵀ·t ; d(t) += dout·B[rows]
+	tensor.Gemm(true, false, OC, R, N, dout, OC, ad.t, R, ad.db[ref.off*R:], R, true)
+	tensor.Gemm(false, false, N, R, OC, dout, OC, ad.b[ref.off*R:], R, dts, R, true)
+	ad.seen++
+	if ad.seen < ad.parts {
+		return
+	}
+	ad.seen = 0
+	for i := range dts { // t = scale·(x·Aᵀ)
+		dts[i] *= lo.scale
+	}
+	x := inp
+	if ad.xd != nil {
+		x = ad.xd
+	}
+	tensor.MatMulAT(ad.da, dts, x, R, N, IC, true)
+	if dinp == nil {
+		return
+	}
+	if ad.keep == nil {
+		tensor.MatMul(dinp, dts, ad.a, N, R, IC, true)
+		return
+	}
+	dx := lo.dxd[:N*IC]
+	tensor.MatMul(dx, dts, ad.a, N, R, IC, false)
+	for i := range dx {
+		dinp[i] += dx[i] * ad.keep[i]
+	}
+}
+
+// MergeLoRA folds the adapters into the base weights (W += scale·B·A) and
+// detaches them, leaving a plain model whose outputs equal the adapted one's.
+func (m *Model) MergeLoRA() {
+	lo := m.lora
+	if lo == nil {
+		return
+	}
+	R := lo.Cfg.R
+	for l := range lo.refs {
+		lw := &m.W.Layers[l]
+		weights := [numMods][]float32{lw.Wq, lw.Wk, lw.Wv, lw.Wo, lw.Wfc, lw.Wgate, lw.Wup, lw.Wdown}
+		for mod, ref := range lo.refs[l] {
+			if ref == nil {
+				continue
+			}
+			w := weights[mod]
+			out := len(w) / ref.ad.in
+			delta := make([]float32, len(w))
+			tensor.MatMul(delta, ref.ad.b[ref.off*R:(ref.off+out)*R], ref.ad.a, out, R, ref.ad.in, false)
+			for i := range w {
+				w[i] += lo.scale * delta[i]
+			}
+		}
+	}
+	m.lora = nil
+	clear(m.frozen)
+	if m.Grad != nil {
+		m.EnableGrad()
+	}
+}
+
+// AdapterNames lists the adapters' HF module paths.
+func (lo *LoRA) AdapterNames() []string {
+	var out []string
+	for _, ad := range lo.adapters {
+		out = append(out, ad.module)
+	}
+	return slices.Clip(out)
+}

@@ -1,0 +1,137 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/align-go/align/checkpoint"
+)
+
+// PEFT file names and the prefix PEFT's LoraModel puts before module paths.
+const (
+	PEFTConfigFile  = "adapter_config.json"
+	PEFTWeightsFile = "adapter_model.safetensors"
+	peftPrefix      = "base_model.model."
+)
+
+// SavePEFT writes the adapters in PEFT's layout (adapter_config.json and
+// adapter_model.safetensors), loadable by peft.PeftModel.from_pretrained on top
+// of the base model named base.
+func (m *Model) SavePEFT(dir, base string) error {
+	lo := m.lora
+	if lo == nil {
+		return fmt.Errorf("lora: no adapters to save")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var targets []string
+	seen := map[string]bool{}
+	for _, ad := range lo.adapters {
+		parts := strings.Split(ad.module, ".")
+		t := parts[len(parts)-1] // PEFT matches by suffix: GPT-2's "c_proj" covers attn and mlp
+		if !seen[t] {
+			seen[t] = true
+			targets = append(targets, t)
+		}
+	}
+	cfg := map[string]any{
+		"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": lo.Cfg.R, "lora_alpha": lo.Cfg.Alpha,
+		"lora_dropout": lo.Cfg.Dropout, "target_modules": targets, "bias": "none",
+		"fan_in_fan_out": m.Cfg.Arch == ArchGPT2, "base_model_name_or_path": base, "inference_mode": true,
+		"init_lora_weights": true, "modules_to_save": nil, "use_rslora": false, "use_dora": false,
+	}
+	if err := checkpoint.WriteJSON(filepath.Join(dir, PEFTConfigFile), cfg); err != nil {
+		return err
+	}
+	var ts []checkpoint.Tensor
+	for _, p := range lo.Params {
+		ts = append(ts, checkpoint.Tensor{Name: peftPrefix + p.Name, Shape: p.Shape, Data: lo.Data[p.Offset : p.Offset+p.Size]})
+	}
+	return checkpoint.Write(filepath.Join(dir, PEFTWeightsFile), ts, map[string]string{"format": "pt"})
+}
+
+// LoadPEFT attaches the adapters stored in a PEFT directory to m.
+func (m *Model) LoadPEFT(dir string) error {
+	var raw struct {
+		PeftType  string   `json:"peft_type"`
+		R         int      `json:"r"`
+		Alpha     float64  `json:"lora_alpha"`
+		Dropout   float64  `json:"lora_dropout"`
+		Targets   any      `json:"target_modules"`
+		UseRSLoRA bool     `json:"use_rslora"`
+		UseDoRA   bool     `json:"use_dora"`
+		Save      []string `json:"modules_to_save"`
+	}
+	cfgPath := filepath.Join(dir, PEFTConfigFile)
+	if err := checkpoint.ReadJSON(cfgPath, &raw); err != nil {
+		return err
+	}
+	if raw.PeftType != "LORA" {
+		return fmt.Errorf("%s: field \"peft_type\": %q not supported (want LORA)", cfgPath, raw.PeftType)
+	}
+	if raw.UseRSLoRA || raw.UseDoRA || len(raw.Save) > 0 {
+		return fmt.Errorf("%s: use_rslora, use_dora and modules_to_save are not supported", cfgPath)
+	}
+	var targets []string
+	switch t := raw.Targets.(type) {
+	case string:
+		targets = []string{t}
+	case []any:
+		for _, x := range t {
+			s, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("%s: field \"target_modules\": want strings, got %v", cfgPath, x)
+			}
+			targets = append(targets, s)
+		}
+	default:
+		return fmt.Errorf("%s: field \"target_modules\": want a list of module names", cfgPath)
+	}
+	if err := m.AttachLoRA(LoRAConfig{R: raw.R, Alpha: raw.Alpha, Dropout: raw.Dropout, Targets: targets}, 0); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	wPath := filepath.Join(dir, PEFTWeightsFile)
+	f, err := checkpoint.Open(wPath)
+	if err != nil {
+		m.detachLoRA()
+		return err
+	}
+	lo := m.lora
+	want := map[string]bool{}
+	for _, p := range lo.Params {
+		name := peftPrefix + p.Name
+		want[name] = true
+		alt := strings.Replace(name, ".lora_A.weight", ".lora_A.default.weight", 1)
+		alt = strings.Replace(alt, ".lora_B.weight", ".lora_B.default.weight", 1)
+		use := name
+		if _, ok := f.Info(name); !ok {
+			if _, ok := f.Info(alt); !ok {
+				m.detachLoRA()
+				return fmt.Errorf("%s: missing tensor %q", wPath, name)
+			}
+			use = alt
+		}
+		if err := f.Float32Into(use, lo.Data[p.Offset:p.Offset+p.Size], p.Shape); err != nil {
+			m.detachLoRA()
+			return err
+		}
+	}
+	for _, n := range f.Names() {
+		if !want[n] && !want[strings.Replace(n, ".default.", ".", 1)] {
+			m.detachLoRA()
+			return fmt.Errorf("%s: unexpected tensor %q", wPath, n)
+		}
+	}
+	return nil
+}
+
+func (m *Model) detachLoRA() {
+	m.lora = nil
+	clear(m.frozen)
+	if m.Grad != nil {
+		m.EnableGrad()
+	}
+}
