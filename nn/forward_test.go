@@ -106,6 +106,13 @@ func TestForwardHand(t *testing.T) {
 			CrossEntropyBackward(g, append(append([]float32{}, l...), l...), []int32{2, -1}, []float32{0.5, 0.5}, 2, 3)
 			return g
 		}, []float64{1 + 1./12, 1 + 2./12, 1 - 0.25, 1, 1, 1}, 1e-6},
+		{"swiglu backward tails", func() []float32 {
+			// silu'(g) = s(1+g(1-s)), s = 1/(1+e^-g), for large |g|; 1-s must not
+			// be formed by cancellation.
+			dg := make([]float32, 4)
+			SwiGLUBackward(dg, nil, []float32{1, 1, 1, 1}, []float32{12, 16, 20, -20}, []float32{1, 1, 1, 1})
+			return dg
+		}, []float64{1.0000675854676138, 1.0000016880272282, 1.0000000391619187, -3.9161918660646783e-08}, 1e-7},
 		{"rope", func() []float32 {
 			// HS=4, θ=10000: frequencies 1 and 0.01; position 1.
 			// x1'=[1cos1-3sin1, 2cos.01-4sin.01], x2'=[3cos1+1sin1, 4cos.01+2sin.01]
