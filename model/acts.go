@@ -35,6 +35,7 @@ type acts struct {
 	pos    []int32   // [N]
 
 	grad                              []float32
+	gradCap                           []float32 // an earlier layout's scratch, reused when large enough
 	dres, dln, dy, dq, dk, dv, dqn    []float32
 	dknorm, datt, dfc, dgate, dup, dh []float32
 	dlnf                              []float32
@@ -54,7 +55,8 @@ func (c *carver) take(n int) []float32 {
 	return c.buf[c.off-n : c.off : c.off]
 }
 
-func (m *Model) layoutActs(B, T int, logits bool) *acts {
+// layoutActs carves activations for B×T, reusing reuse's buffers when they are big enough.
+func (m *Model) layoutActs(B, T int, logits bool, reuse *acts) *acts {
 	c := m.Cfg
 	N, C, Q, KV, F := B*T, c.Dim, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.FFN
 	a := &acts{B: B, T: T, layers: make([]layerActs, c.Layers), pos: make([]int32, N)}
@@ -86,8 +88,16 @@ func (m *Model) layoutActs(B, T int, logits bool) *acts {
 	}
 	var count carver
 	carve(&count)
-	a.buf = make([]float32, count.off)
+	if reuse != nil && cap(reuse.buf) >= count.off {
+		// Variable-length batches (SFT, DPO) keep one buffer at its high-water mark.
+		a.buf = reuse.buf[:count.off]
+	} else {
+		a.buf = make([]float32, count.off)
+	}
 	carve(&carver{buf: a.buf})
+	if reuse != nil && cap(reuse.grad) > 0 {
+		a.gradCap = reuse.grad[:0]
+	}
 	return a
 }
 
@@ -111,7 +121,13 @@ func (a *acts) ensureGradScratch(c *Config) {
 		}
 	}
 	take()
-	a.grad = make([]float32, cv.off)
+	if cap(a.gradCap) >= cv.off {
+		a.grad = a.gradCap[:cv.off]
+		clear(a.grad)
+	} else {
+		a.grad = make([]float32, cv.off)
+	}
+	a.gradCap = nil
 	cv = carver{buf: a.grad}
 	take()
 }

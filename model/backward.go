@@ -14,7 +14,7 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 	if a == nil {
 		return errors.New("backward: no forward pass to differentiate")
 	}
-	if m.Grad == nil {
+	if !m.gradOn {
 		m.EnableGrad()
 	}
 	if dlogits != nil && a.logits == nil {

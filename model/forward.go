@@ -62,7 +62,7 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	c := m.Cfg
 	a := m.acts
 	if a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil) {
-		a = m.layoutActs(b.B, b.T, logits || (a != nil && a.logits != nil))
+		a = m.layoutActs(b.B, b.T, logits || (a != nil && a.logits != nil), a)
 		m.acts = a
 	}
 	N, C, NH, NKV, HS, F := b.B*b.T, c.Dim, c.Heads, c.KVHeads, c.HeadDim, c.FFN

@@ -337,7 +337,7 @@ func (m *Model) MergeLoRA() {
 	}
 	m.lora = nil
 	clear(m.frozen)
-	if m.Grad != nil {
+	if m.gradOn {
 		m.EnableGrad()
 	}
 }

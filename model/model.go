@@ -26,7 +26,8 @@ type Model struct {
 	prefixKnown bool
 	allowExtra  map[string]bool // head tensors a caller reads itself (LoadDirWith)
 
-	lora *LoRA // attached adapters, or nil
+	lora   *LoRA // attached adapters, or nil
+	gradOn bool  // EnableGrad was called (Grad may still be nil when all is frozen)
 }
 
 // New allocates a model of shape cfg with zero parameters.
@@ -65,11 +66,29 @@ func (m *Model) InitRandom(seed uint64) {
 }
 
 // EnableGrad allocates the gradient buffer (zeroed) and binds G, leaving frozen tensors nil.
+//
+// A fully frozen model (LoRA) gets no gradient buffer at all: its backward pass
+// still flows to the inputs and adapters, but holds no base-sized gradient.
 func (m *Model) EnableGrad() {
+	m.gradOn = true
+	if m.allFrozen() {
+		m.Grad = nil
+		m.G = bind(m.Cfg, m.Params, nil, nil)
+		return
+	}
 	if m.Grad == nil {
 		m.Grad = make([]float32, len(m.Data))
 	}
 	m.G = bind(m.Cfg, m.Params, m.Grad, m.frozen)
+}
+
+func (m *Model) allFrozen() bool {
+	for _, p := range m.Params {
+		if !m.frozen[p.Name] {
+			return false
+		}
+	}
+	return true
 }
 
 // Freeze marks the named parameters as frozen (no gradient is computed for them).
@@ -81,7 +100,7 @@ func (m *Model) Freeze(names ...string) error {
 		}
 		m.frozen[n] = true
 	}
-	if m.Grad != nil {
+	if m.gradOn {
 		m.EnableGrad()
 	}
 	return nil
@@ -92,7 +111,7 @@ func (m *Model) FreezeAll() {
 	for _, p := range m.Params {
 		m.frozen[p.Name] = true
 	}
-	if m.Grad != nil {
+	if m.gradOn {
 		m.EnableGrad()
 	}
 }

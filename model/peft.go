@@ -131,7 +131,7 @@ func (m *Model) LoadPEFT(dir string) error {
 func (m *Model) detachLoRA() {
 	m.lora = nil
 	clear(m.frozen)
-	if m.Grad != nil {
+	if m.gradOn {
 		m.EnableGrad()
 	}
 }

@@ -100,3 +100,34 @@ func softmax64(row []float32) []float64 {
 	}
 	return p
 }
+
+// TestShapeChangesReuseBuffers: after a larger batch, a smaller one reuses the
+// activation buffer and still computes exactly what a fresh model does.
+func TestShapeChangesReuseBuffers(t *testing.T) {
+	m := New(tinyConfig("llama"))
+	m.InitRandom(8)
+	fresh := m.Clone()
+	big := Batch{B: 2, T: 8, IDs: make([]int32, 16)}
+	for i := range big.IDs {
+		big.IDs[i] = int32(i % 50)
+	}
+	if _, _, err := m.Forward(big, true); err != nil {
+		t.Fatal(err)
+	}
+	m.EnableGrad()
+	if err := m.Backward(nil, make([]float32, 16*m.Cfg.Dim)); err != nil {
+		t.Fatal(err)
+	}
+	bufBefore := &m.acts.buf[0]
+	small := Batch{B: 1, T: 5, IDs: []int32{3, 1, 4, 1, 5}}
+	got, _, _ := m.Forward(small, true)
+	want, _, _ := fresh.Forward(small, true)
+	if &m.acts.buf[0] != bufBefore {
+		t.Error("smaller batch reallocated the activation buffer")
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("logit %d: %g after reuse, %g fresh", i, got[i], want[i])
+		}
+	}
+}
