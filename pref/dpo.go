@@ -1,0 +1,262 @@
+package pref
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/nn"
+	"github.com/align-go/align/train"
+)
+
+// LogProbs computes per-sequence summed log-probabilities of response
+// tokens, and their gradient, for one model. It keeps scratch buffers
+// (the logit gradient is [rows·T, vocab]) between calls.
+type LogProbs struct {
+	Model *model.Model
+	Pad   int32
+
+	pad     padder
+	targets []int32
+	rowOf   []int32
+	losses  []float32
+	dloss   []float32
+	dlogits []float32
+	logits  []float32
+	N, V    int
+}
+
+// Forward runs the model on seqs (right-padded into one batch) and returns,
+// for each, Σ log p(token) over its response tokens IDs[Start:] (each
+// predicted from the position before it, so a response starting at
+// position 0 loses its first token) and how many tokens that sum has.
+// The logits stay available to Backward until the model's next forward.
+func (l *LogProbs) Forward(seqs []Seq) (sums []float64, counts []int, err error) {
+	rows := make([][]int32, len(seqs))
+	for i, s := range seqs {
+		rows[i] = s.IDs
+	}
+	b, err := l.pad.batch(rows, l.Pad)
+	if err != nil {
+		return nil, nil, err
+	}
+	logits, _, err := l.Model.Forward(b, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	N, V, T := b.B*b.T, l.Model.Cfg.Vocab, b.T
+	l.logits, l.N, l.V = logits, N, V
+	l.targets = grow(l.targets, N)
+	l.rowOf = grow(l.rowOf, N)
+	counts = make([]int, len(seqs))
+	for r, s := range seqs {
+		tg := l.targets[r*T : (r+1)*T]
+		for t := range tg {
+			tg[t] = -1
+			l.rowOf[r*T+t] = int32(r)
+		}
+		for t := max(s.Start, 1); t < len(s.IDs); t++ {
+			tg[t-1] = s.IDs[t]
+			counts[r]++
+		}
+	}
+	l.losses = grow(l.losses, N)
+	nn.CrossEntropyForward(l.losses, logits, l.targets, N, V)
+	sums = make([]float64, len(seqs))
+	for i, tgt := range l.targets {
+		if tgt >= 0 {
+			sums[l.rowOf[i]] -= float64(l.losses[i])
+		}
+	}
+	return sums, counts, nil
+}
+
+// Backward accumulates into the model's gradients d(loss)/d(logits) for
+// g[r] = d(loss)/d(sum of row r's response log-probs), through the last
+// Forward: at each response position, g·(onehot − softmax).
+func (l *LogProbs) Backward(g []float64) error {
+	if l.logits == nil {
+		return fmt.Errorf("pref: log-prob backward without a forward")
+	}
+	l.dloss = grow(l.dloss, l.N)
+	for i, tgt := range l.targets[:l.N] {
+		l.dloss[i] = 0
+		if tgt >= 0 {
+			// d(−log p)/d(logits) is softmax − onehot; the sum of log-probs
+			// has the opposite sign.
+			l.dloss[i] = float32(-g[l.rowOf[i]])
+		}
+	}
+	l.dlogits = grow(l.dlogits, l.N*l.V)
+	clear(l.dlogits)
+	nn.CrossEntropyBackward(l.dlogits, l.logits, l.targets, l.dloss, l.N, l.V)
+	return l.Model.Backward(l.dlogits, nil)
+}
+
+// DPOObjective trains a policy with a DPO-family loss (package loss picks
+// the member: sigmoid, ipo, hinge, robust, simpo). The unit is the pair;
+// metrics carry TRL's names (rewards/chosen, rewards/rejected,
+// rewards/accuracies, rewards/margins, logps/chosen, logps/rejected).
+//
+// The reference is Ref (a frozen model, typically a clone of the initial
+// policy), or log-probs computed once by PrecomputeRef, or nothing for a
+// reference-free loss.
+type DPOObjective struct {
+	Cfg loss.DPOConfig
+
+	policy, ref *LogProbs
+	chosen      []Seq
+	rejected    []Seq
+	refLogps    [][2]float64 // per pair, once precomputed
+	refFree     bool
+	locs        []string
+}
+
+// NewDPOObjective prepares pairs for training policy against ref (nil for
+// a reference-free loss, or when PrecomputeRef will be given the model).
+// Sequences longer than maxLen (> 0) keep their last maxLen tokens. A pair
+// whose response keeps no predicted token is an error naming its row.
+func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair, maxLen int, pad int32) (*DPOObjective, error) {
+	pl, err := loss.LookupPreferenceLoss(cfg.LossType)
+	if err != nil {
+		return nil, err
+	}
+	// Validate the configuration once, on a dummy pair, so a bad β fails
+	// before the first forward pass.
+	one := []float64{0}
+	if _, err := loss.DPO(cfg, loss.PairBatch{PolicyChosen: one, PolicyRejected: one, RefChosen: one, RefRejected: one,
+		ChosenTokens: []int{1}, RejectedTokens: []int{1}}); err != nil {
+		return nil, err
+	}
+	o := &DPOObjective{Cfg: cfg, policy: &LogProbs{Model: policy, Pad: pad}, refFree: pl.ReferenceFree}
+	if ref != nil && !pl.ReferenceFree {
+		o.ref = &LogProbs{Model: ref, Pad: pad}
+	}
+	for _, p := range pairs {
+		c, r := Join(p.Prompt, p.Chosen).KeepEnd(maxLen), Join(p.Prompt, p.Rejected).KeepEnd(maxLen)
+		for _, s := range []Seq{c, r} {
+			if len(s.IDs) <= max(s.Start, 1) {
+				return nil, fmt.Errorf("%s: no response token left to score (max length %d)", p.Loc, maxLen)
+			}
+		}
+		o.chosen = append(o.chosen, c)
+		o.rejected = append(o.rejected, r)
+		o.locs = append(o.locs, p.Loc)
+	}
+	return o, nil
+}
+
+// PrecomputeRef computes the reference log-probs of every pair with ref
+// in batches of batchSize pairs, so the reference model can be dropped
+// before training starts. The numbers equal what a live reference gives,
+// up to float rounding from different padding.
+func (o *DPOObjective) PrecomputeRef(ref *model.Model, batchSize int) error {
+	if o.refFree {
+		return nil
+	}
+	lp := &LogProbs{Model: ref, Pad: o.policy.Pad}
+	n := len(o.chosen)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return o.Length(order[a]) > o.Length(order[b]) })
+	o.refLogps = make([][2]float64, n)
+	for lo := 0; lo < n; lo += max(batchSize, 1) {
+		idx := order[lo:min(lo+max(batchSize, 1), n)]
+		seqs := o.seqs(idx)
+		sums, _, err := lp.Forward(seqs)
+		if err != nil {
+			return err
+		}
+		for k, i := range idx {
+			o.refLogps[i] = [2]float64{sums[k], sums[len(idx)+k]}
+		}
+	}
+	o.ref = nil
+	return nil
+}
+
+// Len implements train.Objective.
+func (o *DPOObjective) Len() int { return len(o.chosen) }
+
+// Length implements train.Objective: both sequences' tokens.
+func (o *DPOObjective) Length(i int) int { return len(o.chosen[i].IDs) + len(o.rejected[i].IDs) }
+
+// Units implements train.Objective: one per pair.
+func (o *DPOObjective) Units(idx []int) int { return len(idx) }
+
+// Accumulate implements train.Objective.
+func (o *DPOObjective) Accumulate(idx []int, totalUnits int) (train.Metrics, error) {
+	return o.run(idx, totalUnits, true)
+}
+
+// Eval implements train.Evaluator.
+func (o *DPOObjective) Eval(idx []int, totalUnits int) (train.Metrics, error) {
+	return o.run(idx, totalUnits, false)
+}
+
+// seqs lists the chosen sequences of idx, then the rejected ones.
+func (o *DPOObjective) seqs(idx []int) []Seq {
+	out := make([]Seq, 0, 2*len(idx))
+	for _, i := range idx {
+		out = append(out, o.chosen[i])
+	}
+	for _, i := range idx {
+		out = append(out, o.rejected[i])
+	}
+	return out
+}
+
+func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metrics, error) {
+	B := len(idx)
+	if B == 0 {
+		return train.Metrics{"loss": 0}, nil
+	}
+	seqs := o.seqs(idx)
+	pb := loss.PairBatch{}
+	// The reference runs first: were it the policy itself with adapters
+	// switched off, it would otherwise overwrite the activations the
+	// policy's backward needs.
+	switch {
+	case o.refFree:
+	case o.refLogps != nil:
+		pb.RefChosen, pb.RefRejected = make([]float64, B), make([]float64, B)
+		for k, i := range idx {
+			pb.RefChosen[k], pb.RefRejected[k] = o.refLogps[i][0], o.refLogps[i][1]
+		}
+	case o.ref != nil:
+		sums, _, err := o.ref.Forward(seqs)
+		if err != nil {
+			return nil, fmt.Errorf("reference model: %w", err)
+		}
+		pb.RefChosen, pb.RefRejected = sums[:B], sums[B:]
+	default:
+		return nil, fmt.Errorf("pref: loss %q needs a reference model or precomputed reference log-probs", o.Cfg.LossType)
+	}
+	sums, counts, err := o.policy.Forward(seqs)
+	if err != nil {
+		return nil, err
+	}
+	pb.PolicyChosen, pb.PolicyRejected = sums[:B], sums[B:]
+	pb.ChosenTokens, pb.RejectedTokens = counts[:B], counts[B:]
+	res, err := loss.DPO(o.Cfg, pb)
+	if err != nil {
+		return nil, fmt.Errorf("batch with %s: %w", o.locs[idx[0]], err)
+	}
+	w := float64(B) / float64(totalUnits)
+	m := train.Metrics{"loss": res.Loss * w}
+	for k, v := range res.Metrics {
+		m[k] = v * w
+	}
+	if !backward {
+		return m, nil
+	}
+	g := make([]float64, 2*B)
+	for k := 0; k < B; k++ {
+		g[k] = res.GradChosen[k] * w
+		g[B+k] = res.GradRejected[k] * w
+	}
+	return m, o.policy.Backward(g)
+}

@@ -1,0 +1,197 @@
+package pref
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/optim"
+	"github.com/align-go/align/train"
+)
+
+// ScoreTensor is the head's tensor name in HF sequence-classification
+// checkpoints: a bias-free Linear(hidden, num_labels) with num_labels 1.
+const ScoreTensor = "score.weight"
+
+// classifierArch is the transformers class a reward model of each
+// model_type is saved as.
+var classifierArch = map[string]string{
+	"gpt2":    "GPT2ForSequenceClassification",
+	"llama":   "LlamaForSequenceClassification",
+	"mistral": "MistralForSequenceClassification",
+	"qwen2":   "Qwen2ForSequenceClassification",
+	"qwen3":   "Qwen3ForSequenceClassification",
+}
+
+// RewardModel is a transformer with a scalar head: the reward of a sequence
+// is Head · h, h the final (normed) hidden state at its last real token.
+// It keeps the last forward's state for Backward, so one RewardModel must
+// not run two batches at once.
+type RewardModel struct {
+	Model    *model.Model
+	Head     []float32 // score.weight [1, C], flattened
+	HeadGrad []float32 // allocated by Params
+	Pad      int32     // written into padding and saved as pad_token_id
+
+	pad     padder
+	last    []int     // flat index of each row's last real token
+	lastH   []float32 // [rows, C] hidden states at last, for the head gradient
+	dhidden []float32
+	n, T    int // rows and length of the last forward
+}
+
+// NewRewardModel puts a freshly initialised head on m: N(0, 1/√(C+1)),
+// TRL's reward-head initialisation, seeded.
+func NewRewardModel(m *model.Model, pad int32, seed uint64) *RewardModel {
+	r := &RewardModel{Model: m, Pad: pad, Head: make([]float32, m.Cfg.Dim)}
+	r.InitHead(seed)
+	return r
+}
+
+// InitHead redraws the head.
+func (r *RewardModel) InitHead(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x5c0e))
+	std := 1 / math.Sqrt(float64(len(r.Head)+1))
+	for i := range r.Head {
+		r.Head[i] = float32(rng.NormFloat64() * std)
+	}
+}
+
+// LoadRewardModel loads an HF directory. A sequence-classification
+// checkpoint brings its score.weight (hasHead true); a causal LM loads with
+// Head nil, for the caller to initialise (InitHead) or reject.
+func LoadRewardModel(dir string) (r *RewardModel, hasHead bool, err error) {
+	m, extra, err := model.LoadDirWith(dir, ScoreTensor)
+	if err != nil {
+		return nil, false, err
+	}
+	pad := m.Cfg.PAD
+	if pad < 0 || pad >= m.Cfg.Vocab {
+		pad = max(m.Cfg.EOS, 0)
+	}
+	r = &RewardModel{Model: m, Pad: int32(pad)}
+	t, ok := extra[ScoreTensor]
+	if !ok {
+		r.Head = make([]float32, m.Cfg.Dim)
+		return r, false, nil
+	}
+	C := m.Cfg.Dim
+	if !(len(t.Shape) == 2 && t.Shape[0] == 1 && t.Shape[1] == C) {
+		if len(t.Shape) == 2 && t.Shape[1] == C {
+			return nil, false, fmt.Errorf("%s: tensor %q has shape %v: a reward model needs num_labels 1, this classifier has %d labels", dir, ScoreTensor, t.Shape, t.Shape[0])
+		}
+		return nil, false, fmt.Errorf("%s: tensor %q has shape %v, want [1 %d]", dir, ScoreTensor, t.Shape, C)
+	}
+	r.Head = t.Data
+	return r, true, nil
+}
+
+// Params is the head's parameter set for the training loop. The head is a
+// Linear weight, so weight decay applies as HF's Trainer would apply it.
+func (r *RewardModel) Params() train.ParamSet {
+	if r.HeadGrad == nil {
+		r.HeadGrad = make([]float32, len(r.Head))
+	}
+	return train.ParamSet{Name: "score", Data: r.Head, Grad: r.HeadGrad,
+		Spans: []optim.Span{{Name: ScoreTensor, Offset: 0, Size: len(r.Head), Decay: true}}}
+}
+
+// Forward scores right-padded rows, keeping what Backward needs.
+func (r *RewardModel) Forward(rows [][]int32) ([]float64, error) {
+	b, err := r.pad.batch(rows, r.Pad)
+	if err != nil {
+		return nil, err
+	}
+	return r.ForwardBatch(b)
+}
+
+// ForwardBatch scores a batch padded on either side (the mask decides
+// which tokens are real), keeping what Backward needs.
+func (r *RewardModel) ForwardBatch(b model.Batch) ([]float64, error) {
+	last, err := LastReal(b)
+	if err != nil {
+		return nil, err
+	}
+	_, hidden, err := r.Model.Forward(b, false)
+	if err != nil {
+		return nil, err
+	}
+	C := r.Model.Cfg.Dim
+	r.last, r.n, r.T = last, b.B, b.T
+	r.lastH = grow(r.lastH, b.B*C)
+	out := make([]float64, b.B)
+	for i, at := range last {
+		h := hidden[at*C : (at+1)*C]
+		copy(r.lastH[i*C:], h)
+		var s float64
+		for j, w := range r.Head {
+			s += float64(w) * float64(h[j])
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// Backward takes d(loss)/d(reward) per row of the last forward and
+// accumulates the gradients of the transformer (through the hidden states
+// at the last real tokens only) and of the head (HeadGrad, see Params).
+func (r *RewardModel) Backward(drew []float64) error {
+	if len(drew) != r.n || r.n == 0 {
+		return fmt.Errorf("pref: %d reward gradients for a forward of %d rows", len(drew), r.n)
+	}
+	if r.HeadGrad == nil {
+		r.HeadGrad = make([]float32, len(r.Head))
+	}
+	C := r.Model.Cfg.Dim
+	r.dhidden = grow(r.dhidden, r.n*r.T*C)
+	clear(r.dhidden)
+	for i, at := range r.last {
+		g := drew[i]
+		dh := r.dhidden[at*C : (at+1)*C]
+		h := r.lastH[i*C : (i+1)*C]
+		for j, w := range r.Head {
+			dh[j] = float32(g * float64(w))
+			r.HeadGrad[j] += float32(g * float64(h[j]))
+		}
+	}
+	return r.Model.Backward(nil, r.dhidden)
+}
+
+// Save writes an HF sequence-classification directory: the transformer,
+// score.weight [1, C] and a config.json transformers loads as
+// <Family>ForSequenceClassification with num_labels 1 and pad_token_id set.
+// GPT-2 tensors always carry the "transformer." prefix, which the class
+// needs to tell its body from its head. dtype is F32, BF16 or F16.
+func (r *RewardModel) Save(dir, dtype string) error {
+	m := r.Model
+	arch, ok := classifierArch[m.Cfg.ModelType]
+	if !ok {
+		return fmt.Errorf("pref: no sequence-classification class for model_type %q", m.Cfg.ModelType)
+	}
+	cfg := m.Cfg.HF(dtype)
+	cfg["architectures"] = []string{arch}
+	cfg["num_labels"] = 1
+	cfg["id2label"] = map[string]string{"0": "LABEL_0"}
+	cfg["label2id"] = map[string]int{"LABEL_0": 0}
+	cfg["pad_token_id"] = int(r.Pad)
+	prefix := m.HFPrefix()
+	if m.Cfg.Arch == model.ArchGPT2 {
+		prefix = "transformer."
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := checkpoint.WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
+	}
+	var ts []checkpoint.Tensor
+	for _, t := range m.ExportHF(m.Data, prefix) {
+		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data, DType: dtype})
+	}
+	ts = append(ts, checkpoint.Tensor{Name: ScoreTensor, Shape: []int{1, len(r.Head)}, Data: r.Head, DType: dtype})
+	return checkpoint.Write(filepath.Join(dir, checkpoint.SingleFile), ts, map[string]string{"format": "pt"})
+}
