@@ -27,8 +27,8 @@ func byteTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	}
 	vocab = append(vocab, "<eos>", "<pad>")
 	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{
-		Vocab: vocab,
-		Added: []tokenizer.AddedToken{{ID: testEOS, Content: "<eos>", Special: true}, {ID: testPAD, Content: "<pad>", Special: true}},
+		Vocab:  vocab,
+		Added:  []tokenizer.AddedToken{{ID: testEOS, Content: "<eos>", Special: true}, {ID: testPAD, Content: "<pad>", Special: true}},
 		Config: tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"},
 	})
 	if err != nil {
