@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
+)
+
+// writeCharModel writes a tiny random Llama-family model over a byte-level
+// tokenizer (256 bytes + ChatML specials) into dir: a base for CLI trainers
+// that tests can afford to train from scratch.
+func writeCharModel(t *testing.T, dir string) {
+	t.Helper()
+	vocab := make([]string, 256)
+	for b := 0; b < 256; b++ {
+		vocab[b] = tokenizer.ByteSymbol(byte(b))
+	}
+	specials := []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}
+	var added []tokenizer.AddedToken
+	for i, s := range specials {
+		vocab = append(vocab, s)
+		added = append(added, tokenizer.AddedToken{ID: 256 + i, Content: s, Special: true})
+	}
+	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{Vocab: vocab, Added: added,
+		Config: tokenizer.Config{EOSToken: "<|im_end|>", PADToken: "<|endoftext|>", ChatTemplate: tokenizer.ChatMLTemplate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := model.ParseConfig(map[string]any{"model_type": "llama", "vocab_size": float64(len(vocab)),
+		"hidden_size": 64.0, "num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
+		"intermediate_size": 128.0, "max_position_embeddings": 128.0, "tie_word_embeddings": true,
+		"eos_token_id": 258.0, "pad_token_id": 256.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model.New(cfg)
+	m.InitRandom(1)
+	if err := m.SaveDir(dir, "F32"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeLines(t *testing.T, path string, rows []any) {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range rows {
+		j, _ := json.Marshal(r)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSFTLearnsResponseFormat: SFT from scratch on chats whose answers all
+// follow one format teaches the format and, through the trained end-of-turn
+// token, when to stop — checked with `align generate` on unseen prompts.
+func TestSFTLearnsResponseFormat(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	writeCharModel(t, base)
+	words := []string{"red", "blue", "green", "cat", "dog", "sun", "moon", "tree", "fish", "bird",
+		"rain", "snow", "wind", "fire", "rock", "sand", "leaf", "star", "ship", "sea"}
+	var rows []any
+	for _, w := range words {
+		rows = append(rows, map[string]any{"messages": []map[string]string{
+			{"role": "user", "content": "Say " + w}, {"role": "assistant", "content": "OK: " + w + "!"}}})
+	}
+	train := filepath.Join(dir, "train.jsonl")
+	writeLines(t, train, rows)
+	out := filepath.Join(dir, "sft")
+	stdout, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", train, "--out", out,
+		"--max-steps", "150", "--batch-size", "10", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "50")
+	if err != nil {
+		t.Fatalf("sft: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "20 rows (messages)") {
+		t.Errorf("sft did not report its rows: %s", stderr)
+	}
+	prompts := filepath.Join(dir, "prompts.jsonl")
+	writeLines(t, prompts, []any{map[string]string{"prompt": "Say cat"}, map[string]string{"prompt": "Say star"}})
+	gen, stderr, err := runAlign(t, "", "generate", "--model", out, "--prompts", prompts, "--chat",
+		"--max-new-tokens", "30", "--temperature", "0")
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr)
+	}
+	sc := bufio.NewScanner(strings.NewReader(gen))
+	n := 0
+	for sc.Scan() {
+		var r struct {
+			Prompt, Completion string
+			FinishReason       string `json:"finish_reason"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		t.Logf("%q -> %q (%s)", r.Prompt, r.Completion, r.FinishReason)
+		if !strings.HasPrefix(r.Completion, "OK: ") || r.FinishReason != "stop" {
+			t.Errorf("%q: completion %q (%s); want the trained format ending in a stop", r.Prompt, r.Completion, r.FinishReason)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("generate wrote %d rows, want 2", n)
+	}
+}
+
+// TestSFTWithLoRAAndMerge: a LoRA SFT run writes PEFT adapters (not a full
+// model); `align merge` folds them into a plain model whose log-probs equal the
+// base+adapters model's.
+func TestSFTWithLoRAAndMerge(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	writeCharModel(t, base)
+	train := filepath.Join(dir, "train.jsonl")
+	writeLines(t, train, []any{map[string]string{"prompt": "Say hi", "completion": " hi!"},
+		map[string]string{"prompt": "Say yo", "completion": " yo!"}})
+	out := filepath.Join(dir, "lora")
+	if _, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", train, "--out", out, "--max-steps", "5",
+		"--batch-size", "2", "--lr", "1e-2", "--lora-r", "4", "--lora-targets", "q_proj,v_proj"); err != nil {
+		t.Fatalf("sft --lora-r: %v\n%s", err, stderr)
+	}
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("LoRA run output lacks %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
+		t.Error("LoRA run wrote a full model.safetensors")
+	}
+	merged := filepath.Join(dir, "merged")
+	if _, stderr, err := runAlign(t, "", "merge", "--base", base, "--adapter", out, "--out", merged); err != nil {
+		t.Fatalf("merge: %v\n%s", err, stderr)
+	}
+	ids := []int32{256 + 1, 'S', 'a', 'y', ' ', 'h', 'i'}
+	adapted, err := model.LoadDir(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adapted.LoadPEFT(out); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := model.LoadDir(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := model.LoadDir(base)
+	a, _ := SequenceLogprobs(adapted, ids)
+	p, _ := SequenceLogprobs(plain, ids)
+	o, _ := SequenceLogprobs(orig, ids)
+	moved := false
+	for i := range a {
+		if d := a[i] - p[i]; d > 1e-4 || d < -1e-4 {
+			t.Errorf("logprob %d: adapted %.6f, merged %.6f", i, a[i], p[i])
+		}
+		if d := a[i] - o[i]; d > 1e-3 || d < -1e-3 {
+			moved = true
+		}
+	}
+	if !moved {
+		t.Error("LoRA training left the model unchanged")
+	}
+}
