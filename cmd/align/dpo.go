@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/train"
+	"github.com/spf13/cobra"
+)
+
+type dpoOpts struct {
+	prefData
+	ref           string
+	cfg           loss.DPOConfig
+	precomputeRef bool
+}
+
+func init() {
+	var o dpoOpts
+	cmd := &cobra.Command{
+		Use:   "dpo --model DIR --data FILE --out DIR",
+		Short: "Direct preference optimisation (DPO, cDPO, robust, hinge, IPO, SimPO)",
+		Long: `Trains the policy on preference pairs with a DPO-family loss over the summed log-probs of
+each response's tokens (EOS included), against a frozen reference: --ref DIR, or by default
+a copy of the starting policy. --precompute-ref computes the reference log-probs of the whole
+dataset once and frees the reference model before training. simpo needs no reference.
+ipo and simpo use per-token mean log-probs, as TRL does. --sft-weight adds TRL's rpo_alpha
+NLL term on the chosen responses. Metrics carry TRL's names: loss, rewards/chosen,
+rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen, logps/rejected.
+Sequences longer than --max-length keep their end (the prompt is cut from the left).`,
+	}
+	def := train.DefaultSettings()
+	def.LR, def.Epochs = 1e-6, 1
+	flags := train.AddFlags(cmd, def)
+	fs := cmd.Flags()
+	o.addFlags(fs)
+	fs.StringVar(&o.ref, "ref", "", "reference model directory (default: a frozen copy of --model)")
+	fs.Float64Var(&o.cfg.Beta, "beta", 0.1, "KL strength β (SimPO papers use ~2)")
+	fs.StringVar(&o.cfg.LossType, "loss", "sigmoid", "loss: "+strings.Join(loss.PreferenceLossNames(), ", "))
+	fs.Float64Var(&o.cfg.LabelSmoothing, "label-smoothing", 0, "assumed label-flip probability (cDPO with sigmoid, robust)")
+	fs.Float64Var(&o.cfg.SimPOGamma, "simpo-gamma", 0.5, "SimPO target reward margin γ")
+	fs.Float64Var(&o.cfg.RPOAlpha, "sft-weight", 0, "weight of the NLL term on chosen responses (TRL rpo_alpha)")
+	fs.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute reference log-probs once before training and free the reference model")
+	withAliases(fs, map[string]string{"loss-type": "loss", "rpo-alpha": "sft-weight", "ref-model": "ref",
+		"precompute-ref-log-probs": "precompute-ref", "model-name-or-path": "model"})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		s, err := flags.Resolve(args)
+		if err != nil {
+			return err
+		}
+		cfgYAML, err := flags.ConfigYAML()
+		if err != nil {
+			return err
+		}
+		job, err := o.job(s, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		job.ConfigYAML = cfgYAML
+		res, err := train.Run(cmd.Context(), job)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps (final loss %.4f); model in %s\n", res.Steps, res.Loss, res.Out)
+		return nil
+	}
+	rootCmd.AddCommand(cmd)
+}
+
+func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	pl, err := loss.LookupPreferenceLoss(o.cfg.LossType)
+	if err != nil {
+		return nil, fmt.Errorf("--loss: %w", err)
+	}
+	if pl.ReferenceFree && o.ref != "" {
+		return nil, fmt.Errorf("--ref: the %s loss uses no reference model", o.cfg.LossType)
+	}
+	m, err := model.LoadDir(o.model)
+	if err != nil {
+		return nil, err
+	}
+	tok, enc, err := o.loadTokenizer(m.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	pad := int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS)))
+	var ref *model.Model
+	switch {
+	case pl.ReferenceFree:
+	case o.ref != "":
+		if ref, err = model.LoadDir(o.ref); err != nil {
+			return nil, fmt.Errorf("--ref: %w", err)
+		}
+		if ref.Cfg.Vocab != m.Cfg.Vocab {
+			return nil, fmt.Errorf("--ref: %s has vocab_size %d but --model has %d", o.ref, ref.Cfg.Vocab, m.Cfg.Vocab)
+		}
+	default:
+		// Cloned before training (and before a resumed run restores the
+		// trained weights), so it is the starting policy.
+		ref = m.Clone()
+	}
+	maxLen := o.maxLen(m.Cfg, log)
+	if ref != nil && ref.Cfg.MaxPos < maxLen {
+		maxLen = ref.Cfg.MaxPos
+	}
+	trainPairs, evalPairs, err := o.pairs(enc, s.Seed, log)
+	if err != nil {
+		return nil, err
+	}
+	live := ref
+	if o.precomputeRef {
+		live = nil
+	}
+	obj, err := pref.NewDPOObjective(m, live, o.cfg, trainPairs, maxLen, pad)
+	if err != nil {
+		return nil, err
+	}
+	var ev *pref.DPOObjective
+	if len(evalPairs) > 0 {
+		if ev, err = pref.NewDPOObjective(m, live, o.cfg, evalPairs, maxLen, pad); err != nil {
+			return nil, err
+		}
+	}
+	if o.precomputeRef && ref != nil {
+		fmt.Fprintf(log, "dpo: computing reference log-probs of %d pairs\n", obj.Len()+len(evalPairs))
+		for _, x := range []*pref.DPOObjective{obj, ev} {
+			if x == nil {
+				continue
+			}
+			if err := x.PrecomputeRef(ref, s.BatchSize); err != nil {
+				return nil, fmt.Errorf("reference log-probs: %w", err)
+			}
+		}
+		// Nothing the job holds refers to ref any more, so its memory is
+		// freed once training allocates.
+	}
+	if obj.Len() == 0 {
+		return nil, errors.New("--data: no training pairs")
+	}
+	fmt.Fprintf(log, "dpo: %s; %d training pairs; loss %s, beta %g\n", m.Cfg.Describe(), obj.Len(), o.cfg.LossType, o.cfg.Beta)
+	job := &train.Job{
+		Settings:  s,
+		Objective: obj,
+		Params:    []train.ParamSet{train.ModelParams("model", m)},
+		Log:       log,
+		Saver: train.SaverFunc(func(dir string) error {
+			if err := m.SaveDir(dir, o.dtype); err != nil {
+				return err
+			}
+			return copyTokenizerFiles(o.tokDir(), o.model, dir)
+		}),
+	}
+	if ev != nil {
+		job.Eval = ev
+	}
+	return job, nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/align-go/align/model"
+)
+
+func runDPO(t *testing.T, args ...string) (out string, rows []map[string]float64) {
+	t.Helper()
+	out = filepath.Join(t.TempDir(), "dpo")
+	_, stderr, err := runAlign(t, "", append([]string{"dpo", "--out", out, "--save-steps", "0"}, args...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rows, _ = trainRows(t, out)
+	return out, rows
+}
+
+// TestDPOCommandStepZero: the first logged step, computed before any
+// update with the policy equal to its reference, has the sigmoid loss ln 2
+// and zero rewards.
+func TestDPOCommandStepZero(t *testing.T) {
+	m, data := prefModel(t, 1), politeRows(t, 32, 1)
+	for _, extra := range [][]string{nil, {"--precompute-ref"}} {
+		t.Run(strings.Join(append([]string{"live"}, extra...), " "), func(t *testing.T) {
+			_, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--max-steps", "1", "--logging-steps", "1",
+				"--batch-size", "8", "--grad-accum", "2"}, extra...)...)
+			r := rows[0]
+			if math.Abs(r["loss"]-math.Ln2) > 1e-6 {
+				t.Errorf("step-0 loss %.12f, want ln 2 = %.12f", r["loss"], math.Ln2)
+			}
+			if extra == nil && r["loss"] != math.Ln2 {
+				t.Errorf("live reference: loss %.17g is not exactly ln 2", r["loss"])
+			}
+			for _, k := range []string{"rewards/chosen", "rewards/rejected", "rewards/margins"} {
+				if math.Abs(r[k]) > 1e-6 {
+					t.Errorf("%s = %g at step 0", k, r[k])
+				}
+			}
+		})
+	}
+}
+
+// TestDPOCommandPrecomputeRef compares a live --ref with precomputed
+// reference log-probs on the first step (the reference is another model,
+// so the pairs are not all ties).
+func TestDPOCommandPrecomputeRef(t *testing.T) {
+	m, ref, data := prefModel(t, 1), prefModel(t, 2), politeRows(t, 32, 1)
+	args := []string{"--model", m, "--ref", ref, "--data", data, "--max-steps", "1", "--logging-steps", "1", "--batch-size", "8", "--lr", "1e-3"}
+	_, live := runDPO(t, args...)
+	_, pre := runDPO(t, append(args, "--precompute-ref")...)
+	for _, k := range []string{"loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"} {
+		a, ok := live[0][k]
+		if !ok {
+			t.Errorf("no metric %q", k)
+		}
+		if b := pre[0][k]; math.Abs(a-b) > 1e-6*math.Max(1, math.Abs(a)) {
+			t.Errorf("%s: live %.9g, precomputed %.9g", k, a, b)
+		}
+	}
+}
+
+// TestDPOCommandLearns trains with DPO and checks the policy prefers the
+// chosen responses, with chosen log-probs above the reference's, and that
+// the saved model loads.
+func TestDPOCommandLearns(t *testing.T) {
+	m, data := prefModel(t, 1), politeRows(t, 128, 1)
+	out, rows := runDPO(t, "--model", m, "--data", data, "--max-steps", "40", "--batch-size", "16", "--lr", "3e-3",
+		"--lr-scheduler", "constant", "--logging-steps", "10", "--precompute-ref")
+	last := rows[len(rows)-1]
+	t.Logf("first %v\nlast %v", rows[0], last)
+	if last["rewards/accuracies"] < 0.9 {
+		t.Errorf("rewards/accuracies %.3f < 0.9", last["rewards/accuracies"])
+	}
+	if last["rewards/chosen"] <= 0 || last["rewards/margins"] <= rows[0]["rewards/margins"] {
+		t.Errorf("rewards/chosen %.4f, margins %.4f -> %.4f", last["rewards/chosen"], rows[0]["rewards/margins"], last["rewards/margins"])
+	}
+	if _, err := model.LoadDir(out); err != nil {
+		t.Fatalf("saved policy: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tokenizer.json")); err != nil {
+		t.Error("tokenizer not copied")
+	}
+}
+
+// TestDPOCommandLosses runs each loss for a few steps: each must train
+// (loss falls) and log TRL's metrics.
+func TestDPOCommandLosses(t *testing.T) {
+	m, data := prefModel(t, 1), politeRows(t, 64, 1)
+	for _, tc := range []struct {
+		loss  string
+		extra []string
+	}{
+		{"sigmoid", []string{"--label-smoothing", "0.1", "--sft-weight", "0.5"}},
+		{"ipo", nil},
+		{"hinge", nil},
+		{"robust", []string{"--label-smoothing", "0.1"}},
+		{"simpo", []string{"--beta", "2", "--simpo-gamma", "0.5"}},
+	} {
+		t.Run(tc.loss, func(t *testing.T) {
+			_, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--loss", tc.loss, "--max-steps", "20",
+				"--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "5"}, tc.extra...)...)
+			first, last := rows[0], rows[len(rows)-1]
+			if !(last["loss"] < first["loss"]) || !(last["rewards/margins"] > 0) {
+				t.Errorf("loss %.4f -> %.4f, margins %.4f", first["loss"], last["loss"], last["rewards/margins"])
+			}
+			if _, ok := last["nll_loss"]; ok != (tc.loss == "sigmoid") {
+				t.Errorf("nll_loss present %v", ok)
+			}
+		})
+	}
+}
