@@ -90,6 +90,9 @@ are special tokens.`,
 				return err
 			}
 			if !quiet {
+				if tok.VocabSize() < opt.VocabSize {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: no pair left to merge before --vocab-size %d (or --min-frequency stopped it)\n", opt.VocabSize)
+				}
 				cfg := tok.Config()
 				fmt.Fprintf(cmd.ErrOrStderr(), "trained %d tokens (%d special) from %d distinct words in %v (counting %v); eos %q, pad %q -> %s\n",
 					tok.VocabSize(), len(opt.SpecialTokens), tr.Words(), time.Since(start).Round(time.Millisecond),
