@@ -2,6 +2,8 @@ package sft
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,5 +109,44 @@ func TestTruncationPolicies(t *testing.T) {
 		Options{MaxLength: 10, Truncation: TruncateSkip}, false)
 	if err != nil || len(seqs) != 1 || st.Skipped != 1 || st.Rows != 2 || len(reasons) != 1 {
 		t.Fatalf("TokenizeAll: %d seqs, %+v, %v, %v", len(seqs), st, reasons, err)
+	}
+}
+
+// TestLossMaskFromFiles runs each on-disk SFT format through the reader and the
+// tokeniser, and states exactly which text carries loss.
+func TestLossMaskFromFiles(t *testing.T) {
+	qwen := loadTok(t, "qwen3")
+	cases := []struct {
+		format, row string
+		want        []string
+	}{
+		{"sharegpt", `{"conversations":[{"from":"human","value":"Hi"},{"from":"gpt","value":"Hello!"}]}`,
+			[]string{"<think>\n\n</think>\n\nHello!<|im_end|>\n"}},
+		{"alpaca", `{"instruction":"Add","input":"2 and 3","output":"5"}`,
+			[]string{"<think>\n\n</think>\n\n5<|im_end|>\n"}},
+		{"messages", `{"messages":[{"role":"user","content":"A"},{"role":"assistant","content":"B"},{"role":"user","content":"C"},{"role":"assistant","content":"D"}]}`,
+			[]string{"B<|im_end|>\n", "<think>\n\n</think>\n\nD<|im_end|>\n"}},
+		{"prompt_completion", `{"prompt":"2+2=","completion":"4"}`, []string{"4<|im_end|>"}},
+		{"text", `{"text":"whole row"}`, []string{"whole row<|im_end|>"}},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "d.jsonl")
+			os.WriteFile(p, []byte(c.row+"\n"), 0o644)
+			rows, rep, err := data.ReadSFT(p, data.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rep.Format) != c.format {
+				t.Fatalf("detected %q, want %q", rep.Format, c.format)
+			}
+			seq, err := Tokenize(qwen, rows[0], Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := trained(qwen, seq); strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Fatalf("trained %q, want %q", got, c.want)
+			}
+		})
 	}
 }

@@ -171,3 +171,29 @@ func TestSFTWithLoRAAndMerge(t *testing.T) {
 		t.Error("LoRA training left the model unchanged")
 	}
 }
+
+// TestSFTBadRows: without --skip-bad-rows the first bad row stops the run before
+// any step, naming file and line; with it, rows are skipped and counted.
+func TestSFTBadRows(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	writeCharModel(t, base)
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"prompt":"a","completion":"b"}`+"\n"+`{"prompt":"c","completion":"d"}`+"\n"+
+		`{"prompt":"e"}`+"\n"+`{"prompt":"f","completion":"g"}`+"\n"), 0o644)
+	out := filepath.Join(dir, "run")
+	_, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", bad, "--out", out, "--max-steps", "2")
+	if err == nil || !strings.Contains(stderr, "bad.jsonl:3") || !strings.Contains(stderr, "completion") {
+		t.Fatalf("want an error naming bad.jsonl:3 and the missing field; got %v: %s", err, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); err == nil {
+		t.Fatal("a training step ran before the bad row was reported")
+	}
+	_, stderr, err = runAlign(t, "", "sft", "--model", base, "--data", bad, "--out", out, "--max-steps", "2", "--skip-bad-rows")
+	if err != nil {
+		t.Fatalf("--skip-bad-rows: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 1 bad rows of 4") || !strings.Contains(stderr, "3 rows") {
+		t.Fatalf("skip report missing: %s", stderr)
+	}
+}
