@@ -99,8 +99,9 @@ func (l *LogProbs) Backward(g []float64) error {
 // metrics carry TRL's names (rewards/chosen, rewards/rejected,
 // rewards/accuracies, rewards/margins, logps/chosen, logps/rejected).
 //
-// The reference is Ref (a frozen model, typically a clone of the initial
-// policy), or log-probs computed once by PrecomputeRef, or nothing for a
+// The reference is a frozen model (a clone of the initial policy, or the
+// policy itself when it carries LoRA adapters: the reference pass switches
+// them off), or log-probs computed once by PrecomputeRef, or nothing for a
 // reference-free loss.
 type DPOObjective struct {
 	Cfg loss.DPOConfig
@@ -131,6 +132,9 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 	}
 	o := &DPOObjective{Cfg: cfg, policy: &LogProbs{Model: policy, Pad: pad}, refFree: pl.ReferenceFree}
 	if ref != nil && !pl.ReferenceFree {
+		if err := checkSelfRef(policy, ref); err != nil {
+			return nil, err
+		}
 		o.ref = &LogProbs{Model: ref, Pad: pad}
 	}
 	for _, p := range pairs {
@@ -147,6 +151,25 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 	return o, nil
 }
 
+// checkSelfRef allows the policy to be its own reference only through
+// LoRA: with the adapters switched off the model is the frozen base.
+func checkSelfRef(policy, ref *model.Model) error {
+	if ref == policy && policy.LoRA() == nil {
+		return fmt.Errorf("pref: the reference is the policy itself, which only works with LoRA adapters attached (pass a copy: model.Clone)")
+	}
+	return nil
+}
+
+// refForward runs the reference; when it is the policy's own base, with
+// the adapters switched off for the pass.
+func refForward(lp *LogProbs, seqs []Seq) ([]float64, []int, error) {
+	if lp.Model.LoRA() != nil {
+		lp.Model.SetLoRAEnabled(false)
+		defer lp.Model.SetLoRAEnabled(true)
+	}
+	return lp.Forward(seqs)
+}
+
 // PrecomputeRef computes the reference log-probs of every pair with ref
 // in batches of batchSize pairs, so the reference model can be dropped
 // before training starts. The numbers equal what a live reference gives,
@@ -154,6 +177,9 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 func (o *DPOObjective) PrecomputeRef(ref *model.Model, batchSize int) error {
 	if o.refFree {
 		return nil
+	}
+	if err := checkSelfRef(o.policy.Model, ref); err != nil {
+		return err
 	}
 	lp := &LogProbs{Model: ref, Pad: o.policy.Pad}
 	n := len(o.chosen)
@@ -166,7 +192,7 @@ func (o *DPOObjective) PrecomputeRef(ref *model.Model, batchSize int) error {
 	for lo := 0; lo < n; lo += max(batchSize, 1) {
 		idx := order[lo:min(lo+max(batchSize, 1), n)]
 		seqs := o.seqs(idx)
-		sums, _, err := lp.Forward(seqs)
+		sums, _, err := refForward(lp, seqs)
 		if err != nil {
 			return err
 		}
@@ -227,7 +253,7 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 			pb.RefChosen[k], pb.RefRejected[k] = o.refLogps[i][0], o.refLogps[i][1]
 		}
 	case o.ref != nil:
-		sums, _, err := o.ref.Forward(seqs)
+		sums, _, err := refForward(o.ref, seqs)
 		if err != nil {
 			return nil, fmt.Errorf("reference model: %w", err)
 		}

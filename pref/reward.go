@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
@@ -166,6 +167,11 @@ func (r *RewardModel) Backward(drew []float64) error {
 // <Family>ForSequenceClassification with num_labels 1 and pad_token_id set.
 // GPT-2 tensors always carry the "transformer." prefix, which the class
 // needs to tell its body from its head. dtype is F32, BF16 or F16.
+//
+// LoRA adapters, if attached, are merged into the saved weights (the model
+// itself is left as it is), so the directory is a plain reward model that
+// align score and the RL trainers load without the base: the head is trained
+// in full anyway, as PEFT's modules_to_save would have it.
 func (r *RewardModel) Save(dir, dtype string) error {
 	m := r.Model
 	arch, ok := classifierArch[m.Cfg.ModelType]
@@ -188,10 +194,60 @@ func (r *RewardModel) Save(dir, dtype string) error {
 	if err := checkpoint.WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return err
 	}
+	hf := m.ExportHF(m.Data, prefix)
+	if lo := m.LoRA(); lo != nil {
+		if err := mergeAdapters(hf, lo, m.HFPrefix(), prefix, m.Cfg.Arch == model.ArchGPT2); err != nil {
+			return err
+		}
+	}
 	var ts []checkpoint.Tensor
-	for _, t := range m.ExportHF(m.Data, prefix) {
+	for _, t := range hf {
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data, DType: dtype})
 	}
 	ts = append(ts, checkpoint.Tensor{Name: ScoreTensor, Shape: []int{1, len(r.Head)}, Data: r.Head, DType: dtype})
 	return checkpoint.Write(filepath.Join(dir, checkpoint.SingleFile), ts, map[string]string{"format": "pt"})
+}
+
+// mergeAdapters adds scale·B·A to the exported HF weights of each adapted
+// module: [out,in] tensors, or GPT-2's Conv1D [in,out] ones (transposed).
+// Adapter module paths carry the model's own GPT-2 prefix (from), the
+// exported tensors the save's (to).
+func mergeAdapters(hf []model.NamedTensor, lo *model.LoRA, from, to string, conv1D bool) error {
+	byName := map[string][]float32{}
+	for _, t := range hf {
+		byName[t.Name] = t.Data
+	}
+	R := lo.Cfg.R
+	scale := float32(lo.Cfg.Alpha / float64(R))
+	for k := 0; k+1 < len(lo.Params); k += 2 {
+		pa, pb := lo.Params[k], lo.Params[k+1]
+		module := strings.TrimSuffix(pa.Name, ".lora_A.weight")
+		if module == pa.Name || pb.Name != module+".lora_B.weight" {
+			return fmt.Errorf("pref: unexpected adapter tensors %q, %q", pa.Name, pb.Name)
+		}
+		name := to + strings.TrimPrefix(module, from) + ".weight"
+		w, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("pref: adapter %q has no base weight %q", module, name)
+		}
+		a, b := lo.Data[pa.Offset:pa.Offset+pa.Size], lo.Data[pb.Offset:pb.Offset+pb.Size]
+		in, out := pa.Shape[1], pb.Shape[0]
+		if len(w) != in*out {
+			return fmt.Errorf("pref: adapter %q is %dx%d but %q has %d values", module, out, in, name, len(w))
+		}
+		for o := 0; o < out; o++ {
+			for i := 0; i < in; i++ {
+				var d float32
+				for r := 0; r < R; r++ {
+					d += b[o*R+r] * a[r*in+i]
+				}
+				if conv1D {
+					w[i*out+o] += scale * d
+				} else {
+					w[o*in+i] += scale * d
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ type dpoOpts struct {
 	ref           string
 	cfg           loss.DPOConfig
 	precomputeRef bool
+	lora          *loraFlags
 }
 
 func init() {
@@ -32,7 +33,9 @@ dataset once and frees the reference model before training. simpo needs no refer
 ipo and simpo use per-token mean log-probs, as TRL does. --sft-weight adds TRL's rpo_alpha
 NLL term on the chosen responses. Metrics carry TRL's names: loss, rewards/chosen,
 rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen, logps/rejected.
-Sequences longer than --max-length keep their end (the prompt is cut from the left).`,
+Sequences longer than --max-length keep their end (the prompt is cut from the left).
+With --lora-r only adapters train, and without --ref the reference is the same base with
+the adapters switched off (no second copy of the weights); OUT then holds PEFT adapters.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-6, 1
@@ -46,6 +49,7 @@ Sequences longer than --max-length keep their end (the prompt is cut from the le
 	fs.Float64Var(&o.cfg.SimPOGamma, "simpo-gamma", 0.5, "SimPO target reward margin γ")
 	fs.Float64Var(&o.cfg.RPOAlpha, "sft-weight", 0, "weight of the NLL term on chosen responses (TRL rpo_alpha)")
 	fs.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute reference log-probs once before training and free the reference model")
+	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"loss-type": "loss", "rpo-alpha": "sft-weight", "ref-model": "ref",
 		"precompute-ref-log-probs": "precompute-ref", "model-name-or-path": "model"})
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -102,10 +106,16 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		if ref.Cfg.Vocab != m.Cfg.Vocab {
 			return nil, fmt.Errorf("--ref: %s has vocab_size %d but --model has %d", o.ref, ref.Cfg.Vocab, m.Cfg.Vocab)
 		}
+	case o.lora.enabled():
+		ref = m // the frozen base: adapters are switched off for reference passes
 	default:
 		// Cloned before training (and before a resumed run restores the
 		// trained weights), so it is the starting policy.
 		ref = m.Clone()
+	}
+	params, err := o.lora.params(m, s.Seed)
+	if err != nil {
+		return nil, err
 	}
 	maxLen := o.maxLen(m.Cfg, log)
 	if ref != nil && ref.Cfg.MaxPos < maxLen {
@@ -148,11 +158,11 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	fmt.Fprintf(log, "dpo: %s; %d training pairs; loss %s, beta %g\n", m.Cfg.Describe(), obj.Len(), o.cfg.LossType, o.cfg.Beta)
 	job := &train.Job{
 		Settings:  s,
-		Objective: obj,
-		Params:    []train.ParamSet{train.ModelParams("model", m)},
+		Objective: withLoRADropout(obj, m),
+		Params:    params,
 		Log:       log,
 		Saver: train.SaverFunc(func(dir string) error {
-			if err := m.SaveDir(dir, o.dtype); err != nil {
+			if err := o.lora.save(m, dir, o.model, o.dtype); err != nil {
 				return err
 			}
 			return copyTokenizerFiles(o.tokDir(), o.model, dir)

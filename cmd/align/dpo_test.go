@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,6 +113,94 @@ func TestDPOCommandLosses(t *testing.T) {
 			}
 			if _, ok := last["nll_loss"]; ok != (tc.loss == "sigmoid") {
 				t.Errorf("nll_loss present %v", ok)
+			}
+		})
+	}
+}
+
+// TestPrefCommandsLoRA trains both preference commands through adapters:
+// DPO (reference = the base with adapters off) writes PEFT adapters, the
+// reward model a plain merged classifier that align score loads. Micro-batches
+// stay under 256 token rows (2 pairs, accumulated 8 times): above that the
+// adapters' backward hits a tensor.Gemm bug (ragged last panel with K > 256).
+func TestPrefCommandsLoRA(t *testing.T) {
+	m, data := prefModel(t, 1), politeRows(t, 128, 1)
+	lora := []string{"--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0"}
+	out, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--max-steps", "30", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2",
+		"--lr-scheduler", "constant", "--logging-steps", "1"}, lora...)...)
+	first, last := rows[0], rows[len(rows)-1]
+	if first["loss"] != math.Ln2 {
+		t.Errorf("step-0 loss %.17g with fresh adapters, want ln 2", first["loss"])
+	}
+	if last["rewards/accuracies"] < 0.9 || last["rewards/margins"] <= 0 {
+		t.Errorf("LoRA DPO: accuracies %.3f margins %.4f", last["rewards/accuracies"], last["rewards/margins"])
+	}
+	for _, f := range []string{model.PEFTConfigFile, model.PEFTWeightsFile, "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("DPO OUT lacks %s", f)
+		}
+	}
+
+	rmOut := filepath.Join(t.TempDir(), "rm")
+	_, stderr, err := runAlign(t, "", append([]string{"rm", "--model", m, "--data", data, "--eval-data", politeRows(t, 64, 2),
+		"--out", rmOut, "--max-steps", "40", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2", "--lr-scheduler", "constant",
+		"--logging-steps", "10", "--save-steps", "0", "--lora-dropout", "0.05"}, lora[:4]...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	_, evals := trainRows(t, rmOut)
+	if acc := evals[len(evals)-1]["eval_accuracy"]; acc < 0.9 {
+		t.Errorf("LoRA reward model: held-out accuracy %.3f", acc)
+	}
+	if _, err := os.Stat(filepath.Join(rmOut, model.PEFTConfigFile)); err == nil {
+		t.Error("the reward model should be saved merged, not as adapters")
+	}
+	in := filepath.Join(t.TempDir(), "s.jsonl")
+	os.WriteFile(in, []byte(`{"prompt":"say red:","chosen":" thanks red","rejected":" whatever red"}`+"\n"), 0o644)
+	stdout, stderr, err := runAlign(t, "", "score", "--model", rmOut, "--data", in)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var r map[string]float64
+	json.Unmarshal([]byte(stdout), &r)
+	if !(r["reward_chosen"] > r["reward_rejected"]) {
+		t.Errorf("merged LoRA reward model: %s", stdout)
+	}
+}
+
+// TestPrefCommandsResume: a run stopped at a checkpoint and resumed ends
+// with the same weights as an uninterrupted one — the DPO reference must be
+// the starting policy, not the resumed one, and the reward head must be
+// restored.
+func TestPrefCommandsResume(t *testing.T) {
+	m, data := prefModel(t, 1), politeRows(t, 48, 1)
+	for _, tc := range []struct {
+		name string
+		args []string
+		file string
+	}{
+		{"dpo", []string{"dpo", "--lr", "1e-3"}, "model.safetensors"},
+		{"dpo precompute", []string{"dpo", "--lr", "1e-3", "--precompute-ref"}, "model.safetensors"},
+		{"rm", []string{"rm", "--lr", "1e-3"}, "model.safetensors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			common := append(append([]string(nil), tc.args...), "--model", m, "--data", data, "--batch-size", "8",
+				"--lr-scheduler", "constant", "--save-steps", "3", "--logging-steps", "1")
+			full := filepath.Join(t.TempDir(), "full")
+			if _, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...); err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			part := filepath.Join(t.TempDir(), "part")
+			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...); err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...); err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			a, _ := os.ReadFile(filepath.Join(full, tc.file))
+			b, _ := os.ReadFile(filepath.Join(part, tc.file))
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("resumed run's %s differs from the uninterrupted run's", tc.file)
 			}
 		})
 	}

@@ -127,6 +127,7 @@ func withAliases(fs *pflag.FlagSet, aliases map[string]string) {
 type rmOpts struct {
 	prefData
 	centerRewards float64
+	lora          *loraFlags
 }
 
 func init() {
@@ -140,7 +141,9 @@ real token: the EOS appended to every prompt+response. Rows with a "margin" colu
 --center-rewards adds TRL's center_rewards_coefficient term. Metrics: loss, accuracy,
 margin, rewards/chosen, rewards/rejected (eval_ prefixed on the held-out set). Pairs longer
 than --max-length are dropped, as TRL does. OUT ends up an HF sequence-classification
-directory (score.weight, num_labels 1, pad_token_id) that align score and the RL trainers load.`,
+directory (score.weight, num_labels 1, pad_token_id) that align score and the RL trainers load.
+With --lora-r the transformer trains through adapters while the head trains in full; the
+adapters are merged into the saved model, so OUT is a plain reward model either way.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-5, 1
@@ -148,6 +151,7 @@ directory (score.weight, num_labels 1, pad_token_id) that align score and the RL
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.Float64Var(&o.centerRewards, "center-rewards", 0, "coefficient of the mean squared (r_chosen + r_rejected) term that centres rewards on 0 (TRL recommends 0.01)")
+	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"center-rewards-coefficient": "center-rewards", "model-name-or-path": "model"})
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		s, err := flags.Resolve(args)
@@ -202,6 +206,11 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 			return nil, err
 		}
 	}
+	params, err := o.lora.params(m, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	params = append(params, rm.Params())
 	maxLen := o.maxLen(m.Cfg, log)
 	trainPairs, evalPairs, err := o.pairs(enc, s.Seed, log)
 	if err != nil {
@@ -217,8 +226,8 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	fmt.Fprintf(log, "rm: %s; %d training pairs\n", m.Cfg.Describe(), obj.Len())
 	job := &train.Job{
 		Settings:  s,
-		Objective: obj,
-		Params:    []train.ParamSet{train.ModelParams("model", m), rm.Params()},
+		Objective: withLoRADropout(obj, m),
+		Params:    params,
 		Log:       log,
 		Saver: train.SaverFunc(func(dir string) error {
 			if err := rm.Save(dir, o.dtype); err != nil {
