@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/align-go/align/tensor"
 )
@@ -27,9 +28,9 @@ func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
 		return
 	}
 	groups := (OC + 3) / 4
-	// About 64K multiply-adds per goroutine pays for its start.
+	// About 64K multiply-adds per piece pays for handing it out.
 	minGroups := max(1, (1<<16)/(4*IC*N))
-	tensor.ParallelFor(groups, minGroups, func(lo, hi int) {
+	parallelPieces(groups, minGroups, func(lo, hi int) {
 		j0, j1 := lo*4, min(hi*4, OC)
 		dotRows(out[j0:], OC, inp, IC, w[j0*IC:], IC, N, j1-j0, IC)
 		if b == nil {
@@ -64,7 +65,14 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 		for j := 0; j < n4; j += 4 {
 			i := 0
 			for ; i+4 <= M; i += 4 {
-				dot4x4AVX512(k16, &x[i*ldx], ldx, &w[j*ldw], ldw, &out[i*ldo+j], ldo)
+				// Tile i/4 prefetches row i/4 of the next group of four: with
+				// 16 input rows the whole next group arrives while this one
+				// computes (fewer rows prefetch part of it).
+				pf := j + 4 + i/4
+				if i/4 >= 4 || pf >= N {
+					pf = j
+				}
+				dot4x4AVX512(k16, &x[i*ldx], ldx, &w[j*ldw], ldw, &out[i*ldo+j], ldo, &w[pf*ldw])
 			}
 			for ; i < M; i++ {
 				dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, &out[i*ldo+j])
@@ -136,6 +144,38 @@ func axpyRows(out []float32, n int, p []float32, v []float32, ldv int) {
 	}
 }
 
+// parallelPieces runs fn over [0,n) in pieces of at least minPiece, handed
+// out on demand to up to tensor.Threads() goroutines (the caller included).
+// Decode steps are a few milliseconds of work split into even halves; on a
+// machine shared with other processes one half often waits for a core while
+// the other finishes, so pieces are made several times smaller than n/threads
+// and whoever is running takes the next one.
+func parallelPieces(n, minPiece int, fn func(lo, hi int)) {
+	threads := min(tensor.Threads(), n/max(minPiece, 1))
+	if threads <= 1 {
+		fn(0, n)
+		return
+	}
+	piece := max(minPiece, (n+4*threads-1)/(4*threads))
+	pieces := (n + piece - 1) / piece
+	var next atomic.Int64
+	work := func() {
+		for {
+			p := int(next.Add(1)) - 1
+			if p >= pieces {
+				return
+			}
+			fn(p*piece, min(p*piece+piece, n))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < threads; i++ {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
 // attScratch holds one goroutine's score block (attBlock query rows × keys).
 var attScratch = sync.Pool{New: func() any { return new([]float32) }}
 
@@ -163,7 +203,7 @@ func AttentionCached(out, q, k, v []float32, mask []int32, rows, start []int, R,
 	}
 	// Two passes over the keys of every query row, ~HS multiply-adds each.
 	unitWork := 2 * min(T, attBlock) * maxS * HS
-	tensor.ParallelFor(R*NH*nblk, max(1, (1<<15)/max(unitWork, 1)), func(lo, hi int) {
+	parallelPieces(R*NH*nblk, max(1, (1<<15)/max(unitWork, 1)), func(lo, hi int) {
 		sp := attScratch.Get().(*[]float32)
 		defer attScratch.Put(sp)
 		for u := lo; u < hi; u++ {

@@ -25,9 +25,11 @@
 	VADDPS        xb, xa, xa; \
 	VMOVUPS       xa, dst
 
-// func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int)
-// k is a positive multiple of 16.
-TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-56
+// func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int, pf *float32)
+// k is a positive multiple of 16. pf[:k] is prefetched into L1 along the way:
+// the caller points it at a weight row it will need next, so the row streams
+// in from memory while this tile computes from cache.
+TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	SHLQ $2, CX
 	MOVQ x+8(FP), SI
@@ -58,9 +60,11 @@ TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-56
 	VXORPS Z13, Z13, Z13
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
-	XORQ AX, AX
+	MOVQ   pf+56(FP), DI
+	XORQ   AX, AX
 
 loop4:
+	PREFETCHT0  (DI)(AX*1)
 	VMOVUPS     (DX)(AX*1), Z16
 	VMOVUPS     (R10)(AX*1), Z17
 	VMOVUPS     (R11)(AX*1), Z18
