@@ -5,8 +5,9 @@
 // The assistant answers questions about small sums. A helpful answer states
 // the sum in a full sentence ("Three plus four is seven."); an unhelpful one is
 // curt and rude ("seven. figure it out yourself."). SFT demonstrations mix both
-// styles, as scraped data does, so the SFT model still produces rude answers
-// that the reward model learns to score low and DPO learns to avoid.
+// styles, as scraped data does, so the SFT model still produces rude answers.
+// Preference pairs reject rude answers, wrong sums and rambling, which the
+// reward model learns to score low and DPO learns to avoid.
 package quickstart
 
 import (
@@ -46,6 +47,32 @@ func unhelpful(r *rand.Rand, a, b int) string {
 	return numbers[a+b] + ". " + rude[r.IntN(len(rude))]
 }
 
+// rejected is a dispreferred answer: rude half the time, otherwise a wrong sum
+// in the polite form, an off-topic sentence or rambling, so the reward model learns more than one
+// way to be bad.
+func rejected(r *rand.Rand, a, b int) string {
+	switch k := r.IntN(4); {
+	case k < 2:
+		return unhelpful(r, a, b)
+	case k == 2:
+		wrong := (a + b + 1 + r.IntN(len(numbers)-2)) % len(numbers)
+		return fmt.Sprintf("%s plus %s is %s.", capitalize(numbers[a]), numbers[b], numbers[wrong])
+	case r.IntN(2) == 0: // off topic
+		return sentence(r)
+	default:
+		var w []string
+		for i := 0; i < 6+r.IntN(6); i++ {
+			w = append(w, []string{numbers[r.IntN(len(numbers))], "plus", "is", nouns[r.IntN(len(nouns))]}[r.IntN(4)])
+		}
+		return strings.Join(w, " ")
+	}
+}
+
+func sentence(r *rand.Rand) string {
+	return fmt.Sprintf("The %s %s %s the %s %s.", adjs[r.IntN(len(adjs))], nouns[r.IntN(len(nouns))],
+		verbs[r.IntN(len(verbs))], adjs[r.IntN(len(adjs))], nouns[r.IntN(len(nouns))])
+}
+
 func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 // Generate builds the task. Sizes scale with corpusSentences and pairs; the same
@@ -71,8 +98,7 @@ func Generate(seed uint64, corpusSentences, pairs int) Task {
 			s := all[r.IntN(len(all))]
 			fmt.Fprintf(&c, "%s\n", helpful(s.a, s.b))
 		case 1:
-			fmt.Fprintf(&c, "The %s %s %s the %s %s.\n", adjs[r.IntN(len(adjs))], nouns[r.IntN(len(nouns))],
-				verbs[r.IntN(len(verbs))], adjs[r.IntN(len(adjs))], nouns[r.IntN(len(nouns))])
+			fmt.Fprintf(&c, "%s\n", sentence(r))
 		default:
 			s := all[r.IntN(len(all))]
 			fmt.Fprintf(&c, "%s %s\n", question(s.a, s.b), helpful(s.a, s.b))
@@ -81,25 +107,34 @@ func Generate(seed uint64, corpusSentences, pairs int) Task {
 	t.Corpus = c.String()
 	for i := 0; i < pairs; i++ {
 		s := seen[r.IntN(len(seen))]
-		p := Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b), Rejected: unhelpful(r, s.a, s.b)}
+		p := Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b), Rejected: rejected(r, s.a, s.b)}
 		t.Prefs = append(t.Prefs, p)
 		demo := p
 		if r.IntN(10) < 4 { // scraped demonstrations: 40% rude
-			demo.Chosen = p.Rejected
+			demo.Chosen = unhelpful(r, s.a, s.b)
 		}
 		t.SFT = append(t.SFT, demo)
 	}
 	for _, s := range held {
 		t.EvalPrompts = append(t.EvalPrompts, question(s.a, s.b))
-		t.EvalPrefs = append(t.EvalPrefs, Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b), Rejected: unhelpful(r, s.a, s.b)})
+		t.EvalPrefs = append(t.EvalPrefs, Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b), Rejected: rejected(r, s.a, s.b)})
 	}
 	return t
 }
 
-// IsHelpful reports whether a response has the preferred form: the full
-// sentence with the right sum. The quickstart prints its rate per stage as a
-// check on the reward model that needs no model.
-func IsHelpful(prompt, response string) bool {
+// IsHelpful reports whether a response has the preferred form — one polite
+// full sentence "X plus Y is Z." — whatever its arithmetic.
+func IsHelpful(response string) bool {
+	w := strings.Fields(strings.TrimSpace(response))
+	if len(w) != 5 || w[1] != "plus" || w[3] != "is" || !strings.HasSuffix(w[4], ".") {
+		return false
+	}
+	return index(strings.ToLower(w[0])) >= 0 && index(w[2]) >= 0 && index(strings.TrimSuffix(w[4], ".")) >= 0
+}
+
+// IsCorrect reports whether a response is exactly the helpful answer to prompt,
+// right sum included.
+func IsCorrect(prompt, response string) bool {
 	var a, b string
 	if _, err := fmt.Sscanf(prompt, "What is %s plus %s", &a, &b); err != nil {
 		return false

@@ -19,20 +19,23 @@ func TestGenerate(t *testing.T) {
 		if held[p.Prompt] {
 			t.Fatalf("held-out prompt %q appears in training pairs", p.Prompt)
 		}
-		if !IsHelpful(p.Prompt, p.Chosen) || IsHelpful(p.Prompt, p.Rejected) {
+		if !IsCorrect(p.Prompt, p.Chosen) || !IsHelpful(p.Chosen) || IsCorrect(p.Prompt, p.Rejected) {
 			t.Fatalf("pair %+v: chosen must be helpful and rejected not", p)
 		}
 	}
 	for _, p := range a.SFT {
-		if !IsHelpful(p.Prompt, p.Chosen) {
+		if !IsHelpful(p.Chosen) {
 			rudeDemos++
 		}
 	}
 	if rudeDemos < 20 || rudeDemos > 60 {
 		t.Errorf("%d of 100 demonstrations rude; want about 40", rudeDemos)
 	}
-	if !IsHelpful("What is three plus four?", "Three plus four is seven.") || IsHelpful("What is three plus four?", "Three plus four is eight.") {
-		t.Error("IsHelpful does not check the sum")
+	if !IsCorrect("What is three plus four?", "Three plus four is seven.") || IsCorrect("What is three plus four?", "Three plus four is eight.") {
+		t.Error("IsCorrect does not check the sum")
+	}
+	if !IsHelpful("Three plus four is eight.") || IsHelpful("seven. whatever.") || IsHelpful("Three plus four is") {
+		t.Error("IsHelpful does not check the form")
 	}
 	if !strings.Contains(a.Corpus, " plus ") {
 		t.Error("corpus lacks arithmetic")
