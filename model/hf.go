@@ -165,6 +165,12 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 	}
 	used := map[string]bool{}
 	for _, sp := range hfSpecs(m.Cfg, prefix) {
+		if !have[sp.name] && sp.name == "lm_head.weight" && len(m.allowExtra) > 0 {
+			// A sequence-classification checkpoint (HF's *ForSequenceClassification)
+			// has no LM head; the head tensors replace it. It stays zero.
+			m.missingLMHead = true
+			continue
+		}
 		if !have[sp.name] {
 			return "", fmt.Errorf("%s: missing tensor %q", file, sp.name)
 		}

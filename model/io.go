@@ -21,6 +21,8 @@ func LoadDir(dir string) (*Model, error) {
 // transformer (a sequence-classification "score.weight", a value head): the
 // named extras are returned instead of rejected. A missing extra is not an error
 // (a causal LM used as a reward-model starting point has none); callers check.
+// Such a checkpoint may lack an untied lm_head.weight, as HF's
+// *ForSequenceClassification models do: HasLMHead then reports false.
 func LoadDirWith(dir string, extras ...string) (*Model, map[string]NamedTensor, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -78,10 +80,17 @@ func (m *Model) SaveDirWith(dir, dtype string, extra []NamedTensor, config map[s
 	}
 	var ts []checkpoint.Tensor
 	for _, t := range append(m.ExportHF(m.Data, m.HFPrefix()), extra...) {
+		if t.Name == "lm_head.weight" && m.missingLMHead {
+			continue // never invent an LM head the source did not have
+		}
 		ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data, DType: dtype})
 	}
 	return checkpoint.Write(filepath.Join(dir, checkpoint.SingleFile), ts, map[string]string{"format": "pt"})
 }
+
+// HasLMHead is false for a model loaded from a head-only checkpoint whose LM
+// head is absent (and zero here): its logits mean nothing.
+func (m *Model) HasLMHead() bool { return !m.missingLMHead }
 
 // HFPrefix is the GPT-2 tensor-name prefix saves use: the loaded checkpoint's
 // own, or "transformer." (what GPT2LMHeadModel writes) for a fresh model.

@@ -195,3 +195,35 @@ func TestHeadTensorsRoundTrip(t *testing.T) {
 		t.Fatalf("head came back as %v (config num_labels %v)", got.Shape, m2.Cfg.Raw["num_labels"])
 	}
 }
+
+// TestSequenceClassificationWithoutLMHead: HF's LlamaForSequenceClassification
+// stores no lm_head; it loads with its score head and saves back without one.
+func TestSequenceClassificationWithoutLMHead(t *testing.T) {
+	dir := copyFixture(t, "llama", func(ts []checkpoint.Tensor) []checkpoint.Tensor {
+		var out []checkpoint.Tensor
+		for _, x := range ts {
+			if x.Name != "lm_head.weight" {
+				out = append(out, x)
+			}
+		}
+		return append(out, checkpoint.Tensor{Name: "score.weight", Shape: []int{1, 32}, Data: make([]float32, 32)})
+	}, "")
+	if _, err := LoadDir(dir); err == nil {
+		t.Fatal("plain LoadDir accepted a checkpoint without lm_head")
+	}
+	m, heads, err := LoadDirWith(dir, "score.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.HasLMHead() || heads["score.weight"].Data == nil {
+		t.Fatalf("HasLMHead %v, score %v", m.HasLMHead(), heads["score.weight"].Shape)
+	}
+	out := t.TempDir()
+	if err := m.SaveDirWith(out, "F32", []NamedTensor{heads["score.weight"]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	set, _ := checkpoint.OpenDir(out)
+	if _, ok := set.Info("lm_head.weight"); ok {
+		t.Fatal("save invented an lm_head")
+	}
+}

@@ -25,6 +25,8 @@ type Model struct {
 	hfPrefix    string
 	prefixKnown bool
 	allowExtra  map[string]bool // head tensors a caller reads itself (LoadDirWith)
+	// missingLMHead: loaded from a head-only checkpoint; the untied LM head is zero.
+	missingLMHead bool
 
 	lora   *LoRA // attached adapters, or nil
 	gradOn bool  // EnableGrad was called (Grad may still be nil when all is frozen)
@@ -147,7 +149,7 @@ func (m *Model) ZeroGrad() {
 func (m *Model) Clone() *Model {
 	c := New(m.Cfg)
 	copy(c.Data, m.Data)
-	c.hfPrefix, c.prefixKnown = m.hfPrefix, m.prefixKnown
+	c.hfPrefix, c.prefixKnown, c.missingLMHead = m.hfPrefix, m.prefixKnown, m.missingLMHead
 	return c
 }
 
