@@ -61,7 +61,12 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 	if haveDecodeAsm {
 		k16 = K &^ 15
 	}
-	if k16 > 0 {
+	switch {
+	case k16 > 0 && M == 1:
+		if n4 > 0 {
+			dot1x4AVX512(k16, &x[0], &w[0], ldw, n4/4, &out[0])
+		}
+	case k16 > 0:
 		for j := 0; j < n4; j += 4 {
 			i := 0
 			for ; i+4 <= M; i += 4 {
@@ -75,10 +80,10 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 				dot4x4AVX512(k16, &x[i*ldx], ldx, &w[j*ldw], ldw, &out[i*ldo+j], ldo, &w[pf*ldw])
 			}
 			for ; i < M; i++ {
-				dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, &out[i*ldo+j])
+				dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, 1, &out[i*ldo+j])
 			}
 		}
-	} else {
+	default:
 		n4 = 0
 	}
 	if k16 == K && n4 == N {

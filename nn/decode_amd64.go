@@ -12,7 +12,7 @@ var haveDecodeAsm = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int, pf *float32)
 
 //go:noescape
-func dot1x4AVX512(k int, x *float32, w *float32, ldw int, out *float32)
+func dot1x4AVX512(k int, x *float32, w *float32, ldw, groups int, out *float32)
 
 //go:noescape
 func axpyRowsAVX512(n, s int, p *float32, v *float32, ldv int, out *float32)

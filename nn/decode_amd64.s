@@ -107,18 +107,27 @@ loop4:
 	VZEROUPPER
 	RET
 
-// func dot1x4AVX512(k int, x *float32, w *float32, ldw int, out *float32)
-// k is a positive multiple of 16.
-TEXT ·dot1x4AVX512(SB), NOSPLIT, $0-40
+// func dot1x4AVX512(k int, x *float32, w *float32, ldw, groups int, out *float32)
+// For each of groups groups of four w rows (group g starts at row 4g):
+// out[4g+j] = x[:k]·w[(4g+j)*ldw:][:k]. k is a positive multiple of 16,
+// groups >= 1. One call covers a whole row of outputs: at one input row the
+// work per group is small enough that per-call overhead would show.
+TEXT ·dot1x4AVX512(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	SHLQ $2, CX
 	MOVQ x+8(FP), SI
 	MOVQ w+16(FP), DX
 	MOVQ ldw+24(FP), R9
 	SHLQ $2, R9
-	LEAQ (DX)(R9*1), R10
-	LEAQ (R10)(R9*1), R11
-	LEAQ (R11)(R9*1), BX
+	LEAQ (R9)(R9*1), R12
+	ADDQ R12, R12            // 4 rows in bytes
+	MOVQ groups+32(FP), R8
+	MOVQ out+40(FP), DI
+
+group1:
+	LEAQ   (DX)(R9*1), R10
+	LEAQ   (R10)(R9*1), R11
+	LEAQ   (R11)(R9*1), BX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -135,8 +144,11 @@ loop1:
 	CMPQ        AX, CX
 	JLT         loop1
 
-	MOVQ out+32(FP), DI
 	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
+	ADDQ R12, DX
+	ADDQ $16, DI
+	DECQ R8
+	JNZ  group1
 	VZEROUPPER
 	RET
 
@@ -152,35 +164,63 @@ TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ out+40(FP), DI
 
 wide:
-	// Columns in blocks of 64: four independent accumulators.
+	// Columns in blocks of 64, two value rows per step into separate
+	// accumulators: eight independent FMA chains instead of four.
 	CMPQ   CX, $64
 	JLT    narrow
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
 	MOVQ   SI, AX
 	MOVQ   DX, BX
 	MOVQ   R8, R10
 
 wideRow:
+	CMPQ         R10, $2
+	JLT          wideTail
+	VBROADCASTSS (AX), Z8
+	VBROADCASTSS 4(AX), Z9
+	LEAQ         (BX)(R9*1), R11
+	VFMADD231PS  (BX), Z8, Z0
+	VFMADD231PS  64(BX), Z8, Z1
+	VFMADD231PS  128(BX), Z8, Z2
+	VFMADD231PS  192(BX), Z8, Z3
+	VFMADD231PS  (R11), Z9, Z4
+	VFMADD231PS  64(R11), Z9, Z5
+	VFMADD231PS  128(R11), Z9, Z6
+	VFMADD231PS  192(R11), Z9, Z7
+	ADDQ         $8, AX
+	LEAQ         (R11)(R9*1), BX
+	SUBQ         $2, R10
+	JMP          wideRow
+
+wideTail:
+	TESTQ        R10, R10
+	JZ           wideStore
 	VBROADCASTSS (AX), Z8
 	VFMADD231PS  (BX), Z8, Z0
 	VFMADD231PS  64(BX), Z8, Z1
 	VFMADD231PS  128(BX), Z8, Z2
 	VFMADD231PS  192(BX), Z8, Z3
-	ADDQ         $4, AX
-	ADDQ         R9, BX
-	DECQ         R10
-	JNZ          wideRow
-	VMOVUPS      Z0, (DI)
-	VMOVUPS      Z1, 64(DI)
-	VMOVUPS      Z2, 128(DI)
-	VMOVUPS      Z3, 192(DI)
-	ADDQ         $256, DX
-	ADDQ         $256, DI
-	SUBQ         $64, CX
-	JMP          wide
+
+wideStore:
+	VADDPS  Z4, Z0, Z0
+	VADDPS  Z5, Z1, Z1
+	VADDPS  Z6, Z2, Z2
+	VADDPS  Z7, Z3, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, DX
+	ADDQ    $256, DI
+	SUBQ    $64, CX
+	JMP     wide
 
 narrow:
 	CMPQ   CX, $16

@@ -8,6 +8,8 @@ func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32,
 	panic("unreachable")
 }
 
-func dot1x4AVX512(k int, x *float32, w *float32, ldw int, out *float32) { panic("unreachable") }
+func dot1x4AVX512(k int, x *float32, w *float32, ldw, groups int, out *float32) {
+	panic("unreachable")
+}
 
 func axpyRowsAVX512(n, s int, p *float32, v *float32, ldv int, out *float32) { panic("unreachable") }
