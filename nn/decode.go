@@ -54,6 +54,11 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 	if M <= 0 || N <= 0 {
 		return
 	}
+	if M > 4*maxTiles {
+		dotRows(out, ldo, x, ldx, w, ldw, 4*maxTiles, N, K)
+		dotRows(out[4*maxTiles*ldo:], ldo, x[4*maxTiles*ldx:], ldx, w, ldw, M-4*maxTiles, N, K)
+		return
+	}
 	if len(x) < (M-1)*ldx+K || len(w) < (N-1)*ldw+K || len(out) < (M-1)*ldo+N || ldx < K || ldw < K || ldo < N {
 		panic(fmt.Sprintf("nn.dotRows: short operand (M=%d N=%d K=%d, len x=%d w=%d out=%d)", M, N, K, len(x), len(w), len(out)))
 	}
@@ -67,22 +72,7 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 			dot1x4AVX512(k16, &x[0], &w[0], ldw, n4/4, &out[0])
 		}
 	case k16 > 0:
-		for j := 0; j < n4; j += 4 {
-			i := 0
-			for ; i+4 <= M; i += 4 {
-				// Tile i/4 prefetches row i/4 of the next group of four: with
-				// 16 input rows the whole next group arrives while this one
-				// computes (fewer rows prefetch part of it).
-				pf := j + 4 + i/4
-				if i/4 >= 4 || pf >= N {
-					pf = j
-				}
-				dot4x4AVX512(k16, &x[i*ldx], ldx, &w[j*ldw], ldw, &out[i*ldo+j], ldo, &w[pf*ldw])
-			}
-			for ; i < M; i++ {
-				dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, 1, &out[i*ldo+j])
-			}
-		}
+		dotTiles(out, ldo, x, ldx, w, ldw, M, n4, k16)
 	default:
 		n4 = 0
 	}
@@ -99,6 +89,52 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 		}
 		for j := n4; j < N; j++ {
 			o[j] = dotGo(xr, w[j*ldw:j*ldw+K])
+		}
+	}
+}
+
+// maxTiles bounds the 4-row tiles dotTiles keeps in flight (their
+// accumulators live in a stack array).
+const maxTiles = 16
+
+// dotTiles is dotRows' assembly part for 2 <= M <= 4*maxTiles rows, n4 a
+// multiple of 4 and k16 of 16. For each group of four w rows it walks k in
+// blocks sized so the block of every input row stays in L1 (together with
+// the weight block and the accumulator state) while the tiles run, when the
+// whole rows would not (IC=3072 at 16 rows: ~10% faster); rows past
+// the last whole tile use the one-row kernel while the group is in cache.
+func dotTiles(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, n4, k16 int) {
+	var state [maxTiles * 256]float32
+	tiles := M / 4
+	kb := k16
+	if 4*tiles*k16*4 > 64<<10 {
+		// The input rows do not fit L1 beside the weights: 32 KB blocks.
+		kb = max(16, (32<<10)/(4*4*tiles)&^15)
+	}
+	for j := 0; j < n4; j += 4 {
+		for k0 := 0; k0 < k16 && tiles > 0; k0 += kb {
+			kl := min(kb, k16-k0)
+			mode := 0
+			if k0 > 0 {
+				mode |= 1
+			}
+			if k0+kl == k16 {
+				mode |= 2
+			}
+			for t := 0; t < tiles; t++ {
+				// Tile t prefetches row t of the next group of four: with 16
+				// input rows the whole next group arrives while this one
+				// computes (fewer rows prefetch part of it).
+				pf := j + 4 + t
+				if t >= 4 || pf >= n4 {
+					pf = j
+				}
+				i := 4 * t
+				dot4x4AVX512(kl, &x[i*ldx+k0], ldx, &w[j*ldw+k0], ldw, &state[t*256], mode, &out[i*ldo+j], ldo, &w[pf*ldw+k0])
+			}
+		}
+		for i := 4 * tiles; i < M; i++ {
+			dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, 1, &out[i*ldo+j])
 		}
 	}
 }

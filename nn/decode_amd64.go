@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 var haveDecodeAsm = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 
 //go:noescape
-func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int, pf *float32)
+func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, state *float32, mode int, out *float32, ldo int, pf *float32)
 
 //go:noescape
 func dot1x4AVX512(k int, x *float32, w *float32, ldw, groups int, out *float32)

@@ -25,25 +25,21 @@
 	VADDPS        xb, xa, xa; \
 	VMOVUPS       xa, dst
 
-// func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int, pf *float32)
-// k is a positive multiple of 16. pf[:k] is prefetched into L1 along the way:
-// the caller points it at a weight row it will need next, so the row streams
-// in from memory while this tile computes from cache.
-TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-64
-	MOVQ k+0(FP), CX
-	SHLQ $2, CX
-	MOVQ x+8(FP), SI
-	MOVQ ldx+16(FP), R8
-	SHLQ $2, R8
-	LEAQ (SI)(R8*1), R12
-	LEAQ (R12)(R8*1), R13
-	LEAQ (R13)(R8*1), R8
-	MOVQ w+24(FP), DX
-	MOVQ ldw+32(FP), R9
-	SHLQ $2, R9
-	LEAQ (DX)(R9*1), R10
-	LEAQ (R10)(R9*1), R11
-	LEAQ (R11)(R9*1), BX
+// func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, state *float32, mode int, out *float32, ldo int, pf *float32)
+//
+// One k-block of a 4×4 tile. The sixteen 16-lane accumulators start at zero
+// (mode&1 == 0) or from state[:256] (mode&1 == 1), and end up back in state
+// (mode&2 == 0) or reduced into out (mode&2 == 2). Splitting k into blocks
+// keeps a block of every input row in L1 while the weight rows go by, and
+// does not change any lane's order of additions. k is a positive multiple
+// of 16. pf[:k] is prefetched along the way: the caller points it at a
+// weight row it will need next, so that row streams in from memory while
+// this tile computes from cache.
+TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-80
+	MOVQ mode+48(FP), AX
+	MOVQ state+40(FP), DI
+	TESTQ $1, AX
+	JNZ  loadState
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -60,8 +56,43 @@ TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-64
 	VXORPS Z13, Z13, Z13
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
-	MOVQ   pf+56(FP), DI
-	XORQ   AX, AX
+	JMP  ready
+
+loadState:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+	VMOVUPS 512(DI), Z8
+	VMOVUPS 576(DI), Z9
+	VMOVUPS 640(DI), Z10
+	VMOVUPS 704(DI), Z11
+	VMOVUPS 768(DI), Z12
+	VMOVUPS 832(DI), Z13
+	VMOVUPS 896(DI), Z14
+	VMOVUPS 960(DI), Z15
+
+ready:
+	MOVQ k+0(FP), CX
+	SHLQ $2, CX
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), R8
+	MOVQ w+24(FP), DX
+	MOVQ ldw+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (DX)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), BX
+	MOVQ pf+72(FP), DI
+	XORQ AX, AX
 
 loop4:
 	PREFETCHT0  (DI)(AX*1)
@@ -93,10 +124,33 @@ loop4:
 	CMPQ        AX, CX
 	JLT         loop4
 
-	MOVQ out+40(FP), DI
-	MOVQ ldo+48(FP), R9
-	SHLQ $2, R9
+	MOVQ  mode+48(FP), AX
+	TESTQ $2, AX
+	JNZ   finish
+	MOVQ  state+40(FP), DI
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VMOVUPS Z8, 512(DI)
+	VMOVUPS Z9, 576(DI)
+	VMOVUPS Z10, 640(DI)
+	VMOVUPS Z11, 704(DI)
+	VMOVUPS Z12, 768(DI)
+	VMOVUPS Z13, 832(DI)
+	VMOVUPS Z14, 896(DI)
+	VMOVUPS Z15, 960(DI)
+	VZEROUPPER
+	RET
 
+finish:
+	MOVQ out+56(FP), DI
+	MOVQ ldo+64(FP), R9
+	SHLQ $2, R9
 	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
 	ADDQ R9, DI
 	REDUCE4(Z4, Y4, X4, Z5, Y5, X5, Z6, Y6, Z7, Y7, (DI))

@@ -4,7 +4,7 @@ package nn
 
 var haveDecodeAsm = false
 
-func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, out *float32, ldo int, pf *float32) {
+func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, state *float32, mode int, out *float32, ldo int, pf *float32) {
 	panic("unreachable")
 }
 

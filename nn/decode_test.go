@@ -21,9 +21,15 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 }
 
 func TestLinearDecode(t *testing.T) {
+	old := DecodeMaxRows
+	defer func() { DecodeMaxRows = old }()
+	DecodeMaxRows = 1 << 20 // the tiles for every shape here
 	r := newRNG(21)
 	for _, s := range []struct{ N, IC, OC int }{
 		{1, 16, 4}, {1, 768, 36}, {3, 48, 8}, {4, 64, 12}, {5, 80, 9}, {9, 35, 7}, {16, 130, 21}, {2, 7, 3},
+		// Several k blocks per tile (the block shrinks as rows grow), and
+		// more rows than one pass of tiles holds.
+		{16, 800, 9}, {64, 200, 8}, {70, 40, 5},
 	} {
 		inp, w, b := randn(r, s.N*s.IC, 1), randn(r, s.OC*s.IC, 1), randn(r, s.OC, 1)
 		want := refLinear(to64(inp), to64(w), to64(b), s.N, s.IC, s.OC)
