@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+
+	"github.com/align-go/align/checkpoint"
 	"sort"
 	"strings"
 )
@@ -28,6 +30,13 @@ type NamedTensor struct {
 type TensorSource interface {
 	Names() []string
 	Float32(name string) ([]float32, []int, error)
+}
+
+// floatIntoSource is a reader that can decode into a caller's buffer
+// (checkpoint.Set and checkpoint.File are).
+type floatIntoSource interface {
+	Info(name string) (checkpoint.Info, bool)
+	Float32Into(name string, dst []float32, wantShape []int) error
 }
 
 func hfSpecs(c *Config, prefix string) []hfSpec {
@@ -121,10 +130,16 @@ func (m *Model) hfShape(sp hfSpec) []int {
 
 // ExportHF returns buf (parameters, or gradients laid out like them) as HF tensors
 // named for this model's type. GPT-2 names carry prefix ("transformer." or "").
+// Tensors whose layout matches are views into buf; transposed or fused ones are copies.
 func (m *Model) ExportHF(buf []float32, prefix string) []NamedTensor {
 	var out []NamedTensor
 	for _, sp := range hfSpecs(m.Cfg, prefix) {
 		shape := m.hfShape(sp)
+		if len(sp.parts) == 1 && !sp.transpose { // same layout: a view, not a copy
+			p := m.Param(sp.parts[0])
+			out = append(out, NamedTensor{Name: sp.name, Shape: shape, Data: buf[p.Offset : p.Offset+p.Size]})
+			continue
+		}
 		data := make([]float32, prod(shape))
 		cols := shape[len(shape)-1]
 		col := 0
@@ -175,11 +190,22 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 			return "", fmt.Errorf("%s: missing tensor %q", file, sp.name)
 		}
 		used[sp.name] = true
+		want := m.hfShape(sp)
+		if into, ok := src.(floatIntoSource); ok && len(sp.parts) == 1 && !sp.transpose {
+			// Same layout: decode straight into the parameter buffer (no second copy).
+			p := m.Param(sp.parts[0])
+			if info, ok := into.Info(sp.name); ok && !equalInts(info.Shape, want) {
+				return "", fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, info.Shape, want)
+			}
+			if err := into.Float32Into(sp.name, buf[p.Offset:p.Offset+p.Size], want); err != nil {
+				return "", err
+			}
+			continue
+		}
 		data, shape, err := src.Float32(sp.name)
 		if err != nil {
 			return "", err
 		}
-		want := m.hfShape(sp)
 		if !equalInts(shape, want) {
 			return "", fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, shape, want)
 		}
