@@ -18,7 +18,8 @@ import (
 // Options controls Generate. The zero value of each field is its default.
 type Options struct {
 	Sampling
-	// MaxNewTokens caps each completion (required, > 0).
+	// MaxNewTokens caps each completion (required, > 0). The model's context
+	// length (n_positions, max_position_embeddings) caps prompt + completion.
 	MaxNewTokens int
 	// N is the number of completions per prompt (default 1).
 	N int
@@ -47,7 +48,7 @@ type Options struct {
 // Finish reasons, as OpenAI names them.
 const (
 	FinishStop   = "stop"   // EOS or a stop string
-	FinishLength = "length" // MaxNewTokens, or the model's n_positions
+	FinishLength = "length" // MaxNewTokens, or the model's context length
 )
 
 // Completion is one sampled continuation of a prompt.
@@ -102,8 +103,8 @@ func Generate(m *model.Model, prompts [][]int32, opt Options) ([]Completion, err
 				return nil, fmt.Errorf("prompt %d: token %d is id %d, outside vocabulary [0,%d)", p, j, id, cfg.Vocab)
 			}
 		}
-		if cfg.Arch == model.ArchGPT2 && len(pr) >= cfg.MaxPos {
-			return nil, fmt.Errorf("prompt %d: %d tokens leave no room under n_positions %d", p, len(pr), cfg.MaxPos)
+		if len(pr) >= cfg.MaxPos {
+			return nil, fmt.Errorf("prompt %d: %d tokens leave no room in the model's context of %d", p, len(pr), cfg.MaxPos)
 		}
 	}
 	out := make([]Completion, len(prompts)*n)
@@ -128,6 +129,7 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 	fan := []int{} // prefill row per chunk row
 	first := map[int]int{}
 	rows := make([]*row, hi-lo)
+	maxLimit := 0
 	for i := lo; i < hi; i++ {
 		p := i / n
 		u, ok := first[p]
@@ -139,10 +141,10 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 		fan = append(fan, u)
 		c := &out[i]
 		*c = Completion{Prompt: p, Sample: i % n, FinishReason: FinishLength}
-		limit := opt.MaxNewTokens
-		if cfg.Arch == model.ArchGPT2 {
-			limit = min(limit, cfg.MaxPos-len(prompts[p]))
-		}
+		// GPT-2 has no position past n_positions; RoPE models have one but
+		// were not trained there, so both stop at the context length.
+		limit := min(opt.MaxNewTokens, cfg.MaxPos-len(prompts[p]))
+		maxLimit = max(maxLimit, limit)
 		rows[i-lo] = &row{out: c, limit: limit, rng: rand.New(rand.NewPCG(opt.Seed, uint64(i))),
 			sampler: Sampler{Sampling: opt.Sampling}}
 	}
@@ -159,7 +161,7 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 			mask[u*T+j] = 1
 		}
 	}
-	cache, err := model.NewKVCache(cfg, len(uniq), T+opt.MaxNewTokens)
+	cache, err := model.NewKVCache(cfg, len(uniq), T+maxLimit)
 	if err != nil {
 		return err
 	}
