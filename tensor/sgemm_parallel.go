@@ -9,18 +9,21 @@ import (
 // fresh goroutines per call: a task is a small struct sent by value and the
 // job comes from a pool, so a parallel Gemm does not allocate.
 //
-// C is cut into several chunks per thread, claimed from an atomic counter, so
-// a goroutine that loses its core for a while (another process, the GC) only
-// delays its current chunk instead of holding up a fixed half of the work.
+// C is cut into chunks claimed from an atomic counter with guided
+// self-scheduling: each claim takes 1/(2·threads) of what is left, so chunks
+// start large (few passes over A) and shrink towards the end, where they even
+// out the finish when a goroutine started late or lost its core for a while
+// (another process, the GC) instead of leaving one holding a fixed half.
 
 type gemmJob struct {
-	im     *sgemmImpl
-	g      gemmArgs
-	splitN bool
-	step   int // columns (splitN) or rows per chunk
-	chunks int
-	next   atomic.Int64
-	wg     sync.WaitGroup
+	im      *sgemmImpl
+	g       gemmArgs
+	splitN  bool
+	unit    int // columns (splitN) or rows per scheduling unit
+	units   int // units in all
+	threads int
+	next    atomic.Int64 // first unclaimed unit
+	wg      sync.WaitGroup
 }
 
 var (
@@ -48,25 +51,26 @@ func ensureWorkers(n int) {
 func (j *gemmJob) work() {
 	buf := getBuf(j.im)
 	for {
-		c := int(j.next.Add(1)) - 1
-		if c >= j.chunks {
+		u := j.next.Load()
+		left := int64(j.units) - u
+		if left <= 0 {
 			break
 		}
-		lo := c * j.step
+		size := max(1, left/int64(2*j.threads))
+		if !j.next.CompareAndSwap(u, u+size) {
+			continue
+		}
+		lo, hi := int(u)*j.unit, int(u+size)*j.unit
 		var g gemmArgs
 		if j.splitN {
-			g = j.g.cols(lo, min(lo+j.step, j.g.n))
+			g = j.g.cols(lo, min(hi, j.g.n))
 		} else {
-			g = j.g.rows(lo, min(lo+j.step, j.g.m))
+			g = j.g.rows(lo, min(hi, j.g.m))
 		}
 		j.im.run(&g, *buf)
 	}
 	putBuf(j.im, buf)
 }
-
-// chunksPerThread trades scheduling slack against per-chunk overhead (each
-// chunk packs its own B columns; A is read in place, so nothing is repacked).
-const chunksPerThread = 4
 
 // runParallel splits C into column chunks (whole NR panels, so no packing is
 // duplicated) or, when C is too narrow, row chunks. It reports false when
@@ -74,28 +78,25 @@ const chunksPerThread = 4
 func runParallel(im *sgemmImpl, g *gemmArgs) bool {
 	t := Threads()
 	var splitN bool
-	var step, chunks int
+	var unit, units int
 	switch {
 	case g.n >= 2*t*im.nr || (g.n >= t*im.nr && g.m < 2*t*im.mr):
-		unit := im.nr
+		unit = im.nr
 		if g.m == 1 && im.rowNR > 0 {
 			unit = im.rowNR // keep chunks whole for the row kernel
 		}
-		units := (g.n + unit - 1) / unit
-		splitN, step = true, max(1, units/(chunksPerThread*t))*unit
-		chunks = (g.n + step - 1) / step
+		splitN, units = true, (g.n+unit-1)/unit
 	case g.m >= 2*t*im.mr:
-		blocks := (g.m + im.mr - 1) / im.mr
-		splitN, step = false, max(1, blocks/(chunksPerThread*t))*im.mr
-		chunks = (g.m + step - 1) / step
+		unit = im.mr
+		splitN, units = false, (g.m+unit-1)/unit
 	}
-	if chunks < 2 {
+	if units < 2 {
 		return false
 	}
 	j := jobPool.Get().(*gemmJob)
-	j.im, j.g, j.splitN, j.step, j.chunks = im, *g, splitN, step, chunks
+	j.im, j.g, j.splitN, j.unit, j.units, j.threads = im, *g, splitN, unit, units, t
 	j.next.Store(0)
-	helpers := min(t, chunks) - 1
+	helpers := min(t, units) - 1
 	ensureWorkers(helpers)
 	j.wg.Add(helpers)
 	for i := 0; i < helpers; i++ {
