@@ -199,8 +199,10 @@ func (im *sgemmImpl) run(g *gemmArgs, buf []float32) {
 	mr, nr := im.mr, im.nr
 	direct := !g.transB && g.m <= im.directB
 	kcMax := im.kc
-	if direct && g.m <= mr {
-		kcMax = g.k // B streams once: one k pass writes C once
+	if direct && g.m <= mr && (g.n%nr == 0 || g.k <= im.kc) {
+		// B streams once: one k pass writes C once. Not when a ragged last
+		// panel must be copied: the spare panel holds only im.kc rows.
+		kcMax = g.k
 	}
 	rs, ps := g.lda, 1
 	if g.transA {
