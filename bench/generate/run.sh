@@ -3,33 +3,48 @@
 # tokens: Align (generate.BenchmarkGenerate) vs PyTorch eager with a KV cache
 # (torch_generate.py), batch 1 and 16, interleaved on the same machine.
 # Usage: bench/generate/run.sh [ROUNDS]   (needs Debian's python3-torch at /usr/bin/python3)
-# Each side reports its best round; torch runs with its default thread count
-# and, for reference, with every core.
+# Each configuration reports its best round. Align runs with every core and,
+# for a per-core comparison, with one (GOMAXPROCS=1); torch with its default
+# thread count and with every core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 cores=$(nproc)
-go test -c -o /tmp/align-generate.test ./generate
+bin=$(mktemp -d)/generate.test
+go test -c -o "$bin" ./generate
 declare -A best
 keep() { # keep NAME VALUE: remember the larger
   local cur=${best[$1]:-0}
   if awk -v a="$2" -v b="$cur" 'BEGIN{exit !(a>b)}'; then best[$1]=$2; fi
 }
-for r in $(seq "$rounds"); do
-  out=$(/tmp/align-generate.test -test.run '^$' -test.bench 'BenchmarkGenerate' -test.benchtime 2x)
-  echo "$out" | grep Benchmark
+gobench() { # gobench NAME [ENV...]: run BenchmarkGenerate, keep tokens/s per batch
+  local name=$1; shift
+  local out
+  out=$(env "$@" "$bin" -test.run '^$' -test.bench 'BenchmarkGenerate' -test.benchtime 2x)
+  echo "$out" | grep Benchmark | sed "s/^/$name: /"
   for b in 1 16; do
-    keep "align$b" "$(echo "$out" | awk -v b="batch=$b-" 'index($1,b) {for (i=1;i<=NF;i++) if ($(i+1)=="tokens/s") print $i}')"
-    line=$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/generate/torch_generate.py "$b" 2)
-    echo "torch default threads: $line"
-    keep "torch$b" "${line##*tokens_per_s=}"
-    line=$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/generate/torch_generate.py "$b" 2 "$cores")
-    echo "torch $cores threads:      $line"
-    keep "torchall$b" "${line##*tokens_per_s=}"
+    # The name carries a -GOMAXPROCS suffix unless GOMAXPROCS is 1.
+    keep "$name$b" "$(echo "$out" | awk -v b="batch=$b" '$1 ~ b"(-[0-9]+)?$" {for (i=1;i<=NF;i++) if ($(i+1)=="tokens/s") print $i}')"
+  done
+}
+torchbench() { # torchbench NAME BATCH [THREADS]
+  local line
+  line=$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/generate/torch_generate.py "$2" 2 ${3:-})
+  echo "$1: $line"
+  keep "$1$2" "${line##*tokens_per_s=}"
+}
+for r in $(seq "$rounds"); do
+  gobench align
+  gobench align1 GOMAXPROCS=1
+  for b in 1 16; do
+    torchbench torch "$b"
+    torchbench torchall "$b" "$cores"
   done
 done
+ratio() { echo "$1 / $2" | bc -l; }
 for b in 1 16; do
-  printf 'batch %2d: align %7.1f tokens/s | torch default %7.1f (ratio %.2f) | torch %d threads %7.1f (ratio %.2f)\n' \
-    "$b" "${best[align$b]}" "${best[torch$b]}" "$(echo "${best[align$b]} / ${best[torch$b]}" | bc -l)" \
-    "$cores" "${best[torchall$b]}" "$(echo "${best[align$b]} / ${best[torchall$b]}" | bc -l)"
+  printf 'batch %2d: align %6.1f tok/s vs torch default threads %6.1f: %.2fx | vs torch %d threads %6.1f: %.2fx | align 1 thread %6.1f vs torch default: %.2fx\n' \
+    "$b" "${best[align$b]}" "${best[torch$b]}" "$(ratio "${best[align$b]}" "${best[torch$b]}")" \
+    "$cores" "${best[torchall$b]}" "$(ratio "${best[align$b]}" "${best[torchall$b]}")" \
+    "${best[align1$b]}" "$(ratio "${best[align1$b]}" "${best[torch$b]}")"
 done
