@@ -179,6 +179,9 @@ func TestGemmBadArgsPanic(t *testing.T) {
 }
 
 func TestGemmNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	defer SetThreads(0)
 	SetThreads(2)
 	m, n, k := 64, 256, 64
