@@ -127,8 +127,9 @@ func gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 	putBuf(im, buf)
 }
 
-// parallelMinFMA is the work below which a second goroutine costs more than
-// it saves (a wake-up is a few µs; 256K FMAs is ~2 µs on one core).
+// parallelMinFMA is the work (~1 µs on one core) below which handing out
+// chunks costs more than it can save. A helper that is slow to wake costs the
+// caller nothing: it never waits for one that has not started.
 const parallelMinFMA = 1 << 18
 
 type gemmArgs struct {
