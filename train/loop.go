@@ -209,7 +209,14 @@ func setup(job *Job) (*runner, *trainerState, error) {
 		if ps.trainable() {
 			anyTrainable = true
 			var err error
-			if o, err = optim.NewAdamW(optim.AdamWConfig(s.adam()), ps.Spans, len(ps.Data)); err != nil {
+			spans := ps.Spans
+			if s.DecayAll {
+				spans = append([]optim.Span(nil), spans...)
+				for j := range spans {
+					spans[j].Decay = true
+				}
+			}
+			if o, err = optim.NewAdamW(optim.AdamWConfig(s.adam()), spans, len(ps.Data)); err != nil {
 				return nil, nil, fmt.Errorf("train: parameter set %q: %w", ps.Name, err)
 			}
 		}

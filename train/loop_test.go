@@ -341,3 +341,23 @@ func TestJobValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightDecayAll: by default the bias span (Decay false) is not decayed;
+// --weight-decay-all decays it too, by exactly lr·wd·p on the first step.
+func TestWeightDecayAll(t *testing.T) {
+	bias := func(all bool) float64 {
+		q := newQuad(8, 1)
+		q.ps.Data[3] = 1
+		s := quadSettings(t.TempDir())
+		s.MaxSteps, s.LR, s.WeightDecay, s.DecayAll = 1, 0.1, 0.5, all
+		s.LRScheduler, s.WarmupSteps, s.WarmupRatio, s.SaveSteps = "constant", 0, 0, 0
+		if _, err := run(t, quadJob(q, s)); err != nil {
+			t.Fatal(err)
+		}
+		return float64(q.ps.Data[3])
+	}
+	plain, all := bias(false), bias(true)
+	if d := plain - all; math.Abs(d-0.05) > 1e-6 {
+		t.Fatalf("bias after one step: %v without, %v with --weight-decay-all; difference %v, want lr·wd·1 = 0.05", plain, all, d)
+	}
+}

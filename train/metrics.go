@@ -188,7 +188,7 @@ func settingsYAML(s *Settings) []byte {
 	m := map[string]any{
 		"out": s.Out, "max_steps": s.MaxSteps, "epochs": s.Epochs, "batch_size": s.BatchSize,
 		"grad_accum": s.GradAccum, "lr": s.LR, "lr_scheduler": s.LRScheduler, "warmup_steps": s.WarmupSteps,
-		"warmup_ratio": s.WarmupRatio, "weight_decay": s.WeightDecay, "adam_beta1": s.AdamBeta1,
+		"warmup_ratio": s.WarmupRatio, "weight_decay": s.WeightDecay, "weight_decay_all": s.DecayAll, "adam_beta1": s.AdamBeta1,
 		"adam_beta2": s.AdamBeta2, "adam_epsilon": s.AdamEpsilon, "max_grad_norm": s.MaxGradNorm,
 		"seed": s.Seed, "logging_steps": s.LoggingSteps, "eval_steps": s.EvalSteps, "save_steps": s.SaveSteps,
 		"save_total_limit": s.SaveTotalLimit, "group_by_length": s.GroupByLength,

@@ -20,6 +20,7 @@ type Settings struct {
 	WarmupSteps    int     // linear warmup steps; 0 uses WarmupRatio
 	WarmupRatio    float64 // warmup as a fraction of the total steps
 	WeightDecay    float64 // decoupled, on matrices only (see model.Param.Decay)
+	DecayAll       bool    // also decay norms, biases and embeddings
 	AdamBeta1      float64
 	AdamBeta2      float64
 	AdamEpsilon    float64
