@@ -3,5 +3,5 @@
 // fallback) and the small parallel-for helper every op uses.
 //
 // All matrices are row-major float32 slices. Nothing here allocates in steady
-// state: callers own every buffer.
+// state: callers own the matrices, and Gemm's packing scratch is pooled.
 package tensor
