@@ -13,7 +13,7 @@ func BenchmarkLinearDecode(b *testing.B) {
 	old := tensor.Threads()
 	defer tensor.SetThreads(old)
 	tensor.SetThreads(1)
-	for _, s := range [][3]int{{1, 768, 2304}, {1, 3072, 768}, {1, 768, 50257}, {16, 768, 2304}, {16, 768, 3072}, {16, 3072, 768}, {16, 768, 50257}, {64, 768, 3072}} {
+	for _, s := range [][3]int{{1, 768, 2304}, {1, 3072, 768}, {1, 768, 50257}, {16, 768, 2304}, {16, 768, 3072}, {16, 3072, 768}, {16, 768, 50257}, {32, 768, 3072}, {32, 768, 50257}, {64, 768, 3072}} {
 		N, IC, OC := s[0], s[1], s[2]
 		r := newRNG(1)
 		inp, w := randn(r, N*IC, 1), randn(r, OC*IC, 1)
