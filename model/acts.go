@@ -33,6 +33,7 @@ type acts struct {
 	rf     []float32
 	logits []float32 // [N,V]
 	pos    []int32   // [N]
+	seg    []int32   // the last Forward's Batch.Seg (nil: unpacked), for Backward
 
 	grad                              []float32
 	gradCap                           []float32 // an earlier layout's scratch, reused when large enough

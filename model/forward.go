@@ -8,10 +8,18 @@ import (
 
 // Batch is B sequences of T token ids, row-major. Mask (optional, same shape)
 // is 1 for real tokens and 0 for padding, which may sit on either side.
+//
+// Seg (optional, same shape) packs several documents into one row: it numbers
+// each position's document (any nonzero id, one contiguous run per document)
+// with 0 for padding. Positions then restart at 0 in every document and a
+// token attends only to earlier tokens of its own document, so each document
+// is computed exactly as if it ran alone. With Seg, Mask may be nil; if given
+// it must be 0 exactly where Seg is.
 type Batch struct {
 	B, T int
 	IDs  []int32
 	Mask []int32
+	Seg  []int32
 }
 
 // Positions writes each token's position: the count of real tokens before it
@@ -30,12 +38,61 @@ func Positions(pos, mask []int32, B, T int) {
 	}
 }
 
+// PositionsSeg writes each token's position within its document of seg (see
+// Batch.Seg): 0 at every document's first token, and 0 on padding.
+func PositionsSeg(pos, seg []int32, B, T int) {
+	for b := 0; b < B; b++ {
+		var n int32
+		for t := 0; t < T; t++ {
+			i := b*T + t
+			if t > 0 && seg[i] != 0 && seg[i] == seg[i-1] {
+				n++
+			} else {
+				n = 0
+			}
+			pos[i] = n
+		}
+	}
+}
+
+func checkSeg(b Batch) error {
+	if len(b.Seg) != len(b.IDs) {
+		return fmt.Errorf("batch: seg has %d entries, want %d", len(b.Seg), len(b.IDs))
+	}
+	for r := 0; r < b.B; r++ {
+		row := b.Seg[r*b.T : (r+1)*b.T]
+		var done map[int32]bool // ids whose run has ended; rare enough to allocate lazily
+		for t, s := range row {
+			switch {
+			case s < 0:
+				return fmt.Errorf("batch: seg id %d at row %d position %d is negative", s, r, t)
+			case b.Mask != nil && (b.Mask[r*b.T+t] == 0) != (s == 0):
+				return fmt.Errorf("batch: row %d position %d: mask %d disagrees with seg %d (0 in both or neither)", r, t, b.Mask[r*b.T+t], s)
+			case s != 0 && done[s]:
+				return fmt.Errorf("batch: row %d: document %d resumes at position %d after another (documents must be contiguous)", r, s, t)
+			}
+			if t > 0 && row[t-1] != 0 && row[t-1] != s {
+				if done == nil {
+					done = map[int32]bool{}
+				}
+				done[row[t-1]] = true
+			}
+		}
+	}
+	return nil
+}
+
 func (m *Model) check(b Batch) error {
 	if b.B <= 0 || b.T <= 0 || len(b.IDs) != b.B*b.T {
 		return fmt.Errorf("batch: %d ids for shape %dx%d", len(b.IDs), b.B, b.T)
 	}
 	if b.Mask != nil && len(b.Mask) != len(b.IDs) {
 		return fmt.Errorf("batch: mask has %d entries, want %d", len(b.Mask), len(b.IDs))
+	}
+	if b.Seg != nil {
+		if err := checkSeg(b); err != nil {
+			return err
+		}
 	}
 	for i, id := range b.IDs {
 		if id < 0 || int(id) >= m.Cfg.Vocab {
@@ -69,8 +126,13 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	Q, KV := NH*HS, NKV*HS
 	eps := float32(c.NormEps)
 	w := &m.W
-	Positions(a.pos, b.Mask, b.B, b.T)
+	if b.Seg != nil {
+		PositionsSeg(a.pos, b.Seg, b.B, b.T)
+	} else {
+		Positions(a.pos, b.Mask, b.B, b.T)
+	}
 	m.lastIDs = b.IDs
+	a.seg = b.Seg
 
 	x := a.layers[0].x
 	nn.EmbeddingForward(x, b.IDs, w.Wte, N, C, false)
@@ -96,7 +158,11 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 			nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
 			nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
 		}
-		nn.AttentionForward(la.y, la.att, la.q, la.k, la.v, b.Mask, b.B, b.T, NH, NKV, HS)
+		if b.Seg != nil {
+			nn.AttentionForwardSeg(la.y, la.att, la.q, la.k, la.v, b.Seg, b.B, b.T, NH, NKV, HS)
+		} else {
+			nn.AttentionForward(la.y, la.att, la.q, la.k, la.v, b.Mask, b.B, b.T, NH, NKV, HS)
+		}
 		m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
 		addInto(la.res2, la.x)
 		m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
