@@ -54,12 +54,10 @@ func BenchmarkTrainStep(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		nn.CrossEntropyForward(losses, logits, targets, N, V)
 		if dlogits == nil {
 			dlogits = make([]float32, N*V)
 		}
-		clear(dlogits)
-		nn.CrossEntropyBackward(dlogits, logits, targets, dloss, N, V)
+		nn.CrossEntropyFused(losses, dlogits, logits, targets, dloss, N, V)
 		m.ZeroGrad()
 		if err := m.Backward(dlogits, nil); err != nil {
 			b.Fatal(err)
