@@ -267,9 +267,8 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 	for l := range w.Layers {
 		lw := &w.Layers[l]
 		m.norm(s.ln, s.mean, s.rstd, s.x, lw.Norm1W, lw.Norm1B, N, C, eps)
-		nn.LinearDecode(s.q, s.ln, lw.Wq, lw.Bq, N, C, Q)
-		nn.LinearDecode(s.k, s.ln, lw.Wk, lw.Bk, N, C, KV)
-		nn.LinearDecode(s.v, s.ln, lw.Wv, lw.Bv, N, C, KV)
+		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, B: lw.Bq, OC: Q},
+			nn.DecodeOut{Out: s.k, W: lw.Wk, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, B: lw.Bv, OC: KV})
 		if cfg.QKNorm {
 			nn.RMSNormForward(s.q, s.qr, s.q, lw.QNorm, N*NH, HS, eps)
 			nn.RMSNormForward(s.k, s.kr, s.k, lw.KNorm, N*NKV, HS, eps)
@@ -293,8 +292,8 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 			nn.LinearDecode(fc, s.ln2, lw.Wfc, lw.Bfc, N, C, F)
 			nn.GeluForward(fc, fc)
 		} else {
-			nn.LinearDecode(fc, s.ln2, lw.Wgate, lw.Bgate, N, C, F)
-			nn.LinearDecode(s.up[:N*F], s.ln2, lw.Wup, lw.Bup, N, C, F)
+			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, B: lw.Bgate, OC: F},
+				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, B: lw.Bup, OC: F})
 			nn.SwiGLUForward(fc, fc, s.up[:N*F])
 		}
 		nn.LinearDecode(s.x, fc, lw.Wdown, lw.Bdown, N, F, C)

@@ -25,23 +25,58 @@ var DecodeMaxRows = 32
 // (b may be nil). Up to DecodeMaxRows rows, a row's result does not depend on
 // N or on the other rows, so generation does not depend on batch composition.
 func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
+	LinearDecodeMany(inp, N, IC, DecodeOut{Out: out, W: w, B: b, OC: OC})
+}
+
+// DecodeOut is one Linear of LinearDecodeMany: out[N,OC] = inp·w[OC,IC]ᵀ + b.
+type DecodeOut struct {
+	Out, W, B []float32
+	OC        int
+}
+
+// LinearDecodeMany runs several Linears of the same input (q, k and v; gate
+// and up) as one parallel job. At decode sizes a Linear takes tens of
+// microseconds, so one hand-out of work instead of three saves the goroutine
+// start-ups, and the weights stream as one longer run.
+func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 	if N > DecodeMaxRows {
-		LinearForward(out, inp, w, b, N, IC, OC)
+		for _, o := range outs {
+			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
+		}
 		return
 	}
-	groups := (OC + 3) / 4
+	// Work is counted in groups of four weight rows, numbered across outs.
+	var first [8]int
+	if len(outs) > len(first)-1 {
+		for _, o := range outs {
+			LinearDecodeMany(inp, N, IC, o)
+		}
+		return
+	}
+	total := 0
+	for i, o := range outs {
+		first[i] = total
+		total += (o.OC + 3) / 4
+	}
+	first[len(outs)] = total
 	// About 64K multiply-adds per piece pays for handing it out.
 	minGroups := max(1, (1<<16)/(4*IC*N))
-	parallelPieces(groups, minGroups, func(lo, hi int) {
-		j0, j1 := lo*4, min(hi*4, OC)
-		dotRows(out[j0:], OC, inp, IC, w[j0*IC:], IC, N, j1-j0, IC)
-		if b == nil {
-			return
-		}
-		for i := 0; i < N; i++ {
-			o := out[i*OC+j0 : i*OC+j1]
-			for j, x := range b[j0:j1] {
-				o[j] += x
+	parallelPieces(total, minGroups, func(lo, hi int) {
+		for m, o := range outs {
+			g0, g1 := max(lo, first[m]), min(hi, first[m+1])
+			if g0 >= g1 {
+				continue
+			}
+			j0, j1 := (g0-first[m])*4, min((g1-first[m])*4, o.OC)
+			dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
+			if o.B == nil {
+				continue
+			}
+			for i := 0; i < N; i++ {
+				row := o.Out[i*o.OC+j0 : i*o.OC+j1]
+				for j, x := range o.B[j0:j1] {
+					row[j] += x
+				}
 			}
 		}
 	})
