@@ -142,3 +142,36 @@ func TestAttentionCached(t *testing.T) {
 		})
 	}
 }
+
+// TestLinearDecodeMany: one job over several Linears gives each Linear's own
+// result exactly, including ragged groups at every matrix boundary.
+func TestLinearDecodeMany(t *testing.T) {
+	r := newRNG(24)
+	const N, IC = 5, 48
+	for _, ocs := range [][]int{{8, 6, 9}, {4}, {3, 5, 7, 1, 2, 6, 10, 11, 4}} {
+		var outs []DecodeOut
+		var want [][]float64
+		inp := randn(r, N*IC, 1)
+		for i, oc := range ocs {
+			w := randn(r, oc*IC, 1)
+			var b []float32
+			if i%2 == 0 {
+				b = randn(r, oc, 1)
+			}
+			outs = append(outs, DecodeOut{Out: make([]float32, N*oc), W: w, B: b, OC: oc})
+			var b64 []float64
+			if b != nil {
+				b64 = to64(b)
+			}
+			want = append(want, refLinear(to64(inp), to64(w), b64, N, IC, oc))
+		}
+		forEachKernel(t, func(t *testing.T) {
+			LinearDecodeMany(inp, N, IC, outs...)
+			for i, o := range outs {
+				for _, m := range mismatches(o.Out, want[i], 1e-5) {
+					t.Errorf("OCs %v, Linear %d: %s", ocs, i, m)
+				}
+			}
+		})
+	}
+}
