@@ -154,13 +154,16 @@ func (o *AdamW) update(params, grads []float32, lo, hi int, k *adamScalars) {
 		g := grads[sg.p+a : sg.p+b]
 		m := o.m[sg.s+a : sg.s+b]
 		v := o.v[sg.s+a : sg.s+b]
-		decay := sg.decay && k.useDecay
-		for j := range p {
+		// Multiplying by 1 leaves p bit-identical, so undecayed spans share the path.
+		decay := float32(1)
+		if sg.decay && k.useDecay {
+			decay = k.decay
+		}
+		kv := [8]float32{decay, k.b1, k.omb1, k.b2, k.omb2, k.bc2sqrt, k.eps, k.negStep}
+		done := adamwVec(p, g, m, v, &kv)
+		for j := done; j < len(p); j++ {
 			gj := g[j]
-			pj := p[j]
-			if decay {
-				pj *= k.decay
-			}
+			pj := p[j] * decay
 			mj := m[j]*k.b1 + k.omb1*gj
 			vj := v[j]*k.b2 + k.omb2*gj*gj
 			m[j], v[j] = mj, vj
