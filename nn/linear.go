@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/align-go/align/tensor"
+import (
+	"sync/atomic"
+
+	"github.com/align-go/align/tensor"
+)
 
 // LinearForward: out[N,OC] = inp[N,IC]·w[OC,IC]ᵀ + b[OC] (b may be nil). w is torch's Linear layout.
 func LinearForward(out, inp, w, b []float32, N, IC, OC int) {
@@ -28,16 +32,24 @@ func LinearBackward(dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
 		tensor.MatMulAT(dw, dout, inp, OC, N, IC, true)
 	}
 	if db != nil {
-		colReduce(OC, N, func(j0, j1 int) {
-			var acc [colBlock]float64
-			for i := 0; i < N; i++ {
-				for j, x := range dout[i*OC+j0 : i*OC+j1] {
-					acc[j] += float64(x)
-				}
-			}
-			for j := j0; j < j1; j++ {
-				db[j] += float32(acc[j-j0])
-			}
-		})
+		// The column sum is a row vector of ones times dout: the m=1 GEMM path
+		// runs it vectorised, where a scalar loop cost a full pass per bias.
+		tensor.Gemm(false, false, 1, OC, N, onesVec(N), N, dout, OC, db, OC, true)
 	}
+}
+
+// onesBuf holds a read-only vector of ones, grown on demand; a caller holding
+// an older, shorter one is unaffected by growth.
+var onesBuf atomic.Pointer[[]float32]
+
+func onesVec(n int) []float32 {
+	if p := onesBuf.Load(); p != nil && len(*p) >= n {
+		return (*p)[:n]
+	}
+	b := make([]float32, max(n, 4096))
+	for i := range b {
+		b[i] = 1
+	}
+	onesBuf.Store(&b)
+	return b[:n]
 }
