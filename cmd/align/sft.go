@@ -20,7 +20,7 @@ type sftOpts struct {
 	data, evalData                 []string
 	format, lossOn, truncation     string
 	maxLength                      int
-	skipBad                        bool
+	skipBad, packing               bool
 	dtype                          string
 	lora                           *loraFlags
 }
@@ -35,8 +35,10 @@ from its rows ({"prompt","completion"}, {"messages"}, ShareGPT {"conversations"}
 {"instruction","input","output"}, {"text"}; JSONL, JSON or Parquet) unless --format says.
 Conversations are rendered with the model's chat template (ChatML when it has none). By
 default only completion / assistant tokens carry loss, including the end-of-turn or EOS
-token that closes each response. OUT ends up an HF model directory (or PEFT adapters with
---lora-r) next to config.yaml, metrics.jsonl and checkpoints.`,
+token that closes each response. --packing packs whole sequences into rows of --max-length
+with attention and positions confined to each sequence, so the loss is unchanged and only the
+padding goes. OUT ends up an HF model directory (or PEFT adapters with --lora-r) next to
+config.yaml, metrics.jsonl and checkpoints.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs, def.LRScheduler, def.WarmupRatio = 2e-5, 3, "linear", 0
@@ -52,6 +54,7 @@ token that closes each response. OUT ends up an HF model directory (or PEFT adap
 	fs.IntVar(&o.maxLength, "max-length", 1024, "longest sequence in tokens (0: the model's context)")
 	fs.StringVar(&o.truncation, "truncation", "right", "rows longer than --max-length: right (keep the start), left (keep the end), skip")
 	fs.BoolVar(&o.skipBad, "skip-bad-rows", false, "skip malformed rows (counted and reported) instead of stopping at the first")
+	fs.BoolVar(&o.packing, "packing", false, "pack whole sequences into rows of --max-length (first-fit decreasing); attention and positions stay within each sequence, --batch-size counts packed rows")
 	fs.StringVar(&o.dtype, "dtype", "F32", "dtype of the saved weights: F32, BF16 or F16")
 	o.lora = addLoRAFlags(fs)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -129,9 +132,13 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	pad := int32(max(tok.PAD(), tok.EOS(), 0))
 	lm := &train.CausalLM{Model: m, PadID: pad}
+	obj, err := o.objective(lm, rows, labels, maxLen, "train", log)
+	if err != nil {
+		return nil, err
+	}
 	job := &train.Job{
 		Settings:  s,
-		Objective: withLoRADropout(&train.LMObjective{LM: lm, Rows: rows, Labels: labels}, m),
+		Objective: withLoRADropout(obj, m),
 		Params:    params,
 		Log:       log,
 		Saver: train.SaverFunc(func(dir string) error {
@@ -146,9 +153,28 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		if err != nil {
 			return nil, err
 		}
-		job.Eval = &train.LMObjective{LM: lm, Rows: erows, Labels: elabels}
+		if job.Eval, err = o.objective(lm, erows, elabels, maxLen, "eval", log); err != nil {
+			return nil, err
+		}
 	}
 	return job, nil
+}
+
+// objective is the LM objective over the tokenised rows, packed with
+// --packing. Packing changes neither the loss (a mean over trained tokens,
+// each document scored as if alone) nor what a token sees; only how many
+// documents share a row.
+func (o *sftOpts) objective(lm *train.CausalLM, rows, labels [][]int32, maxLen int, what string, log io.Writer) (*train.LMObjective, error) {
+	if !o.packing {
+		return &train.LMObjective{LM: lm, Rows: rows, Labels: labels}, nil
+	}
+	p, err := train.Pack(rows, labels, maxLen)
+	if err != nil {
+		return nil, fmt.Errorf("--packing: %w", err)
+	}
+	fmt.Fprintf(log, "sft: packed %d %s sequences (%d tokens) into %d rows of %d: packing efficiency %.1f%%\n",
+		len(rows), what, p.Tokens, len(p.Rows), maxLen, 100*p.Efficiency())
+	return &train.LMObjective{LM: lm, Rows: p.Rows, Labels: p.Labels, Segs: p.Segs}, nil
 }
 
 // load reads, validates and tokenises files into rows and HF-style labels
