@@ -65,6 +65,11 @@ def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     torch.manual_seed(0)
     model = GPT()
+    for name, p in model.named_parameters():  # GPT-2's init, as Align's InitRandom
+        if p.dim() == 2:
+            torch.nn.init.normal_(p, std=0.02)
+        elif name.endswith("bias"):
+            torch.nn.init.zeros_(p)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     idx = torch.randint(0, V, (B, T))
     tgt = torch.roll(idx, -1, 1)
@@ -76,14 +81,17 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        return loss.item()
 
     for _ in range(3):
         step()
     t0 = time.perf_counter()
     for _ in range(steps):
-        step()
+        loss = step()
     dt = time.perf_counter() - t0
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()} "
+    # The final loss is printed so that runs under different BLAS settings can be
+    # checked to compute the same thing (a wrong kernel would change it).
+    print(f"torch {torch.__version__} threads={torch.get_num_threads()} loss={loss:.5f} "
           f"step_ms={1000 * dt / steps:.1f} tokens_per_s={B * T * steps / dt:.0f}")
 
 
