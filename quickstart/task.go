@@ -51,13 +51,30 @@ func unhelpful(r *rand.Rand, a, b int) string {
 // in the polite form, an off-topic sentence or rambling, so the reward model learns more than one
 // way to be bad.
 func rejected(r *rand.Rand, a, b int) string {
-	switch k := r.IntN(4); {
-	case k < 2:
+	k := r.IntN(8)
+	switch {
+	case k < 4:
+		return rejectedKind(r, 0, a, b)
+	case k < 6:
+		return rejectedKind(r, 1, a, b)
+	default:
+		return rejectedKind(r, k-4, a, b)
+	}
+}
+
+// rejectedKinds is how many kinds of bad answer rejectedKind makes.
+const rejectedKinds = 4
+
+// rejectedKind makes a bad answer of one kind: 0 rude, 1 wrong sum, 2 off
+// topic, 3 rambling.
+func rejectedKind(r *rand.Rand, kind, a, b int) string {
+	switch kind {
+	case 0:
 		return unhelpful(r, a, b)
-	case k == 2:
+	case 1:
 		wrong := (a + b + 1 + r.IntN(len(numbers)-2)) % len(numbers)
 		return fmt.Sprintf("%s plus %s is %s.", capitalize(numbers[a]), numbers[b], numbers[wrong])
-	case r.IntN(2) == 0: // off topic
+	case 2:
 		return sentence(r)
 	default:
 		var w []string
@@ -117,7 +134,10 @@ func Generate(seed uint64, corpusSentences, pairs int) Task {
 	}
 	for _, s := range held {
 		t.EvalPrompts = append(t.EvalPrompts, question(s.a, s.b))
-		t.EvalPrefs = append(t.EvalPrefs, Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b), Rejected: rejected(r, s.a, s.b)})
+		for kind := 0; kind < rejectedKinds; kind++ { // every kind of bad answer, for a steadier accuracy
+			t.EvalPrefs = append(t.EvalPrefs, Pair{Prompt: question(s.a, s.b), Chosen: helpful(s.a, s.b),
+				Rejected: rejectedKind(r, kind, s.a, s.b)})
+		}
 	}
 	return t
 }

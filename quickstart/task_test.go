@@ -7,7 +7,7 @@ import (
 
 func TestGenerate(t *testing.T) {
 	a, b := Generate(1, 200, 100), Generate(1, 200, 100)
-	if a.Corpus != b.Corpus || len(a.SFT) != 100 || len(a.Prefs) != 100 || len(a.EvalPrompts) != 16 {
+	if a.Corpus != b.Corpus || len(a.SFT) != 100 || len(a.Prefs) != 100 || len(a.EvalPrompts) != 16 || len(a.EvalPrefs) != 64 {
 		t.Fatalf("not deterministic or wrong sizes: %d sft, %d prefs, %d eval", len(a.SFT), len(a.Prefs), len(a.EvalPrompts))
 	}
 	held := map[string]bool{}

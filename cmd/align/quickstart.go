@@ -37,7 +37,7 @@ type preset struct {
 var presets = map[string]preset{
 	// tiny finishes in about a minute on 2 cores; a test runs it.
 	"tiny": {corpus: 6000, pairs: 400, vocab: 400, dim: 96, layers: 3, heads: 4, kvHeads: 2, ffn: 256,
-		pretrainSteps: 1200, sftSteps: 300, rmSteps: 150, dpoSteps: 80, batch: 16, seqLen: 64,
+		pretrainSteps: 1200, sftSteps: 300, rmSteps: 300, dpoSteps: 80, batch: 16, seqLen: 64,
 		pretrainLR: 3e-3, sftLR: 1e-3, rmLR: 1e-3, dpoLR: 5e-5, samples: 8},
 	"small": {corpus: 20000, pairs: 2000, vocab: 1000, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
 		pretrainSteps: 1000, sftSteps: 500, rmSteps: 400, dpoSteps: 300, batch: 16, seqLen: 128,

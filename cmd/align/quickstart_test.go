@@ -43,8 +43,10 @@ func TestQuickstartTiny(t *testing.T) {
 		}
 		return v
 	}
-	if acc := f("rm", "reward_accuracy"); acc < 0.9 {
-		t.Errorf("reward model held-out accuracy %.2f < 0.9", acc)
+	// Held-out pairs reject rude, off-topic and rambling answers (easy) and wrong
+	// sums (as hard as the arithmetic itself): 0.8 needs most of both.
+	if acc := f("rm", "reward_accuracy"); acc < 0.8 {
+		t.Errorf("reward model held-out accuracy %.2f < 0.8", acc)
 	}
 	if h := f("sft", "helpful"); h < 0.5 {
 		t.Errorf("SFT samples helpful %.2f < 0.5", h)
