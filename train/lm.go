@@ -116,14 +116,9 @@ func (c *CausalLM) RunPacked(rows, labels, segs [][]int32, weight float32, backw
 		return 0, 0, err
 	}
 	c.losses = resize(c.losses, N)
-	nn.CrossEntropyForward(c.losses, logits, c.targets, N, V)
-	for i, l := range c.losses {
-		if c.targets[i] >= 0 {
-			sum += float64(l)
-		}
-	}
 	if !backward || count == 0 {
-		return sum, count, nil
+		nn.CrossEntropyForward(c.losses, logits, c.targets, N, V)
+		return c.sumLosses(), count, nil
 	}
 	c.dloss = resize(c.dloss, N)
 	for i := range c.dloss {
@@ -132,10 +127,22 @@ func (c *CausalLM) RunPacked(rows, labels, segs [][]int32, weight float32, backw
 			c.dloss[i] = weight
 		}
 	}
+	// One pass gives the losses and writes the whole logit gradient.
 	c.dlogits = resize(c.dlogits, N*V)
-	clear(c.dlogits)
-	nn.CrossEntropyBackward(c.dlogits, logits, c.targets, c.dloss, N, V)
+	nn.CrossEntropyFused(c.losses, c.dlogits, logits, c.targets, c.dloss, N, V)
+	sum = c.sumLosses()
 	return sum, count, c.Model.Backward(c.dlogits, nil)
+}
+
+// sumLosses adds the losses of the trained positions.
+func (c *CausalLM) sumLosses() float64 {
+	var sum float64
+	for i, l := range c.losses {
+		if c.targets[i] >= 0 {
+			sum += float64(l)
+		}
+	}
+	return sum
 }
 
 func resize[T any](s []T, n int) []T {
