@@ -52,27 +52,7 @@ the adapters switched off (no second copy of the weights); OUT then holds PEFT a
 	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"loss-type": "loss", "rpo-alpha": "sft-weight", "ref-model": "ref",
 		"precompute-ref-log-probs": "precompute-ref", "model-name-or-path": "model"})
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := flags.Resolve(args)
-		if err != nil {
-			return err
-		}
-		cfgYAML, err := flags.ConfigYAML()
-		if err != nil {
-			return err
-		}
-		job, err := o.job(s, cmd.ErrOrStderr())
-		if err != nil {
-			return err
-		}
-		job.ConfigYAML = cfgYAML
-		res, err := train.Run(cmd.Context(), job)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps (final loss %.4f); model in %s\n", res.Steps, res.Loss, res.Out)
-		return nil
-	}
+	cmd.RunE = runTrainer(flags, o.job, "model")
 	rootCmd.AddCommand(cmd)
 }
 

@@ -48,27 +48,7 @@ metrics.jsonl and checkpoint-STEP/ directories.`,
 	fs.Float64Var(&o.evalFraction, "eval-fraction", 0, "hold out this fraction of the training windows for evaluation")
 	fs.IntVar(&o.seqLen, "seq-len", 256, "tokens per training window")
 	fs.StringVar(&o.dtype, "dtype", "F32", "dtype of the saved weights: F32, BF16 or F16")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := flags.Resolve(args)
-		if err != nil {
-			return err
-		}
-		cfgYAML, err := flags.ConfigYAML()
-		if err != nil {
-			return err
-		}
-		job, err := o.job(s, cmd.ErrOrStderr())
-		if err != nil {
-			return err
-		}
-		job.ConfigYAML = cfgYAML
-		res, err := train.Run(cmd.Context(), job)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps (final loss %.4f); model in %s\n", res.Steps, res.Loss, res.Out)
-		return nil
-	}
+	cmd.RunE = runTrainer(flags, o.job, "model")
 	rootCmd.AddCommand(cmd)
 }
 

@@ -153,27 +153,7 @@ adapters are merged into the saved model, so OUT is a plain reward model either 
 	fs.Float64Var(&o.centerRewards, "center-rewards", 0, "coefficient of the mean squared (r_chosen + r_rejected) term that centres rewards on 0 (TRL recommends 0.01)")
 	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"center-rewards-coefficient": "center-rewards", "model-name-or-path": "model"})
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := flags.Resolve(args)
-		if err != nil {
-			return err
-		}
-		cfgYAML, err := flags.ConfigYAML()
-		if err != nil {
-			return err
-		}
-		job, err := o.job(s, cmd.ErrOrStderr())
-		if err != nil {
-			return err
-		}
-		job.ConfigYAML = cfgYAML
-		res, err := train.Run(cmd.Context(), job)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps (final loss %.4f); reward model in %s\n", res.Steps, res.Loss, res.Out)
-		return nil
-	}
+	cmd.RunE = runTrainer(flags, o.job, "reward model")
 	rootCmd.AddCommand(cmd)
 }
 

@@ -57,27 +57,7 @@ config.yaml, metrics.jsonl and checkpoints.`,
 	fs.BoolVar(&o.packing, "packing", false, "pack whole sequences into rows of --max-length (first-fit decreasing); attention and positions stay within each sequence, --batch-size counts packed rows")
 	fs.StringVar(&o.dtype, "dtype", "F32", "dtype of the saved weights: F32, BF16 or F16")
 	o.lora = addLoRAFlags(fs)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := flags.Resolve(args)
-		if err != nil {
-			return err
-		}
-		cfgYAML, err := flags.ConfigYAML()
-		if err != nil {
-			return err
-		}
-		job, err := o.job(s, cmd.ErrOrStderr())
-		if err != nil {
-			return err
-		}
-		job.ConfigYAML = cfgYAML
-		res, err := train.Run(cmd.Context(), job)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps (final loss %.4f); model in %s\n", res.Steps, res.Loss, res.Out)
-		return nil
-	}
+	cmd.RunE = runTrainer(flags, o.job, "model")
 	rootCmd.AddCommand(cmd)
 }
 
