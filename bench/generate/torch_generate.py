@@ -8,8 +8,11 @@ with a preallocated KV cache, 32-token prompts, 64 new tokens (prefill, then
 BenchmarkGenerate in generate/bench_test.go.
 
 Usage: OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 torch_generate.py BATCH [RUNS] [THREADS]
-Prints one line: batch=B threads=N tokens_per_s=X (best of RUNS after a warm-up).
+Prints one line: batch=B threads=N tokens=H tokens_per_s=X (best of RUNS after
+a warm-up; H is a hash of the generated tokens, so runs under different
+OpenBLAS settings can be checked to decode the same greedy sequence).
 """
+import hashlib
 import math
 import sys
 import time
@@ -99,7 +102,8 @@ def main():
             out = generate(model, prompts)
             best = min(best, time.perf_counter() - t0)
     assert out.shape == (B, NEW)
-    print(f"batch={B} threads={torch.get_num_threads()} tokens_per_s={B * NEW / best:.1f}")
+    h = hashlib.sha256(out.to(torch.int64).numpy().tobytes()).hexdigest()[:12]
+    print(f"batch={B} threads={torch.get_num_threads()} tokens={h} tokens_per_s={B * NEW / best:.1f}")
 
 
 if __name__ == "__main__":
