@@ -1,6 +1,7 @@
 package data
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -86,7 +87,7 @@ func checkPreference(t *testing.T, ex PreferenceExample) {
 			t.Fatalf("accepted a bad pair: %s: %+v", err.text(), ex)
 		}
 	}
-	if equalMsgs(ex.Chosen, ex.Rejected) {
+	if slices.Equal(ex.Chosen, ex.Rejected) {
 		t.Fatalf("identical sides accepted: %+v", ex)
 	}
 }

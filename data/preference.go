@@ -2,6 +2,7 @@ package data
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -142,7 +143,7 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 			return ex, err
 		}
 	}
-	if equalMsgs(c.msgs, r.msgs) {
+	if slices.Equal(c.msgs, r.msgs) {
 		return ex, identical()
 	}
 	ex.Prompt, ex.Chosen, ex.Rejected = prompt, c.msgs, r.msgs
@@ -176,19 +177,7 @@ func isString(v any) bool {
 }
 
 func hasPrefix(msgs, prefix []Message) bool {
-	return len(prefix) <= len(msgs) && equalMsgs(msgs[:len(prefix)], prefix)
-}
-
-func equalMsgs(a, b []Message) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return len(prefix) <= len(msgs) && slices.Equal(msgs[:len(prefix)], prefix)
 }
 
 // parsePrompt reads {"prompt": string | [msgs], ...}; every other column is

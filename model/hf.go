@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/align-go/align/checkpoint"
 	"sort"
@@ -194,7 +195,7 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 		if into, ok := src.(floatIntoSource); ok && len(sp.parts) == 1 && !sp.transpose {
 			// Same layout: decode straight into the parameter buffer (no second copy).
 			p := m.Param(sp.parts[0])
-			if info, ok := into.Info(sp.name); ok && !equalInts(info.Shape, want) {
+			if info, ok := into.Info(sp.name); ok && !slices.Equal(info.Shape, want) {
 				return "", fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, info.Shape, want)
 			}
 			if err := into.Float32Into(sp.name, buf[p.Offset:p.Offset+p.Size], want); err != nil {
@@ -206,7 +207,7 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 		if err != nil {
 			return "", err
 		}
-		if !equalInts(shape, want) {
+		if !slices.Equal(shape, want) {
 			return "", fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, shape, want)
 		}
 		cols := want[len(want)-1]
@@ -247,16 +248,4 @@ func prod(s []int) int {
 		n *= d
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
