@@ -79,6 +79,7 @@ type LoRA struct {
 	dts      []float32              // [N,R] backward scratch shared by all adapters
 	dxd      []float32              // [N,maxIn] dropout backward scratch
 	n        int                    // rows the activations are sized for
+	inferT   []float32              // [N,R] scratch of the inference path
 }
 
 // LoRA returns the attached adapters, or nil.
@@ -349,4 +350,25 @@ func (lo *LoRA) AdapterNames() []string {
 		out = append(out, ad.module)
 	}
 	return slices.Clip(out)
+}
+
+// loraAddInference adds linear (l, mod)'s adapter term to out[N,OC] for an
+// inference pass (the KV-cache path): no dropout and nothing kept for backward.
+// GPT-2's fused c_attn recomputes its shared A projection for each of q, k and
+// v, which is cheap at rank R.
+func (m *Model) loraAddInference(l, mod int, out, inp []float32, N, IC, OC int) {
+	lo := m.lora
+	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+		return
+	}
+	ref, R := lo.refs[l][mod], lo.Cfg.R
+	if cap(lo.inferT) < N*R {
+		lo.inferT = make([]float32, N*R)
+	}
+	t := lo.inferT[:N*R]
+	tensor.MatMulBT(t, inp, ref.ad.a, N, IC, R, false)
+	for i := range t {
+		t[i] *= lo.scale
+	}
+	tensor.Gemm(false, true, N, OC, R, t, R, ref.ad.b[ref.off*R:], R, out, OC, true)
 }
