@@ -55,6 +55,40 @@ func NewKVCache(cfg *Config, B, capacity int) (*KVCache, error) {
 	return c, nil
 }
 
+// Reuse empties the cache and reshapes it for B sequences of up to capacity
+// tokens, keeping its memory when that is large enough. Generation calls it
+// instead of NewKVCache so that successive batches do not each allocate (and
+// page-fault in) a fresh cache of ~100 MB. It reports false, changing
+// nothing, when the cache was made for another config.
+func (c *KVCache) Reuse(cfg *Config, B, capacity int) (bool, error) {
+	if B <= 0 || capacity <= 0 {
+		return false, fmt.Errorf("kv cache: need positive rows and capacity, got %d x %d", B, capacity)
+	}
+	if cfg != c.cfg {
+		return false, nil
+	}
+	if cfg.SlidingWindow > 0 && capacity > cfg.SlidingWindow {
+		return false, fmt.Errorf("kv cache: capacity %d exceeds mistral sliding_window %d (not implemented)", capacity, cfg.SlidingWindow)
+	}
+	kv := cfg.KVHeads * cfg.HeadDim
+	c.Cap = capacity
+	if len(c.K) == 0 || cap(c.K[0]) < B*capacity*kv || cap(c.Mask) < B*capacity || cap(c.Len) < B {
+		c.alloc(B)
+	} else {
+		c.B = B
+		for l := range c.K {
+			c.K[l] = c.K[l][:B*capacity*kv]
+			c.V[l] = c.V[l][:B*capacity*kv]
+		}
+		c.Mask, c.Len, c.pos = c.Mask[:B*capacity], c.Len[:B], c.pos[:B]
+		c.Reset()
+	}
+	if cfg.Arch == ArchLlama {
+		c.rope.ensure(capacity, cfg.HeadDim, cfg.RopeTheta)
+	}
+	return true, nil
+}
+
 func (c *KVCache) alloc(B int) {
 	kv := c.cfg.KVHeads * c.cfg.HeadDim
 	c.B = B
