@@ -130,6 +130,12 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 	}
 }
 
+// DecodePrefetchGroups is how many groups of four weight rows ahead dotTiles
+// prefetches (0: none). A variable so benchmarks can move it. Measured on the
+// 16-row GPT-2-small step, two threads: 0 is ~20% slower than 1; 2, 4, 8 and
+// 16 groups, or PREFETCHT1 instead of T0, gain nothing over 1.
+var DecodePrefetchGroups = 1
+
 // maxTiles bounds the 4-row tiles dotTiles keeps in flight (their
 // accumulators live in a stack array).
 const maxTiles = 16
@@ -162,7 +168,7 @@ func dotTiles(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M,
 				// Tile t prefetches row t of the next group of four: with 16
 				// input rows the whole next group arrives while this one
 				// computes (fewer rows prefetch part of it).
-				pf := j + 4 + t
+				pf := j + 4*DecodePrefetchGroups + t
 				if t >= 4 || pf >= n4 {
 					pf = j
 				}

@@ -73,3 +73,39 @@ func BenchmarkDecodeStepLinears(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodePrefetch is BenchmarkDecodeStepLinears at 16 rows, two
+// threads, over dotTiles' prefetch distance.
+func BenchmarkDecodePrefetch(b *testing.B) {
+	type lin struct{ IC, OC int }
+	var ls []lin
+	for l := 0; l < 12; l++ {
+		ls = append(ls, lin{768, 2304}, lin{768, 768}, lin{768, 3072}, lin{3072, 768})
+	}
+	ls = append(ls, lin{768, 50257})
+	r := newRNG(2)
+	ws := make([][]float32, len(ls))
+	bytes := 0
+	for i, l := range ls {
+		ws[i] = randn(r, l.IC*l.OC, 1)
+		bytes += 4 * l.IC * l.OC
+	}
+	old, oldPF := tensor.Threads(), DecodePrefetchGroups
+	defer func() { tensor.SetThreads(old); DecodePrefetchGroups = oldPF }()
+	tensor.SetThreads(2)
+	const N = 16
+	inp := randn(r, N*3072, 1)
+	out := make([]float32, N*50257)
+	for _, pf := range []int{0, 1, 2, 4} {
+		b.Run(fmt.Sprintf("groups=%d", pf), func(b *testing.B) {
+			DecodePrefetchGroups = pf
+			for i := 0; i < b.N; i++ {
+				for j, l := range ls {
+					LinearDecode(out, inp, ws[j], nil, N, l.IC, l.OC)
+				}
+			}
+			b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+		})
+	}
+}
