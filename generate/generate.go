@@ -212,12 +212,13 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 		if len(active) == 0 {
 			break
 		}
+		// Sampled from in place: the logits view stays valid until the next
+		// ForwardCached, and copying it (3.2 MB at batch 16) cost ~2% of a step.
 		lg, err := m.ForwardCached(cache, active, ids, nil, 1, false)
 		if err != nil {
 			return err
 		}
-		cur = cur[:len(active)*V]
-		copy(cur, lg)
+		cur = lg
 	}
 	if opt.Decode != nil {
 		for _, r := range rows {
