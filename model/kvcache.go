@@ -286,7 +286,7 @@ func (m *Model) ForwardCached(c *KVCache, rows []int, ids, mask []int32, T int, 
 
 // cachedLayers runs the embeddings and every block for the N validated new
 // tokens, writing their keys and values into the cache and leaving the last
-// residual stream in s.x. The op order is Forward's.
+// residual stream in s.x. The op order is Forward's, LoRA adapters included.
 func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 	cfg, s, w := m.Cfg, &c.s, &m.W
 	C, NH, NKV, HS, F := cfg.Dim, cfg.Heads, cfg.KVHeads, cfg.HeadDim, cfg.FFN
@@ -303,6 +303,9 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 		m.norm(s.ln, s.mean, s.rstd, s.x, lw.Norm1W, lw.Norm1B, N, C, eps)
 		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, B: lw.Bq, OC: Q},
 			nn.DecodeOut{Out: s.k, W: lw.Wk, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, B: lw.Bv, OC: KV})
+		m.loraAddInference(l, modQ, s.q, s.ln, N, C, Q)
+		m.loraAddInference(l, modK, s.k, s.ln, N, C, KV)
+		m.loraAddInference(l, modV, s.v, s.ln, N, C, KV)
 		if cfg.QKNorm {
 			nn.RMSNormForward(s.q, s.qr, s.q, lw.QNorm, N*NH, HS, eps)
 			nn.RMSNormForward(s.k, s.kr, s.k, lw.KNorm, N*NKV, HS, eps)
@@ -319,18 +322,23 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 		}
 		nn.AttentionCached(s.y, s.q, kc, vc, c.Mask, s.rowIdx, s.starts, R, T, c.Cap, NH, NKV, HS)
 		nn.LinearDecode(s.res2, s.y, lw.Wo, lw.Bo, N, Q, C)
+		m.loraAddInference(l, modO, s.res2, s.y, N, Q, C)
 		addInto(s.res2, s.x)
 		m.norm(s.ln2, s.mean, s.rstd, s.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
 		fc := s.fc[:N*F]
 		if cfg.Arch == ArchGPT2 {
 			nn.LinearDecode(fc, s.ln2, lw.Wfc, lw.Bfc, N, C, F)
+			m.loraAddInference(l, modFC, fc, s.ln2, N, C, F)
 			nn.GeluForward(fc, fc)
 		} else {
 			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, B: lw.Bgate, OC: F},
 				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, B: lw.Bup, OC: F})
+			m.loraAddInference(l, modGate, fc, s.ln2, N, C, F)
+			m.loraAddInference(l, modUp, s.up[:N*F], s.ln2, N, C, F)
 			nn.SwiGLUForward(fc, fc, s.up[:N*F])
 		}
 		nn.LinearDecode(s.x, fc, lw.Wdown, lw.Bdown, N, F, C)
+		m.loraAddInference(l, modDown, s.x, fc, N, F, C)
 		addInto(s.x, s.res2)
 	}
 }
