@@ -35,6 +35,7 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "model", "", "HF model directory (config.json, safetensors, tokenizer)")
+	f.StringVar(&o.adapter, "adapter", "", "PEFT LoRA adapter directory to apply on top of --model (as trained with --lora-r)")
 	f.StringVar(&o.prompt, "prompt", "", "one prompt")
 	f.StringVar(&o.prompts, "prompts", "", `JSONL file of {"prompt": STR} or {"messages": [...]} rows`)
 	f.BoolVar(&o.chat, "chat", false, "render plain prompts as a user message through the chat template")
@@ -51,6 +52,7 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 
 type genFlags struct {
 	dir, prompt, prompts string
+	adapter              string
 	chat                 bool
 	maxNew, batch        int
 	s                    generate.Sampling
@@ -88,6 +90,11 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	m, err := model.LoadDir(o.dir)
 	if err != nil {
 		return err
+	}
+	if o.adapter != "" {
+		if err := m.LoadPEFT(o.adapter); err != nil {
+			return err
+		}
 	}
 	tok, err := tokenizer.Load(o.dir)
 	if err != nil {

@@ -197,3 +197,38 @@ func TestSFTBadRows(t *testing.T) {
 		t.Fatalf("skip report missing: %s", stderr)
 	}
 }
+
+// TestGenerateWithAdapter: `align generate --adapter` on the base gives what
+// the merged model gives (greedy), so adapters need not be merged to sample.
+func TestGenerateWithAdapter(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	writeCharModel(t, base)
+	train := filepath.Join(dir, "train.jsonl")
+	writeLines(t, train, []any{map[string]string{"prompt": "Say hi", "completion": " hi!"}})
+	out := filepath.Join(dir, "lora")
+	if _, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", train, "--out", out, "--max-steps", "20",
+		"--batch-size", "1", "--lr", "3e-2", "--lora-r", "4", "--lora-dropout", "0"); err != nil {
+		t.Fatalf("sft: %v\n%s", err, stderr)
+	}
+	merged := filepath.Join(dir, "merged")
+	if _, stderr, err := runAlign(t, "", "merge", "--base", base, "--adapter", out, "--out", merged); err != nil {
+		t.Fatalf("merge: %v\n%s", err, stderr)
+	}
+	args := []string{"generate", "--prompt", "Say hi", "--max-new-tokens", "8", "--temperature", "0"}
+	a, stderr, err := runAlign(t, "", append(args, "--model", base, "--adapter", out)...)
+	if err != nil {
+		t.Fatalf("generate --adapter: %v\n%s", err, stderr)
+	}
+	b, _, err := runAlign(t, "", append(args, "--model", merged)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, _ := runAlign(t, "", append(args, "--model", base)...)
+	if a != b {
+		t.Fatalf("with adapter %s\nmerged       %s", a, b)
+	}
+	if a == plain {
+		t.Fatalf("the adapter changed nothing: %s", a)
+	}
+}
