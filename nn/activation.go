@@ -18,13 +18,16 @@ const (
 // derivatives use 1-sigmoid(z) = e·sigmoid(z) with e = exp(-z) rather than
 // 1-s, which cancels for z above ~10.
 //
-// Each goroutine works through its range in expChunk pieces: exponent
+// Each goroutine runs the fused AVX2 kernels (gelu_amd64.s: the same formulas,
+// exp inlined) over the multiple-of-8 part of its range; the scalar code below
+// does the rest, and everything on other CPUs, in expChunk pieces: exponent
 // arguments into a stack buffer, one vector exp, then the elementwise finish.
 
 // GeluForward: out = GELU(inp), tanh approximation (HF "gelu_new"). len(out) == len(inp).
 func GeluForward(out, inp []float32) {
 	out = out[:len(inp)]
 	tensor.ParallelFor(len(inp), elemGrain, func(lo, hi int) {
+		lo += geluFwdVec(out[lo:hi], inp[lo:hi])
 		var buf [expChunk]float32
 		for j := lo; j < hi; j += expChunk {
 			xs := inp[j:min(j+expChunk, hi)]
@@ -49,6 +52,7 @@ func GeluBackward(dinp, inp, dout []float32) {
 	dinp = dinp[:len(inp)]
 	dout = dout[:len(inp)]
 	tensor.ParallelFor(len(inp), elemGrain, func(lo, hi int) {
+		lo += geluBwdVec(dinp[lo:hi], inp[lo:hi], dout[lo:hi])
 		var buf [expChunk]float32
 		for j := lo; j < hi; j += expChunk {
 			xs := inp[j:min(j+expChunk, hi)]
