@@ -64,7 +64,7 @@ accuracy, the mean response length, and where the stage's outputs are.`,
 			return runQuickstart(cmd.Context(), out, p, seed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "quickstart-out", "directory for every stage's data, models and logs")
+	cmd.Flags().StringVar(&out, "out", "quickstart-out", "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
 	cmd.Flags().StringVar(&presetName, "preset", "tiny", "size: tiny (about a minute on 2 cores) or small")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")
 	rootCmd.AddCommand(cmd)
@@ -88,6 +88,11 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	dirs := map[string]string{}
 	for _, d := range []string{"data", "tokenizer", "base", "sft", "rm", "dpo", "logs"} {
 		dirs[d] = filepath.Join(out, d)
+		// Each run starts afresh: an earlier (possibly interrupted) run's stage
+		// directories, and only those, are replaced.
+		if err := os.RemoveAll(dirs[d]); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(dirs[d], 0o755); err != nil {
 			return err
 		}

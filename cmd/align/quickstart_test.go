@@ -14,6 +14,8 @@ import (
 // under the reward model than the stage before.
 func TestQuickstartTiny(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "qs")
+	// A leftover checkpoint from an interrupted earlier run must not stop a new run.
+	os.MkdirAll(filepath.Join(out, "base", "checkpoint-10"), 0o755)
 	stdout, stderr, err := runAlign(t, "", "quickstart", "--out", out, "--preset", "tiny")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
