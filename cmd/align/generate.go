@@ -46,6 +46,7 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 	f.Uint64Var(&o.seed, "seed", 0, "random seed (each prompt draws from its own stream)")
 	f.StringArrayVar(&o.stop, "stop", nil, "stop string, cut from the completion (repeatable)")
 	f.IntVar(&o.batch, "batch-size", 16, "prompts decoded together")
+	f.IntVar(&o.n, "n", 1, "completions per prompt (each on its own seed stream; the prompt is prefilled once)")
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
 }
@@ -54,7 +55,7 @@ type genFlags struct {
 	dir, prompt, prompts string
 	adapter              string
 	chat                 bool
-	maxNew, batch        int
+	maxNew, batch, n     int
 	s                    generate.Sampling
 	seed                 uint64
 	stop                 []string
@@ -72,6 +73,9 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	}
 	if o.batch <= 0 {
 		return fmt.Errorf("--batch-size %d: want > 0", o.batch)
+	}
+	if o.n <= 0 {
+		return fmt.Errorf("--n %d: want > 0", o.n)
 	}
 	if o.maxNew <= 0 {
 		return fmt.Errorf("--max-new-tokens %d: want > 0", o.maxNew)
@@ -152,7 +156,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	enc.SetEscapeHTML(false)
 	var werr error
 	_, err = generate.Generate(m, ids, generate.Options{
-		Sampling: s, MaxNewTokens: o.maxNew, Seed: o.seed, Stop: o.stop, BatchSize: o.batch,
+		Sampling: s, MaxNewTokens: o.maxNew, Seed: o.seed, Stop: o.stop, BatchSize: o.batch, N: o.n,
 		EOS:    eosIDs(m.Cfg, gc, tok),
 		Decode: func(ids []int32) string { return tok.Decode(toInts(ids)) },
 		OnBatch: func(cs []generate.Completion) {
@@ -163,7 +167,8 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 						Completion   string `json:"completion"`
 						Tokens       int    `json:"tokens"`
 						FinishReason string `json:"finish_reason"`
-					}{texts[c.Prompt], c.Text, len(c.Tokens), c.FinishReason})
+						Sample       *int   `json:"sample,omitempty"` // with --n > 1: which of the prompt's samples
+					}{texts[c.Prompt], c.Text, len(c.Tokens), c.FinishReason, sampleIndex(o.n, c.Sample)})
 				}
 			}
 		},
@@ -172,6 +177,15 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 		return err
 	}
 	return werr
+}
+
+// sampleIndex is nil for single-sample runs, so their output keeps the plain
+// {"prompt","completion","tokens","finish_reason"} shape.
+func sampleIndex(n, i int) *int {
+	if n <= 1 {
+		return nil
+	}
+	return &i
 }
 
 func readPromptRows(path string) ([]promptRow, error) {

@@ -232,3 +232,33 @@ func TestGenerateWithAdapter(t *testing.T) {
 		t.Fatalf("the adapter changed nothing: %s", a)
 	}
 }
+
+// TestGenerateN: --n gives that many completions per prompt, numbered, and
+// sampling at temperature 1 makes them differ.
+func TestGenerateN(t *testing.T) {
+	dir := t.TempDir()
+	writeCharModel(t, dir)
+	out, stderr, err := runAlign(t, "", "generate", "--model", dir, "--prompt", "hi", "--n", "4",
+		"--max-new-tokens", "6", "--temperature", "1", "--seed", "3")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	seen := map[string]bool{}
+	for i, l := range lines {
+		var r struct {
+			Completion string
+			Sample     *int `json:"sample"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Sample == nil || *r.Sample != i {
+			t.Fatalf("line %d: sample %v", i, r.Sample)
+		}
+		seen[r.Completion] = true
+	}
+	if len(lines) != 4 || len(seen) < 2 {
+		t.Fatalf("%d lines, %d distinct completions:\n%s", len(lines), len(seen), out)
+	}
+}
