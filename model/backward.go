@@ -14,6 +14,9 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 	if a == nil {
 		return errors.New("backward: no forward pass to differentiate")
 	}
+	if m.donor != nil {
+		return errors.New("backward: this model borrows another's activation buffer (BorrowActivations) and runs forward only")
+	}
 	if !m.gradOn {
 		m.EnableGrad()
 	}

@@ -118,7 +118,17 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	}
 	c := m.Cfg
 	a := m.acts
-	if a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil) {
+	switch {
+	case m.donor != nil:
+		// Every pass is carved afresh over the donor's current buffer (its
+		// gradient scratch is never touched: a borrower runs no backward).
+		var reuse *acts
+		if m.donor.acts != nil {
+			reuse = &acts{buf: m.donor.acts.buf}
+		}
+		a = m.layoutActs(b.B, b.T, logits, reuse)
+		m.acts = a
+	case a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil):
 		a = m.layoutActs(b.B, b.T, logits || (a != nil && a.logits != nil), a)
 		m.acts = a
 	}

@@ -28,8 +28,9 @@ type Model struct {
 	// missingLMHead: loaded from a head-only checkpoint; the untied LM head is zero.
 	missingLMHead bool
 
-	lora   *LoRA // attached adapters, or nil
-	gradOn bool  // EnableGrad was called (Grad may still be nil when all is frozen)
+	lora   *LoRA  // attached adapters, or nil
+	donor  *Model // BorrowActivations: whose activation buffer the forward pass reuses
+	gradOn bool   // EnableGrad was called (Grad may still be nil when all is frozen)
 }
 
 // New allocates a model of shape cfg with zero parameters.
@@ -138,6 +139,17 @@ func (m *Model) Tensor(name string) []float32 {
 		return nil
 	}
 	return m.Data[p.Offset : p.Offset+p.Size]
+}
+
+// BorrowActivations makes m, a forward-only model, lay its activations out in
+// donor's buffer instead of holding its own. It is for a frozen reference model
+// (DPO, KL penalties) whose forward pass always completes, and whose outputs are
+// consumed, before the donor's own forward and backward: then the two never
+// need the buffer at the same time, and one activation set is saved. m can no
+// longer run Backward.
+func (m *Model) BorrowActivations(donor *Model) {
+	m.donor = donor
+	m.acts = nil
 }
 
 // ZeroGrad clears the gradient buffer.

@@ -131,3 +131,62 @@ func TestShapeChangesReuseBuffers(t *testing.T) {
 		}
 	}
 }
+
+// TestBorrowActivations: a reference model that borrows the policy's buffer,
+// run before each policy forward/backward, changes neither model's results and
+// ends up holding no buffer of its own.
+func TestBorrowActivations(t *testing.T) {
+	run := func(borrow bool) (refLogits, grads []float32, shared bool) {
+		policy := New(tinyConfig("llama"))
+		policy.InitRandom(3)
+		ref := policy.Clone()
+		for i := range ref.Data {
+			ref.Data[i] *= 0.9 // a different model, so mixed-up buffers would show
+		}
+		if borrow {
+			ref.BorrowActivations(policy)
+		}
+		policy.EnableGrad()
+		for step, T := range []int{6, 9, 4} {
+			ids := make([]int32, 2*T)
+			for i := range ids {
+				ids[i] = int32((i*7 + step) % 50)
+			}
+			b := Batch{B: 2, T: T, IDs: ids}
+			rl, _, err := ref.Forward(b, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refLogits = append(refLogits, rl...)
+			pl, _, err := policy.Forward(b, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := policy.Backward(pl, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if borrow {
+			if err := ref.Backward(nil, make([]float32, 8*16)); err == nil {
+				t.Error("a borrowing model ran backward")
+			}
+		}
+		shared = &ref.acts.buf[:1][0] == &policy.acts.buf[:1][0]
+		return refLogits, append([]float32(nil), policy.Grad...), shared
+	}
+	r0, g0, _ := run(false)
+	r1, g1, shared := run(true)
+	for i := range r0 {
+		if r0[i] != r1[i] {
+			t.Fatalf("reference logit %d: %g borrowing, %g not", i, r1[i], r0[i])
+		}
+	}
+	for i := range g0 {
+		if g0[i] != g1[i] {
+			t.Fatalf("policy gradient %d: %g with a borrowing reference, %g without", i, g1[i], g0[i])
+		}
+	}
+	if !shared {
+		t.Fatal("the reference does not use the policy's buffer")
+	}
+}

@@ -93,6 +93,11 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		// trained weights), so it is the starting policy.
 		ref = m.Clone()
 	}
+	if ref != nil && ref != m {
+		// The reference pass always completes before the policy's forward and
+		// backward, so it can work in the policy's activation buffer.
+		ref.BorrowActivations(m)
+	}
 	params, err := o.lora.params(m, s.Seed)
 	if err != nil {
 		return nil, err
