@@ -123,8 +123,11 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		// Every pass is carved afresh over the donor's current buffer (its
 		// gradient scratch is never touched: a borrower runs no backward).
 		var reuse *acts
-		if m.donor.acts != nil {
+		switch {
+		case m.donor.acts != nil:
 			reuse = &acts{buf: m.donor.acts.buf}
+		case m.acts != nil: // the donor has not run yet (precomputing): keep our own
+			reuse = &acts{buf: m.acts.buf}
 		}
 		a = m.layoutActs(b.B, b.T, logits, reuse)
 		m.acts = a
