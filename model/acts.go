@@ -139,14 +139,15 @@ type ropeTable struct {
 	cos, sin []float32
 }
 
-func (r *ropeTable) ensure(T, HS int, theta float64) {
+func (r *ropeTable) ensure(T int, c *Config) {
 	if r.T >= T {
 		return
 	}
 	r.T = max(T, 2*r.T)
-	r.cos = make([]float32, r.T*HS/2)
-	r.sin = make([]float32, r.T*HS/2)
-	nn.RopeTable(r.cos, r.sin, r.T, HS, theta)
+	inv := c.RopeInvFreq()
+	r.cos = make([]float32, r.T*len(inv))
+	r.sin = make([]float32, r.T*len(inv))
+	nn.RopeTableFreqs(r.cos, r.sin, r.T, inv)
 }
 
 func sqrtf(x float64) float64 { return math.Sqrt(x) }

@@ -8,7 +8,10 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+
+	"github.com/align-go/align/nn"
 )
 
 // Arch is the layer family a model_type belongs to.
@@ -41,7 +44,9 @@ type Config struct {
 	MLPBias       bool // llama mlp_bias
 	QKNorm        bool // qwen3 per-head RMSNorm on q and k before RoPE
 	SlidingWindow int  // mistral; 0 = none
-	BOS, EOS, PAD int  // -1 when absent
+	// RopeScaling is config.json's rope_scaling ("llama3" or "linear"); nil for plain RoPE.
+	RopeScaling   *RopeScaling
+	BOS, EOS, PAD int // -1 when absent
 
 	// Raw is config.json as read, written back on save so fields we do not
 	// interpret (rope_scaling notes, torch_dtype, custom keys) survive a round trip.
@@ -118,8 +123,8 @@ func ParseConfig(raw map[string]any) (*Config, error) {
 		if act := r.str("hidden_act", "silu"); act != "silu" {
 			return nil, fmt.Errorf("field \"hidden_act\": %q not supported (want silu)", act)
 		}
-		if rs, ok := raw["rope_scaling"]; ok && rs != nil {
-			return nil, fmt.Errorf("field \"rope_scaling\": not supported yet")
+		if err := c.parseRopeScaling(raw["rope_scaling"]); err != nil {
+			return nil, err
 		}
 	case "":
 		return nil, fmt.Errorf("field \"model_type\": missing")
@@ -232,4 +237,81 @@ func (r *cfgReader) str(key, def string) string {
 	}
 	r.fail(key, "a string", v)
 	return def
+}
+
+// RopeScaling is the part of rope_scaling that changes the frequencies.
+type RopeScaling struct {
+	Type                    string  // "llama3" or "linear"
+	Factor                  float64 // both
+	LowFreqFactor           float64 // llama3
+	HighFreqFactor          float64 // llama3
+	OriginalMaxPositionEmbs float64 // llama3: original_max_position_embeddings
+}
+
+func (c *Config) parseRopeScaling(v any) error {
+	if v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("field \"rope_scaling\": want an object or null, got %v", v)
+	}
+	r := cfgReader{raw: m}
+	typ := r.str("rope_type", r.str("type", "default"))
+	rs := &RopeScaling{Type: typ, Factor: r.float("factor", 1)}
+	switch typ {
+	case "default":
+		return r.err
+	case "linear":
+	case "llama3":
+		rs.LowFreqFactor = r.float("low_freq_factor", 1)
+		rs.HighFreqFactor = r.float("high_freq_factor", 4)
+		rs.OriginalMaxPositionEmbs = r.float("original_max_position_embeddings", 8192)
+		if !(rs.HighFreqFactor > rs.LowFreqFactor) || rs.OriginalMaxPositionEmbs <= 0 {
+			return fmt.Errorf("field \"rope_scaling\": llama3 needs high_freq_factor > low_freq_factor and original_max_position_embeddings > 0")
+		}
+	default:
+		return fmt.Errorf("field \"rope_scaling\": rope_type %q not supported (default, linear, llama3)", typ)
+	}
+	if r.err != nil {
+		return fmt.Errorf("field \"rope_scaling\": %w", r.err)
+	}
+	if !(rs.Factor > 0) {
+		return fmt.Errorf("field \"rope_scaling\": factor must be positive, got %v", rs.Factor)
+	}
+	c.RopeScaling = rs
+	return nil
+}
+
+// RopeInvFreq is the model's RoPE frequency table, with rope_scaling applied
+// the way HF transformers' _compute_llama3_parameters / linear scaling do, in
+// float32 as its tensors are.
+func (c *Config) RopeInvFreq() []float32 {
+	inv := nn.RopeInvFreq(c.HeadDim, c.RopeTheta)
+	rs := c.RopeScaling
+	if rs == nil {
+		return inv
+	}
+	factor := float32(rs.Factor)
+	if rs.Type == "linear" {
+		for i := range inv {
+			inv[i] /= factor
+		}
+		return inv
+	}
+	old := float32(rs.OriginalMaxPositionEmbs)
+	lo, hi := float32(rs.LowFreqFactor), float32(rs.HighFreqFactor)
+	lowWavelen, highWavelen := old/lo, old/hi
+	for i, f := range inv {
+		wavelen := float32(2*math.Pi) / f
+		switch {
+		case wavelen < highWavelen: // high frequency: unchanged
+		case wavelen > lowWavelen: // low frequency: scaled down
+			inv[i] = f / factor
+		default: // in between: interpolate
+			smooth := (old/wavelen - lo) / (hi - lo)
+			inv[i] = (1-smooth)*f/factor + smooth*f
+		}
+	}
+	return inv
 }

@@ -152,7 +152,7 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	if c.Arch == ArchGPT2 {
 		nn.EmbeddingForward(x, a.pos, w.Wpe, N, C, true)
 	} else {
-		m.rope.ensure(b.T, HS, c.RopeTheta)
+		m.rope.ensure(b.T, c)
 	}
 	for l := range a.layers {
 		la, lw := &a.layers[l], &w.Layers[l]

@@ -50,7 +50,7 @@ func NewKVCache(cfg *Config, B, capacity int) (*KVCache, error) {
 	c := &KVCache{cfg: cfg, Cap: capacity}
 	c.alloc(B)
 	if cfg.Arch == ArchLlama {
-		c.rope.ensure(capacity, cfg.HeadDim, cfg.RopeTheta)
+		c.rope.ensure(capacity, cfg)
 	}
 	return c, nil
 }
@@ -84,7 +84,7 @@ func (c *KVCache) Reuse(cfg *Config, B, capacity int) (bool, error) {
 		c.Reset()
 	}
 	if cfg.Arch == ArchLlama {
-		c.rope.ensure(capacity, cfg.HeadDim, cfg.RopeTheta)
+		c.rope.ensure(capacity, cfg)
 	}
 	return true, nil
 }

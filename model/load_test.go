@@ -84,6 +84,8 @@ func TestLoadRejectsBadCheckpoints(t *testing.T) {
 			[]string{"config.json", "hidden_size"}},
 		{"heads do not divide", nil, `{"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 3}`,
 			[]string{"config.json", "num_key_value_heads"}},
+		{"unsupported rope scaling", nil, `{"model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 4}}`,
+			[]string{"config.json", "rope_scaling", "yarn"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

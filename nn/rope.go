@@ -13,12 +13,27 @@ import (
 // position 4000 the two differ by ~1e-4 rad, and a checkpoint's weights were
 // trained against HF's rounding.
 func RopeTable(cos, sin []float32, T, HS int, theta float64) {
-	half := HS / 2
-	for i := 0; i < half; i++ {
+	RopeTableFreqs(cos, sin, T, RopeInvFreq(HS, theta))
+}
+
+// RopeInvFreq is HF's inv_freq: 1/theta^(2i/HS) as a float32 tensor computes it.
+func RopeInvFreq(HS int, theta float64) []float32 {
+	inv := make([]float32, HS/2)
+	for i := range inv {
 		e := float32(2*i) / float32(HS)
-		inv := 1 / float32(math.Pow(theta, float64(e)))
+		inv[i] = 1 / float32(math.Pow(theta, float64(e)))
+	}
+	return inv
+}
+
+// RopeTableFreqs fills cos[T,len(inv)] and sin[T,len(inv)] with angle
+// float32(t)*inv[i] (a float32 product, as in HF) for scaled frequency tables
+// such as Llama 3's.
+func RopeTableFreqs(cos, sin []float32, T int, inv []float32) {
+	half := len(inv)
+	for i, f := range inv {
 		for t := 0; t < T; t++ {
-			a := float64(float32(t) * inv)
+			a := float64(float32(t) * f)
 			s, c := math.Sincos(a)
 			cos[t*half+i] = float32(c)
 			sin[t*half+i] = float32(s)

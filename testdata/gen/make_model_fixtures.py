@@ -49,6 +49,12 @@ CASES = {
     # head_dim 16 while hidden/heads = 12.
     "qwen3": dict(family="qwen3", V=64, C=48, H=4, KV=2, D=16, I=32, L=2, tied=True, pad=("right", 2),
                   theta=1000000.0, eps=1e-6, dtype=torch.float32, seed=9),
+    # Llama 3.x rope_scaling. Head size 8 with theta 1e4 gives wavelengths 6.3, 63, 628, 6283: with an original
+    # context of 64 and low/high frequency factors 1/4 (thresholds 64 and 16) every branch of the rule is taken.
+    "llama3_rope": dict(family="llama", V=64, C=32, H=4, KV=2, I=64, L=2, tied=True, pad=("left", 2),
+                        theta=10000.0, eps=1e-5, dtype=torch.float32, seed=10,
+                        rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                          original_max_position_embeddings=64)),
 }
 
 
@@ -119,7 +125,8 @@ def llama_config(c):
         "vocab_size": c["V"],
     }
     if fam == "llama":
-        cfg.update(attention_bias=False, head_dim=D, mlp_bias=False, pretraining_tp=1, rope_scaling=None)
+        cfg.update(attention_bias=False, head_dim=D, mlp_bias=False, pretraining_tp=1,
+                   rope_scaling=c.get("rope_scaling"))
         if c["tied"]:
             cfg["eos_token_id"] = [2, 3]  # Llama 3 instruct style list
         else:
@@ -252,12 +259,27 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def llama3_inv_freq(inv_freq, rs):
+    """HF transformers' _compute_llama3_parameters, in float64."""
+    factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+    old = rs["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / lo, old / hi
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - lo) / (hi - lo)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
 def llama_forward(c, p, ids, pos, mask):
     C, H, KV, eps = c["C"], c["H"], c["KV"], c["eps"]
     D = c.get("D", C // H)
     Bn, Tn = ids.shape
     allowed = attention_mask4(mask)
     inv_freq = 1.0 / (c["theta"] ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    if c.get("rope_scaling"):
+        inv_freq = llama3_inv_freq(inv_freq, c["rope_scaling"])
     freqs = pos.to(torch.float64)[..., None] * inv_freq  # [B,T,D/2]
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos()[:, None], emb.sin()[:, None]  # [B,1,T,D]
