@@ -130,6 +130,9 @@ func ParseTokenizerJSON(data []byte, name string) (*Tokenizer, error) {
 	if f.Model == nil {
 		return nil, fieldError(name, "model", "missing")
 	}
+	if isSPMFile(&f) {
+		return parseSPM(&f, name)
+	}
 	m := f.Model
 	if m.Type != "BPE" && m.Type != "" {
 		return nil, fieldError(name, "model.type", "unsupported model type %q (only BPE)", m.Type)

@@ -22,6 +22,7 @@ type Tokenizer struct {
 	stages      []*splitStage // pre-tokenizer splits, in order
 	prefixSpace bool          // ByteLevel add_prefix_space
 	post        *postProcessor
+	spm         *spmPipeline // SentencePiece-style BPE (spm.go); nil for byte-level
 
 	cfg  Config
 	spec fileSpec // JSON sections kept verbatim for Save
@@ -152,6 +153,10 @@ func (e *encoder) encodeText(s string, mapOff func(int) int) {
 		return
 	}
 	t := e.t
+	if t.spm != nil {
+		e.encodeSPM(s, mapOff)
+		return
+	}
 	shift := 0
 	if t.prefixSpace && !strings.HasPrefix(s, " ") {
 		s, shift = " "+s, 1
@@ -231,6 +236,9 @@ func (t *Tokenizer) Decode(ids []int) string {
 
 // DecodeWith is Decode with options.
 func (t *Tokenizer) DecodeWith(ids []int, opt DecodeOptions) string {
+	if t.spm != nil {
+		return t.spm.decode(t, ids, opt)
+	}
 	var b strings.Builder
 	for _, id := range ids {
 		if a, ok := t.addedByID[id]; ok {
