@@ -133,7 +133,7 @@ const base = [
   "中文字符", "日本語のテキスト", "한국어", "café naïve", "Ωmega", "<s>", "</s>", "<s>Hello", "Hello</s>",
   "<s> Hello </s>", "a<s>b", "<unk>", "<s><s>", "text <s> in </s> middle", "▁", "▁▁x", "x▁y",
   "<0x0A>", "12345", "2024-01-01", "Alice, Bob and Carol.", "models are trained", "\u00a0nbsp",
-  "mixed 中 and 😀 and \n newline", "zzzzzzzzzzzz", "QQQ XXX", "~!@#$%^&*()_+", "ends with newline\n",
+  "mixed 中 and 😀 and \n newline", "😀中", "😀中文 ok", "a😀😀b", "中😀", "x😀é😀", "zzzzzzzzzzzz", "QQQ XXX", "~!@#$%^&*()_+", "ends with newline\n",
 ];
 const words = ["the", "model", "quick", "fox", "tokenizer", "😀", "中", " ", "\n", "is", "what", "Hello", "<s>", "xyz", "\t", "é"];
 let seed = 12345;
