@@ -106,7 +106,7 @@ func (t *Tokenizer) MarshalTokenizerJSON() []byte {
 	}
 	fmt.Fprintf(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": %s,\n"+
 		"    \"continuing_subword_prefix\": \"\",\n    \"end_of_word_suffix\": \"\",\n    \"fuse_unk\": %t,\n"+
-		"    \"byte_fallback\": false,\n    \"ignore_merges\": %t,\n    \"vocab\": {", unk, m.fuseUnk, m.ignoreMerges)
+		"    \"byte_fallback\": %t,\n    \"ignore_merges\": %t,\n    \"vocab\": {", unk, m.fuseUnk, t.spm != nil && t.spm.byteFallback, m.ignoreMerges)
 	first := true
 	for id, tok := range m.tokens {
 		if tok == "" {

@@ -173,3 +173,40 @@ func TestSPMMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestSPMSaveRoundTrip checks that Save keeps what makes the file
+// SentencePiece-style (byte_fallback above all), using the HF vectors.
+func TestSPMSaveRoundTrip(t *testing.T) {
+	for _, variant := range []string{"old", "metaspace", "split"} {
+		t.Run(variant, func(t *testing.T) {
+			tok, err := LoadTokenizerJSON(filepath.Join("testdata", "spm", variant+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := tok.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join("testdata", "spm", variant+".vectors.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []spmRow
+			if err := json.Unmarshal(data, &rows); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if got := back.Encode(r.Text); !reflect.DeepEqual(nz(got), nz(r.IDs)) {
+					t.Errorf("after Save, Encode(%q) = %v, want %v", r.Text, got, r.IDs)
+				}
+				if got := back.Decode(r.IDs); got != r.Decode {
+					t.Errorf("after Save, Decode(%v) = %q, want %q", r.IDs, got, r.Decode)
+				}
+			}
+		})
+	}
+}
