@@ -41,6 +41,7 @@ type spmPipeline struct {
 	metaSplit    bool
 	byteFallback bool
 	byteTok      [256]int32 // id of "<0xNN>", -1 when missing
+	byteOf       map[int32]byte
 	dec          []spmDecodeStep
 	hasDecoder   bool
 }
@@ -90,11 +91,12 @@ func parseSPM(f *jsonFile, name string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &spmPipeline{byteFallback: m.ByteFallback}
+	p := &spmPipeline{byteFallback: m.ByteFallback, byteOf: map[int32]byte{}}
 	for b := range p.byteTok {
 		p.byteTok[b] = -1
 		if id, ok := model.vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
 			p.byteTok[b] = id
+			p.byteOf[id] = byte(b)
 		}
 	}
 	// Raw bytes per id serve TokenBytes and offsets; the byte-level lookups

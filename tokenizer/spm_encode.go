@@ -167,12 +167,8 @@ func (e *encoder) emitSPM(ids []int32, unkLens []int, w string, mapOff func(int)
 }
 
 func (p *spmPipeline) isByteTok(id int32) bool {
-	for _, b := range p.byteTok {
-		if b == id {
-			return true
-		}
-	}
-	return false
+	b, ok := p.byteOf[id]
+	return ok && p.byteTok[b] == id
 }
 
 // decode runs ids through the decoder chain, as HF's Tokenizer::decode.
