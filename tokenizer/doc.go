@@ -1,6 +1,9 @@
-// Package tokenizer implements byte-level BPE tokenizers compatible with
-// HuggingFace's tokenizers library (tokenizer.json, or GPT-2's vocab.json +
-// merges.txt), their tokenizer_config.json, and Jinja chat templates.
+// Package tokenizer implements BPE tokenizers compatible with HuggingFace's
+// tokenizers library — byte-level BPE (GPT-2, Qwen, Llama 3: tokenizer.json, or
+// GPT-2's vocab.json + merges.txt) and SentencePiece-style BPE with byte
+// fallback (Llama 2, Mistral: Metaspace / Prepend+Replace, spm.go) — their
+// tokenizer_config.json, Jinja chat templates, and a byte-level BPE trainer
+// (train.go).
 //
 // Exactness is the point: a model only works with the ids it was trained on,
 // so the pre-tokenizer regexes, added-token matching and merge order follow
