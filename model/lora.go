@@ -46,10 +46,13 @@ type adapter struct {
 	parts   int
 	a, b    []float32 // views into LoRA.Data
 	da, db  []float32 // views into LoRA.Grad
-	xd      []float32 // [N,in] dropped-out input (dropout > 0 only)
-	keep    []float32 // [N,in] dropout multipliers (0 or 1/(1-p))
 	t       []float32 // [N,R] scale·(xd·Aᵀ), saved for backward
-	seen    int       // parts already back-propagated this pass
+	// Dropout masks are not stored: backward regenerates the forward's mask
+	// from (seed, stream), so an adapter keeps no [N,in] buffers.
+	stream  uint64
+	seed    uint64
+	dropped bool
+	seen    int // parts already back-propagated this pass
 }
 
 type adapterRef struct {
@@ -78,6 +81,8 @@ type LoRA struct {
 	refs     [][numMods]*adapterRef // [layer][mod]
 	dts      []float32              // [N,R] backward scratch shared by all adapters
 	dxd      []float32              // [N,maxIn] dropout backward scratch
+	xdBuf    []float32              // [N,maxIn] the dropped input, shared by all adapters
+	keepBuf  []float32              // [N,maxIn] its multipliers (0 or 1/(1-p))
 	n        int                    // rows the activations are sized for
 	inferT   []float32              // [N,R] scratch of the inference path
 }
@@ -169,7 +174,8 @@ func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) error {
 					used[t] = true
 				}
 			}
-			ad := &adapter{module: mod.name, in: mod.in, out: mod.out, parts: len(mod.mods)}
+			ad := &adapter{module: mod.name, in: mod.in, out: mod.out, parts: len(mod.mods),
+				stream: uint64(l)<<4 | uint64(mod.mods[0])}
 			lo.Params = append(lo.Params,
 				Param{Name: mod.name + ".lora_A.weight", Shape: []int{cfg.R, mod.in}, Offset: off, Size: cfg.R * mod.in, Decay: true},
 				Param{Name: mod.name + ".lora_B.weight", Shape: []int{mod.out, cfg.R}, Offset: off + cfg.R*mod.in, Size: mod.out * cfg.R, Decay: true})
@@ -214,15 +220,13 @@ func (lo *LoRA) ensure(N int) {
 	R, maxIn := lo.Cfg.R, 0
 	for _, ad := range lo.adapters {
 		ad.t = make([]float32, N*R)
-		if lo.Cfg.Dropout > 0 {
-			ad.xd = make([]float32, N*ad.in)
-			ad.keep = make([]float32, N*ad.in)
-		}
 		maxIn = max(maxIn, ad.in)
 	}
 	lo.dts = make([]float32, N*R)
 	if lo.Cfg.Dropout > 0 {
 		lo.dxd = make([]float32, N*maxIn)
+		lo.xdBuf = make([]float32, N*maxIn)
+		lo.keepBuf = make([]float32, N*maxIn)
 	}
 }
 
@@ -238,13 +242,10 @@ func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
 	if ref.off == 0 { // first (or only) part: project the input once
 		lo.ensure(N)
 		x := inp
-		if lo.Cfg.Dropout > 0 && lo.Training {
-			lo.dropout(ad, inp, N, l, mod)
-			x = ad.xd
-		} else if ad.keep != nil {
-			fill(ad.keep, 1)
-			copy(ad.xd, inp[:N*IC])
-			x = ad.xd
+		ad.dropped = lo.Cfg.Dropout > 0 && lo.Training
+		if ad.dropped {
+			ad.seed = lo.DropoutSeed
+			x = lo.dropInput(ad, inp, N)
 		}
 		tensor.MatMulBT(ad.t, x, ad.a, N, IC, R, false)
 		for i := range ad.t {
@@ -254,18 +255,24 @@ func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
 	tensor.Gemm(false, true, N, OC, R, ad.t, R, ad.b[ref.off*R:], R, out, OC, true)
 }
 
-func (lo *LoRA) dropout(ad *adapter, inp []float32, N, l, mod int) {
-	r := rand.New(rand.NewPCG(lo.DropoutSeed, uint64(l)<<4|uint64(mod)))
+// dropInput fills the shared buffers with ad's dropout mask for (seed, stream)
+// and the dropped input, and returns the latter. The same call in backward
+// reproduces the forward's mask exactly.
+func (lo *LoRA) dropInput(ad *adapter, inp []float32, N int) []float32 {
+	n := N * ad.in
+	keep, xd := lo.keepBuf[:n], lo.xdBuf[:n]
+	r := rand.New(rand.NewPCG(ad.seed, ad.stream))
 	p := lo.Cfg.Dropout
 	k := float32(1 / (1 - p))
-	for i := range ad.keep[:N*ad.in] {
+	for i := range keep {
 		if r.Float64() < p {
-			ad.keep[i] = 0
+			keep[i] = 0
 		} else {
-			ad.keep[i] = k
+			keep[i] = k
 		}
-		ad.xd[i] = inp[i] * ad.keep[i]
+		xd[i] = inp[i] * keep[i]
 	}
+	return xd
 }
 
 // linearBack is linear's backward. The base weight is frozen under LoRA, so
@@ -294,21 +301,21 @@ func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, 
 		dts[i] *= lo.scale
 	}
 	x := inp
-	if ad.xd != nil {
-		x = ad.xd
+	if ad.dropped {
+		x = lo.dropInput(ad, inp, N)
 	}
 	tensor.MatMulAT(ad.da, dts, x, R, N, IC, true)
 	if dinp == nil {
 		return
 	}
-	if ad.keep == nil {
+	if !ad.dropped {
 		tensor.MatMul(dinp, dts, ad.a, N, R, IC, true)
 		return
 	}
-	dx := lo.dxd[:N*IC]
+	dx, keep := lo.dxd[:N*IC], lo.keepBuf[:N*IC]
 	tensor.MatMul(dx, dts, ad.a, N, R, IC, false)
 	for i := range dx {
-		dinp[i] += dx[i] * ad.keep[i]
+		dinp[i] += dx[i] * keep[i]
 	}
 }
 
