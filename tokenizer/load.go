@@ -161,21 +161,9 @@ func ParseTokenizerJSON(data []byte, name string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var added []AddedToken
-	for i, a := range f.AddedTokens {
-		field := fmt.Sprintf("added_tokens[%d]", i)
-		if a.ID == nil || a.Content == nil {
-			return nil, fieldError(name, field, "missing id or content")
-		}
-		if *a.ID < 0 || *a.Content == "" {
-			return nil, fieldError(name, field, "bad id %d or empty content", *a.ID)
-		}
-		normalized := !a.Special
-		if a.Normalized != nil {
-			normalized = *a.Normalized
-		}
-		added = append(added, AddedToken{ID: *a.ID, Content: *a.Content, Special: a.Special,
-			Normalized: normalized, LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord})
+	added, err := parseAddedTokens(f.AddedTokens, name)
+	if err != nil {
+		return nil, err
 	}
 	spec := fileSpec{normalizer: f.Normalizer, preTokenizer: f.PreTokenizer,
 		postProcessor: f.PostProcessor, decoder: f.Decoder}

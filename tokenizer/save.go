@@ -168,11 +168,17 @@ func (t *Tokenizer) MarshalConfigJSON() ([]byte, error) {
 		return nil, err
 	}
 	out["added_tokens_decoder"] = bytes.TrimSpace(db.Bytes())
+	return indentJSON(out)
+}
+
+// indentJSON encodes v as the files HF writes it: two-space indent, no HTML
+// escaping (chat templates are full of < and >).
+func indentJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
-	enc = json.NewEncoder(&b)
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

@@ -151,6 +151,7 @@ func parseSPM(f *jsonFile, name string) (*Tokenizer, error) {
 	return t, nil
 }
 
+// parseAddedTokens validates tokenizer.json's added_tokens for either model kind.
 func parseAddedTokens(in []jsonAdded, name string) ([]AddedToken, error) {
 	var added []AddedToken
 	for i, a := range in {

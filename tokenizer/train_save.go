@@ -119,14 +119,7 @@ func (t *Tokenizer) MarshalSpecialTokensMapJSON() ([]byte, error) {
 	if extra := t.additionalSpecial(); len(extra) > 0 {
 		out["additional_special_tokens"] = extra
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return indentJSON(out)
 }
 
 // SaveAll is Save plus special_tokens_map.json, the full set transformers'
