@@ -271,18 +271,27 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 	if err != nil {
 		return nil, fmt.Errorf("batch with %s: %w", o.locs[idx[0]], err)
 	}
+	m, g := weighPair(res, B, totalUnits)
+	if !backward {
+		return m, nil
+	}
+	return m, o.policy.Backward(g)
+}
+
+// weighPair scales a pair loss computed as a mean over this micro-batch's B
+// pairs by the micro-batch's share of the step's pairs, so the loop's sum over
+// micro-batches is a mean over the step. It returns the metrics and the
+// gradient w.r.t. the chosen scores then the rejected ones, scaled alike.
+func weighPair(res loss.PairResult, B, totalUnits int) (train.Metrics, []float64) {
 	w := float64(B) / float64(totalUnits)
 	m := train.Metrics{"loss": res.Loss * w}
 	for k, v := range res.Metrics {
 		m[k] = v * w
-	}
-	if !backward {
-		return m, nil
 	}
 	g := make([]float64, 2*B)
 	for k := 0; k < B; k++ {
 		g[k] = res.GradChosen[k] * w
 		g[B+k] = res.GradRejected[k] * w
 	}
-	return m, o.policy.Backward(g)
+	return m, g
 }

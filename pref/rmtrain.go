@@ -89,20 +89,9 @@ func (o *RMObjective) run(idx []int, totalUnits int, backward bool) (train.Metri
 	if err != nil {
 		return nil, fmt.Errorf("pref: reward model loss: %w", err)
 	}
-	// The pure loss is a mean over this micro-batch; weighting it by its
-	// share of the step's pairs makes the loop's sum a mean over the step.
-	w := float64(B) / float64(totalUnits)
-	m := train.Metrics{"loss": res.Loss * w}
-	for k, v := range res.Metrics {
-		m[k] = v * w
-	}
+	m, drew := weighPair(res, B, totalUnits)
 	if !backward {
 		return m, nil
-	}
-	drew := make([]float64, 2*B)
-	for k := 0; k < B; k++ {
-		drew[k] = res.GradChosen[k] * w
-		drew[B+k] = res.GradRejected[k] * w
 	}
 	return m, o.RM.Backward(drew)
 }
