@@ -1,10 +1,6 @@
 package model
 
-import (
-	"math"
-
-	"github.com/align-go/align/nn"
-)
+import "github.com/align-go/align/nn"
 
 // layerActs are one block's saved activations, all views into acts.buf.
 type layerActs struct {
@@ -149,5 +145,3 @@ func (r *ropeTable) ensure(T int, c *Config) {
 	r.sin = make([]float32, r.T*len(inv))
 	nn.RopeTableFreqs(r.cos, r.sin, r.T, inv)
 }
-
-func sqrtf(x float64) float64 { return math.Sqrt(x) }

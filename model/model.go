@@ -2,7 +2,9 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 )
 
 // Model is a transformer with all parameters in one allocation (Data) and, once
@@ -48,7 +50,7 @@ func New(cfg *Config) *Model {
 // norm weights 1, biases 0.
 func (m *Model) InitRandom(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	resid := 0.02 / sqrtf(2*float64(m.Cfg.Layers))
+	resid := 0.02 / math.Sqrt(2*float64(m.Cfg.Layers))
 	for _, p := range m.Params {
 		t := m.Data[p.Offset : p.Offset+p.Size]
 		switch {
@@ -173,7 +175,7 @@ func fill(t []float32, v float32) {
 
 func hasSuffix(s string, sfx ...string) bool {
 	for _, x := range sfx {
-		if len(s) >= len(x) && s[len(s)-len(x):] == x {
+		if strings.HasSuffix(s, x) {
 			return true
 		}
 	}
