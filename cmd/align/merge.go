@@ -15,6 +15,9 @@ func init() {
 		Use:   "merge --base DIR --adapter DIR --out DIR",
 		Short: "Fold PEFT LoRA adapters into their base model and write a plain HF model",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDType(dtype); err != nil {
+				return err
+			}
 			m, err := model.LoadDir(base)
 			if err != nil {
 				return err

@@ -61,10 +61,8 @@ func (o *pretrainOpts) job(s train.Settings, log io.Writer) (*train.Job, error) 
 	if len(o.text) == 0 {
 		return nil, errors.New("--text: at least one text file is required")
 	}
-	switch o.dtype {
-	case "F32", "BF16", "F16":
-	default:
-		return nil, fmt.Errorf("--dtype: %q (want F32, BF16 or F16)", o.dtype)
+	if err := checkDType(o.dtype); err != nil {
+		return nil, err
 	}
 	if !(o.evalFraction >= 0 && o.evalFraction < 1) {
 		return nil, fmt.Errorf("--eval-fraction: %v outside [0,1)", o.evalFraction)

@@ -48,12 +48,7 @@ func (d *prefData) check() error {
 	case d.evalFraction > 0 && d.evalData != "":
 		return errors.New("give --eval-data or --eval-fraction, not both")
 	}
-	switch d.dtype {
-	case "F32", "BF16", "F16":
-	default:
-		return fmt.Errorf("--dtype: %q (want F32, BF16 or F16)", d.dtype)
-	}
-	return nil
+	return checkDType(d.dtype)
 }
 
 func (d *prefData) tokDir() string {

@@ -73,6 +73,9 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	default:
 		return nil, fmt.Errorf("--loss-on: %q (want completion, assistant or all)", o.lossOn)
 	}
+	if err := checkDType(o.dtype); err != nil {
+		return nil, err
+	}
 	switch sft.Truncation(o.truncation) {
 	case sft.TruncateRight, sft.TruncateLeft, sft.TruncateSkip:
 	default:

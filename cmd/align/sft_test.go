@@ -189,6 +189,14 @@ func TestSFTBadRows(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); err == nil {
 		t.Fatal("a training step ran before the bad row was reported")
 	}
+	// A bad --dtype is caught before training, not when the model is saved.
+	if _, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", bad, "--out", out, "--max-steps", "2",
+		"--skip-bad-rows", "--dtype", "FP8"); err == nil || !strings.Contains(stderr, "--dtype") {
+		t.Fatalf("--dtype FP8: %v: %s", err, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); err == nil {
+		t.Fatal("a training step ran before --dtype was checked")
+	}
 	_, stderr, err = runAlign(t, "", "sft", "--model", base, "--data", bad, "--out", out, "--max-steps", "2", "--skip-bad-rows")
 	if err != nil {
 		t.Fatalf("--skip-bad-rows: %v\n%s", err, stderr)
