@@ -146,10 +146,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 		if len(enc) == 0 {
 			return fmt.Errorf("%s: prompt encodes to no tokens", where)
 		}
-		ids[i] = make([]int32, len(enc))
-		for j, v := range enc {
-			ids[i][j] = int32(v)
-		}
+		ids[i] = toInt32s(enc)
 	}
 
 	enc := json.NewEncoder(cmd.OutOrStdout())
@@ -306,6 +303,14 @@ func eosIDs(cfg *model.Config, g *generationConfig, tok *tokenizer.Tokenizer) []
 	add(g.EOS)
 	if id := tok.EOS(); id >= 0 {
 		add(float64(id))
+	}
+	return out
+}
+
+func toInt32s(ids []int) []int32 {
+	out := make([]int32, len(ids))
+	for i, v := range ids {
+		out[i] = int32(v)
 	}
 	return out
 }

@@ -284,22 +284,11 @@ func evalStage(stage, dir string, t quickstart.Task, tok *tokenizer.Tokenizer, s
 		if err != nil {
 			return stageRow{}, err
 		}
-		ids := tok.Encode(text)
-		row := make([]int32, len(ids))
-		for i, id := range ids {
-			row[i] = int32(id)
-		}
-		prompts = append(prompts, row)
+		prompts = append(prompts, toInt32s(tok.Encode(text)))
 	}
 	cs, err := generate.Generate(m, prompts, generate.Options{Sampling: generate.Sampling{Temperature: 1},
 		MaxNewTokens: p.seqLen / 2, N: p.samples, Seed: seed, EOS: []int32{int32(tok.EOS())},
-		Decode: func(ids []int32) string {
-			x := make([]int, len(ids))
-			for i, id := range ids {
-				x[i] = int(id)
-			}
-			return tok.Decode(x)
-		}})
+		Decode: func(ids []int32) string { return tok.Decode(toInts(ids)) }})
 	if err != nil {
 		return stageRow{}, err
 	}
