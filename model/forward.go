@@ -146,6 +146,7 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	}
 	m.lastIDs = b.IDs
 	a.seg = b.Seg
+	m.fwdLoRA = m.curLoRA()
 
 	x := a.layers[0].x
 	nn.EmbeddingForward(x, b.IDs, w.Wte, N, C, false)

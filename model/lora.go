@@ -60,9 +60,12 @@ type adapterRef struct {
 	off int // first row of B this linear uses
 }
 
-// LoRA is the adapter set attached to a model: its own flat allocation, so the
-// optimizer holds state for adapters only.
+// LoRA is one named adapter set attached to a model: its own flat allocation,
+// so the optimizer holds state for adapters only. A model may hold several
+// sets on its one frozen base (PPO: policy and value adapters, the reference
+// being the base with every set off); one forward pass uses at most one.
 type LoRA struct {
+	Name   string
 	Cfg    LoRAConfig
 	Params []Param
 	Data   []float32
@@ -76,7 +79,6 @@ type LoRA struct {
 	DropoutSeed uint64
 
 	scale    float32
-	enabled  bool
 	adapters []*adapter
 	refs     [][numMods]*adapterRef // [layer][mod]
 	dts      []float32              // [N,R] backward scratch shared by all adapters
@@ -87,15 +89,60 @@ type LoRA struct {
 	inferT   []float32              // [N,R] scratch of the inference path
 }
 
-// LoRA returns the attached adapters, or nil.
-func (m *Model) LoRA() *LoRA { return m.lora }
+// DefaultLoRA is the name of the set AttachLoRA and LoadPEFT attach.
+const DefaultLoRA = "default"
 
-// SetLoRAEnabled switches the adapters on or off; off, the model computes the
-// base model exactly (DPO's reference without a second copy of the weights).
-func (m *Model) SetLoRAEnabled(on bool) {
-	if m.lora != nil {
-		m.lora.enabled = on
+// LoRA returns the selected adapter set (the one forward passes use while
+// adapters are enabled), or nil when none is attached. With one set, as in
+// SFT and DPO, that is simply the model's adapters.
+func (m *Model) LoRA() *LoRA { return m.active }
+
+// LoRASet returns the set attached under name, or nil.
+func (m *Model) LoRASet(name string) *LoRA {
+	for _, lo := range m.loras {
+		if lo.Name == name {
+			return lo
+		}
 	}
+	return nil
+}
+
+// LoRASets lists the attached sets' names in attach order.
+func (m *Model) LoRASets() []string {
+	out := make([]string, len(m.loras))
+	for i, lo := range m.loras {
+		out[i] = lo.Name
+	}
+	return out
+}
+
+// UseLoRA selects the set later forward passes use and enables adapters;
+// name "" disables them (the base model, e.g. a reference). A Backward
+// always differentiates the set its Forward ran with.
+func (m *Model) UseLoRA(name string) error {
+	if name == "" {
+		m.loraOff = true
+		return nil
+	}
+	lo := m.LoRASet(name)
+	if lo == nil {
+		return fmt.Errorf("lora: no adapter set %q (have %v)", name, m.LoRASets())
+	}
+	m.active, m.loraOff = lo, false
+	return nil
+}
+
+// SetLoRAEnabled switches the selected adapters on or off; off, the model
+// computes the base model exactly (DPO's reference without a second copy of
+// the weights).
+func (m *Model) SetLoRAEnabled(on bool) { m.loraOff = !on }
+
+// curLoRA is the set a pass computes with now: nil when none or disabled.
+func (m *Model) curLoRA() *LoRA {
+	if m.loraOff {
+		return nil
+	}
+	return m.active
 }
 
 // loraModules lists, per layer, each HF linear module with the (mod, row
@@ -144,12 +191,26 @@ func targetMatches(module string, targets []string) bool {
 	return false
 }
 
-// AttachLoRA adds adapters to the targeted modules and freezes every base
-// parameter. A is initialised like PEFT (Kaiming-uniform, bound 1/sqrt(in)) from
-// seed; B is zero.
+// AttachLoRA adds the default adapter set to the targeted modules and
+// freezes every base parameter. A is initialised like PEFT (Kaiming-uniform,
+// bound 1/sqrt(in)) from seed; B is zero.
 func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) error {
-	if m.lora != nil {
+	if m.LoRASet(DefaultLoRA) != nil {
 		return fmt.Errorf("lora: adapters already attached")
+	}
+	return m.AttachLoRASet(DefaultLoRA, cfg, seed)
+}
+
+// AttachLoRASet adds a named adapter set, in its own allocation, to the
+// targeted modules and freezes every base parameter. The first set attached
+// becomes the selected one (see UseLoRA); later ones leave the selection as
+// it is.
+func (m *Model) AttachLoRASet(name string, cfg LoRAConfig, seed uint64) error {
+	if name == "" {
+		return fmt.Errorf("lora: an adapter set needs a name")
+	}
+	if m.LoRASet(name) != nil {
+		return fmt.Errorf("lora: adapter set %q already attached", name)
 	}
 	if cfg.R <= 0 {
 		return fmt.Errorf("lora: rank must be positive, got %d", cfg.R)
@@ -160,7 +221,7 @@ func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) error {
 	if cfg.Alpha == 0 {
 		cfg.Alpha = float64(cfg.R)
 	}
-	lo := &LoRA{Cfg: cfg, scale: float32(cfg.Alpha / float64(cfg.R)), enabled: true,
+	lo := &LoRA{Name: name, Cfg: cfg, scale: float32(cfg.Alpha / float64(cfg.R)),
 		refs: make([][numMods]*adapterRef, m.Cfg.Layers)}
 	used := map[string]bool{}
 	off := 0
@@ -207,7 +268,10 @@ func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) error {
 		}
 	}
 	m.FreezeAll()
-	m.lora = lo
+	m.loras = append(m.loras, lo)
+	if m.active == nil {
+		m.active = lo
+	}
 	return nil
 }
 
@@ -233,8 +297,8 @@ func (lo *LoRA) ensure(N int) {
 // linear is a block's Linear forward plus, when attached and enabled, its adapter.
 func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
 	nn.LinearForward(out, inp, w, b, N, IC, OC)
-	lo := m.lora
-	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+	lo := m.fwdLoRA
+	if lo == nil || lo.refs[l][mod] == nil {
 		return
 	}
 	ref := lo.refs[l][mod]
@@ -279,8 +343,8 @@ func (lo *LoRA) dropInput(ad *adapter, inp []float32, N int) []float32 {
 // dw is normally nil; the adapter's A and B gradients accumulate into LoRA.Grad.
 func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
 	nn.LinearBackward(dinp, dw, db, dout, inp, w, N, IC, OC)
-	lo := m.lora
-	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+	lo := m.fwdLoRA
+	if lo == nil || lo.refs[l][mod] == nil {
 		return
 	}
 	ref := lo.refs[l][mod]
@@ -319,10 +383,12 @@ func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, 
 	}
 }
 
-// MergeLoRA folds the adapters into the base weights (W += scale·B·A) and
-// detaches them, leaving a plain model whose outputs equal the adapted one's.
+// MergeLoRA folds the selected adapters into the base weights (W +=
+// scale·B·A) and detaches them, leaving (with one set) a plain model whose
+// outputs equal the adapted one's. Other sets stay attached, now on the
+// changed base.
 func (m *Model) MergeLoRA() {
-	lo := m.lora
+	lo := m.active
 	if lo == nil {
 		return
 	}
@@ -343,7 +409,25 @@ func (m *Model) MergeLoRA() {
 			}
 		}
 	}
-	m.lora = nil
+	m.detachLoRA(lo)
+}
+
+// detachLoRA removes set lo; the base thaws once no set is left.
+func (m *Model) detachLoRA(lo *LoRA) {
+	m.loras = slices.DeleteFunc(m.loras, func(x *LoRA) bool { return x == lo })
+	if m.fwdLoRA == lo {
+		m.fwdLoRA = nil
+	}
+	if m.active == lo {
+		m.active = nil
+		if len(m.loras) > 0 {
+			m.active = m.loras[0]
+		}
+	}
+	if len(m.loras) > 0 {
+		return
+	}
+	m.loraOff = false
 	clear(m.frozen)
 	if m.gradOn {
 		m.EnableGrad()
@@ -364,8 +448,8 @@ func (lo *LoRA) AdapterNames() []string {
 // GPT-2's fused c_attn recomputes its shared A projection for each of q, k and
 // v, which is cheap at rank R.
 func (m *Model) loraAddInference(l, mod int, out, inp []float32, N, IC, OC int) {
-	lo := m.lora
-	if lo == nil || !lo.enabled || lo.refs[l][mod] == nil {
+	lo := m.curLoRA()
+	if lo == nil || lo.refs[l][mod] == nil {
 		return
 	}
 	ref, R := lo.refs[l][mod], lo.Cfg.R

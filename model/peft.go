@@ -16,11 +16,21 @@ const (
 	peftPrefix      = "base_model.model."
 )
 
-// SavePEFT writes the adapters in PEFT's layout (adapter_config.json and
-// adapter_model.safetensors), loadable by peft.PeftModel.from_pretrained on top
-// of the base model named base.
+// SavePEFT writes the selected adapters in PEFT's layout (adapter_config.json
+// and adapter_model.safetensors), loadable by peft.PeftModel.from_pretrained on
+// top of the base model named base.
 func (m *Model) SavePEFT(dir, base string) error {
-	lo := m.lora
+	return m.SavePEFTSet(dir, base, "")
+}
+
+// SavePEFTSet is SavePEFT for the set attached under name ("" the selected one).
+func (m *Model) SavePEFTSet(dir, base, name string) error {
+	lo := m.active
+	if name != "" {
+		if lo = m.LoRASet(name); lo == nil {
+			return fmt.Errorf("lora: no adapter set %q to save", name)
+		}
+	}
 	if lo == nil {
 		return fmt.Errorf("lora: no adapters to save")
 	}
@@ -53,8 +63,17 @@ func (m *Model) SavePEFT(dir, base string) error {
 	return checkpoint.Write(filepath.Join(dir, PEFTWeightsFile), ts, map[string]string{"format": "pt"})
 }
 
-// LoadPEFT attaches the adapters stored in a PEFT directory to m.
+// LoadPEFT attaches the adapters stored in a PEFT directory to m as its
+// default set.
 func (m *Model) LoadPEFT(dir string) error {
+	if m.LoRASet(DefaultLoRA) != nil {
+		return fmt.Errorf("%s: lora: adapters already attached", dir)
+	}
+	return m.LoadPEFTSet(dir, DefaultLoRA)
+}
+
+// LoadPEFTSet attaches the adapters stored in a PEFT directory as set name.
+func (m *Model) LoadPEFTSet(dir, name string) error {
 	var raw struct {
 		PeftType  string   `json:"peft_type"`
 		R         int      `json:"r"`
@@ -90,16 +109,16 @@ func (m *Model) LoadPEFT(dir string) error {
 	default:
 		return fmt.Errorf("%s: field \"target_modules\": want a list of module names", cfgPath)
 	}
-	if err := m.AttachLoRA(LoRAConfig{R: raw.R, Alpha: raw.Alpha, Dropout: raw.Dropout, Targets: targets}, 0); err != nil {
+	if err := m.AttachLoRASet(name, LoRAConfig{R: raw.R, Alpha: raw.Alpha, Dropout: raw.Dropout, Targets: targets}, 0); err != nil {
 		return fmt.Errorf("%s: %w", cfgPath, err)
 	}
+	lo := m.LoRASet(name)
 	wPath := filepath.Join(dir, PEFTWeightsFile)
 	f, err := checkpoint.Open(wPath)
 	if err != nil {
-		m.detachLoRA()
+		m.detachLoRA(lo)
 		return err
 	}
-	lo := m.lora
 	want := map[string]bool{}
 	for _, p := range lo.Params {
 		name := peftPrefix + p.Name
@@ -109,29 +128,21 @@ func (m *Model) LoadPEFT(dir string) error {
 		use := name
 		if _, ok := f.Info(name); !ok {
 			if _, ok := f.Info(alt); !ok {
-				m.detachLoRA()
+				m.detachLoRA(lo)
 				return fmt.Errorf("%s: missing tensor %q", wPath, name)
 			}
 			use = alt
 		}
 		if err := f.Float32Into(use, lo.Data[p.Offset:p.Offset+p.Size], p.Shape); err != nil {
-			m.detachLoRA()
+			m.detachLoRA(lo)
 			return err
 		}
 	}
 	for _, n := range f.Names() {
 		if !want[n] && !want[strings.Replace(n, ".default.", ".", 1)] {
-			m.detachLoRA()
+			m.detachLoRA(lo)
 			return fmt.Errorf("%s: unexpected tensor %q", wPath, n)
 		}
 	}
 	return nil
-}
-
-func (m *Model) detachLoRA() {
-	m.lora = nil
-	clear(m.frozen)
-	if m.gradOn {
-		m.EnableGrad()
-	}
 }
