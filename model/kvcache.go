@@ -255,6 +255,11 @@ func (m *Model) ForwardCached(c *KVCache, rows []int, ids, mask []int32, T int, 
 		}
 		s.npos[r] = n
 	}
+	var w16 *bf16Weights
+	if m.bf16 != nil {
+		w16 = m.bf16
+		defer w16.acquire(m)()
+	}
 	// Validated: from here on the cache changes.
 	for r, b := range s.rowIdx {
 		for t := 0; t < T; t++ {
@@ -265,7 +270,7 @@ func (m *Model) ForwardCached(c *KVCache, rows []int, ids, mask []int32, T int, 
 			c.Mask[b*c.Cap+c.Len[b]+t] = v
 		}
 	}
-	m.cachedLayers(c, ids, N, T)
+	m.cachedLayers(c, w16, ids, N, T)
 	for r, b := range s.rowIdx {
 		c.Len[b] += T
 		c.pos[b] = s.npos[r]
@@ -280,14 +285,19 @@ func (m *Model) ForwardCached(c *KVCache, rows []int, ids, mask []int32, T int, 
 		copy(s.last[o*C:(o+1)*C], s.x[src*C:(src+1)*C])
 	}
 	m.norm(s.last, s.lmean, s.lrstd, s.last, m.W.NormFW, m.W.NormFB, outRows, C, float32(cfg.NormEps))
-	nn.LinearDecode(s.logits, s.last, m.W.LMHead, nil, outRows, C, cfg.Vocab)
+	var head []uint16
+	if w16 != nil {
+		head = w16.head
+	}
+	nn.LinearDecodeMany(s.last, outRows, C, nn.DecodeOut{Out: s.logits, W: m.W.LMHead, W16: head, OC: cfg.Vocab})
 	return s.logits, nil
 }
 
 // cachedLayers runs the embeddings and every block for the N validated new
 // tokens, writing their keys and values into the cache and leaving the last
 // residual stream in s.x. The op order is Forward's, LoRA adapters included.
-func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
+// w16, when not nil, holds bf16 copies of the Linear weights to read instead.
+func (m *Model) cachedLayers(c *KVCache, w16 *bf16Weights, ids []int32, N, T int) {
 	cfg, s, w := m.Cfg, &c.s, &m.W
 	C, NH, NKV, HS, F := cfg.Dim, cfg.Heads, cfg.KVHeads, cfg.HeadDim, cfg.FFN
 	Q, KV := NH*HS, NKV*HS
@@ -300,9 +310,13 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 	}
 	for l := range w.Layers {
 		lw := &w.Layers[l]
+		var h bf16Layer
+		if w16 != nil {
+			h = w16.layers[l]
+		}
 		m.norm(s.ln, s.mean, s.rstd, s.x, lw.Norm1W, lw.Norm1B, N, C, eps)
-		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, B: lw.Bq, OC: Q},
-			nn.DecodeOut{Out: s.k, W: lw.Wk, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, B: lw.Bv, OC: KV})
+		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, W16: h.q, B: lw.Bq, OC: Q},
+			nn.DecodeOut{Out: s.k, W: lw.Wk, W16: h.k, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, W16: h.v, B: lw.Bv, OC: KV})
 		m.loraAddInference(l, modQ, s.q, s.ln, N, C, Q)
 		m.loraAddInference(l, modK, s.k, s.ln, N, C, KV)
 		m.loraAddInference(l, modV, s.v, s.ln, N, C, KV)
@@ -321,23 +335,23 @@ func (m *Model) cachedLayers(c *KVCache, ids []int32, N, T int) {
 			copy(vc[dst:dst+T*KV], s.v[r*T*KV:(r+1)*T*KV])
 		}
 		nn.AttentionCached(s.y, s.q, kc, vc, c.Mask, s.rowIdx, s.starts, R, T, c.Cap, NH, NKV, HS)
-		nn.LinearDecode(s.res2, s.y, lw.Wo, lw.Bo, N, Q, C)
+		nn.LinearDecodeMany(s.y, N, Q, nn.DecodeOut{Out: s.res2, W: lw.Wo, W16: h.o, B: lw.Bo, OC: C})
 		m.loraAddInference(l, modO, s.res2, s.y, N, Q, C)
 		addInto(s.res2, s.x)
 		m.norm(s.ln2, s.mean, s.rstd, s.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
 		fc := s.fc[:N*F]
 		if cfg.Arch == ArchGPT2 {
-			nn.LinearDecode(fc, s.ln2, lw.Wfc, lw.Bfc, N, C, F)
+			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wfc, W16: h.fc, B: lw.Bfc, OC: F})
 			m.loraAddInference(l, modFC, fc, s.ln2, N, C, F)
 			nn.GeluForward(fc, fc)
 		} else {
-			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, B: lw.Bgate, OC: F},
-				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, B: lw.Bup, OC: F})
+			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, W16: h.gate, B: lw.Bgate, OC: F},
+				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, W16: h.up, B: lw.Bup, OC: F})
 			m.loraAddInference(l, modGate, fc, s.ln2, N, C, F)
 			m.loraAddInference(l, modUp, s.up[:N*F], s.ln2, N, C, F)
 			nn.SwiGLUForward(fc, fc, s.up[:N*F])
 		}
-		nn.LinearDecode(s.x, fc, lw.Wdown, lw.Bdown, N, F, C)
+		nn.LinearDecodeMany(fc, N, F, nn.DecodeOut{Out: s.x, W: lw.Wdown, W16: h.down, B: lw.Bdown, OC: C})
 		m.loraAddInference(l, modDown, s.x, fc, N, F, C)
 		addInto(s.x, s.res2)
 	}

@@ -30,12 +30,13 @@ type Model struct {
 	// missingLMHead: loaded from a head-only checkpoint; the untied LM head is zero.
 	missingLMHead bool
 
-	loras   []*LoRA // attached adapter sets, in attach order
-	active  *LoRA   // the selected set (UseLoRA), or nil
-	loraOff bool    // adapters disabled: passes compute the base
-	fwdLoRA *LoRA   // the set the last Forward used, for its Backward
-	donor   *Model  // BorrowActivations: whose activation buffer the forward pass reuses
-	gradOn  bool    // EnableGrad was called (Grad may still be nil when all is frozen)
+	bf16    *bf16Weights // SetDecodeDType("bf16"): what ForwardCached reads, or nil
+	loras   []*LoRA      // attached adapter sets, in attach order
+	active  *LoRA        // the selected set (UseLoRA), or nil
+	loraOff bool         // adapters disabled: passes compute the base
+	fwdLoRA *LoRA        // the set the last Forward used, for its Backward
+	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
+	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
 }
 
 // New allocates a model of shape cfg with zero parameters.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/align-go/align/tensor"
 )
@@ -29,9 +30,21 @@ func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
 }
 
 // DecodeOut is one Linear of LinearDecodeMany: out[N,OC] = inp·w[OC,IC]ᵀ + b.
+// W16, when set, is the same weight in bfloat16 (ToBF16); the dot tiles then
+// read it instead of W, with f32 sums. W may then be nil, or kept for row
+// counts above DecodeMaxRowsBF16, where the blocked f32 GEMM is faster.
 type DecodeOut struct {
 	Out, W, B []float32
+	W16       []uint16
 	OC        int
+}
+
+// gemm reports whether o is computed by the blocked GEMM at N rows.
+func (o *DecodeOut) gemm(N int) bool {
+	if o.W16 != nil {
+		return N > DecodeMaxRowsBF16 && o.W != nil
+	}
+	return N > DecodeMaxRows
 }
 
 // LinearDecodeMany runs several Linears of the same input (q, k and v; gate
@@ -39,12 +52,6 @@ type DecodeOut struct {
 // microseconds, so one hand-out of work instead of three saves the goroutine
 // start-ups, and the weights stream as one longer run.
 func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
-	if N > DecodeMaxRows {
-		for _, o := range outs {
-			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
-		}
-		return
-	}
 	// Work is counted in groups of four weight rows, numbered across outs.
 	var first [8]int
 	if len(outs) > len(first)-1 {
@@ -53,6 +60,32 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		}
 		return
 	}
+	var tiled [7]DecodeOut
+	nt, bf := 0, false
+	for _, o := range outs {
+		if o.gemm(N) {
+			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
+			continue
+		}
+		tiled[nt] = o
+		nt++
+		bf = bf || o.W16 != nil
+	}
+	if nt == 0 {
+		return
+	}
+	var x16 []uint16
+	if bf && bf16Kernel == kernBF16DP {
+		// The DP kernels multiply bf16 by bf16: round the input once.
+		p := x16Pool.Get().(*[]uint16)
+		defer x16Pool.Put(p)
+		if cap(*p) < N*IC {
+			*p = make([]uint16, N*IC)
+		}
+		x16 = (*p)[:N*IC]
+		ToBF16(x16, inp[:N*IC])
+	}
+	outs = tiled[:nt]
 	total := 0
 	for i, o := range outs {
 		first[i] = total
@@ -68,7 +101,11 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 				continue
 			}
 			j0, j1 := (g0-first[m])*4, min((g1-first[m])*4, o.OC)
-			dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
+			if o.W16 != nil {
+				dotRowsBF16(o.Out[j0:], o.OC, inp, x16, IC, o.W16[j0*IC:], IC, N, j1-j0, IC)
+			} else {
+				dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
+			}
 			if o.B == nil {
 				continue
 			}
@@ -109,7 +146,7 @@ func dotRows(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, 
 			dot1x4AVX512(k16, &x[0], &w[0], ldw, n4/4, &out[0])
 		}
 	case k16 > 0:
-		dotTiles(out, ldo, x, ldx, w, ldw, M, n4, k16)
+		dotTiles(kernF32, out, ldo, x, ldx, w, ldw, M, n4, k16)
 	default:
 		n4 = 0
 	}
@@ -140,28 +177,41 @@ var DecodePrefetchGroups = 1
 // accumulators live in a stack array).
 const maxTiles = 16
 
+// Kernel families of dotTiles.
+const (
+	kernF32     = iota // f32 x and w: dot4x4AVX512, dot1x4AVX512
+	kernBF16DP         // bf16 x and w: VDPBF16PS
+	kernBF16Cvt        // f32 x, bf16 w widened in registers
+)
+
 // dotTiles is dotRows' assembly part for 2 <= M <= 4*maxTiles rows, n4 a
-// multiple of 4 and k16 of 16. For each group of four w rows it walks k in
-// blocks sized so the block of every input row stays in L1 (together with
-// the weight block and the accumulator state) while the tiles run, when the
-// whole rows would not (IC=3072 at 16 rows: ~10% faster); rows past
-// the last whole tile use the one-row kernel while the group is in cache.
-func dotTiles(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M, n4, k16 int) {
+// multiple of 4 and kk of the kernel's k step (16; 32 for kernBF16DP). For
+// each group of four w rows it walks k in blocks sized so the block of every
+// input row stays in L1 (together with the weight block and the accumulator
+// state) while the tiles run, when the whole rows would not (IC=3072 at 16
+// rows: ~10% faster); rows past the last whole tile use the one-row kernel
+// while the group is in cache. kern picks the kernel family; X and W must
+// be the element types it takes.
+func dotTiles[X, W float32 | uint16](kern int, out []float32, ldo int, x []X, ldx int, w []W, ldw, M, n4, kk int) {
 	var state [maxTiles * 256]float32
 	tiles := M / 4
-	kb := k16
-	if 4*tiles*k16*4 > 64<<10 {
+	xSize, step := int(unsafe.Sizeof(x[0])), 16
+	if kern == kernBF16DP {
+		step = 32
+	}
+	kb := kk
+	if 4*tiles*kk*xSize > 64<<10 {
 		// The input rows do not fit L1 beside the weights: 32 KB blocks.
-		kb = max(16, (32<<10)/(4*4*tiles)&^15)
+		kb = max(step, (32<<10)/(4*xSize*tiles)/step*step)
 	}
 	for j := 0; j < n4; j += 4 {
-		for k0 := 0; k0 < k16 && tiles > 0; k0 += kb {
-			kl := min(kb, k16-k0)
+		for k0 := 0; k0 < kk && tiles > 0; k0 += kb {
+			kl := min(kb, kk-k0)
 			mode := 0
 			if k0 > 0 {
 				mode |= 1
 			}
-			if k0+kl == k16 {
+			if k0+kl == kk {
 				mode |= 2
 			}
 			for t := 0; t < tiles; t++ {
@@ -173,12 +223,33 @@ func dotTiles(out []float32, ldo int, x []float32, ldx int, w []float32, ldw, M,
 					pf = j
 				}
 				i := 4 * t
-				dot4x4AVX512(kl, &x[i*ldx+k0], ldx, &w[j*ldw+k0], ldw, &state[t*256], mode, &out[i*ldo+j], ldo, &w[pf*ldw+k0])
+				xp, wp, pp := unsafe.Pointer(&x[i*ldx+k0]), unsafe.Pointer(&w[j*ldw+k0]), unsafe.Pointer(&w[pf*ldw+k0])
+				st, op := &state[t*256], &out[i*ldo+j]
+				switch kern {
+				case kernF32:
+					dot4x4AVX512(kl, (*float32)(xp), ldx, (*float32)(wp), ldw, st, mode, op, ldo, (*float32)(pp))
+				case kernBF16DP:
+					dot4x4BF16DP(kl, (*uint16)(xp), ldx, (*uint16)(wp), ldw, st, mode, op, ldo, (*uint16)(pp))
+				default:
+					dot4x4BF16Cvt(kl, (*float32)(xp), ldx, (*uint16)(wp), ldw, st, mode, op, ldo, (*uint16)(pp))
+				}
 			}
 		}
 		for i := 4 * tiles; i < M; i++ {
-			dot1x4AVX512(k16, &x[i*ldx], &w[j*ldw], ldw, 1, &out[i*ldo+j])
+			dot1x4(kern, kk, unsafe.Pointer(&x[i*ldx]), unsafe.Pointer(&w[j*ldw]), ldw, 1, &out[i*ldo+j])
 		}
+	}
+}
+
+// dot1x4 runs kern's one-row kernel over groups groups of four w rows.
+func dot1x4(kern, k int, x, w unsafe.Pointer, ldw, groups int, out *float32) {
+	switch kern {
+	case kernF32:
+		dot1x4AVX512(k, (*float32)(x), (*float32)(w), ldw, groups, out)
+	case kernBF16DP:
+		dot1x4BF16DP(k, (*uint16)(x), (*uint16)(w), ldw, groups, out)
+	default:
+		dot1x4BF16Cvt(k, (*float32)(x), (*uint16)(w), ldw, groups, out)
 	}
 }
 

@@ -1,29 +1,12 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "decode_amd64.h"
 
 // Dot tiles for decode: out[i][j] = Σp x[i][p]·w[j][p] with every row
 // contiguous in p. Each output keeps ONE 16-lane accumulator walked in p order
 // and is reduced by the same tree in every kernel, so a row's result is
 // bit-identical whether it is computed in a 4-row tile or alone.
-
-// REDUCE4 sums the lanes of za..zd (Z0–Z15 only: VHADDPS has no EVEX form)
-// and stores the four totals at dst. Clobbers za, zb, zc, zd and Y24.
-#define REDUCE4(za, ya, xa, zb, yb, xb, zc, yc, zd, yd, dst) \
-	VEXTRACTF64X4 $1, za, Y24; \
-	VADDPS        Y24, ya, ya; \
-	VEXTRACTF64X4 $1, zb, Y24; \
-	VADDPS        Y24, yb, yb; \
-	VEXTRACTF64X4 $1, zc, Y24; \
-	VADDPS        Y24, yc, yc; \
-	VEXTRACTF64X4 $1, zd, Y24; \
-	VADDPS        Y24, yd, yd; \
-	VHADDPS       yb, ya, ya; \
-	VHADDPS       yd, yc, yc; \
-	VHADDPS       yc, ya, ya; \
-	VEXTRACTF128  $1, ya, xb; \
-	VADDPS        xb, xa, xa; \
-	VMOVUPS       xa, dst
 
 // func dot4x4AVX512(k int, x *float32, ldx int, w *float32, ldw int, state *float32, mode int, out *float32, ldo int, pf *float32)
 //
@@ -40,41 +23,11 @@ TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-80
 	MOVQ state+40(FP), DI
 	TESTQ $1, AX
 	JNZ  loadState
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
+	ZERO_ACC
 	JMP  ready
 
 loadState:
-	VMOVUPS 0(DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	VMOVUPS 256(DI), Z4
-	VMOVUPS 320(DI), Z5
-	VMOVUPS 384(DI), Z6
-	VMOVUPS 448(DI), Z7
-	VMOVUPS 512(DI), Z8
-	VMOVUPS 576(DI), Z9
-	VMOVUPS 640(DI), Z10
-	VMOVUPS 704(DI), Z11
-	VMOVUPS 768(DI), Z12
-	VMOVUPS 832(DI), Z13
-	VMOVUPS 896(DI), Z14
-	VMOVUPS 960(DI), Z15
+	LOAD_ACC(DI)
 
 ready:
 	MOVQ k+0(FP), CX
@@ -128,22 +81,7 @@ loop4:
 	TESTQ $2, AX
 	JNZ   finish
 	MOVQ  state+40(FP), DI
-	VMOVUPS Z0, 0(DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	VMOVUPS Z4, 256(DI)
-	VMOVUPS Z5, 320(DI)
-	VMOVUPS Z6, 384(DI)
-	VMOVUPS Z7, 448(DI)
-	VMOVUPS Z8, 512(DI)
-	VMOVUPS Z9, 576(DI)
-	VMOVUPS Z10, 640(DI)
-	VMOVUPS Z11, 704(DI)
-	VMOVUPS Z12, 768(DI)
-	VMOVUPS Z13, 832(DI)
-	VMOVUPS Z14, 896(DI)
-	VMOVUPS Z15, 960(DI)
+	STORE_ACC(DI)
 	VZEROUPPER
 	RET
 
@@ -151,13 +89,7 @@ finish:
 	MOVQ out+56(FP), DI
 	MOVQ ldo+64(FP), R9
 	SHLQ $2, R9
-	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
-	ADDQ R9, DI
-	REDUCE4(Z4, Y4, X4, Z5, Y5, X5, Z6, Y6, Z7, Y7, (DI))
-	ADDQ R9, DI
-	REDUCE4(Z8, Y8, X8, Z9, Y9, X9, Z10, Y10, Z11, Y11, (DI))
-	ADDQ R9, DI
-	REDUCE4(Z12, Y12, X12, Z13, Y13, X13, Z14, Y14, Z15, Y15, (DI))
+	REDUCE_TILE(DI, R9)
 	VZEROUPPER
 	RET
 

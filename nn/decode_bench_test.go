@@ -38,8 +38,10 @@ func BenchmarkLinearDecode(b *testing.B) {
 }
 
 // BenchmarkDecodeStepLinears runs every Linear of one GPT-2-small decode step
-// (12 layers of qkv, o, fc, proj, then the 50257-row head: 497 MB of weights,
-// more than any cache), so the weights stream from memory as in generation.
+// (12 layers of qkv, o, fc, proj, then the 50257-row head: 497 MB of f32
+// weights, more than any cache), so the weights stream from memory as in
+// generation; with f32 weights and with bf16 weights (each bf16 kernel family
+// this CPU has). GB/s counts the bytes of the weights as stored.
 func BenchmarkDecodeStepLinears(b *testing.B) {
 	type lin struct{ IC, OC int }
 	var ls []lin
@@ -49,27 +51,46 @@ func BenchmarkDecodeStepLinears(b *testing.B) {
 	ls = append(ls, lin{768, 50257})
 	r := newRNG(2)
 	ws := make([][]float32, len(ls))
-	bytes := 0
+	w16s := make([][]uint16, len(ls))
+	params := 0
 	for i, l := range ls {
 		ws[i] = randn(r, l.IC*l.OC, 1)
-		bytes += 4 * l.IC * l.OC
+		w16s[i] = make([]uint16, len(ws[i]))
+		ToBF16(w16s[i], ws[i])
+		params += l.IC * l.OC
 	}
-	old := tensor.Threads()
-	defer tensor.SetThreads(old)
+	old, oldK := tensor.Threads(), bf16Kernel
+	defer func() { tensor.SetThreads(old); bf16Kernel = oldK }()
+	dtypes := []string{"f32"}
+	for _, k := range bf16Kernels() {
+		dtypes = append(dtypes, "bf16-"+bf16KernelName[k])
+	}
 	for _, threads := range []int{1, 2} {
-		for _, N := range []int{1, 16} {
+		for _, N := range []int{1, 16, 64} {
 			inp := randn(r, N*3072, 1)
 			out := make([]float32, N*50257)
-			b.Run(fmt.Sprintf("threads=%d/N=%d", threads, N), func(b *testing.B) {
-				tensor.SetThreads(threads)
-				for i := 0; i < b.N; i++ {
-					for j, l := range ls {
-						LinearDecode(out, inp, ws[j], nil, N, l.IC, l.OC)
+			for _, dt := range dtypes {
+				b.Run(fmt.Sprintf("threads=%d/N=%d/%s", threads, N, dt), func(b *testing.B) {
+					tensor.SetThreads(threads)
+					bytes := 4 * params
+					for _, k := range bf16Kernels() {
+						if dt == "bf16-"+bf16KernelName[k] {
+							bf16Kernel, bytes = k, 2*params
+						}
 					}
-				}
-				b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
-			})
+					for i := 0; i < b.N; i++ {
+						for j, l := range ls {
+							if dt == "f32" {
+								LinearDecode(out, inp, ws[j], nil, N, l.IC, l.OC)
+							} else {
+								LinearDecodeMany(inp, N, l.IC, DecodeOut{Out: out, W16: w16s[j], OC: l.OC})
+							}
+						}
+					}
+					b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+					b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+				})
+			}
 		}
 	}
 }

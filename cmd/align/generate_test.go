@@ -76,6 +76,16 @@ func TestGenerateCLI(t *testing.T) {
 		t.Errorf("%d tokens with finish_reason %q", g[0].Tokens, g[0].FinishReason)
 	}
 
+	// bf16 decode weights: the peaked logits leave the greedy choice to the
+	// model, not to rounding, so the output is the f32 one.
+	stdout, stderr, err = runAlign(t, "", "generate", "--model", dir, "--prompt", "The whale", "--max-new-tokens", "6", "--dtype", "bf16")
+	if err != nil {
+		t.Fatalf("--dtype bf16: %v: %s", err, stderr)
+	}
+	if b := parseGenLines(t, stdout); len(b) != 1 || b[0] != g[0] {
+		t.Errorf("--dtype bf16 output %+v, f32 gave %+v", b, g[0])
+	}
+
 	// A stop string taken from the greedy completion cuts it there.
 	if c := []rune(g[0].Completion); g[0].Tokens == 6 && len(c) >= 4 {
 		stop := string(c[2:4])
@@ -147,6 +157,7 @@ func TestGenerateCLIErrors(t *testing.T) {
 		{[]string{"--prompts", broken}, "broken.jsonl:2"},
 		{[]string{"--prompt", "a", "--temperature", "-1"}, "temperature"},
 		{[]string{"--prompt", "a", "--max-new-tokens", "0"}, "max-new-tokens"},
+		{[]string{"--prompt", "a", "--dtype", "f16"}, "--dtype"},
 	} {
 		_, stderr, err := runAlign(t, "", append([]string{"generate", "--model", dir}, tc.args...)...)
 		if err == nil || !strings.Contains(stderr, tc.want) {

@@ -1,0 +1,184 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+func TestBF16Round(t *testing.T) {
+	one := math.Float32bits(1)
+	for _, c := range []struct {
+		in   float32
+		want uint16
+	}{
+		{1, 0x3f80}, {-2, 0xc000}, {0, 0}, {float32(math.Inf(1)), 0x7f80},
+		// 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even 1.
+		{math.Float32frombits(one | 1<<15), 0x3f80},
+		// 1 + 3·2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: to the even 1 + 2^-6.
+		{math.Float32frombits(one | 3<<15), 0x3f82},
+		// Just above the first halfway point rounds up.
+		{math.Float32frombits(one | 1<<15 | 1), 0x3f81},
+		// The largest finite f32 rounds past bf16's largest finite value.
+		{math.MaxFloat32, 0x7f80},
+		// Denormals flush to a zero of their sign, as VCVTNEPS2BF16 does.
+		{math.Float32frombits(0x00400000), 0}, {math.Float32frombits(0x80000001), 0x8000},
+	} {
+		if got := bf16Round(c.in); got != c.want {
+			t.Errorf("bf16Round(%g) = %#04x, want %#04x", c.in, got, c.want)
+		}
+	}
+	if got := bf16Round(float32(math.NaN())); got&0x7f80 != 0x7f80 || got&0x7f == 0 {
+		t.Errorf("NaN rounds to %#04x, not a NaN", got)
+	}
+}
+
+// TestToBF16Asm checks the VCVTNEPS2BF16 path (whole blocks of 16) against
+// the Go rounding on normal numbers, including exact ties.
+func TestToBF16Asm(t *testing.T) {
+	r := newRNG(31)
+	src := randn(r, 16*5+7, 3)
+	src[3] = math.Float32frombits(math.Float32bits(1) | 1<<15)
+	src[4] = math.Float32frombits(math.Float32bits(1) | 3<<15)
+	src[5], src[6] = math.Float32frombits(0x00400000), math.Float32frombits(0x807fffff)
+	src[7], src[8] = math.Float32frombits(0x00800000), -3e38
+	got := make([]uint16, len(src))
+	ToBF16(got, src)
+	back := make([]float32, len(got))
+	FromBF16(back, got)
+	for i, x := range src {
+		if want := bf16Round(x); got[i] != want {
+			t.Errorf("[%d] %g: %#04x, want %#04x", i, x, got[i], want)
+		}
+		if i != 5 && i != 6 && math.Abs(float64(back[i])-float64(x)) > math.Abs(float64(x))/256 {
+			t.Errorf("[%d] %g came back as %g: more than 2^-8 relative", i, x, back[i])
+		}
+	}
+}
+
+// bf16Kernels lists the kernel families this CPU can run (kernF32 = Go).
+func bf16Kernels() []int {
+	var ks []int
+	for _, n := range BF16Kernels() {
+		if err := SetBF16Kernel(n); err != nil {
+			panic(err)
+		}
+		ks = append(ks, bf16Kernel)
+	}
+	SetBF16Kernel(BF16Kernels()[0])
+	return ks
+}
+
+var bf16KernelName = map[int]string{kernF32: "go", kernBF16Cvt: "widen", kernBF16DP: "vdpbf16ps"}
+
+// TestLinearDecodeBF16 checks every bf16 kernel family against a float64
+// reference: exactly the widened weights times the input (rounded to bf16
+// for the DP kernels, which multiply bf16 by bf16), so only f32 summation
+// error remains. It also checks the bound that the DP kernels' input
+// rounding adds against the unrounded input: |Δ| <= 2^-8·Σ|x||w| (RNE to 8
+// significant bits), and that the widening and Go paths compute bit for bit
+// what the f32 tiles compute on the widened weights.
+func TestLinearDecodeBF16(t *testing.T) {
+	oldK, oldAsm := bf16Kernel, haveDecodeAsm
+	defer func() { bf16Kernel, haveDecodeAsm = oldK, oldAsm }()
+	r := newRNG(32)
+	for _, s := range []struct{ N, IC, OC int }{
+		{1, 32, 4}, {1, 768, 36}, {3, 48, 8}, {4, 64, 12}, {5, 80, 9}, {9, 35, 7}, {16, 130, 21}, {2, 7, 3},
+		{16, 800, 9}, {64, 200, 8}, {70, 40, 5}, {16, 3072, 8},
+	} {
+		inp, w, b := randn(r, s.N*s.IC, 1), randn(r, s.OC*s.IC, 1), randn(r, s.OC, 1)
+		w16 := make([]uint16, len(w))
+		ToBF16(w16, w)
+		wide := make([]float32, len(w))
+		FromBF16(wide, w16)
+		x16 := make([]uint16, len(inp))
+		ToBF16(x16, inp)
+		xr := make([]float32, len(inp))
+		FromBF16(xr, x16)
+		for _, kern := range bf16Kernels() {
+			t.Run(fmt.Sprintf("%s/%dx%dx%d", bf16KernelName[kern], s.N, s.IC, s.OC), func(t *testing.T) {
+				bf16Kernel = kern
+				x := inp
+				if kern == kernBF16DP {
+					x = xr
+				}
+				want := refLinear(to64(x), to64(wide), to64(b), s.N, s.IC, s.OC)
+				forEachSetting(t, func(t *testing.T) {
+					out := make([]float32, s.N*s.OC)
+					LinearDecodeMany(inp, s.N, s.IC, DecodeOut{Out: out, W16: w16, B: b, OC: s.OC})
+					for _, m := range mismatches(out, want, 1e-5) {
+						t.Errorf("%s", m)
+					}
+					for i := 0; i < s.N; i++ {
+						for j := 0; j < s.OC; j++ {
+							exact, abs := float64(b[j]), 0.0
+							for p := 0; p < s.IC; p++ {
+								exact += float64(inp[i*s.IC+p]) * float64(wide[j*s.IC+p])
+								abs += math.Abs(float64(inp[i*s.IC+p]) * float64(wide[j*s.IC+p]))
+							}
+							if d := math.Abs(float64(out[i*s.OC+j]) - exact); d > abs/256+1e-5*(abs+math.Abs(exact)) {
+								t.Fatalf("[%d,%d] off by %g from the unrounded input's product, bound %g", i, j, d, abs/256)
+							}
+						}
+					}
+					for i := 0; i < s.N; i++ {
+						one := make([]float32, s.OC)
+						LinearDecodeMany(inp[i*s.IC:(i+1)*s.IC], 1, s.IC, DecodeOut{Out: one, W16: w16, B: b, OC: s.OC})
+						for j := range one {
+							if one[j] != out[i*s.OC+j] {
+								t.Fatalf("row %d col %d: alone %v, in batch %v", i, j, one[j], out[i*s.OC+j])
+							}
+						}
+					}
+					if kern == kernBF16DP || s.N > DecodeMaxRows {
+						return
+					}
+					haveDecodeAsm = kern == kernBF16Cvt
+					defer func() { haveDecodeAsm = oldAsm }()
+					f32 := make([]float32, s.N*s.OC)
+					LinearDecode(f32, inp, wide, b, s.N, s.IC, s.OC)
+					for i := range f32 {
+						if f32[i] != out[i] {
+							t.Fatalf("[%d]: bf16 %v, f32 tiles on the widened weights %v", i, out[i], f32[i])
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestLinearDecodeBF16Threshold: above DecodeMaxRowsBF16 a DecodeOut with
+// both copies uses the f32 GEMM (exactly LinearForward), below it the bf16
+// weights.
+func TestLinearDecodeBF16Threshold(t *testing.T) {
+	old := DecodeMaxRowsBF16
+	defer func() { DecodeMaxRowsBF16 = old }()
+	DecodeMaxRowsBF16 = 2
+	r := newRNG(33)
+	const N, IC, OC = 5, 32, 8
+	inp, w := randn(r, N*IC, 1), randn(r, OC*IC, 1)
+	w16 := make([]uint16, len(w))
+	// Deliberately not w: shows which copy was read.
+	for i := range w16 {
+		w16[i] = 0x3f80
+	}
+	out, want := make([]float32, N*OC), make([]float32, N*OC)
+	LinearDecodeMany(inp, N, IC, DecodeOut{Out: out, W: w, W16: w16, OC: OC})
+	LinearForward(want, inp, w, nil, N, IC, OC)
+	for i := range out {
+		if out[i] != want[i] {
+			t.Fatalf("[%d] = %v, LinearForward gives %v", i, out[i], want[i])
+		}
+	}
+	LinearDecodeMany(inp[:2*IC], 2, IC, DecodeOut{Out: out[:2*OC], W: w, W16: w16, OC: OC})
+	for i := 0; i < 2; i++ {
+		sum := 0.0
+		for p := 0; p < IC; p++ {
+			sum += float64(inp[i*IC+p])
+		}
+		if d := math.Abs(float64(out[i*OC]) - sum); d > 0.02*(1+math.Abs(sum)) {
+			t.Fatalf("row %d at 2 rows = %v, want the bf16 weights' %v", i, out[i*OC], sum)
+		}
+	}
+}
