@@ -1,0 +1,278 @@
+package ppo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/align-go/align/generate"
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/optim"
+)
+
+// policyLogProbs runs the policy (or, ref true, the reference) over b and
+// returns each completion token's log-prob at the sampling temperature.
+func (t *Trainer) logProbs(m *model.Model, b model.Batch, cmask []int32) ([]float64, []float32, error) {
+	lg, _, err := m.Forward(b, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tokenLogProbs(lg, b.IDs, cmask, b.B, b.T, m.Cfg.Vocab, t.Cfg.Sampling.Temperature), lg, nil
+}
+
+// shiftValues aligns the value model with the log-probs: the value of
+// completion token t is read at the hidden state before it (TRL's
+// full_value[:, context_length-1:-1]).
+func shiftValues(v []float64, mask []float64, T int) []float64 {
+	out := make([]float64, len(v))
+	for i := range v {
+		if mask[i] != 0 && i%T != 0 {
+			out[i] = v[i-1]
+		}
+	}
+	return out
+}
+
+// prepare computes old log-probs, reference log-probs, values, the KL
+// penalised rewards and GAE advantages of a rollout, and the objective/*
+// metrics.
+func (t *Trainer) prepare(ro *generate.Rollout, scores []float64) (*rolloutData, map[string]float64, error) {
+	cfg := &t.Cfg
+	B, T := ro.B, ro.T
+	b := model.Batch{B: B, T: T, IDs: ro.IDs, Mask: ro.Mask}
+	mask := make([]float64, B*T)
+	for i, m := range ro.CompletionMask {
+		mask[i] = float64(m)
+	}
+	if err := t.usePolicy(); err != nil {
+		return nil, nil, err
+	}
+	logp, _, err := t.logProbs(t.Roles.Policy, b, ro.CompletionMask)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.Roles.Ref == t.Roles.Policy {
+		if err := t.Roles.Policy.UseLoRA(""); err != nil {
+			return nil, nil, err
+		}
+	}
+	ref, _, err := t.logProbs(t.Roles.Ref, b, ro.CompletionMask)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := t.Roles.Value.Forward(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := shiftValues(raw, mask, T)
+
+	rewards := make([]float64, B*T)
+	met := map[string]float64{}
+	var klSum, entSum, nsSum float64
+	for i := range rewards {
+		if mask[i] == 0 {
+			continue
+		}
+		var kl float64
+		if cfg.KLEstimator == "k3" {
+			r := ref[i] - logp[i]
+			kl = math.Expm1(r) - r
+		} else {
+			kl = logp[i] - ref[i]
+		}
+		rewards[i] = -cfg.KL.Coef * kl
+		klSum += kl
+		nsSum += rewards[i]
+		entSum -= logp[i]
+	}
+	for r := 0; r < B; r++ { // the score lands on the last completion token
+		last := -1
+		for k := r * T; k < (r+1)*T; k++ {
+			if mask[k] != 0 {
+				last = k
+			}
+		}
+		if last < 0 {
+			return nil, nil, fmt.Errorf("ppo: completion %d is empty", r)
+		}
+		rewards[last] += scores[r]
+	}
+	if cfg.WhitenRewards {
+		if rewards, err = loss.MaskedWhiten(rewards, mask, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	adv, ret, err := loss.GAE(rewards, values, mask, T, cfg.Gamma, cfg.Lam)
+	if err != nil {
+		return nil, nil, err
+	}
+	if adv, err = loss.MaskedWhiten(adv, mask, true); err != nil {
+		return nil, nil, err
+	}
+	mean := 0.0
+	for _, s := range scores {
+		mean += s
+	}
+	mean /= float64(B)
+	nB := float64(B)
+	met["objective/kl"] = klSum / nB
+	met["objective/entropy"] = entSum / nB
+	met["objective/non_score_reward"] = nsSum / nB
+	met["objective/scores"] = mean
+	met["objective/rlhf_reward"] = mean + nsSum/nB
+	return &rolloutData{r: ro, mask: mask, logp: logp, values: values, adv: adv, rt: ret}, met, nil
+}
+
+// rows gathers rows of a [B,T] array.
+func rows[T any](x []T, idx []int, width int) []T {
+	out := make([]T, 0, len(idx)*width)
+	for _, r := range idx {
+		out = append(out, x[r*width:(r+1)*width]...)
+	}
+	return out
+}
+
+// train runs the PPO epochs over minibatches of d, one optimizer step each.
+func (t *Trainer) train(d *rolloutData, u int, met map[string]float64) error {
+	cfg := &t.Cfg
+	B, T := d.r.B, d.r.T
+	V := t.Roles.Policy.Cfg.Vocab
+	mbSize := B / cfg.NumMiniBatches
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3b0+uint64(u)))
+	total := float64(cfg.Updates * cfg.NumPPOEpochs * cfg.NumMiniBatches)
+	pcfg := loss.PPOConfig{ClipLow: cfg.ClipRange, ClipHigh: cfg.ClipRange, AggMode: loss.TokenMean}
+	var dlogits []float32
+	var sums [6]float64
+	n := 0
+	for ep := 0; ep < cfg.NumPPOEpochs; ep++ {
+		perm := rng.Perm(B)
+		for lo := 0; lo < B; lo += mbSize {
+			idx := perm[lo : lo+mbSize]
+			b := model.Batch{B: mbSize, T: T, IDs: rows(d.r.IDs, idx, T), Mask: rows(d.r.Mask, idx, T)}
+			cm := rows(d.r.CompletionMask, idx, T)
+			mask, old, adv := rows(d.mask, idx, T), rows(d.logp, idx, T), rows(d.adv, idx, T)
+			for _, ps := range t.sets {
+				clear(ps.Grad)
+			}
+			if err := t.usePolicy(); err != nil {
+				return err
+			}
+			logp, lg, err := t.logProbs(t.Roles.Policy, b, cm)
+			if err != nil {
+				return err
+			}
+			pl, err := loss.PPOPolicyLoss(pcfg, old, logp, adv, mask, T)
+			if err != nil {
+				return err
+			}
+			dlogits = grow(dlogits, len(lg))
+			tokenLogProbsBackward(dlogits, lg, b.IDs, pl.Grad, T, V, cfg.Sampling.Temperature)
+			if err := t.Roles.Policy.Backward(dlogits, nil); err != nil {
+				return err
+			}
+			raw, err := t.Roles.Value.Forward(b)
+			if err != nil {
+				return err
+			}
+			vpred := shiftValues(raw, mask, T)
+			vl, err := loss.ValueLoss(vpred, rows(d.values, idx, T), rows(d.rt, idx, T), mask, T, cfg.ClipValue, loss.TokenMean)
+			if err != nil {
+				return err
+			}
+			dv := make([]float64, len(raw)) // undo the shift: value i was read at i−1
+			for i, g := range vl.Grad {
+				if g != 0 {
+					dv[i-1] = cfg.VFCoef * g
+				}
+			}
+			if err := t.Roles.Value.Backward(dv); err != nil {
+				return err
+			}
+			if err := t.optimizerStep(total); err != nil {
+				return err
+			}
+			var akl, ratio float64
+			nTok := 0.0
+			for i, m := range mask {
+				if m != 0 {
+					dl := logp[i] - old[i]
+					akl += 0.5 * dl * dl
+					ratio += math.Exp(dl)
+					nTok++
+				}
+			}
+			sums[0] += akl / nTok
+			sums[1] += pl.Metrics["pg_clipfrac"]
+			sums[2] += pl.Loss
+			sums[3] += vl.Loss
+			sums[4] += vl.Metrics["vf_clipfrac"]
+			sums[5] += ratio / nTok
+			n++
+		}
+	}
+	for i, k := range []string{"policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio"} {
+		met[k] = sums[i] / float64(n)
+	}
+	met["lr"] = t.lr(total)
+	return nil
+}
+
+// lr is the linearly decaying learning rate of the next optimizer step.
+func (t *Trainer) lr(total float64) float64 {
+	return t.Cfg.LR * math.Max(0, 1-float64(t.opts[0].StepCount())/total)
+}
+
+// optimizerStep clips the global gradient norm (torch's rule) and steps
+// every set's AdamW.
+func (t *Trainer) optimizerStep(total float64) error {
+	ss := 0.0
+	for _, ps := range t.sets {
+		g := optim.GradNorm(ps.Grad, ps.Spans)
+		ss += g * g
+	}
+	norm := math.Sqrt(ss)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return fmt.Errorf("ppo: update %d: gradient norm is %v", t.Update+1, norm)
+	}
+	if c := t.Cfg.MaxGradNorm / (norm + 1e-6); t.Cfg.MaxGradNorm > 0 && c < 1 {
+		for _, ps := range t.sets {
+			for i := range ps.Grad {
+				ps.Grad[i] *= float32(c)
+			}
+		}
+	}
+	lr := t.lr(total)
+	for i, o := range t.opts {
+		if err := o.Step(t.sets[i].Data, t.sets[i].Grad, lr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// monitors adds the reward-hacking monitors: mean completion length and the
+// batch's distinct-1/distinct-2 (unique n-grams over all n-grams).
+// TODO(rl): use rl/'s monitors once they land on main.
+func monitors(cs []generate.Completion, met map[string]float64) {
+	uni, bi := map[int32]bool{}, map[[2]int32]bool{}
+	var n1, n2, length float64
+	for _, c := range cs {
+		length += float64(len(c.Tokens))
+		for i, id := range c.Tokens {
+			uni[id] = true
+			n1++
+			if i > 0 {
+				bi[[2]int32{c.Tokens[i-1], id}] = true
+				n2++
+			}
+		}
+	}
+	met["completions/mean_length"] = length / float64(len(cs))
+	if n1 > 0 {
+		met["completions/distinct_1"] = float64(len(uni)) / n1
+	}
+	if n2 > 0 {
+		met["completions/distinct_2"] = float64(len(bi)) / n2
+	}
+}
