@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/pref"
@@ -178,6 +179,70 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	for u, kl := range kls {
 		if math.IsNaN(kl) || math.IsInf(kl, 0) || kl > 8 {
 			t.Fatalf("update %d: KL %v outside the bound", u+1, kl)
+		}
+	}
+}
+
+// TestResumeBitExact: 2 updates, a checkpoint, a fresh trainer (new models,
+// as a new process would build) resumed from it for 2 more updates ends
+// with exactly the parameters and KL coefficient of 4 uninterrupted
+// updates, with the adaptive controller on.
+func TestResumeBitExact(t *testing.T) {
+	scorer := trainLikesRM(t)
+	build := func() *Trainer {
+		pol := tinyLlama(t, 21)
+		for i := range pol.W.LMHead {
+			pol.W.LMHead[i] *= 8
+		}
+		lcfg := model.LoRAConfig{R: 2, Alpha: 4, Targets: []string{"all-linear"}}
+		if err := pol.AttachLoRASet("policy", lcfg, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := pol.AttachLoRASet("value", lcfg, 2); err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.BatchSize, cfg.NumMiniBatches, cfg.NumPPOEpochs, cfg.Updates, cfg.MaxNewTokens = 8, 2, 2, 4, maxNew
+		cfg.LR, cfg.Seed = 3e-3, 5
+		cfg.KL = loss.KLController{Coef: 0.1, Target: 0.5, Horizon: 20}
+		cfg.MissingEOSPenalty = 0.5
+		tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol,
+			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: RMReward{scorer}},
+			[][]int32{{2, 3}, {2, 4}, {3, 3}}, []int32{testEOS}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	run := func(tr *Trainer, n int) {
+		for i := 0; i < n; i++ {
+			if _, err := tr.Step(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	full := build()
+	run(full, 4)
+	half := build()
+	run(half, 2)
+	dir := t.TempDir()
+	if err := half.SaveState(dir); err != nil {
+		t.Fatal(err)
+	}
+	resumed := build()
+	if err := resumed.LoadState(dir); err != nil {
+		t.Fatal(err)
+	}
+	run(resumed, 2)
+	if full.Cfg.KL.Coef != resumed.Cfg.KL.Coef || full.Cfg.KL.Coef == 0.1 {
+		t.Fatalf("kl coef: uninterrupted %v, resumed %v (start 0.1)", full.Cfg.KL.Coef, resumed.Cfg.KL.Coef)
+	}
+	for i, ps := range full.ParamSets() {
+		got := resumed.ParamSets()[i].Data
+		for j := range ps.Data {
+			if ps.Data[j] != got[j] {
+				t.Fatalf("set %s[%d]: uninterrupted %v, resumed %v", ps.Name, j, ps.Data[j], got[j])
+			}
 		}
 	}
 }
