@@ -92,9 +92,14 @@ type Trainer struct {
 	sets   []train.ParamSet
 	opts   []*optim.AdamW
 
-	// Last holds the last rollout's completions (for samples.jsonl).
-	Last []generate.Completion
+	// Last holds the last rollout's completions and their scores (after
+	// the missing-EOS penalty), for samples.jsonl.
+	Last       []generate.Completion
+	LastScores []float64
 }
+
+// BatchPrompt is the index into Prompts of prompt k of update u's batch.
+func (t *Trainer) BatchPrompt(u, k int) int { return t.batchPrompts(u)[k] }
 
 // New checks the configuration and builds one AdamW per parameter set.
 func New(cfg Config, roles Roles, prompts [][]int32, eos []int32, pad int32) (*Trainer, error) {
@@ -209,6 +214,7 @@ func (t *Trainer) Step(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.LastScores = scores
 	d, met, err := t.prepare(ro, scores)
 	if err != nil {
 		return nil, err

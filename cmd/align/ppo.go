@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/align-go/align/data"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/ppo"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/tokenizer"
+	"github.com/spf13/cobra"
+)
+
+type ppoOpts struct {
+	policy, rewardDir, prompts, out string
+	valueInit                       string
+	cfg                             ppo.Config
+	missingEOS                      float64
+	dtype                           string
+	saveSteps, loggingSteps, sample int
+	resume                          bool
+	lora                            *loraFlags
+	topK                            int
+	topP, temp                      float64
+}
+
+func init() {
+	o := ppoOpts{cfg: ppo.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "ppo --policy DIR --reward RM_DIR --prompts FILE --out DIR",
+		Short: "RLHF with PPO: policy, frozen reference, reward model and value model",
+		Long: `Samples one completion per prompt (--batch-size prompts per rollout), scores it with the
+reward model at its last token (EOS), folds a per-token KL penalty against the starting
+policy into the reward (--kl-estimator k1|k3, --kl-coef, adaptive with --target-kl and
+--kl-horizon), computes GAE advantages (--gamma, --lam, whitened) and trains --num-ppo-epochs
+epochs over --num-mini-batches minibatches with the clipped policy and value losses
+(--cliprange, --vf-coef, --cliprange-value). Defaults are TRL's PPOConfig.
+With --lora-r the policy and value adapters share the policy's frozen base and the reference
+is that base with adapters off; OUT then holds the policy's PEFT adapters and OUT/value the
+value adapters and head. --value-init reward starts the value head from the reward model's
+score head (and, without LoRA, the value model from its weights); policy starts from the
+policy's weights with a fresh head. Dropout is off in every pass, as in TRL.
+Writes metrics.jsonl (TRL's names), samples.jsonl every --sample-steps updates, and
+checkpoint-N every --save-steps updates; --resume continues from the newest one exactly.`,
+	}
+	fs := cmd.Flags()
+	c := &o.cfg
+	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
+	fs.StringVar(&o.rewardDir, "reward", "", "reward model directory from align rm (required)")
+	fs.StringVar(&o.prompts, "prompts", "", "prompt file: JSONL/Parquet rows with \"prompt\" (string or messages; required)")
+	fs.StringVar(&o.out, "out", "", "output directory (required)")
+	fs.StringVar(&o.valueInit, "value-init", "reward", "value model start: reward or policy")
+	fs.IntVar(&c.BatchSize, "batch-size", 16, "prompts per rollout batch")
+	fs.IntVar(&c.Updates, "max-steps", 100, "rollout batches (PPO updates) to run")
+	fs.IntVar(&c.NumPPOEpochs, "num-ppo-epochs", c.NumPPOEpochs, "epochs over each rollout batch")
+	fs.IntVar(&c.NumMiniBatches, "num-mini-batches", c.NumMiniBatches, "minibatches per epoch")
+	fs.Float64Var(&c.KL.Coef, "kl-coef", c.KL.Coef, "KL penalty coefficient (the initial one with --target-kl)")
+	fs.StringVar(&c.KLEstimator, "kl-estimator", c.KLEstimator, "per-token KL estimator: k1 or k3")
+	fs.Float64Var(&c.KL.Target, "target-kl", 0, "adaptive KL controller target per sequence (0: fixed --kl-coef)")
+	fs.Float64Var(&c.KL.Horizon, "kl-horizon", c.KL.Horizon, "adaptive controller horizon in episodes")
+	fs.Float64Var(&c.Gamma, "gamma", c.Gamma, "discount")
+	fs.Float64Var(&c.Lam, "lam", c.Lam, "GAE lambda")
+	fs.Float64Var(&c.ClipRange, "cliprange", c.ClipRange, "policy ratio clip")
+	fs.Float64Var(&c.VFCoef, "vf-coef", c.VFCoef, "value loss weight")
+	fs.Float64Var(&c.ClipValue, "cliprange-value", c.ClipValue, "value clip around the rollout's values")
+	fs.Float64Var(&o.missingEOS, "missing-eos-penalty", math.NaN(), "subtracted from the score of completions without EOS (default none)")
+	fs.BoolVar(&c.WhitenRewards, "whiten-rewards", false, "whiten the per-token rewards before GAE")
+	fs.Float64Var(&c.LR, "lr", c.LR, "peak learning rate (linear decay to 0)")
+	fs.Float64Var(&c.MaxGradNorm, "max-grad-norm", c.MaxGradNorm, "global gradient clipping (0: off)")
+	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "completion length (TRL response_length)")
+	fs.Float64Var(&o.temp, "temperature", c.Sampling.Temperature, "sampling temperature (> 0); log-probs are taken at it")
+	fs.IntVar(&o.topK, "top-k", 0, "top-k filter (0: off)")
+	fs.Float64Var(&o.topP, "top-p", 1, "nucleus filter (1: off)")
+	fs.Uint64Var(&c.Seed, "seed", 42, "seed of every random choice")
+	fs.IntVar(&o.saveSteps, "save-steps", 50, "checkpoint every N updates (0: only at the end)")
+	fs.IntVar(&o.loggingSteps, "logging-steps", 1, "print a progress line every N updates")
+	fs.IntVar(&o.sample, "sample-steps", 10, "append the batch's completions to OUT/samples.jsonl every N updates (0: never)")
+	fs.BoolVar(&o.resume, "resume", false, "continue from the newest OUT/checkpoint-N")
+	fs.StringVar(&o.dtype, "dtype", "F32", "saved weights dtype without LoRA: F32, BF16 or F16")
+	o.lora = addLoRAFlags(fs)
+	withAliases(fs, map[string]string{"response-length": "max-new-tokens", "learning-rate": "lr",
+		"reward-model-path": "reward", "sft-model-path": "policy"})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cmd) }
+	rootCmd.AddCommand(cmd)
+}
+
+func (o *ppoOpts) check() error {
+	for _, f := range []struct{ name, v string }{{"--policy", o.policy}, {"--reward", o.rewardDir}, {"--prompts", o.prompts}, {"--out", o.out}} {
+		if f.v == "" {
+			return fmt.Errorf("%s is required", f.name)
+		}
+	}
+	if o.valueInit != "reward" && o.valueInit != "policy" {
+		return fmt.Errorf("--value-init %q: want reward or policy", o.valueInit)
+	}
+	if o.cfg.Updates <= 0 {
+		return fmt.Errorf("--max-steps %d: want > 0", o.cfg.Updates)
+	}
+	return checkDType(o.dtype)
+}
+
+// loadPrompts renders every prompt row as the policy sees it.
+func loadPrompts(path string, tok *tokenizer.Tokenizer) (ids [][]int32, fields []map[string]any, err error) {
+	r, err := data.OpenPrompts(path, data.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	for {
+		ex, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		var enc []int
+		if ex.Conversational {
+			msgs := make([]tokenizer.Message, len(ex.Prompt))
+			for i, m := range ex.Prompt {
+				msgs[i] = tokenizer.Message{Role: m.Role, Content: m.Content}
+			}
+			text, err := tok.RenderChat(msgs, true)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", ex.Loc, err)
+			}
+			enc = tok.Encode(text)
+		} else {
+			enc = tok.EncodeWith(ex.PromptText, tokenizer.EncodeOptions{AddSpecialTokens: true})
+		}
+		if len(enc) == 0 {
+			return nil, nil, fmt.Errorf("%s: prompt encodes to no tokens", ex.Loc)
+		}
+		ids, fields = append(ids, toInt32s(enc)), append(fields, ex.Extra)
+	}
+	if len(ids) == 0 {
+		return nil, nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return ids, fields, nil
+}
+
+func (o *ppoOpts) run(cmd *cobra.Command) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	log := cmd.ErrOrStderr()
+	o.cfg.MissingEOSPenalty = o.missingEOS
+	o.cfg.Sampling.Temperature, o.cfg.Sampling.TopK, o.cfg.Sampling.TopP = o.temp, o.topK, o.topP
+	pol, err := model.LoadDir(o.policy)
+	if err != nil {
+		return fmt.Errorf("--policy: %w", err)
+	}
+	tok, err := tokenizer.Load(o.policy)
+	if err != nil {
+		return fmt.Errorf("--policy: %w", err)
+	}
+	prompts, fields, err := loadPrompts(o.prompts, tok)
+	if err != nil {
+		return fmt.Errorf("--prompts: %w", err)
+	}
+	gc, err := readGenerationConfig(o.policy)
+	if err != nil {
+		return err
+	}
+	eos := eosIDs(pol.Cfg, gc, tok)
+	if len(eos) == 0 {
+		return fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
+	}
+	pad := int32(pref.ResolvePad(tok, pol.Cfg, int(eos[0])))
+	scorer, err := pref.LoadScorer(o.rewardDir, "")
+	if err != nil {
+		return fmt.Errorf("--reward: %w", err)
+	}
+	if scorer.RM.Model.Cfg.Vocab != pol.Cfg.Vocab {
+		return fmt.Errorf("--reward: %s has vocab_size %d but --policy has %d (the reward model must share the policy's tokenizer)",
+			o.rewardDir, scorer.RM.Model.Cfg.Vocab, pol.Cfg.Vocab)
+	}
+	roles := ppo.Roles{Policy: pol, Reward: ppo.RMReward{Scorer: scorer}}
+	head := ppo.NewValueHead(pol.Cfg.Dim, o.cfg.Seed)
+	if o.valueInit == "reward" {
+		if len(scorer.RM.Head) != pol.Cfg.Dim && o.lora.enabled() {
+			return fmt.Errorf("--value-init reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use --value-init policy",
+				len(scorer.RM.Head), pol.Cfg.Dim)
+		}
+		head = append([]float32(nil), scorer.RM.Head...)
+	}
+	if o.lora.enabled() {
+		lc := model.LoRAConfig{R: o.lora.r, Alpha: o.lora.alpha, Targets: o.lora.targets}
+		for i, set := range []string{"policy", "value"} {
+			if err := pol.AttachLoRASet(set, lc, o.cfg.Seed+uint64(i)); err != nil {
+				return fmt.Errorf("--lora-targets: %w", err)
+			}
+		}
+		roles.PolicySet, roles.Ref = "policy", pol
+		roles.Value = &ppo.ValueModel{Model: pol, Set: "value", Head: head}
+	} else {
+		ref := pol.Clone()
+		ref.BorrowActivations(pol) // the reference pass completes before the policy's next one
+		roles.Ref = ref
+		vm := pol.Clone()
+		if o.valueInit == "reward" {
+			vm = scorer.RM.Model.Clone()
+		}
+		roles.Value = &ppo.ValueModel{Model: vm, Head: head}
+	}
+	tr, err := ppo.New(o.cfg, roles, prompts, eos, pad)
+	if err != nil {
+		return err
+	}
+	tr.Fields = fields
+	tr.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := o.restore(tr, log); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "ppo: %s; %d prompts; %d updates of %d; lora %v\n", pol.Cfg.Describe(), len(prompts), o.cfg.Updates, o.cfg.BatchSize, o.lora.enabled())
+	return o.loop(cmd.Context(), tr, log, func(dir string) error { return o.saveModels(tr, dir) })
+}

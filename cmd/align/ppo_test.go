@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func ppoPrompts(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for i, p := range []string{"say red cat:", "say blue dog:", "say sun tree:", "say cup map:"} {
+		fmt.Fprintf(&b, "{\"prompt\": %q, \"id\": %d}\n", p, i)
+	}
+	path := filepath.Join(t.TempDir(), "prompts.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ppoArgs(policy, rm, prompts, out string, extra ...string) []string {
+	return append([]string{"ppo", "--policy", policy, "--reward", rm, "--prompts", prompts, "--out", out,
+		"--lora-r", "4", "--batch-size", "4", "--num-mini-batches", "2", "--num-ppo-epochs", "2", "--max-new-tokens", "6",
+		"--lr", "3e-3", "--temperature", "1", "--target-kl", "1", "--kl-horizon", "40", "--missing-eos-penalty", "1",
+		"--sample-steps", "2", "--seed", "7"}, extra...)
+}
+
+// TestPPOCommand runs align ppo end to end with LoRA (policy and value
+// adapters on one base), checks its outputs and TRL metric names, and that a
+// run killed with SIGKILL after a checkpoint resumes to exactly the
+// uninterrupted run's adapters, value head and metrics.
+func TestPPOCommand(t *testing.T) {
+	policy := prefModel(t, 3)
+	rm := trainRM(t)
+	prompts := ppoPrompts(t)
+	ref := filepath.Join(t.TempDir(), "ref")
+	if _, stderr, err := runAlign(t, "", ppoArgs(policy, rm, prompts, ref, "--max-steps", "6", "--save-steps", "0")...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "value/adapter_model.safetensors", "value/value_head.safetensors", "samples.jsonl"} {
+		if _, err := os.Stat(filepath.Join(ref, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := metricRows(t, ref)
+	if len(rows) != 6 {
+		t.Fatalf("%d metrics rows, want 6", len(rows))
+	}
+	for _, k := range []string{"objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "objective/scores",
+		"policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio",
+		"val/num_eos_tokens", "lr", "episode", "completions/mean_length", "completions/distinct_2"} {
+		if _, ok := rows[5][k]; !ok {
+			t.Errorf("metric %s missing from %v", k, rows[5])
+		}
+	}
+	if rows[5]["episode"] != 24 {
+		t.Errorf("episode %v after 6 updates of 4, want 24", rows[5]["episode"])
+	}
+	samples, _ := os.ReadFile(filepath.Join(ref, "samples.jsonl"))
+	if n := bytes.Count(samples, []byte("\n")); n != 12 { // updates 2, 4, 6 × 4 completions
+		t.Errorf("samples.jsonl has %d rows, want 12", n)
+	}
+	var first map[string]any
+	json.Unmarshal(samples[:bytes.IndexByte(samples, '\n')], &first)
+	if !strings.HasPrefix(fmt.Sprint(first["prompt"]), "say ") {
+		t.Errorf("sample row %v", first)
+	}
+
+	out := filepath.Join(t.TempDir(), "run")
+	args := ppoArgs(policy, rm, prompts, out, "--max-steps", "6", "--save-steps", "2")
+	p := startAlign(t, args, func(l string) bool { return strings.HasPrefix(l, "saved ") && strings.HasSuffix(l, "checkpoint-2") })
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait()
+	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); err == nil {
+		t.Fatalf("the run finished before it was killed:\n%s", p.output())
+	}
+	if _, stderr, err := runAlign(t, "", append(args, "--resume")...); err != nil {
+		t.Fatalf("resume: %v\n%s", err, stderr)
+	}
+	for _, f := range []string{"adapter_model.safetensors", "value/adapter_model.safetensors", "value/value_head.safetensors"} {
+		a, _ := os.ReadFile(filepath.Join(ref, f))
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s: resumed run differs from the uninterrupted one (%v)", f, err)
+		}
+	}
+	ra, rb := metricRows(t, ref), metricRows(t, out)
+	if len(ra) != len(rb) {
+		t.Fatalf("metrics rows: %d vs %d", len(ra), len(rb))
+	}
+	for i := range ra {
+		for k, v := range ra[i] {
+			if k != "time/update_s" && rb[i][k] != v {
+				t.Fatalf("metrics row %d %s: %v vs %v", i, k, v, rb[i][k])
+			}
+		}
+	}
+}
+
+func TestPPOCommandErrors(t *testing.T) {
+	policy := prefModel(t, 3)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ppo", "--policy", policy, "--prompts", "x", "--out", t.TempDir()}, "--reward is required"},
+		{[]string{"ppo", "--policy", policy, "--reward", policy, "--prompts", "x", "--out", t.TempDir(), "--value-init", "rm"}, "--value-init"},
+		{[]string{"ppo", "--policy", policy, "--reward", policy, "--prompts", ppoPrompts(t), "--out", t.TempDir()}, "not a reward model"},
+	} {
+		_, stderr, err := runAlign(t, "", c.args...)
+		if err == nil || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: err %v, stderr %q; want %q", c.args, err, stderr, c.want)
+		}
+	}
+}
