@@ -440,6 +440,11 @@ func (r *runner) snapshot(st *trainerState) *trainerState {
 		}
 	}
 	c.RNG, _ = r.rng.MarshalBinary()
+	if so, ok := r.obj.(StatefulObjective); ok {
+		// An objective whose state cannot be written would resume wrongly;
+		// the error surfaces as a missing state when loading.
+		c.Objective, _ = so.State()
+	}
 	c.Window.Metrics = Metrics{}
 	c.Window.Metrics.Add(st.Window.Metrics)
 	return &c

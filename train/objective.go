@@ -71,6 +71,16 @@ type StepHook interface {
 	AfterStep(ctx *StepContext) error
 }
 
+// StatefulObjective is implemented by objectives that carry state across
+// steps beyond the run's RNG (an adaptive KL coefficient, reward-length
+// baselines, running statistics). The loop stores State in every
+// checkpoint's trainer_state.json and hands it back to LoadState on resume
+// (nil when the checkpoint has none), so such runs resume bit-exactly.
+type StatefulObjective interface {
+	State() ([]byte, error)
+	LoadState([]byte) error
+}
+
 // ParamSet is one flat parameter allocation the loop optimises with its own
 // AdamW: a model's parameters, a set of LoRA adapters, a reward head. Spans
 // name the tensors inside Data/Grad and say which decay and which are

@@ -37,6 +37,9 @@ type trainerState struct {
 	OptimizerSteps map[string]int64 `json:"optimizer_steps"` // AdamW step per parameter set
 	RNG            []byte           `json:"rng_state"`       // the objective's RNG, base64
 	Window         windowState      `json:"log_window"`      // metrics since the last logged row
+	// Objective is a StatefulObjective's own state (KL controller, running
+	// statistics), base64; empty for objectives without any.
+	Objective []byte `json:"objective_state,omitempty"`
 
 	// Identity of the run: a resume with different values would not continue it.
 	Seed          uint64   `json:"seed"`
@@ -335,6 +338,11 @@ func (r *runner) loadCheckpoint(dir string) (*trainerState, error) {
 	}
 	if err := r.rng.UnmarshalBinary(st.RNG); err != nil {
 		return nil, fmt.Errorf("--resume: %s: rng_state: %w", sf, err)
+	}
+	if so, ok := r.obj.(StatefulObjective); ok {
+		if err := so.LoadState(st.Objective); err != nil {
+			return nil, fmt.Errorf("--resume: %s: objective_state: %w", sf, err)
+		}
 	}
 	if st.Window.Metrics == nil {
 		st.Window.Metrics = Metrics{}

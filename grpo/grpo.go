@@ -1,0 +1,334 @@
+// Package grpo is group relative policy optimisation (TRL's GRPOTrainer) as
+// a train.Objective: each optimizer step samples G completions per prompt
+// with the KV-cache generator (PrepareBatch, seeded from the loop's
+// checkpointed RNG, so runs resume bit-exactly), scores them with
+// reward.Funcs, turns each group's rewards into advantages (r − mean)/std
+// or the RLOO baseline, and trains on the clipped surrogate with an
+// optional k3 KL penalty to a reference, aggregated with the step's global
+// token and sequence counts.
+package grpo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/align-go/align/generate"
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
+	"github.com/align-go/align/train"
+)
+
+// Config holds GRPO's knobs; DefaultConfig gives TRL's.
+type Config struct {
+	NumGenerations  int
+	ScaleRewards    string // group, batch or none
+	LossType        string // grpo, bnpo, dr_grpo, dapo (loss.GRPOLossTypes)
+	Epsilon         float64
+	EpsilonHigh     float64 // 0: Epsilon
+	Beta            float64 // k3 KL coefficient; 0 needs no reference
+	MaskTruncated   bool
+	Advantage       string // grpo or rloo
+	DynamicSampling bool
+	ISLevel         string // token or sequence
+	RewardWeights   []float64
+
+	Sampling     generate.Sampling
+	MaxNewTokens int
+	GenBatchSize int // sequences decoded together (generate.Options.BatchSize)
+
+	SamplesEvery int // samples.jsonl every N steps; 0: never
+	Alarms       rl.Alarms
+}
+
+// DefaultConfig is TRL's GRPOConfig: 8 generations, scale_rewards group,
+// loss_type dapo, ε 0.2, β 0, temperature 1, max_completion_length 256.
+func DefaultConfig() Config {
+	return Config{NumGenerations: 8, ScaleRewards: "group", LossType: "dapo", Epsilon: 0.2,
+		Advantage: "grpo", ISLevel: loss.TokenLevel, Sampling: generate.Sampling{Temperature: 1},
+		MaxNewTokens: 256}
+}
+
+// Prompt is one prompt row, tokenised.
+type Prompt struct {
+	IDs      []int32
+	Text     string // the prompt as the model sees it
+	Messages []reward.Message
+	Fields   map[string]any
+}
+
+// Objective is GRPO over a prompt set; the loop's batch size counts prompts.
+type Objective struct {
+	Cfg     Config
+	Policy  *model.Model
+	Ref     *model.Model // nil unless Beta > 0; may be Policy (LoRA: adapters off)
+	Rewards []reward.Func
+	Prompts []Prompt
+	EOS     []int32
+	Pad     int32
+	Decode  func([]int32) string
+	Log     io.Writer
+	Samples string // samples.jsonl path; "" writes none
+
+	step   *stepData
+	dlogit []float32
+}
+
+// stepData is one optimizer step's rollout.
+type stepData struct {
+	num     int
+	pos     map[int]int // dataset index → position among the step's prompts
+	cs      []generate.Completion
+	adv     []float64 // per completion
+	keep    []bool    // per completion: counts in the loss
+	counts  loss.Counts
+	metrics train.Metrics // step-level, handed out with the first micro-batch
+	done    int           // completions trained on so far this step
+	kl      float64       // the step's kl so far
+}
+
+// New checks cfg against the roles it is given.
+func New(cfg Config, policy, ref *model.Model, rewards []reward.Func, prompts []Prompt, eos []int32, pad int32) (*Objective, error) {
+	switch {
+	case cfg.NumGenerations < 2:
+		return nil, fmt.Errorf("grpo: --num-generations %d: want ≥ 2 (advantages compare completions of one prompt)", cfg.NumGenerations)
+	case cfg.ScaleRewards != "group" && cfg.ScaleRewards != "batch" && cfg.ScaleRewards != "none":
+		return nil, fmt.Errorf("grpo: --scale-rewards %q: want group, batch or none", cfg.ScaleRewards)
+	case cfg.Advantage != "grpo" && cfg.Advantage != "rloo":
+		return nil, fmt.Errorf("grpo: --advantage %q: want grpo or rloo", cfg.Advantage)
+	case cfg.ISLevel != loss.TokenLevel && cfg.ISLevel != loss.SequenceLevel:
+		return nil, fmt.Errorf("grpo: --importance-sampling-level %q: want token or sequence", cfg.ISLevel)
+	case !strings.Contains(","+strings.Join(loss.GRPOLossTypes(), ",")+",", ","+cfg.LossType+","):
+		return nil, fmt.Errorf("grpo: --loss-type %q: want one of %v", cfg.LossType, loss.GRPOLossTypes())
+	case !(cfg.Epsilon >= 0 && cfg.Epsilon < 1) || cfg.EpsilonHigh < 0:
+		return nil, fmt.Errorf("grpo: --epsilon %v / --epsilon-high %v out of range", cfg.Epsilon, cfg.EpsilonHigh)
+	case cfg.Beta < 0:
+		return nil, fmt.Errorf("grpo: --beta %v: want ≥ 0", cfg.Beta)
+	case cfg.Beta > 0 && ref == nil:
+		return nil, fmt.Errorf("grpo: --beta %v needs a reference model", cfg.Beta)
+	case cfg.Sampling.Temperature <= 0:
+		return nil, fmt.Errorf("grpo: --temperature %v: GRPO samples, want > 0", cfg.Sampling.Temperature)
+	case cfg.MaxNewTokens <= 0:
+		return nil, fmt.Errorf("grpo: --max-new-tokens %d: want > 0", cfg.MaxNewTokens)
+	case len(rewards) == 0:
+		return nil, fmt.Errorf("grpo: no reward functions")
+	case len(cfg.RewardWeights) != 0 && len(cfg.RewardWeights) != len(rewards):
+		return nil, fmt.Errorf("grpo: %d --reward-weights for %d rewards", len(cfg.RewardWeights), len(rewards))
+	case len(prompts) == 0:
+		return nil, fmt.Errorf("grpo: no prompts")
+	}
+	if err := cfg.Sampling.Validate(); err != nil {
+		return nil, fmt.Errorf("grpo: %w", err)
+	}
+	for i, p := range prompts {
+		if len(p.IDs) == 0 {
+			return nil, fmt.Errorf("grpo: prompt %d is empty", i+1)
+		}
+	}
+	if cfg.Beta == 0 {
+		ref = nil
+	}
+	return &Objective{Cfg: cfg, Policy: policy, Ref: ref, Rewards: rewards, Prompts: prompts, EOS: eos, Pad: pad}, nil
+}
+
+// Len implements train.Objective: the examples are prompts.
+func (o *Objective) Len() int { return len(o.Prompts) }
+
+// Length implements train.Objective.
+func (o *Objective) Length(i int) int { return len(o.Prompts[i].IDs) }
+
+// Units counts the loss tokens of the prompts idx in the prepared step. The
+// loss itself uses the step's own counts (loss.Counts), so totalUnits in
+// Accumulate only sizes the loop's bookkeeping.
+func (o *Objective) Units(idx []int) int {
+	n := 0
+	for _, c := range o.rows(idx) {
+		if o.step.keep[c] {
+			n += len(o.step.cs[c].Tokens)
+		}
+	}
+	return n
+}
+
+// rows lists the step's completion indices of the prompts idx.
+func (o *Objective) rows(idx []int) []int {
+	G := o.Cfg.NumGenerations
+	out := make([]int, 0, len(idx)*G)
+	for _, i := range idx {
+		p := o.step.pos[i]
+		for g := 0; g < G; g++ {
+			out = append(out, p*G+g)
+		}
+	}
+	return out
+}
+
+// State implements train.StatefulObjective: the alarms' length baseline.
+func (o *Objective) State() ([]byte, error) { return o.Cfg.Alarms.State() }
+
+// LoadState implements train.StatefulObjective.
+func (o *Objective) LoadState(b []byte) error { return o.Cfg.Alarms.LoadState(b) }
+
+// PrepareBatch samples and scores the step's completions and computes
+// their advantages.
+func (o *Objective) PrepareBatch(ctx *train.StepContext, idx []int) error {
+	cfg := &o.Cfg
+	G := cfg.NumGenerations
+	prompts := make([][]int32, len(idx))
+	sd := &stepData{num: ctx.Step, pos: map[int]int{}, metrics: train.Metrics{}}
+	for k, i := range idx {
+		prompts[k] = o.Prompts[i].IDs
+		sd.pos[i] = k
+	}
+	if o.Ref == o.Policy && o.Policy.LoRA() != nil {
+		o.Policy.SetLoRAEnabled(true)
+	}
+	cs, err := generate.Generate(o.Policy, prompts, generate.Options{Sampling: cfg.Sampling, MaxNewTokens: cfg.MaxNewTokens,
+		N: G, Seed: ctx.RNG.Uint64(), EOS: o.EOS, Decode: o.Decode, Logprobs: true, BatchSize: cfg.GenBatchSize})
+	if err != nil {
+		return fmt.Errorf("grpo: rollout: %w", err)
+	}
+	sd.cs = cs
+	rewards, err := o.score(cs, idx, sd.metrics)
+	if err != nil {
+		return err
+	}
+	sd.adv, sd.keep, err = o.advantages(rewards, sd.metrics)
+	if err != nil {
+		return err
+	}
+	toks := make([][]int32, len(cs))
+	for i, c := range cs {
+		toks[i] = c.Tokens
+		if c.FinishReason != generate.FinishStop && cfg.MaskTruncated {
+			sd.keep[i] = false
+		}
+		if sd.keep[i] {
+			sd.counts.Seqs++
+			sd.counts.Tokens += len(c.Tokens)
+		}
+	}
+	sd.counts.MaxLen = cfg.MaxNewTokens
+	sd.counts.Tokens = max(sd.counts.Tokens, 1)
+	sd.counts.Seqs = max(sd.counts.Seqs, 1)
+	mon := rl.Monitors(toks)
+	for k, v := range mon {
+		sd.metrics[k] = v
+	}
+	sd.metrics["completion_length"] = mon["completions/mean_length"]
+	o.step = sd
+	if o.Samples != "" && cfg.SamplesEvery > 0 && ctx.Step%cfg.SamplesEvery == 0 {
+		for i, c := range cs {
+			p := o.Prompts[idx[c.Prompt]]
+			if err := rl.AppendJSONL(o.Samples, map[string]any{"step": ctx.Step, "prompt": p.Text,
+				"completion": c.Text, "reward": rewards[i], "advantage": sd.adv[i]}); err != nil {
+				return fmt.Errorf("grpo: samples: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// score runs every reward and returns the weighted sums.
+func (o *Objective) score(cs []generate.Completion, idx []int, met train.Metrics) ([]float64, error) {
+	samples := make([]reward.Sample, len(cs))
+	for i, c := range cs {
+		p := o.Prompts[idx[c.Prompt]]
+		samples[i] = reward.Sample{Prompt: p.Text, Messages: p.Messages, Completion: c.Text, PromptIDs: p.IDs,
+			CompletionIDs: c.Tokens, Truncated: c.FinishReason != generate.FinishStop, Fields: p.Fields}
+	}
+	total := make([]float64, len(cs))
+	for k, f := range o.Rewards {
+		w := 1.0
+		if len(o.Cfg.RewardWeights) > 0 {
+			w = o.Cfg.RewardWeights[k]
+		}
+		s, err := f.Score(context.Background(), samples)
+		if err != nil {
+			return nil, fmt.Errorf("grpo: reward %s: %w", f.Name(), err)
+		}
+		if len(s) != len(cs) {
+			return nil, fmt.Errorf("grpo: reward %s returned %d scores for %d completions", f.Name(), len(s), len(cs))
+		}
+		mean := 0.0
+		for i, v := range s {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("grpo: reward %s gave %v for completion %d", f.Name(), v, i)
+			}
+			total[i] += w * v
+			mean += v
+		}
+		met["reward/"+f.Name()] = mean / float64(len(s))
+	}
+	return total, nil
+}
+
+// advantages implements --advantage, --scale-rewards and
+// --dynamic-sampling; keep is false for completions of dropped groups.
+func (o *Objective) advantages(r []float64, met train.Metrics) ([]float64, []bool, error) {
+	G := o.Cfg.NumGenerations
+	n := len(r)
+	adv := make([]float64, n)
+	keep := make([]bool, n)
+	mean, std := groupStats(r, G)
+	var stdSum float64
+	zeroStd := 0
+	for p := 0; p < n/G; p++ {
+		stdSum += std[p]
+		if std[p] == 0 {
+			zeroStd++
+		}
+	}
+	if o.Cfg.Advantage == "rloo" {
+		groups := make([]int, n)
+		for i := range groups {
+			groups[i] = i / G
+		}
+		var err error
+		if adv, err = loss.RLOOAdvantages(r, groups); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		_, bstd := groupStats(r, n) // one group: the batch
+		for i := range r {
+			a := r[i] - mean[i/G]
+			switch o.Cfg.ScaleRewards {
+			case "group":
+				a /= std[i/G] + 1e-4
+			case "batch":
+				a /= bstd[0] + 1e-4
+			}
+			adv[i] = a
+		}
+	}
+	for i := range keep {
+		keep[i] = !(o.Cfg.DynamicSampling && std[i/G] == 0)
+	}
+	all, _ := groupStats(r, n)
+	met["reward"] = all[0]
+	met["reward_std"] = stdSum / float64(n/G)
+	met["frac_reward_zero_std"] = float64(zeroStd) / float64(n/G)
+	return adv, keep, nil
+}
+
+// groupStats returns each consecutive group of g values' mean and
+// unbiased standard deviation (torch.std, as TRL uses).
+func groupStats(r []float64, g int) (mean, std []float64) {
+	for lo := 0; lo < len(r); lo += g {
+		m := 0.0
+		for _, v := range r[lo : lo+g] {
+			m += v
+		}
+		m /= float64(g)
+		s := 0.0
+		for _, v := range r[lo : lo+g] {
+			s += (v - m) * (v - m)
+		}
+		mean, std = append(mean, m), append(std, math.Sqrt(s/float64(max(g-1, 1))))
+	}
+	return mean, std
+}

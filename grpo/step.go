@@ -1,0 +1,168 @@
+package grpo
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/align-go/align/generate"
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
+	"github.com/align-go/align/train"
+)
+
+// Accumulate implements train.Objective: forward and backward over the
+// completions of the prompts idx. With one update per rollout (TRL's
+// num_iterations 1) the old policy is the current one, so the ratio is 1
+// in value and only its gradient matters, as in TRL.
+func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
+	sd := o.step
+	if sd == nil {
+		return nil, fmt.Errorf("grpo: Accumulate before PrepareBatch")
+	}
+	cfg := &o.Cfg
+	rows := o.rows(idx)
+	met := train.Metrics{}
+	if sd.done == 0 {
+		met.Add(sd.metrics)
+	}
+	sd.done += len(rows)
+	last := sd.done == len(sd.cs)
+
+	// The micro-batch's rollout: its prompts and their completions.
+	prompts := make([][]int32, len(idx))
+	cs := make([]generate.Completion, len(rows))
+	for k, i := range idx {
+		prompts[k] = o.Prompts[i].IDs
+	}
+	for j, c := range rows {
+		cs[j] = sd.cs[c]
+		cs[j].Prompt = j / cfg.NumGenerations
+	}
+	ro, err := generate.NewRollout(prompts, cs, o.Pad)
+	if err != nil {
+		return nil, err
+	}
+	B, T, V := ro.B, ro.T, o.Policy.Cfg.Vocab
+	mask := make([]float64, B*T)
+	adv := make([]float64, B*T)
+	for j, c := range rows {
+		if !sd.keep[c] {
+			continue
+		}
+		for t := j * T; t < (j+1)*T; t++ {
+			if ro.CompletionMask[t] != 0 {
+				mask[t], adv[t] = 1, sd.adv[c]
+			}
+		}
+	}
+	b := model.Batch{B: B, T: T, IDs: ro.IDs, Mask: ro.Mask}
+	temp := cfg.Sampling.Temperature
+	var ref []float64
+	if o.Ref != nil {
+		lora := o.Ref == o.Policy && o.Policy.LoRA() != nil
+		if lora {
+			o.Policy.SetLoRAEnabled(false)
+		}
+		lg, _, err := o.Ref.Forward(b, true)
+		if lora {
+			o.Policy.SetLoRAEnabled(true)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("grpo: reference: %w", err)
+		}
+		ref = policy.LogProbs(lg, ro.IDs, ro.CompletionMask, B, T, V, temp).Logp
+	}
+	if lo := o.Policy.LoRA(); lo != nil && lo.Cfg.Dropout > 0 {
+		// Masks are a function of the step and the micro-batch, so a resumed
+		// run replays them.
+		h := fnv.New64a()
+		fmt.Fprint(h, sd.num, idx)
+		lo.DropoutSeed, lo.Training = h.Sum64(), true
+		defer func() { lo.Training = false }()
+	}
+	lg, _, err := o.Policy.Forward(b, true)
+	if err != nil {
+		return nil, err
+	}
+	tp := policy.LogProbs(lg, ro.IDs, ro.CompletionMask, B, T, V, temp)
+	w, err := loss.GRPOWeights(cfg.LossType, mask, T, sd.counts)
+	if err != nil {
+		return nil, err
+	}
+	hi := cfg.EpsilonHigh
+	if hi == 0 {
+		hi = cfg.Epsilon
+	}
+	l, grad, clipFrac, err := loss.ClippedSurrogate(cfg.ISLevel, tp.Logp, tp.Logp, adv, mask, w, T, cfg.Epsilon, hi)
+	if err != nil {
+		return nil, err
+	}
+	// Metrics are token means over the step: each micro-batch adds its
+	// share (its loss tokens over the step's).
+	var nTok, ent, kl, diff, nDiff float64
+	for t, m := range mask {
+		if m != 0 {
+			nTok++
+			ent += tp.Entropy[t]
+		}
+		if ro.CompletionMask[t] != 0 && ro.Logprobs != nil {
+			diff += math.Abs(tp.Raw[t] - float64(ro.Logprobs[t]))
+			nDiff++
+		}
+	}
+	if ref != nil {
+		k, dk, err := loss.KLPenalty("k3", tp.Logp, ref)
+		if err != nil {
+			return nil, err
+		}
+		for t, m := range mask {
+			if m != 0 {
+				l += cfg.Beta * w[t] * k[t]
+				grad[t] += cfg.Beta * w[t] * dk[t]
+				kl += k[t]
+			}
+		}
+	}
+	share := 1 / float64(sd.counts.Tokens)
+	met["loss"] += l
+	met["entropy"] += ent * share
+	met["clip_ratio"] += clipFrac * nTok * share
+	if ref != nil {
+		met["kl"] += kl * share
+		sd.kl += kl * share
+	}
+	if nDiff > 0 {
+		met["rollout/logprob_diff"] += diff / nDiff * float64(len(rows)) / float64(len(sd.cs))
+	}
+	if last {
+		kl := math.NaN()
+		if ref != nil {
+			kl = sd.kl
+		}
+		am := map[string]float64{"completions/mean_length": sd.metrics["completions/mean_length"]}
+		if d, ok := sd.metrics["completions/distinct_2"]; ok {
+			am["completions/distinct_2"] = d
+		}
+		cfg.Alarms.Check(sd.num, am, kl, o.Log)
+		for k, v := range am {
+			if len(k) > 6 && k[:6] == "alarm/" {
+				met[k] = v
+			}
+		}
+	}
+	o.dlogit = grow(o.dlogit, len(lg))
+	policy.Backward(o.dlogit, lg, ro.IDs, grad, nil, T, V, temp)
+	if err := o.Policy.Backward(o.dlogit, nil); err != nil {
+		return nil, err
+	}
+	return met, nil
+}
+
+func grow(x []float32, n int) []float32 {
+	if cap(x) < n {
+		return make([]float32, n)
+	}
+	return x[:n]
+}
