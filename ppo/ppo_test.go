@@ -44,7 +44,7 @@ func trainLikesRM(t testing.TB) *pref.Scorer {
 		data, grad []float32
 		spans      []optim.Span
 	}{{rm.Model.Data, rm.Model.Grad, []optim.Span{{Name: "all", Size: len(rm.Model.Data)}}}, {rm.Head, nil, []optim.Span{{Name: "head", Size: len(rm.Head)}}}}
-	hp := rm.Params()
+	hp := pref.HeadParams(rm)
 	ps[1].grad = hp.Grad
 	var opts []*optim.AdamW
 	for _, p := range ps {

@@ -7,6 +7,7 @@ import (
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -17,7 +18,7 @@ type LogProbs struct {
 	Model *model.Model
 	Pad   int32
 
-	pad     padder
+	pad     rewardmodel.Padder
 	targets []int32
 	rowOf   []int32
 	losses  []float32
@@ -37,7 +38,7 @@ func (l *LogProbs) Forward(seqs []Seq) (sums []float64, counts []int, err error)
 	for i, s := range seqs {
 		rows[i] = s.IDs
 	}
-	b, err := l.pad.batch(rows, l.Pad)
+	b, err := l.pad.Batch(rows, l.Pad)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -116,7 +116,7 @@ func TestRMGradient(t *testing.T) {
 	pairs[1].Margin = &mg
 	rm := NewRewardModel(m, testPAD, 1)
 	obj, _ := NewRMObjective(rm, pairs, 0, 0.05)
-	fdCheck(t, obj, []train.ParamSet{train.ModelParams("model", m), rm.Params()}, []int{0, 1, 2, 3}, 1e-2)
+	fdCheck(t, obj, []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)}, []int{0, 1, 2, 3}, 1e-2)
 }
 
 func TestDPOGradient(t *testing.T) {

@@ -77,7 +77,7 @@ func TestRMLearnsPoliteness(t *testing.T) {
 			s := settings(t, 60, 16, 3e-3)
 			s.EvalSteps = 60
 			runJob(t, &train.Job{Settings: s, Objective: obj, Eval: ev,
-				Params: []train.ParamSet{train.ModelParams("model", m), rm.Params()},
+				Params: []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)},
 				Saver:  train.SaverFunc(func(string) error { return nil })})
 			rows, evals := readMetrics(t, s.Out)
 			last := evals[len(evals)-1]

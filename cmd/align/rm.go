@@ -185,7 +185,7 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	params = append(params, rm.Params())
+	params = append(params, pref.HeadParams(rm))
 	maxLen := o.maxLen(m.Cfg, log)
 	trainPairs, evalPairs, err := o.pairs(enc, s.Seed, log)
 	if err != nil {

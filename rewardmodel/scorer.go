@@ -1,4 +1,4 @@
-package pref
+package rewardmodel
 
 import (
 	"fmt"
@@ -63,7 +63,7 @@ func (s *Scorer) ScoreIDs(rows [][]int32) ([]float64, error) {
 	for i := range order {
 		order[i] = i
 		if len(rows[i]) == 0 {
-			return nil, fmt.Errorf("pref: sequence %d is empty", i)
+			return nil, fmt.Errorf("rewardmodel: sequence %d is empty", i)
 		}
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(rows[order[a]]) > len(rows[order[b]]) })
@@ -93,7 +93,7 @@ func (s *Scorer) ScoreIDs(rows [][]int32) ([]float64, error) {
 // Score rewards plain-text responses to plain-text prompts.
 func (s *Scorer) Score(prompts, responses []string) ([]float64, error) {
 	if len(prompts) != len(responses) {
-		return nil, fmt.Errorf("pref: %d prompts for %d responses", len(prompts), len(responses))
+		return nil, fmt.Errorf("rewardmodel: %d prompts for %d responses", len(prompts), len(responses))
 	}
 	rows := make([][]int32, len(prompts))
 	for i := range prompts {
@@ -110,7 +110,7 @@ func (s *Scorer) Score(prompts, responses []string) ([]float64, error) {
 // the tokenizer's chat template.
 func (s *Scorer) ScoreChats(prompts, responses [][]data.Message) ([]float64, error) {
 	if len(prompts) != len(responses) {
-		return nil, fmt.Errorf("pref: %d prompts for %d responses", len(prompts), len(responses))
+		return nil, fmt.Errorf("rewardmodel: %d prompts for %d responses", len(prompts), len(responses))
 	}
 	rows := make([][]int32, len(prompts))
 	for i := range prompts {

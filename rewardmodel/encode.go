@@ -1,4 +1,4 @@
-package pref
+package rewardmodel
 
 import (
 	"errors"

@@ -1,4 +1,9 @@
-package pref
+// Package rewardmodel is a reward model's inference side: a transformer with
+// a scalar head read at the last real token, its HF sequence-classification
+// load and save, the prompt/response encoder training and scoring share, and
+// the Scorer RL trainers and evaluation call. It does not import the
+// training loop (pref trains reward models on top of it).
+package rewardmodel
 
 import (
 	"fmt"
@@ -10,8 +15,6 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/optim"
-	"github.com/align-go/align/train"
 )
 
 // ScoreTensor is the head's tensor name in HF sequence-classification
@@ -35,10 +38,10 @@ var classifierArch = map[string]string{
 type RewardModel struct {
 	Model    *model.Model
 	Head     []float32 // score.weight [1, C], flattened
-	HeadGrad []float32 // allocated by Params
+	HeadGrad []float32 // allocated by Backward (or pref.HeadParams)
 	Pad      int32     // written into padding and saved as pad_token_id
 
-	pad     padder
+	pad     Padder
 	last    []int     // flat index of each row's last real token
 	lastH   []float32 // [rows, C] hidden states at last, for the head gradient
 	dhidden []float32
@@ -91,19 +94,9 @@ func LoadRewardModel(dir string) (r *RewardModel, hasHead bool, err error) {
 	return r, true, nil
 }
 
-// Params is the head's parameter set for the training loop. The head is a
-// Linear weight, so weight decay applies as HF's Trainer would apply it.
-func (r *RewardModel) Params() train.ParamSet {
-	if r.HeadGrad == nil {
-		r.HeadGrad = make([]float32, len(r.Head))
-	}
-	return train.ParamSet{Name: "score", Data: r.Head, Grad: r.HeadGrad,
-		Spans: []optim.Span{{Name: ScoreTensor, Offset: 0, Size: len(r.Head), Decay: true}}}
-}
-
 // Forward scores right-padded rows, keeping what Backward needs.
 func (r *RewardModel) Forward(rows [][]int32) ([]float64, error) {
-	b, err := r.pad.batch(rows, r.Pad)
+	b, err := r.pad.Batch(rows, r.Pad)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +135,7 @@ func (r *RewardModel) ForwardBatch(b model.Batch) ([]float64, error) {
 // at the last real tokens only) and of the head (HeadGrad, see Params).
 func (r *RewardModel) Backward(drew []float64) error {
 	if len(drew) != r.n || r.n == 0 {
-		return fmt.Errorf("pref: %d reward gradients for a forward of %d rows", len(drew), r.n)
+		return fmt.Errorf("rewardmodel: %d reward gradients for a forward of %d rows", len(drew), r.n)
 	}
 	if r.HeadGrad == nil {
 		r.HeadGrad = make([]float32, len(r.Head))
@@ -176,7 +169,7 @@ func (r *RewardModel) Save(dir, dtype string) error {
 	m := r.Model
 	arch, ok := classifierArch[m.Cfg.ModelType]
 	if !ok {
-		return fmt.Errorf("pref: no sequence-classification class for model_type %q", m.Cfg.ModelType)
+		return fmt.Errorf("rewardmodel: no sequence-classification class for model_type %q", m.Cfg.ModelType)
 	}
 	cfg := m.Cfg.HF(dtype)
 	cfg["architectures"] = []string{arch}
@@ -223,17 +216,17 @@ func mergeAdapters(hf []model.NamedTensor, lo *model.LoRA, from, to string, conv
 		pa, pb := lo.Params[k], lo.Params[k+1]
 		module := strings.TrimSuffix(pa.Name, ".lora_A.weight")
 		if module == pa.Name || pb.Name != module+".lora_B.weight" {
-			return fmt.Errorf("pref: unexpected adapter tensors %q, %q", pa.Name, pb.Name)
+			return fmt.Errorf("rewardmodel: unexpected adapter tensors %q, %q", pa.Name, pb.Name)
 		}
 		name := to + strings.TrimPrefix(module, from) + ".weight"
 		w, ok := byName[name]
 		if !ok {
-			return fmt.Errorf("pref: adapter %q has no base weight %q", module, name)
+			return fmt.Errorf("rewardmodel: adapter %q has no base weight %q", module, name)
 		}
 		a, b := lo.Data[pa.Offset:pa.Offset+pa.Size], lo.Data[pb.Offset:pb.Offset+pb.Size]
 		in, out := pa.Shape[1], pb.Shape[0]
 		if len(w) != in*out {
-			return fmt.Errorf("pref: adapter %q is %dx%d but %q has %d values", module, out, in, name, len(w))
+			return fmt.Errorf("rewardmodel: adapter %q is %dx%d but %q has %d values", module, out, in, name, len(w))
 		}
 		for o := 0; o < out; o++ {
 			for i := 0; i < in; i++ {

@@ -1,4 +1,4 @@
-package pref
+package rewardmodel
 
 import (
 	"fmt"
@@ -6,22 +6,22 @@ import (
 	"github.com/align-go/align/model"
 )
 
-// padder lays rows out as one right-padded batch, reusing its buffers.
-type padder struct {
+// Padder lays rows out as one right-padded batch, reusing its buffers.
+type Padder struct {
 	ids, mask []int32
 }
 
-// batch right-pads rows with pad. The mask is nil when every row has the
+// Batch right-pads rows with pad. The mask is nil when every row has the
 // same length, which lets attention skip masking altogether.
-func (p *padder) batch(rows [][]int32, pad int32) (model.Batch, error) {
+func (p *Padder) Batch(rows [][]int32, pad int32) (model.Batch, error) {
 	B := len(rows)
 	if B == 0 {
-		return model.Batch{}, fmt.Errorf("pref: empty batch")
+		return model.Batch{}, fmt.Errorf("rewardmodel: empty batch")
 	}
 	T, ragged := 0, false
 	for i, r := range rows {
 		if len(r) == 0 {
-			return model.Batch{}, fmt.Errorf("pref: row %d of the batch is empty", i)
+			return model.Batch{}, fmt.Errorf("rewardmodel: row %d of the batch is empty", i)
 		}
 		if i > 0 && len(r) != T {
 			ragged = true
@@ -71,7 +71,7 @@ func LastReal(b model.Batch) ([]int, error) {
 			}
 		}
 		if out[r] < 0 {
-			return nil, fmt.Errorf("pref: batch row %d has no real token", r)
+			return nil, fmt.Errorf("rewardmodel: batch row %d has no real token", r)
 		}
 	}
 	return out, nil
