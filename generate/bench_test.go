@@ -2,6 +2,9 @@ package generate
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/align-go/align/model"
@@ -22,34 +25,51 @@ func benchModel(b *testing.B) *model.Model {
 }
 
 // BenchmarkGenerate times greedy generation of 64 new tokens after 32-token
-// prompts, batch 1 and 16: prefill, 63 cached decode steps, sampling.
-// tokens/s counts generated tokens only.
+// prompts, batch 1, 16 and 64, with f32 and with bf16 decode weights:
+// prefill, 63 cached decode steps, sampling. tokens/s counts generated tokens
+// only. ALIGN_BENCH_BATCHES (e.g. "16,64") picks batch sizes.
 func BenchmarkGenerate(b *testing.B) {
 	m := benchModel(b)
 	const promptLen, newTokens = 32, 64
-	for _, B := range []int{1, 16} {
-		b.Run(fmt.Sprintf("batch=%d", B), func(b *testing.B) {
-			prompts := make([][]int32, B)
-			for i := range prompts {
-				prompts[i] = make([]int32, promptLen)
-				for j := range prompts[i] {
-					prompts[i][j] = int32((i*7919 + j*104729 + 13) % m.Cfg.Vocab)
-				}
+	batches := []int{1, 16, 64}
+	if env := os.Getenv("ALIGN_BENCH_BATCHES"); env != "" {
+		batches = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatalf("ALIGN_BENCH_BATCHES: %v", err)
 			}
-			opt := Options{MaxNewTokens: newTokens, BatchSize: B}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				cs, err := Generate(m, prompts, opt)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, c := range cs {
-					if len(c.Tokens) != newTokens {
-						b.Fatalf("%d tokens generated, want %d", len(c.Tokens), newTokens)
+			batches = append(batches, n)
+		}
+	}
+	for _, dtype := range []string{"f32", "bf16"} {
+		if err := m.SetDecodeDType(dtype); err != nil {
+			b.Fatal(err)
+		}
+		for _, B := range batches {
+			b.Run(fmt.Sprintf("dtype=%s/batch=%d", dtype, B), func(b *testing.B) {
+				prompts := make([][]int32, B)
+				for i := range prompts {
+					prompts[i] = make([]int32, promptLen)
+					for j := range prompts[i] {
+						prompts[i][j] = int32((i*7919 + j*104729 + 13) % m.Cfg.Vocab)
 					}
 				}
-			}
-			b.ReportMetric(float64(B*newTokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
-		})
+				opt := Options{MaxNewTokens: newTokens, BatchSize: B}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					cs, err := Generate(m, prompts, opt)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, c := range cs {
+						if len(c.Tokens) != newTokens {
+							b.Fatalf("%d tokens generated, want %d", len(c.Tokens), newTokens)
+						}
+					}
+				}
+				b.ReportMetric(float64(B*newTokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
+			})
+		}
 	}
 }
