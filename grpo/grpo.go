@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
@@ -66,7 +67,6 @@ type Objective struct {
 	Cfg     Config
 	Policy  *model.Model
 	Ref     *model.Model // nil unless Beta > 0; may be Policy (LoRA: adapters off)
-	Rewards []reward.Func
 	Prompts []Prompt
 	EOS     []int32
 	Pad     int32
@@ -74,8 +74,10 @@ type Objective struct {
 	Log     io.Writer
 	Samples string // samples.jsonl path; "" writes none
 
-	step   *stepData
-	dlogit []float32
+	combined *reward.Combined
+	trimmed  bool // samples.jsonl holds no rows beyond the run's start
+	step     *stepData
+	dlogit   []float32
 }
 
 // stepData is one optimizer step's rollout.
@@ -132,7 +134,12 @@ func New(cfg Config, policy, ref *model.Model, rewards []reward.Func, prompts []
 	if cfg.Beta == 0 {
 		ref = nil
 	}
-	return &Objective{Cfg: cfg, Policy: policy, Ref: ref, Rewards: rewards, Prompts: prompts, EOS: eos, Pad: pad}, nil
+	comb, err := reward.Combine(rewards, cfg.RewardWeights)
+	if err != nil {
+		return nil, fmt.Errorf("grpo: %w", err)
+	}
+	return &Objective{Cfg: cfg, Policy: policy, Ref: ref, Prompts: prompts, EOS: eos, Pad: pad,
+		combined: comb}, nil
 }
 
 // Len implements train.Objective: the examples are prompts.
@@ -187,16 +194,22 @@ func (o *Objective) PrepareBatch(ctx *train.StepContext, idx []int) error {
 	if o.Ref == o.Policy && o.Policy.LoRA() != nil {
 		o.Policy.SetLoRAEnabled(true)
 	}
+	t0 := time.Now()
 	cs, err := generate.Generate(o.Policy, prompts, generate.Options{Sampling: cfg.Sampling, MaxNewTokens: cfg.MaxNewTokens,
 		N: G, Seed: ctx.RNG.Uint64(), EOS: o.EOS, Decode: o.Decode, Logprobs: true, BatchSize: cfg.GenBatchSize})
 	if err != nil {
 		return fmt.Errorf("grpo: rollout: %w", err)
 	}
 	sd.cs = cs
+	t1 := time.Now()
 	rewards, err := o.score(cs, idx, sd.metrics)
 	if err != nil {
 		return err
 	}
+	// Wall times of the step's phases (time/train_s is added by each
+	// micro-batch), for seeing where a step goes.
+	sd.metrics["time/rollout_s"] = t1.Sub(t0).Seconds()
+	sd.metrics["time/reward_s"] = time.Since(t1).Seconds()
 	sd.adv, sd.keep, err = o.advantages(rewards, sd.metrics)
 	if err != nil {
 		return err
@@ -221,11 +234,20 @@ func (o *Objective) PrepareBatch(ctx *train.StepContext, idx []int) error {
 	}
 	sd.metrics["completion_length"] = mon["completions/mean_length"]
 	o.step = sd
+	if o.Samples != "" && !o.trimmed {
+		// Rows past the step this process starts from were written by a
+		// killed run after its checkpoint (or by an earlier run): a resumed
+		// run writes them again.
+		if err := rl.TrimSteps(o.Samples, ctx.Step-1); err != nil {
+			return fmt.Errorf("grpo: samples: %w", err)
+		}
+		o.trimmed = true
+	}
 	if o.Samples != "" && cfg.SamplesEvery > 0 && ctx.Step%cfg.SamplesEvery == 0 {
 		for i, c := range cs {
 			p := o.Prompts[idx[c.Prompt]]
 			if err := rl.AppendJSONL(o.Samples, map[string]any{"step": ctx.Step, "prompt": p.Text,
-				"completion": c.Text, "reward": rewards[i], "advantage": sd.adv[i]}); err != nil {
+				"completion": c.Text, "finish_reason": c.FinishReason, "reward": rewards[i], "advantage": sd.adv[i]}); err != nil {
 				return fmt.Errorf("grpo: samples: %w", err)
 			}
 		}
@@ -233,7 +255,8 @@ func (o *Objective) PrepareBatch(ctx *train.StepContext, idx []int) error {
 	return nil
 }
 
-// score runs every reward and returns the weighted sums.
+// score runs every reward and returns the weighted sums, logging each
+// part's mean and std as TRL does (rewards/NAME/mean, rewards/NAME/std).
 func (o *Objective) score(cs []generate.Completion, idx []int, met train.Metrics) ([]float64, error) {
 	samples := make([]reward.Sample, len(cs))
 	for i, c := range cs {
@@ -241,28 +264,19 @@ func (o *Objective) score(cs []generate.Completion, idx []int, met train.Metrics
 		samples[i] = reward.Sample{Prompt: p.Text, Messages: p.Messages, Completion: c.Text, PromptIDs: p.IDs,
 			CompletionIDs: c.Tokens, Truncated: c.FinishReason != generate.FinishStop, Fields: p.Fields}
 	}
-	total := make([]float64, len(cs))
-	for k, f := range o.Rewards {
-		w := 1.0
-		if len(o.Cfg.RewardWeights) > 0 {
-			w = o.Cfg.RewardWeights[k]
-		}
-		s, err := f.Score(context.Background(), samples)
-		if err != nil {
-			return nil, fmt.Errorf("grpo: reward %s: %w", f.Name(), err)
-		}
-		if len(s) != len(cs) {
-			return nil, fmt.Errorf("grpo: reward %s returned %d scores for %d completions", f.Name(), len(s), len(cs))
-		}
-		mean := 0.0
+	total, parts, err := o.combined.ScoreParts(context.Background(), samples)
+	if err != nil {
+		return nil, fmt.Errorf("grpo: %w", err)
+	}
+	for k, s := range parts {
 		for i, v := range s {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("grpo: reward %s gave %v for completion %d", f.Name(), v, i)
+				return nil, fmt.Errorf("grpo: reward %s gave %v for completion %d", o.combined.Names[k], v, i)
 			}
-			total[i] += w * v
-			mean += v
 		}
-		met["reward/"+f.Name()] = mean / float64(len(s))
+		mean, std := groupStats(s, len(s))
+		met["rewards/"+o.combined.Names[k]+"/mean"] = mean[0]
+		met["rewards/"+o.combined.Names[k]+"/std"] = std[0]
 	}
 	return total, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"time"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
@@ -24,6 +25,8 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 	cfg := &o.Cfg
 	rows := o.rows(idx)
 	met := train.Metrics{}
+	start := time.Now()
+	defer func() { met["time/train_s"] += time.Since(start).Seconds() }()
 	if sd.done == 0 {
 		met.Add(sd.metrics)
 	}

@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,4 +115,26 @@ func AppendJSONL(path string, v any) error {
 		return err
 	}
 	return f.Close()
+}
+
+// TrimSteps drops the JSONL rows of path whose "step" is beyond step: rows
+// a killed run wrote after the checkpoint it resumes from (or an earlier
+// run's, when step is 0). A missing file is fine.
+func TrimSteps(path string, step int) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var keep []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		var row struct {
+			Step int `json:"step"`
+		}
+		if json.Unmarshal(line, &row) == nil && row.Step <= step {
+			keep = append(keep, line...)
+		}
+	}
+	return os.WriteFile(path, keep, 0o644)
 }

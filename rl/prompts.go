@@ -4,98 +4,85 @@
 package rl
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/align-go/align/data"
 	"github.com/align-go/align/reward"
+	"github.com/align-go/align/tokenizer"
 )
 
 // PromptRow is one row of a prompt file: "prompt" as a string or as chat
-// messages (rendered with the chat template by the caller), and every
-// other field, which rewards receive as reward.Sample.Fields.
+// messages, and every other field, which rewards receive as
+// reward.Sample.Fields.
 type PromptRow struct {
 	Text     string           // "prompt" as a plain string
-	Messages []reward.Message // "prompt" (or "messages") as chat turns
+	Messages []reward.Message // "prompt" as chat turns (ending with a user turn)
 	Fields   map[string]any
+	Loc      string // file:line (or file:row) for error messages
 }
 
-// ReadPrompts reads a JSONL prompt file. Errors name the file and line.
+// ReadPrompts reads a prompt file: JSONL, JSON or Parquet (data.OpenPrompts).
+// Errors name the file and row.
 func ReadPrompts(path string) ([]PromptRow, error) {
-	f, err := os.Open(path)
+	r, err := data.OpenPrompts(path, data.Options{})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParsePrompts(f, path)
-}
-
-// ParsePrompts reads JSONL prompt rows from r; name labels errors.
-func ParsePrompts(r io.Reader, name string) ([]PromptRow, error) {
+	defer r.Close()
 	var rows []PromptRow
-	br := bufio.NewReaderSize(r, 1<<16)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(b)) > 0 {
-			row, perr := parseRow(b)
-			if perr != nil {
-				return nil, fmt.Errorf("%s:%d: %v", name, line, perr)
-			}
-			rows = append(rows, row)
-		}
-		if err == io.EOF {
+	for {
+		ex, err := r.Next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, err
 		}
+		row := PromptRow{Text: ex.PromptText, Fields: ex.Extra, Loc: ex.Loc}
+		if row.Fields == nil {
+			row.Fields = map[string]any{}
+		}
+		if ex.Conversational {
+			row.Text = ""
+			for _, m := range ex.Prompt {
+				row.Messages = append(row.Messages, reward.Message{Role: m.Role, Content: m.Content})
+			}
+		}
+		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("%s: no prompts", name)
+		return nil, fmt.Errorf("%s: no prompts", path)
 	}
 	return rows, nil
 }
 
-func parseRow(b []byte) (PromptRow, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return PromptRow{}, err
-	}
-	p, hasP := raw["prompt"]
-	m, hasM := raw["messages"]
-	switch {
-	case hasP && hasM:
-		return PromptRow{}, fmt.Errorf("give \"prompt\" or \"messages\", not both")
-	case !hasP && !hasM:
-		return PromptRow{}, fmt.Errorf("missing field \"prompt\"")
-	case hasM:
-		p = m
-	}
-	delete(raw, "prompt")
-	delete(raw, "messages")
-	var row PromptRow
-	if len(bytes.TrimSpace(p)) > 0 && bytes.TrimSpace(p)[0] == '[' {
-		if err := json.Unmarshal(p, &row.Messages); err != nil {
-			return PromptRow{}, fmt.Errorf("field \"prompt\": %v", err)
+// Encode renders the row as the policy sees it: messages through the chat
+// template with the assistant generation prompt, plain text with the
+// tokenizer's special tokens (BOS) added. It returns the text and its ids.
+func (p PromptRow) Encode(tok *tokenizer.Tokenizer) (string, []int32, error) {
+	var enc []int
+	text := p.Text
+	if p.Messages != nil {
+		msgs := make([]tokenizer.Message, len(p.Messages))
+		for i, m := range p.Messages {
+			msgs[i] = tokenizer.Message{Role: m.Role, Content: m.Content}
 		}
-		if len(row.Messages) == 0 {
-			return PromptRow{}, fmt.Errorf("field \"prompt\" has no messages")
+		var err error
+		if text, err = tok.RenderChat(msgs, true); err != nil {
+			return "", nil, fmt.Errorf("%s: %w", p.Loc, err)
 		}
-	} else if err := json.Unmarshal(p, &row.Text); err != nil {
-		return PromptRow{}, fmt.Errorf("field \"prompt\": want a string or a list of messages: %v", err)
-	} else if row.Text == "" {
-		return PromptRow{}, fmt.Errorf("field \"prompt\" is empty")
+		enc = tok.Encode(text)
+	} else {
+		enc = tok.EncodeWith(text, tokenizer.EncodeOptions{AddSpecialTokens: true})
 	}
-	row.Fields = map[string]any{}
-	for k, v := range raw {
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			return PromptRow{}, fmt.Errorf("field %q: %v", k, err)
-		}
-		row.Fields[k] = x
+	if len(enc) == 0 {
+		return "", nil, fmt.Errorf("%s: prompt encodes to no tokens", p.Loc)
 	}
-	return row, nil
+	ids := make([]int32, len(enc))
+	for i, v := range enc {
+		ids[i] = int32(v)
+	}
+	return text, ids, nil
 }

@@ -15,6 +15,9 @@ import (
 var alignBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(cmdRewardEnv) != "" { // re-executed as a cmd: reward program (grpo_test.go)
+		os.Exit(cmdRewardHelper())
+	}
 	dir, err := os.MkdirTemp("", "align-cli")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

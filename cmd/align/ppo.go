@@ -1,16 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 
-	"github.com/align-go/align/data"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -105,40 +103,16 @@ func (o *ppoOpts) check() error {
 
 // loadPrompts renders every prompt row as the policy sees it.
 func loadPrompts(path string, tok *tokenizer.Tokenizer) (ids [][]int32, fields []map[string]any, err error) {
-	r, err := data.OpenPrompts(path, data.Options{})
+	rows, err := rl.ReadPrompts(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer r.Close()
-	for {
-		ex, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for _, r := range rows {
+		_, enc, err := r.Encode(tok)
 		if err != nil {
 			return nil, nil, err
 		}
-		var enc []int
-		if ex.Conversational {
-			msgs := make([]tokenizer.Message, len(ex.Prompt))
-			for i, m := range ex.Prompt {
-				msgs[i] = tokenizer.Message{Role: m.Role, Content: m.Content}
-			}
-			text, err := tok.RenderChat(msgs, true)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", ex.Loc, err)
-			}
-			enc = tok.Encode(text)
-		} else {
-			enc = tok.EncodeWith(ex.PromptText, tokenizer.EncodeOptions{AddSpecialTokens: true})
-		}
-		if len(enc) == 0 {
-			return nil, nil, fmt.Errorf("%s: prompt encodes to no tokens", ex.Loc)
-		}
-		ids, fields = append(ids, toInt32s(enc)), append(fields, ex.Extra)
-	}
-	if len(ids) == 0 {
-		return nil, nil, fmt.Errorf("%s: no prompts", path)
+		ids, fields = append(ids, enc), append(fields, r.Fields)
 	}
 	return ids, fields, nil
 }

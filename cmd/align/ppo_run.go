@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/align-go/align/ppo"
+	"github.com/align-go/align/rl"
 )
 
 const ppoCkptPrefix = "checkpoint-"
@@ -58,33 +59,12 @@ func (o *ppoOpts) restore(tr *ppo.Trainer, log io.Writer) error {
 		return fmt.Errorf("--resume: %w", err)
 	}
 	for _, f := range []string{"metrics.jsonl", "samples.jsonl"} {
-		if err := trimRows(filepath.Join(o.out, f), n); err != nil {
+		if err := rl.TrimSteps(filepath.Join(o.out, f), n); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(log, "ppo: resumed from %s at update %d\n", dir, n)
 	return nil
-}
-
-// trimRows drops JSONL rows whose "step" is beyond step (written after the
-// checkpoint a run resumes from).
-func trimRows(path string, step int) error {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	var keep []byte
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		var row struct {
-			Step int `json:"step"`
-		}
-		if json.Unmarshal([]byte(line), &row) == nil && row.Step <= step {
-			keep = append(keep, line...)
-		}
-	}
-	return os.WriteFile(path, keep, 0o644)
 }
 
 // saveModels writes the policy (PEFT adapters or a full HF model) with the

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/align-go/align/grpo"
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
+	"github.com/align-go/align/tokenizer"
+	"github.com/align-go/align/train"
+	"github.com/spf13/cobra"
+)
+
+type grpoOpts struct {
+	policy, prompts string
+	rewards         []string
+	cfg             grpo.Config
+	dtype           string
+	lora            *loraFlags
+	closers         []io.Closer
+}
+
+func init() {
+	o := grpoOpts{cfg: grpo.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "grpo --policy DIR --prompts FILE --reward SPEC [--reward SPEC ...] --out DIR",
+		Short: "Group relative policy optimisation (GRPO, RLOO, DAPO, Dr. GRPO) with programmable rewards",
+		Long: `Each step samples --num-generations completions for each of --batch-size prompts
+(× --grad-accum), scores them with every --reward (summed with --reward-weights), turns each
+group's rewards into advantages ((r − mean)/std with --scale-rewards group|batch|none, or the
+RLOO leave-one-out baseline with --advantage rloo) and trains on the clipped surrogate
+(--epsilon, --epsilon-high), aggregated per --loss-type grpo|bnpo|dr_grpo|dapo, with a k3 KL
+penalty --beta to the starting policy (β = 0, the default, loads no reference; with --lora-r
+the reference is the same base with adapters off).
+
+Reward SPECs: exact-match[:field=NAME] (the row's "answer" field by default), regex:PATTERN,
+length:TARGET, rm:DIR (a reward model from align rm), cmd:PROGRAM [ARGS] (a long-running
+program: one JSON line {"prompt","completion", the row's other fields} in, one
+{"reward": NUMBER} out per completion), http:URL (POST JSON).
+
+--prompts is JSONL, JSON or Parquet with "prompt" (a string, or messages rendered with the
+chat template) and any other fields, which rewards receive. Defaults are TRL's GRPOConfig
+(lr 1e-6: tiny models need far more). Writes metrics.jsonl (reward, reward_std,
+rewards/NAME/mean, completion_length, kl, clip_ratio, entropy, rollout/logprob_diff,
+completions/*, time/rollout_s, time/reward_s, time/train_s), samples.jsonl every --sample-steps
+steps and checkpoints that --resume continues exactly.`,
+	}
+	def := train.DefaultSettings()
+	def.LR, def.GroupByLength = 1e-6, false
+	flags := train.AddFlags(cmd, def)
+	fs := cmd.Flags()
+	c := &o.cfg
+	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
+	fs.StringVar(&o.prompts, "prompts", "", `prompt file: JSONL/JSON/Parquet rows with "prompt" (required)`)
+	fs.StringArrayVar(&o.rewards, "reward", nil, "reward SPEC (repeatable): exact-match[:field=NAME], regex:PATTERN, length:TARGET, rm:DIR, cmd:PROGRAM, http:URL")
+	fs.Float64SliceVar(&c.RewardWeights, "reward-weights", nil, "one weight per --reward, in order (default 1 each)")
+	fs.IntVar(&c.NumGenerations, "num-generations", c.NumGenerations, "completions per prompt (the group size G, ≥ 2)")
+	fs.StringVar(&c.ScaleRewards, "scale-rewards", c.ScaleRewards, "advantage scaling: group (per-group std), batch (the batch's std) or none (Dr. GRPO)")
+	fs.StringVar(&c.LossType, "loss-type", c.LossType, "token loss aggregation: "+strings.Join(loss.GRPOLossTypes(), ", "))
+	fs.Float64Var(&c.Epsilon, "epsilon", c.Epsilon, "lower (and default upper) clip of the policy ratio")
+	fs.Float64Var(&c.EpsilonHigh, "epsilon-high", 0, "upper clip (DAPO clip-higher; 0: --epsilon)")
+	fs.Float64Var(&c.Beta, "beta", c.Beta, "k3 KL coefficient to the reference (0 loads no reference)")
+	fs.BoolVar(&c.MaskTruncated, "mask-truncated", false, "exclude completions that hit --max-new-tokens without EOS from the loss")
+	fs.StringVar(&c.Advantage, "advantage", c.Advantage, "advantage estimator: grpo (group mean/std) or rloo (leave-one-out baseline)")
+	fs.BoolVar(&c.DynamicSampling, "dynamic-sampling", false, "drop groups whose rewards are all equal from the loss (DAPO)")
+	fs.StringVar(&c.ISLevel, "importance-sampling-level", c.ISLevel, "policy ratio per token or per sequence (GSPO)")
+	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "most tokens per completion (TRL max_completion_length)")
+	fs.Float64Var(&c.Sampling.Temperature, "temperature", c.Sampling.Temperature, "sampling temperature (> 0); log-probs are taken at it")
+	fs.IntVar(&c.Sampling.TopK, "top-k", 0, "top-k filter (0: off)")
+	fs.Float64Var(&c.Sampling.TopP, "top-p", 1, "nucleus filter (1: off)")
+	fs.IntVar(&c.GenBatchSize, "gen-batch-size", 0, "sequences decoded together (0: generate's default)")
+	fs.IntVar(&c.SamplesEvery, "sample-steps", 10, "append the step's completions to OUT/samples.jsonl every N steps (0: never)")
+	fs.Float64Var(&c.Alarms.LengthRatio, "alarm-length-ratio", 0, "warn when mean completion length leaves [base/r, r·base] of the first steps (0: off)")
+	fs.Float64Var(&c.Alarms.Distinct, "alarm-distinct", 0, "warn when distinct-2 of a step's completions falls below this (0: off)")
+	fs.Float64Var(&c.Alarms.KL, "alarm-kl", 0, "warn when kl exceeds this (0: off)")
+	fs.StringVar(&o.dtype, "dtype", "F32", "saved weights dtype without LoRA: F32, BF16 or F16")
+	o.lora = addLoRAFlags(fs)
+	withAliases(fs, map[string]string{"max-completion-length": "max-new-tokens", "reward-funcs": "reward",
+		"mask-truncated-completions": "mask-truncated", "model-name-or-path": "policy"})
+	run := runTrainer(flags, o.job, "policy")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		for _, c := range o.closers {
+			if cerr := c.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("closing a reward: %w", cerr)
+			}
+		}
+		return err
+	}
+	rootCmd.AddCommand(cmd)
+}
+
+// parseRewards builds the --reward functions before any model loads, so a
+// bad spec fails fast.
+func (o *grpoOpts) parseRewards() ([]reward.Func, error) {
+	if len(o.rewards) == 0 {
+		return nil, errors.New("--reward: at least one reward SPEC is required (e.g. --reward exact-match)")
+	}
+	if w := o.cfg.RewardWeights; len(w) != 0 && len(w) != len(o.rewards) {
+		return nil, fmt.Errorf("--reward-weights: %d weights for %d --reward specs", len(w), len(o.rewards))
+	}
+	var fs []reward.Func
+	for _, spec := range o.rewards {
+		f, err := reward.Parse(spec, reward.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--reward: %w", err)
+		}
+		if c, ok := f.(io.Closer); ok {
+			o.closers = append(o.closers, c)
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
+}
+
+func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
+	if o.policy == "" {
+		return nil, errors.New("--policy is required")
+	}
+	if o.prompts == "" {
+		return nil, errors.New("--prompts is required")
+	}
+	if err := checkDType(o.dtype); err != nil {
+		return nil, err
+	}
+	rows, err := rl.ReadPrompts(o.prompts)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	rewards, err := o.parseRewards()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.LoadDir(o.policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	tok, err := tokenizer.Load(o.policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	gc, err := readGenerationConfig(o.policy)
+	if err != nil {
+		return nil, err
+	}
+	eos := eosIDs(m.Cfg, gc, tok)
+	if len(eos) == 0 {
+		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
+	}
+	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
+	prompts := make([]grpo.Prompt, len(rows))
+	for i, r := range rows {
+		text, ids, err := r.Encode(tok)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if n := len(ids) + o.cfg.MaxNewTokens; n > m.Cfg.MaxPos {
+			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+				r.Loc, len(ids), o.cfg.MaxNewTokens, m.Cfg.MaxPos)
+		}
+		prompts[i] = grpo.Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	}
+	var ref *model.Model
+	if o.cfg.Beta > 0 {
+		if o.lora.enabled() {
+			ref = m // the frozen base: adapters are switched off for reference passes
+		} else {
+			// Cloned before training (and before a resume restores the trained
+			// weights), so it is the starting policy; its pass completes
+			// before the policy's, so it can share the activation buffer.
+			ref = m.Clone()
+			ref.BorrowActivations(m)
+		}
+	}
+	params, err := o.lora.params(m, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := grpo.New(o.cfg, m, ref, rewards, prompts, eos, pad)
+	if err != nil {
+		return nil, err
+	}
+	obj.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
+	obj.Log = log
+	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
+	fmt.Fprintf(log, "grpo: %s; %d prompts × %d generations; rewards %s; loss %s, beta %g; lora %v\n",
+		m.Cfg.Describe(), len(prompts), o.cfg.NumGenerations, strings.Join(o.rewards, ", "), o.cfg.LossType, o.cfg.Beta, o.lora.enabled())
+	return &train.Job{
+		Settings:  s,
+		Objective: obj, // does its own LoRA dropout seeding (per step and micro-batch)
+		Params:    params,
+		Log:       log,
+		Saver: train.SaverFunc(func(dir string) error {
+			if err := o.lora.save(m, dir, o.policy, o.dtype); err != nil {
+				return err
+			}
+			return copyTokenizerFiles(o.policy, o.policy, dir)
+		}),
+	}, nil
+}
