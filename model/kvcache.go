@@ -110,6 +110,17 @@ func (c *KVCache) Reset() {
 	clear(c.pos)
 }
 
+// ResetRow empties row b alone, so a server can start a new sequence there
+// while the other rows keep decoding (continuous batching).
+func (c *KVCache) ResetRow(b int) error {
+	if b < 0 || b >= c.B {
+		return fmt.Errorf("kv cache reset: row %d out of range [0,%d)", b, c.B)
+	}
+	clear(c.Mask[b*c.Cap : (b+1)*c.Cap])
+	c.Len[b], c.pos[b] = 0, 0
+	return nil
+}
+
 // Select rebuilds the cache from rows of itself: new row i is old row rows[i].
 // Rows may repeat (one prefilled prompt fanned out to several samples) or be
 // dropped (finished sequences). Only filled slots are copied.

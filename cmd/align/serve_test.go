@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The real binary: it prints its address, answers with the model named after
+// its directory, checks the key, and exits 0 on SIGTERM.
+func TestServeCLI(t *testing.T) {
+	dir := genModelDir(t)
+	cmd := exec.Command(alignBin, "serve", "--model", dir, "--addr", "127.0.0.1:0", "--api-key", "k",
+		"--served-model-name", "tiny")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, base, ok := strings.Cut(strings.TrimSpace(line), " on ")
+	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("address line %q", line)
+	}
+	post := func(key string) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(
+			`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("k"); code != 200 || !strings.Contains(body, `"chat.completion"`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	if code, body := post("nope"); code != 401 || !strings.Contains(body, "invalid_api_key") {
+		t.Fatalf("%d %s", code, body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}

@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/align-go/align/engine/enginetest"
+	"github.com/align-go/align/generate"
+)
+
+func testEngine(t *testing.T, o Options) *Engine {
+	t.Helper()
+	e, err := Load(enginetest.ModelDir(t, 5), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Jobs submitted at different times share decode steps; each must still
+// produce exactly what generate.Generate produces for it alone, greedy and
+// seeded, with the same log-probabilities.
+func TestEngineMatchesGenerate(t *testing.T) {
+	e := testEngine(t, Options{MaxBatch: 3})
+	prompts := []string{"The whale", "Once upon a time there was", "Hi", "A long prompt about ships and the sea"}
+	samplings := []generate.Sampling{{}, {Temperature: 0.9, TopP: 0.8}, {Temperature: 1.3}, {}}
+	var ids [][]int32
+	for _, p := range prompts {
+		ids = append(ids, e.TextPrompt(p))
+	}
+	var wg sync.WaitGroup
+	got := make([]Result, len(prompts))
+	errs := make([]error, len(prompts))
+	for i := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs, err := e.Submit(context.Background(), Request{Prompt: ids[i], MaxTokens: 5 + 3*i,
+				Sampling: samplings[i], Seed: 7, Logprobs: true, IgnoreEOS: i == 3})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got[i], errs[i] = jobs[0].Wait()
+		}()
+	}
+	wg.Wait()
+	for i := range prompts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		var eos []int32
+		if i != 3 {
+			eos = e.EOS
+		}
+		want, err := generate.Generate(e.Model, ids[i:i+1], generate.Options{Sampling: samplings[i],
+			MaxNewTokens: 5 + 3*i, Seed: 7, EOS: eos, Logprobs: true, Decode: e.Decode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want[0]
+		if len(w.Tokens) != len(got[i].Tokens) || w.Text != got[i].Text || w.FinishReason != got[i].FinishReason {
+			t.Fatalf("prompt %d: got %q (%d tokens, %s), generate gives %q (%d tokens, %s)", i,
+				got[i].Text, len(got[i].Tokens), got[i].FinishReason, w.Text, len(w.Tokens), w.FinishReason)
+		}
+		for k, tk := range got[i].Tokens {
+			if tk.ID != w.Tokens[k] || math.Abs(float64(tk.Logprob-w.Logprobs[k])) > 1e-4 {
+				t.Fatalf("prompt %d token %d: got %d (%v), want %d (%v)", i, k, tk.ID, tk.Logprob, w.Tokens[k], w.Logprobs[k])
+			}
+		}
+	}
+}
+
+func TestSafePrefix(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		stops []string
+		want  int
+	}{
+		{"hello", nil, 5},
+		{"hello wo", []string{"world"}, 6},  // "wo" may become "world"
+		{"hello w", []string{"xyz", "wx"}, 6},
+		{"hello", []string{"lo!"}, 3},
+		{"ab\uFFFD", nil, 2},
+		{"abc", []string{"c"}, 3}, // a full match is the caller's cut, not held
+	} {
+		if got := safePrefix(c.text, c.stops); got != c.want {
+			t.Errorf("safePrefix(%q, %q) = %d, want %d", c.text, c.stops, got, c.want)
+		}
+	}
+}
+
+func TestTopLogprobs(t *testing.T) {
+	// log softmax of [0, ln 2, ln 3, ln 2] is ln([1,2,3,2]/8).
+	lg := []float32{0, float32(math.Ln2), float32(math.Log(3)), float32(math.Ln2)}
+	top := topLogprobs(lg, 3)
+	want := []Candidate{{2, float32(math.Log(3.0 / 8))}, {1, float32(math.Log(2.0 / 8))}, {3, float32(math.Log(2.0 / 8))}}
+	if len(top) != 3 {
+		t.Fatalf("got %v", top)
+	}
+	for i := range want {
+		if top[i].ID != want[i].ID || math.Abs(float64(top[i].Logprob-want[i].Logprob)) > 1e-6 {
+			t.Fatalf("got %v, want %v", top, want)
+		}
+	}
+}
+
+func TestStopStringAndEvents(t *testing.T) {
+	e := testEngine(t, Options{})
+	p := e.TextPrompt("The whale")
+	jobs, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 12, IgnoreEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := jobs[0].Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := []rune(full.Text)
+	if len(r) < 4 {
+		t.Skipf("greedy text %q too short to cut", full.Text)
+	}
+	stop := string(r[2:4])
+	jobs, err = e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 12, IgnoreEOS: true, Stop: []string{stop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	var last Event
+	for ev := range jobs[0].Events() {
+		text += ev.Text
+		last = ev
+	}
+	if want := string(r[:2]); text != want || last.FinishReason != generate.FinishStop || !last.Done {
+		t.Fatalf("streamed %q (%s), want %q (stop)", text, last.FinishReason, want)
+	}
+}
+
+func TestSubmitErrors(t *testing.T) {
+	e := testEngine(t, Options{MaxSeqLen: 64, QueueSize: 1, MaxBatch: 1})
+	p := e.TextPrompt("The whale")
+	var tl *TooLongError
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 64}); !errors.As(err, &tl) {
+		t.Fatalf("too long: got %v", err)
+	}
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 0}); err == nil {
+		t.Fatal("max tokens 0 accepted")
+	}
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4},
+		Request{Prompt: p, MaxTokens: 4}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("two requests into a queue of one: got %v", err)
+	}
+	// A cancelled job ends with its context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	jobs, err := e.Submit(ctx, Request{Prompt: p, MaxTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs[0].Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled job: got %v", err)
+	}
+	e.Close()
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: got %v", err)
+	}
+}
