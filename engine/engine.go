@@ -21,6 +21,9 @@ import (
 type Options struct {
 	// Adapter is a PEFT LoRA adapter directory applied on top of the model.
 	Adapter string
+	// DType is the weights decoding reads: "f32" (default) or "bf16"
+	// (model.SetDecodeDType).
+	DType string
 	// MaxBatch is the most sequences decoded together (default 8).
 	MaxBatch int
 	// QueueSize is the most requests waiting for a free row (default 64);
@@ -84,8 +87,7 @@ func Load(dir string, o Options) (*Engine, error) {
 	return New(m, tok, EOSIDs(m.Cfg, gc, tok), gc.Sampling(), o)
 }
 
-// loadModel is the one place weights are read (a dtype choice for decoding
-// belongs here).
+// loadModel is the one place weights are read.
 func loadModel(dir string, o Options) (*model.Model, error) {
 	m, err := model.LoadDir(dir)
 	if err != nil {
@@ -94,6 +96,11 @@ func loadModel(dir string, o Options) (*model.Model, error) {
 	if o.Adapter != "" {
 		if err := m.LoadPEFT(o.Adapter); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Clean(o.Adapter), err)
+		}
+	}
+	if o.DType != "" {
+		if err := m.SetDecodeDType(o.DType); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil

@@ -82,7 +82,7 @@ func TestSafePrefix(t *testing.T) {
 		want  int
 	}{
 		{"hello", nil, 5},
-		{"hello wo", []string{"world"}, 6},  // "wo" may become "world"
+		{"hello wo", []string{"world"}, 6}, // "wo" may become "world"
 		{"hello w", []string{"xyz", "wx"}, 6},
 		{"hello", []string{"lo!"}, 3},
 		{"ab\uFFFD", nil, 2},

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
@@ -117,7 +117,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 		return err
 	}
 	fl := cmd.Flags()
-	s := gc.sampling()
+	s := gc.Sampling()
 	if fl.Changed("temperature") {
 		s.Temperature = o.s.Temperature
 	}
@@ -241,78 +241,13 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// generationConfig is the part of HF generation_config.json generate reads.
-type generationConfig struct {
-	DoSample    *bool    `json:"do_sample"`
-	Temperature *float64 `json:"temperature"`
-	TopK        *int     `json:"top_k"`
-	TopP        *float64 `json:"top_p"`
-	EOS         any      `json:"eos_token_id"` // an id or a list of ids
+// readGenerationConfig and eosIDs are the engine's, shared with serve.
+func readGenerationConfig(dir string) (*engine.GenerationConfig, error) {
+	return engine.ReadGenerationConfig(dir)
 }
 
-func readGenerationConfig(dir string) (*generationConfig, error) {
-	path := filepath.Join(dir, "generation_config.json")
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return &generationConfig{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var g generationConfig
-	if err := json.Unmarshal(b, &g); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return &g, nil
-}
-
-// sampling is HF's default decoding for the model: greedy unless do_sample,
-// then temperature 1, top_k 50, top_p 1 unless the file says otherwise.
-func (g *generationConfig) sampling() generate.Sampling {
-	if g.DoSample == nil || !*g.DoSample {
-		return generate.Sampling{}
-	}
-	s := generate.Sampling{Temperature: 1, TopK: 50, TopP: 1}
-	if g.Temperature != nil {
-		s.Temperature = *g.Temperature
-	}
-	if g.TopK != nil {
-		s.TopK = *g.TopK
-	}
-	if g.TopP != nil {
-		s.TopP = *g.TopP
-	}
-	return s
-}
-
-// eosIDs gathers every end-of-sequence id the model declares: config.json and
-// generation_config.json (an id or a list: Llama 3 and Qwen chat models end
-// turns with several), and the tokenizer's eos_token.
-func eosIDs(cfg *model.Config, g *generationConfig, tok *tokenizer.Tokenizer) []int32 {
-	seen := map[int32]bool{}
-	var out []int32
-	var add func(v any)
-	add = func(v any) {
-		switch x := v.(type) {
-		case float64:
-			if id := int32(x); x >= 0 && float64(id) == x && int(id) < cfg.Vocab && !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
-		case []any:
-			for _, e := range x {
-				if f, ok := e.(float64); ok {
-					add(f)
-				}
-			}
-		}
-	}
-	add(cfg.Raw["eos_token_id"])
-	add(g.EOS)
-	if id := tok.EOS(); id >= 0 {
-		add(float64(id))
-	}
-	return out
+func eosIDs(cfg *model.Config, g *engine.GenerationConfig, tok *tokenizer.Tokenizer) []int32 {
+	return engine.EOSIDs(cfg, g, tok)
 }
 
 func toInt32s(ids []int) []int32 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/align-go/align/engine"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/serve"
 	"github.com/spf13/cobra"
 )
@@ -41,6 +42,7 @@ gracefully: no new connections, running requests finish (up to 30 s).`,
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "model", "", "HF model directory (config.json, safetensors, tokenizer)")
 	f.StringVar(&o.adapter, "adapter", "", "PEFT LoRA adapter directory applied on top of --model")
+	f.StringVar(&o.dtype, "dtype", "f32", "weights decoding reads: f32, or bf16 (faster, log-probs within ~1e-3)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
 	f.StringVar(&o.apiKey, "api-key", "", "require this bearer token on every /v1 request")
 	f.StringVar(&o.name, "served-model-name", "", "model id clients send (default: the model directory's name)")
@@ -53,7 +55,7 @@ gracefully: no new connections, running requests finish (up to 30 s).`,
 }
 
 type serveFlags struct {
-	dir, adapter, addr, apiKey, name string
+	dir, adapter, addr, apiKey, name, dtype string
 	batch, queue, maxLen             int
 	maxBody                          int64
 }
@@ -62,7 +64,10 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 	if o.batch <= 0 || o.queue <= 0 {
 		return fmt.Errorf("--max-batch %d, --queue-size %d: want > 0", o.batch, o.queue)
 	}
-	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen})
+	if _, err := model.ParseDecodeDType(o.dtype); err != nil {
+		return fmt.Errorf("--dtype: %w", err)
+	}
+	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, DType: o.dtype, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen})
 	if err != nil {
 		return err
 	}
