@@ -56,8 +56,8 @@ gracefully: no new connections, running requests finish (up to 30 s).`,
 
 type serveFlags struct {
 	dir, adapter, addr, apiKey, name, dtype string
-	batch, queue, maxLen             int
-	maxBody                          int64
+	batch, queue, maxLen                    int
+	maxBody                                 int64
 }
 
 func runServe(cmd *cobra.Command, o *serveFlags) error {

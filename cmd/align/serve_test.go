@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// The real binary: it prints its address, answers with the model named after
+// The real binary (decoding bf16 weights): it prints its address, answers with the model named after
 // its directory, checks the key, and exits 0 on SIGTERM.
 func TestServeCLI(t *testing.T) {
 	dir := genModelDir(t)
 	cmd := exec.Command(alignBin, "serve", "--model", dir, "--addr", "127.0.0.1:0", "--api-key", "k",
-		"--served-model-name", "tiny")
+		"--served-model-name", "tiny", "--dtype", "bf16")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,5 +61,21 @@ func TestServeCLI(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+func TestServeCLIBadFlags(t *testing.T) {
+	dir := genModelDir(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dtype", "f16"}, "--dtype"},
+		{[]string{"--max-batch", "0"}, "--max-batch"},
+	} {
+		_, stderr, err := runAlign(t, "", append([]string{"serve", "--model", dir, "--addr", "127.0.0.1:0"}, c.args...)...)
+		if err == nil || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: err %v, stderr %q, want it to name %s", c.args, err, stderr, c.want)
+		}
 	}
 }
