@@ -29,8 +29,8 @@ type Label struct {
 	// PAB and PBA are the judge's answers in each order: the probability
 	// that the response shown first is better.
 	PAB, PBA float64
-	// Consistent is false when the two orders disagree on the winner (one
-	// of them may be a tie).
+	// Consistent is false when the two orders disagree: opposite winners,
+	// or a tie in one order and a winner in the other.
 	Consistent bool
 }
 
@@ -87,7 +87,7 @@ func LabelPairs(ctx context.Context, j judge.Judge, c *Constitution, pairs []Pai
 			}
 		}
 		out[i] = Label{Index: p.Index, Principle: ps[i].Name, PAB: ab, PBA: ba, PA: (ab + 1 - ba) / 2,
-			Consistent: sign(ab-0.5) == -sign(ba-0.5) && ab != 0.5}
+			Consistent: sign(ab-0.5) == -sign(ba-0.5)}
 	}
 	return out, nil
 }

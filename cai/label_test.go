@@ -40,8 +40,10 @@ func TestLabelPairs(t *testing.T) {
 			return 0.9
 		case cm.A == "bad" && cm.B == "good":
 			return 0.3
-		case cm.A == "good" || cm.B == "good":
+		case cm.A == "good":
 			return 0.5 // a tie in one order only: inconsistent
+		case cm.B == "good":
+			return 0.2
 		}
 		return 1
 	}}
@@ -53,11 +55,11 @@ func TestLabelPairs(t *testing.T) {
 		t.Fatalf("comparisons %+v", j.seen)
 	}
 	// Hand-computed: (0.9 + 1 − 0.3)/2 = 0.8; mirrored (0.3 + 1 − 0.9)/2 = 0.2;
-	// (1 + 1 − 1)/2 = 0.5; (0.5 + 1 − 0.5)/2 = 0.5.
+	// (1 + 1 − 1)/2 = 0.5; (0.5 + 1 − 0.2)/2 = 0.65.
 	for i, want := range []struct {
 		pa         float64
 		consistent bool
-	}{{0.8, true}, {0.2, true}, {0.5, false}, {0.5, false}} {
+	}{{0.8, true}, {0.2, true}, {0.5, false}, {0.65, false}} {
 		if math.Abs(ls[i].PA-want.pa) > 1e-12 || ls[i].Consistent != want.consistent {
 			t.Errorf("pair %d: %+v, want PA %v consistent %v", i, ls[i], want.pa, want.consistent)
 		}

@@ -34,6 +34,8 @@ func testConstitution() *Constitution {
 	}}
 }
 
+func msg(role, content string) llm.Message { return llm.Message{Role: role, Content: content} }
+
 func user(s string) []llm.Message { return []llm.Message{{Role: "user", Content: s}} }
 
 func TestReviseTurns(t *testing.T) {
@@ -56,7 +58,7 @@ func TestReviseTurns(t *testing.T) {
 			t.Fatalf("call %+v", call)
 		}
 	}
-	shots := []llm.Message{{"user", "EP"}, {"assistant", "ER"}, {"user", "C0"}, {"assistant", "EC"}, {"user", "R0"}, {"assistant", "EV"}}
+	shots := []llm.Message{msg("user", "EP"), msg("assistant", "ER"), msg("user", "C0"), msg("assistant", "EC"), msg("user", "R0"), msg("assistant", "EV")}
 	for i, r := range got {
 		q := prompts[i].Messages[0].Content
 		if r.Index != prompts[i].Index || r.Initial != "re["+q+"]" || len(r.Rounds) != 2 {
@@ -73,12 +75,12 @@ func TestReviseTurns(t *testing.T) {
 			}
 			crit := cl.calls[1+2*k][i].Messages
 			want := append(append(append([]llm.Message{}, shots...), prompts[i].Messages...),
-				llm.Message{"assistant", answer}, llm.Message{"user", p.CritiqueRequest})
+				msg("assistant", answer), msg("user", p.CritiqueRequest))
 			if !reflect.DeepEqual(crit, want) {
 				t.Fatalf("critique turns\n got %v\nwant %v", crit, want)
 			}
 			rev := cl.calls[2+2*k][i].Messages
-			want = append(want, llm.Message{"assistant", rd.Critique}, llm.Message{"user", p.RevisionRequest})
+			want = append(want, msg("assistant", rd.Critique), msg("user", p.RevisionRequest))
 			if !reflect.DeepEqual(rev, want) {
 				t.Fatalf("revision turns\n got %v\nwant %v", rev, want)
 			}
@@ -120,7 +122,7 @@ func TestReviseDrawsPrinciples(t *testing.T) {
 
 func TestReviseErrors(t *testing.T) {
 	c := testConstitution()
-	_, err := Revise(context.Background(), &echoClient{}, c, []Prompt{{Index: 4, Messages: []llm.Message{{"assistant", "x"}}}}, ReviseOptions{})
+	_, err := Revise(context.Background(), &echoClient{}, c, []Prompt{{Index: 4, Messages: []llm.Message{msg("assistant", "x")}}}, ReviseOptions{})
 	if err == nil || !strings.Contains(err.Error(), "prompt 4") {
 		t.Fatal(err)
 	}
