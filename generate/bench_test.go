@@ -2,12 +2,14 @@ package generate
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/nn"
 )
 
 // benchModel is GPT-2 small's shape (12 layers, d_model 768, 12 heads, vocab
@@ -72,4 +74,108 @@ func BenchmarkGenerate(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkBF16Logprobs measures, on BenchmarkGenerate's model, how far
+// decoding from bf16 weights moves the log-probabilities of every vocabulary
+// entry: 4 prompts of 32 tokens, then 31 steps teacher-forced with the f32
+// greedy continuation, so both dtypes see the same tokens. It reports max and
+// mean |Δ log p| over all positions' full distributions and how often the
+// greedy choice agrees, and fails above the bound TestBF16DecodeLogprobs
+// asserts on the tiny models (max 0.05, mean 0.005).
+func BenchmarkBF16Logprobs(b *testing.B) {
+	m := benchModel(b)
+	const R, promptLen, steps = 4, 32, 32
+	V := m.Cfg.Vocab
+	prompts := make([][]int32, R)
+	ids := make([]int32, 0, R*promptLen)
+	for i := range prompts {
+		for j := 0; j < promptLen; j++ {
+			prompts[i] = append(prompts[i], int32((i*7919+j*104729+13)%V))
+		}
+		ids = append(ids, prompts[i]...)
+	}
+	cs, err := Generate(m, prompts, Options{MaxNewTokens: steps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// run returns the log-softmax of every position's logits after the prompt.
+	run := func() [][]float64 {
+		c, err := model.NewKVCache(m.Cfg, R, promptLen+steps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out [][]float64
+		lg, err := m.ForwardCached(c, nil, ids, nil, promptLen, false)
+		for s := 0; ; s++ {
+			if err != nil {
+				b.Fatal(err)
+			}
+			for r := 0; r < R; r++ {
+				out = append(out, logSoftmax(lg[r*V:(r+1)*V]))
+			}
+			if s == steps-1 {
+				return out
+			}
+			next := make([]int32, R)
+			for r := range next {
+				next[r] = cs[r].Tokens[s]
+			}
+			lg, err = m.ForwardCached(c, nil, next, nil, 1, false)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		if err := m.SetDecodeDType("f32"); err != nil {
+			b.Fatal(err)
+		}
+		want := run()
+		if err := m.SetDecodeDType("bf16"); err != nil {
+			b.Fatal(err)
+		}
+		got := run()
+		worst, sum, same := 0.0, 0.0, 0
+		for p := range got {
+			gb, wb := 0, 0
+			for j := range got[p] {
+				d := math.Abs(got[p][j] - want[p][j])
+				worst, sum = math.Max(worst, d), sum+d
+				if got[p][j] > got[p][gb] {
+					gb = j
+				}
+				if want[p][j] > want[p][wb] {
+					wb = j
+				}
+			}
+			if gb == wb {
+				same++
+			}
+		}
+		mean := sum / float64(len(got)*V)
+		b.Logf("bf16 kernel %s: %d positions × %d entries", nn.BF16Kernel(), len(got), V)
+		b.ReportMetric(worst, "max|Δlogp|")
+		b.ReportMetric(mean, "mean|Δlogp|")
+		b.ReportMetric(float64(same)/float64(len(got)), "argmax-agree")
+		if worst > 0.05 || mean > 0.005 {
+			b.Fatalf("|Δ log p| max %g mean %g: above 0.05 / 0.005", worst, mean)
+		}
+	}
+	m.SetDecodeDType("f32")
+}
+
+// logSoftmax is log softmax(row) in float64.
+func logSoftmax(row []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	s := 0.0
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	lse := mx + math.Log(s)
+	out := make([]float64, len(row))
+	for j, v := range row {
+		out[j] = float64(v) - lse
+	}
+	return out
 }
