@@ -86,6 +86,7 @@ func (w *bf16Weights) pairs(m *Model) (f32 [][]float32, b16 []*[]uint16) {
 		}
 		if len(*dst) != len(src) {
 			*dst = make([]uint16, len(src))
+			adviseHuge(*dst)
 		}
 		f32, b16 = append(f32, src), append(b16, dst)
 	}

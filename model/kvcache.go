@@ -97,6 +97,8 @@ func (c *KVCache) alloc(B int) {
 	for l := range c.K {
 		c.K[l] = make([]float32, B*c.Cap*kv)
 		c.V[l] = make([]float32, B*c.Cap*kv)
+		adviseHuge(c.K[l])
+		adviseHuge(c.V[l])
 	}
 	c.Mask = make([]int32, B*c.Cap)
 	c.Len = make([]int, B)
