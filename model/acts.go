@@ -9,7 +9,7 @@ type layerActs struct {
 	q, k, v        []float32 // [N,Q], [N,KV], [N,KV]: attention inputs (after norm and RoPE)
 	qpre, kpre     []float32 // qwen3: projections before q_norm/k_norm
 	qr, kr         []float32 // qwen3: per-head rstd [N*NH], [N*NKV]
-	att            []float32 // [B,NH,T,T]
+	lse            []float32 // [B,NH,T] attention log-sum-exp per query row
 	y              []float32 // [N,Q] attention output
 	res2           []float32 // [N,C] x + attention
 	ln2, mean2, r2 []float32
@@ -27,9 +27,9 @@ type acts struct {
 	lnf    []float32 // [N,C] final hidden state
 	meanf  []float32
 	rf     []float32
-	logits []float32 // [N,V]
-	pos    []int32   // [N]
-	seg    []int32   // the last Forward's Batch.Seg (nil: unpacked), for Backward
+	logits []float32   // [N,V]
+	pos    []int32     // [N]
+	mask   nn.AttnMask // the last Forward's Batch.Mask and Batch.Seg, for Backward
 
 	grad                              []float32
 	gradCap                           []float32 // an earlier layout's scratch, reused when large enough
@@ -67,7 +67,7 @@ func (m *Model) layoutActs(B, T int, logits bool, reuse *acts) *acts {
 				la.qpre, la.kpre = cv.take(N*Q), cv.take(N*KV)
 				la.qr, la.kr = cv.take(N*c.Heads), cv.take(N*c.KVHeads)
 			}
-			la.att = cv.take(B * c.Heads * T * T)
+			la.lse = cv.take(B * c.Heads * T)
 			la.y = cv.take(N * Q)
 			la.res2 = cv.take(N * C)
 			la.ln2, la.mean2, la.r2 = cv.take(N*C), cv.take(N), cv.take(N)
@@ -111,7 +111,7 @@ func (a *acts) ensureGradScratch(c *Config) {
 		if c.QKNorm {
 			a.dqn, a.dknorm = cv.take(N*Q), cv.take(N*KV)
 		}
-		a.datt = cv.take(a.B * c.Heads * a.T * a.T)
+		a.datt = cv.take(nn.AttentionScratchLen(a.B, a.T, c.Heads, c.KVHeads, c.HeadDim))
 		a.dfc, a.dh = cv.take(N*F), cv.take(N*F)
 		if c.Arch == ArchLlama {
 			a.dgate, a.dup = cv.take(N*F), cv.take(N*F)

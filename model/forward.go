@@ -145,7 +145,10 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		Positions(a.pos, b.Mask, b.B, b.T)
 	}
 	m.lastIDs = b.IDs
-	a.seg = b.Seg
+	a.mask = nn.AttnMask{Pad: b.Mask}
+	if b.Seg != nil {
+		a.mask = nn.AttnMask{Seg: b.Seg} // Mask, if given, is 0 exactly where Seg is
+	}
 	m.fwdLoRA = m.curLoRA()
 
 	x := a.layers[0].x
@@ -172,11 +175,7 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 			nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
 			nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
 		}
-		if b.Seg != nil {
-			nn.AttentionForwardSeg(la.y, la.att, la.q, la.k, la.v, b.Seg, b.B, b.T, NH, NKV, HS)
-		} else {
-			nn.AttentionForward(la.y, la.att, la.q, la.k, la.v, b.Mask, b.B, b.T, NH, NKV, HS)
-		}
+		nn.AttentionForward(la.y, la.lse, la.q, la.k, la.v, a.mask, b.B, b.T, NH, NKV, HS)
 		m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
 		addInto(la.res2, la.x)
 		m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)

@@ -112,11 +112,11 @@ func TestAttentionSegGrad(t *testing.T) {
 		B, T, NH, NKV, HS := s.B, s.T, s.NH, s.NKV, s.HS
 		seg := s.flat()
 		fwd := func(in [][]float32) ([]float32, []float32) {
-			out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
+			out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
 			for i := range out {
 				out[i] = float32(math.NaN())
 			}
-			AttentionForwardSeg(out, att, in[0], in[1], in[2], seg, B, T, NH, NKV, HS)
+			AttentionForward(out, att, in[0], in[1], in[2], AttnMask{Seg: seg}, B, T, NH, NKV, HS)
 			return out, att
 		}
 		c := opCase{
@@ -128,12 +128,12 @@ func TestAttentionSegGrad(t *testing.T) {
 				return o
 			},
 			bwd: func(in [][]float32, dout []float32, g [][]float32) {
-				_, att := fwd(in)
-				scratch := make([]float32, B*NH*T*T)
+				out, lse := fwd(in)
+				scratch := make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
 				for i := range scratch {
 					scratch[i] = float32(math.NaN()) // stale garbage must not leak in
 				}
-				AttentionBackwardSeg(g[0], g[1], g[2], scratch, dout, in[0], in[1], in[2], att, seg, B, T, NH, NKV, HS)
+				AttentionBackward(g[0], g[1], g[2], scratch, dout, in[0], in[1], in[2], out, lse, AttnMask{Seg: seg}, B, T, NH, NKV, HS)
 			},
 			fwdTol: 1e-5, gradTol: 1e-4,
 		}
@@ -141,23 +141,21 @@ func TestAttentionSegGrad(t *testing.T) {
 	}
 }
 
-// TestAttentionSegProbabilities: att, started full of garbage, is the
-// reference's, zero outside each query's document.
+// TestAttentionSegProbabilities: lse, started full of garbage, reproduces the
+// reference's probabilities, and is +Inf for padding queries.
 func TestAttentionSegProbabilities(t *testing.T) {
 	r := newRNG(19)
 	for _, s := range segShapes {
 		B, T, NH, NKV, HS := s.B, s.T, s.NH, s.NKV, s.HS
 		seg := s.flat()
 		q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
-		out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-		for i := range att {
-			att[i] = float32(math.NaN())
+		out, lse := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+		for i := range lse {
+			lse[i] = float32(math.NaN())
 		}
-		AttentionForwardSeg(out, att, q, k, v, seg, B, T, NH, NKV, HS)
+		AttentionForward(out, lse, q, k, v, AttnMask{Seg: seg}, B, T, NH, NKV, HS)
 		_, want := refAttentionSeg(to64(q), to64(k), to64(v), seg, B, T, NH, NKV, HS)
-		for _, m := range mismatches(att, want, 1e-5) {
-			t.Errorf("%s att: %s", s.name, m)
-		}
+		checkLSE(t, s.name, lse, q, k, want, B, T, NH, NKV, HS)
 	}
 }
 
@@ -176,18 +174,18 @@ func TestAttentionSegEqualsSeparateDocs(t *testing.T) {
 		seg := packSeg(T, lens...)
 		q, k, v := randn(r, T*NH*HS, 1), randn(r, T*NKV*HS, 1), randn(r, T*NKV*HS, 1)
 		dout := randn(r, T*NH*HS, 1)
-		out, att := make([]float32, T*NH*HS), make([]float32, NH*T*T)
-		AttentionForwardSeg(out, att, q, k, v, seg, 1, T, NH, NKV, HS)
+		out, lse := make([]float32, T*NH*HS), make([]float32, NH*T)
+		AttentionForward(out, lse, q, k, v, AttnMask{Seg: seg}, 1, T, NH, NKV, HS)
 		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
-		AttentionBackwardSeg(dq, dk, dv, make([]float32, NH*T*T), dout, q, k, v, att, seg, 1, T, NH, NKV, HS)
+		AttentionBackward(dq, dk, dv, make([]float32, AttentionScratchLen(1, T, NH, NKV, HS)), dout, q, k, v, out, lse, AttnMask{Seg: seg}, 1, T, NH, NKV, HS)
 		at := 0
 		for d, n := range lens {
 			qo, ko := at*NH*HS, at*NKV*HS
 			qd, kd, vd := q[qo:qo+n*NH*HS], k[ko:ko+n*NKV*HS], v[ko:ko+n*NKV*HS]
-			o1, a1 := make([]float32, n*NH*HS), make([]float32, NH*n*n)
-			AttentionForward(o1, a1, qd, kd, vd, nil, 1, n, NH, NKV, HS)
+			o1, a1 := make([]float32, n*NH*HS), make([]float32, NH*n)
+			AttentionForward(o1, a1, qd, kd, vd, AttnMask{}, 1, n, NH, NKV, HS)
 			dq1, dk1, dv1 := make([]float32, len(qd)), make([]float32, len(kd)), make([]float32, len(vd))
-			AttentionBackward(dq1, dk1, dv1, make([]float32, NH*n*n), dout[qo:qo+n*NH*HS], qd, kd, vd, a1, 1, n, NH, NKV, HS)
+			AttentionBackward(dq1, dk1, dv1, make([]float32, AttentionScratchLen(1, n, NH, NKV, HS)), dout[qo:qo+n*NH*HS], qd, kd, vd, o1, a1, AttnMask{}, 1, n, NH, NKV, HS)
 			for name, p := range map[string][2][]float32{"out": {out[qo:], o1}, "dq": {dq[qo:], dq1}, "dk": {dk[ko:], dk1}, "dv": {dv[ko:], dv1}} {
 				for _, m := range mismatches(p[0][:len(p[1])], to64(p[1]), 1e-5) {
 					t.Errorf("docs %v, doc %d %s: %s", lens, d, name, m)
@@ -207,15 +205,20 @@ func TestAttentionSegEqualsSeparateDocs(t *testing.T) {
 	}
 }
 
-// TestAttentionSegNilIsPlain: seg nil is the unmasked causal kernel, bit for bit.
+// TestAttentionSegNilIsPlain: one document per row is the unmasked causal kernel, bit for bit.
 func TestAttentionSegNilIsPlain(t *testing.T) {
 	r := newRNG(21)
 	const B, T, NH, NKV, HS = 2, 37, 4, 2, 8
 	q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
-	o1, a1 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-	o2, a2 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-	AttentionForward(o1, a1, q, k, v, nil, B, T, NH, NKV, HS)
-	AttentionForwardSeg(o2, a2, q, k, v, nil, B, T, NH, NKV, HS)
+	// One document per row, numbered so that adjacent rows' ids differ.
+	seg := make([]int32, B*T)
+	for i := range seg {
+		seg[i] = int32(1 + i/T)
+	}
+	o1, a1 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+	o2, a2 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+	AttentionForward(o1, a1, q, k, v, AttnMask{}, B, T, NH, NKV, HS)
+	AttentionForward(o2, a2, q, k, v, AttnMask{Seg: seg}, B, T, NH, NKV, HS)
 	for i := range o1 {
 		if o1[i] != o2[i] {
 			t.Fatalf("out[%d]: %g vs %g", i, o1[i], o2[i])
@@ -231,12 +234,10 @@ func TestAttentionSegHand(t *testing.T) {
 	q := []float32{5, 5, math.Sqrt2 * ln3, 0, 9, 9}
 	k := []float32{0, 0, 1, 0, 1, 1}
 	v := []float32{4, 0, 0, 8, 2, 3}
-	out, att := make([]float32, 6), make([]float32, 9)
-	AttentionForwardSeg(out, att, q, k, v, []int32{1, 1, 2}, 1, 3, 1, 1, 2)
+	out, lse := make([]float32, 6), make([]float32, 3)
+	AttentionForward(out, lse, q, k, v, AttnMask{Seg: []int32{1, 1, 2}}, 1, 3, 1, 1, 2)
 	for _, m := range mismatches(out, []float64{4, 0, 1, 6, 2, 3}, 1e-6) {
 		t.Errorf("out: %s", m)
 	}
-	for _, m := range mismatches(att, []float64{1, 0, 0, 0.25, 0.75, 0, 0, 0, 1}, 1e-6) {
-		t.Errorf("att: %s", m)
-	}
+	checkLSE(t, "hand", lse, q, k, []float64{1, 0, 0, 0.25, 0.75, 0, 0, 0, 1}, 1, 3, 1, 1, 2)
 }

@@ -47,8 +47,8 @@ func TestAttentionGrad(t *testing.T) {
 		B, T, NH, NKV, HS := s.B, s.T, s.NH, s.NKV, s.HS
 		mask := s.flatMask()
 		fwd := func(in [][]float32) ([]float32, []float32) {
-			out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-			AttentionForward(out, att, in[0], in[1], in[2], mask, B, T, NH, NKV, HS)
+			out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+			AttentionForward(out, att, in[0], in[1], in[2], AttnMask{Pad: mask}, B, T, NH, NKV, HS)
 			return out, att
 		}
 		c := opCase{
@@ -60,12 +60,12 @@ func TestAttentionGrad(t *testing.T) {
 				return o
 			},
 			bwd: func(in [][]float32, dout []float32, g [][]float32) {
-				_, att := fwd(in)
-				scratch := make([]float32, B*NH*T*T)
+				out, lse := fwd(in)
+				scratch := make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
 				for i := range scratch {
 					scratch[i] = float32(math.NaN()) // stale garbage must not leak in
 				}
-				AttentionBackward(g[0], g[1], g[2], scratch, dout, in[0], in[1], in[2], att, B, T, NH, NKV, HS)
+				AttentionBackward(g[0], g[1], g[2], scratch, dout, in[0], in[1], in[2], out, lse, AttnMask{Pad: mask}, B, T, NH, NKV, HS)
 			},
 			fwdTol: 1e-5, gradTol: 1e-4,
 		}
@@ -73,27 +73,25 @@ func TestAttentionGrad(t *testing.T) {
 	}
 }
 
-// TestAttentionProbabilities checks the saved att against the reference,
-// including the zeroed upper triangle and fully masked rows, when att starts
-// out full of garbage.
+// TestAttentionProbabilities checks that the saved lse reproduces the
+// reference probabilities (and is +Inf for fully masked rows) when out and
+// lse start out full of garbage.
 func TestAttentionProbabilities(t *testing.T) {
 	r := newRNG(9)
 	for _, s := range attShapes {
 		B, T, NH, NKV, HS := s.B, s.T, s.NH, s.NKV, s.HS
 		mask := s.flatMask()
 		q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
-		out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-		for i := range att {
-			att[i] = 7
+		out, lse := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+		for i := range lse {
+			lse[i] = 7
 		}
 		for i := range out {
 			out[i] = 7
 		}
-		AttentionForward(out, att, q, k, v, mask, B, T, NH, NKV, HS)
+		AttentionForward(out, lse, q, k, v, AttnMask{Pad: mask}, B, T, NH, NKV, HS)
 		wantOut, wantAtt := refAttention(to64(q), to64(k), to64(v), mask, B, T, NH, NKV, HS)
-		for _, m := range mismatches(att, wantAtt, 1e-5) {
-			t.Errorf("%s att: %s", s.name, m)
-		}
+		checkLSE(t, s.name, lse, q, k, wantAtt, B, T, NH, NKV, HS)
 		for _, m := range mismatches(out, wantOut, 1e-5) {
 			t.Errorf("%s out: %s", s.name, m)
 		}
@@ -119,14 +117,12 @@ func TestAttentionHand(t *testing.T) {
 		// Right padding: the padded query still sees the real key.
 		{[]int32{1, 0}, []float64{4, 0, 4, 0}, []float64{1, 0, 1, 0}},
 	} {
-		out, att := make([]float32, 4), make([]float32, 4)
-		AttentionForward(out, att, q, k, v, tc.mask, 1, 2, 1, 1, 2)
+		out, lse := make([]float32, 4), make([]float32, 2)
+		AttentionForward(out, lse, q, k, v, AttnMask{Pad: tc.mask}, 1, 2, 1, 1, 2)
 		for _, m := range mismatches(out, tc.out, 1e-6) {
 			t.Errorf("mask %v out: %s", tc.mask, m)
 		}
-		for _, m := range mismatches(att, tc.att, 1e-6) {
-			t.Errorf("mask %v att: %s", tc.mask, m)
-		}
+		checkLSE(t, fmt.Sprint(tc.mask), lse, q, k, tc.att, 1, 2, 1, 1, 2)
 	}
 }
 
@@ -144,19 +140,19 @@ func TestAttentionGQAEqualsRepeatedKV(t *testing.T) {
 		}
 		return y
 	}
-	o1, a1 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-	o2, a2 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-	AttentionForward(o1, a1, q, k, v, nil, B, T, NH, NKV, HS)
-	AttentionForward(o2, a2, q, rep(k), rep(v), nil, B, T, NH, NH, HS)
+	o1, a1 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+	o2, a2 := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+	AttentionForward(o1, a1, q, k, v, AttnMask{}, B, T, NH, NKV, HS)
+	AttentionForward(o2, a2, q, rep(k), rep(v), AttnMask{}, B, T, NH, NH, HS)
 	for _, m := range mismatches(o1, to64(o2), 1e-6) {
 		t.Error(m)
 	}
 	dout := randn(r, B*T*NH*HS, 1)
 	dk1, dv1 := make([]float32, B*T*NKV*HS), make([]float32, B*T*NKV*HS)
 	dk2, dv2 := make([]float32, B*T*NH*HS), make([]float32, B*T*NH*HS)
-	sc := make([]float32, B*NH*T*T)
-	AttentionBackward(nil, dk1, dv1, sc, dout, q, k, v, a1, B, T, NH, NKV, HS)
-	AttentionBackward(nil, dk2, dv2, sc, dout, q, rep(k), rep(v), a2, B, T, NH, NH, HS)
+	sc := make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
+	AttentionBackward(nil, dk1, dv1, sc, dout, q, k, v, o1, a1, AttnMask{}, B, T, NH, NKV, HS)
+	AttentionBackward(nil, dk2, dv2, nil, dout, q, rep(k), rep(v), o2, a2, AttnMask{}, B, T, NH, NH, HS)
 	// Summing the repeated heads' gradients gives the shared head's gradient.
 	sum := func(x []float32) []float64 {
 		y := make([]float64, B*T*NKV*HS)
@@ -174,5 +170,37 @@ func TestAttentionGQAEqualsRepeatedKV(t *testing.T) {
 			t.Errorf("%s: %s", name, m)
 		}
 	}
-	_ = fmt.Sprint
+}
+
+// checkLSE checks the saved log-sum-exp against reference probabilities want
+// [B,NH,T,T]: exp(q·k·scale - lse) must give each visible key's probability,
+// and a row with no visible key must have lse = +Inf.
+func checkLSE(t *testing.T, name string, lse, q, k []float32, want []float64, B, T, NH, NKV, HS int) {
+	t.Helper()
+	scale := 1 / math.Sqrt(float64(HS))
+	for b := 0; b < B; b++ {
+		for h := 0; h < NH; h++ {
+			for i := 0; i < T; i++ {
+				l := float64(lse[(b*NH+h)*T+i])
+				row := want[((b*NH+h)*T+i)*T:][:T]
+				any := false
+				for s, p := range row {
+					if p == 0 {
+						continue
+					}
+					any = true
+					var sc float64
+					for j := 0; j < HS; j++ {
+						sc += float64(q[((b*T+i)*NH+h)*HS+j]) * float64(k[((b*T+s)*NKV+h/(NH/NKV))*HS+j])
+					}
+					if got := math.Exp(sc*scale - l); math.Abs(got-p) > 1e-5*(1+p) {
+						t.Errorf("%s b%d h%d query %d key %d: p from lse %g, want %g", name, b, h, i, s, got, p)
+					}
+				}
+				if !any && !math.IsInf(l, 1) {
+					t.Errorf("%s b%d h%d query %d sees nothing: lse %g, want +Inf", name, b, h, i, l)
+				}
+			}
+		}
+	}
 }

@@ -13,18 +13,18 @@ func BenchmarkAttention(b *testing.B) {
 		r := newRNG(1)
 		q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
 		dout := randn(r, B*T*NH*HS, 1)
-		out, att, scratch := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T), make([]float32, B*NH*T*T)
+		out, att, scratch := make([]float32, B*T*NH*HS), make([]float32, B*NH*T), make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
 		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
 		name := fmt.Sprintf("B=%d,T=%d,NH=%d,NKV=%d,HS=%d", B, T, NH, NKV, HS)
 		b.Run(name+"/fwd", func(b *testing.B) {
 			for b.Loop() {
-				AttentionForward(out, att, q, k, v, nil, B, T, NH, NKV, HS)
+				AttentionForward(out, att, q, k, v, AttnMask{}, B, T, NH, NKV, HS)
 			}
 		})
 		b.Run(name+"/fwd+bwd", func(b *testing.B) {
 			for b.Loop() {
-				AttentionForward(out, att, q, k, v, nil, B, T, NH, NKV, HS)
-				AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, att, B, T, NH, NKV, HS)
+				AttentionForward(out, att, q, k, v, AttnMask{}, B, T, NH, NKV, HS)
+				AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, out, att, AttnMask{}, B, T, NH, NKV, HS)
 			}
 		})
 	}
@@ -100,7 +100,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	const B, T, NH, NKV, HS = 2, 70, 4, 2, 8
 	r := newRNG(5)
 	q, k, v := randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)
-	out, att, sc := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T), make([]float32, B*NH*T*T)
+	out, att, sc := make([]float32, B*T*NH*HS), make([]float32, B*NH*T), make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
 	dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
 	x, w, bias := randn(r, 64*96, 1), randn(r, 96, 1), randn(r, 96, 1)
 	y, mean, rstd := make([]float32, 64*96), make([]float32, 64), make([]float32, 64)
@@ -109,8 +109,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 	targets := make([]int32, 64)
 	ops := map[string]func(){
 		"attention": func() {
-			AttentionForward(out, att, q, k, v, nil, B, T, NH, NKV, HS)
-			AttentionBackward(dq, dk, dv, sc, out, q, k, v, att, B, T, NH, NKV, HS)
+			AttentionForward(out, att, q, k, v, AttnMask{}, B, T, NH, NKV, HS)
+			AttentionBackward(dq, dk, dv, sc, out, q, k, v, out, att, AttnMask{}, B, T, NH, NKV, HS)
 		},
 		"layernorm": func() {
 			LayerNormForward(y, mean, rstd, x, w, bias, 64, 96, 1e-5)

@@ -331,9 +331,6 @@ func parallelPieces(n, minPiece int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-// attScratch holds one goroutine's score block (attBlock query rows × keys).
-var attScratch = sync.Pool{New: func() any { return new([]float32) }}
-
 // AttentionCached is causal grouped-query attention of T new tokens per row
 // against a key/value cache, for generation (no probabilities are saved: there
 // is no backward).

@@ -111,12 +111,12 @@ func TestTorchRope(t *testing.T) {
 func TestTorchAttention(t *testing.T) {
 	v := loadTorch(t).Attention
 	B, T, NH, NKV, HS := v.B, v.T, v.NH, v.NKV, v.HS
-	out, att := make([]float32, B*T*NH*HS), make([]float32, B*NH*T*T)
-	AttentionForward(out, att, v.Q, v.K, v.V, v.Mask, B, T, NH, NKV, HS)
+	out, lse := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+	AttentionForward(out, lse, v.Q, v.K, v.V, AttnMask{Pad: v.Mask}, B, T, NH, NKV, HS)
 	report(t, "out", out, v.Out, 1e-5)
-	report(t, "att", att, v.Att, 1e-5)
+	checkLSE(t, "torch", lse, v.Q, v.K, v.Att, B, T, NH, NKV, HS)
 	dq, dk, dv := make([]float32, len(v.Q)), make([]float32, len(v.K)), make([]float32, len(v.V))
-	AttentionBackward(dq, dk, dv, make([]float32, B*NH*T*T), v.R, v.Q, v.K, v.V, att, B, T, NH, NKV, HS)
+	AttentionBackward(dq, dk, dv, make([]float32, AttentionScratchLen(B, T, NH, NKV, HS)), v.R, v.Q, v.K, v.V, out, lse, AttnMask{Pad: v.Mask}, B, T, NH, NKV, HS)
 	report(t, "dq", dq, v.Dq, 1e-4)
 	report(t, "dk", dk, v.Dk, 1e-4)
 	report(t, "dv", dv, v.Dv, 1e-4)
