@@ -2,8 +2,12 @@ package judge
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
+
+	"github.com/align-go/align/engine"
+	"github.com/align-go/align/llm"
 )
 
 // Parse builds a judge from a spec:
@@ -11,9 +15,9 @@ import (
 //	rule:refusal        the built-in refusal detector
 //	rule:regex:PATTERN  passes when the response matches PATTERN (Go syntax)
 //
-// http:URL (an OpenAI-compatible endpoint) and local:DIR (a local model
-// comparing option log-probabilities) are named here so callers take one
-// flag; they are not built yet and return an error saying so.
+//	http:URL[#MODEL]    an LLM judge behind an OpenAI-compatible endpoint
+//	                    (llm.Remote; ALIGN_JUDGE_CACHE names its cache dir)
+//	local:DIR           a local model comparing the options' log-probabilities
 func Parse(spec string) (Judge, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
@@ -36,8 +40,28 @@ func Parse(spec string) (Judge, error) {
 			return Rule{Name: "regex", Match: re.MatchString}, nil
 		}
 		return nil, fmt.Errorf("judge %q: unknown rule %q (want refusal or regex:PATTERN)", spec, name)
-	case "http", "https", "local":
-		return nil, fmt.Errorf("judge %q: %s: judges are not built yet (use rule:refusal or rule:regex:PATTERN)", spec, kind)
+	case "http", "https":
+		url := spec
+		if !strings.HasPrefix(arg, "//") { // http:URL
+			url = arg
+		}
+		url, name, _ := strings.Cut(url, "#")
+		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+			return nil, fmt.Errorf("judge %q: want http:URL[#MODEL], e.g. http:http://127.0.0.1:8080/v1#tiny", spec)
+		}
+		r := llm.NewRemote(url, name)
+		r.CacheDir = os.Getenv("ALIGN_JUDGE_CACHE")
+		return LLM{C: r}, nil
+	case "local":
+		if arg == "" {
+			return nil, fmt.Errorf("judge %q: local:DIR needs a model directory", spec)
+		}
+		l, err := llm.NewLocal(arg, engine.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("judge %q: %w", spec, err)
+		}
+		// the whole vocabulary: the options' exact log-probabilities
+		return LLM{C: l, TopLogprobs: l.E.Model.Cfg.Vocab}, nil
 	}
 	return nil, fmt.Errorf("judge %q: want http:URL, local:DIR, rule:refusal or rule:regex:PATTERN", spec)
 }
