@@ -101,7 +101,11 @@ type verdict struct {
 
 // runChild is the judging job the kill test runs as a subprocess.
 func runChild(path string, n int, delay time.Duration) error {
-	j, err := Parse("rule:refusal")
+	spec := os.Getenv("JUDGE_SPEC")
+	if spec == "" {
+		spec = "rule:refusal"
+	}
+	j, err := Parse(spec)
 	if err != nil {
 		return err
 	}
@@ -119,7 +123,9 @@ func runChild(path string, n int, delay time.Duration) error {
 			g, err := j.Grade(ctx, gs)
 			out := make([]verdict, len(b))
 			for i := range b {
-				out[i] = verdict{b[i].ID, g[i].P}
+				if err == nil {
+					out[i] = verdict{b[i].ID, g[i].P}
+				}
 			}
 			return out, err
 		})
@@ -139,7 +145,10 @@ func TestMain(m *testing.M) {
 
 // A judging job killed with SIGKILL mid-way and restarted (with a torn line
 // added as a kill mid-write leaves it) ends with every item judged once.
-func TestRunKillResume(t *testing.T) {
+func TestRunKillResume(t *testing.T) { testKillResume(t, "rule:refusal") }
+
+func testKillResume(t *testing.T, spec string) {
+	t.Setenv("JUDGE_SPEC", spec)
 	path := filepath.Join(t.TempDir(), "judgments.jsonl")
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "JUDGE_RUN_CHILD="+path)
@@ -175,7 +184,8 @@ func TestRunKillResume(t *testing.T) {
 		seen[v.ID]++
 		var i int
 		fmt.Sscanf(v.ID, "q%d", &i)
-		if want := float64(i % 2); v.Pass != want {
+		// a tiny served model's grade is arbitrary: only the rule's is checked
+		if want := float64(i % 2); spec == "rule:refusal" && v.Pass != want {
 			t.Errorf("%s pass %v, want %v", v.ID, v.Pass, want)
 		}
 	}

@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"net/http/httptest"
+
+	"github.com/align-go/align/engine"
 	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/llm"
+	"github.com/align-go/align/serve"
 )
 
 type fakeClient struct{ resps []llm.Response }
@@ -56,4 +60,17 @@ func TestLocalJudge(t *testing.T) {
 	if r1[0].PA != r2[0].PA || !(r1[0].AB.PA > 0 && r1[0].AB.PA < 1) {
 		t.Fatalf("%+v then %+v", r1[0], r2[0])
 	}
+}
+
+// The judging job graded by a real OpenAI-compatible server on loopback
+// (serve.Server over the engine), killed with SIGKILL mid-way and resumed.
+func TestHTTPJudgeKillResume(t *testing.T) {
+	e, err := engine.Load(enginetest.ModelDir(t, 3), engine.Options{MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ts := httptest.NewServer(serve.New(e, serve.Options{ModelName: "tiny"}).Handler())
+	defer ts.Close()
+	testKillResume(t, "http:"+ts.URL+"/v1#tiny")
 }
