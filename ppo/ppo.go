@@ -185,6 +185,7 @@ type rolloutData struct {
 	r                     *generate.Rollout
 	mask                  []float64 // completion mask
 	logp, values, adv, rt []float64
+	ref                   []float64 // reference log-probs, until prepare
 }
 
 // Step samples, scores and trains on one rollout batch and returns its
@@ -210,12 +211,16 @@ func (t *Trainer) Step(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, err := t.passes(ro)
+	if err != nil {
+		return nil, err
+	}
 	scores, eosCount, err := t.score(ctx, ro, idx)
 	if err != nil {
 		return nil, err
 	}
 	t.LastScores = scores
-	d, met, err := t.prepare(ro, scores)
+	met, err := t.prepare(d, scores)
 	if err != nil {
 		return nil, err
 	}

@@ -147,7 +147,7 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	cfg.Sampling.Temperature = 1
 	cfg.Seed = testSeed
 	prompts := [][]int32{{2, 3}, {2, 4}, {3, 2}, {4, 4}}
-	tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol, Value: vm, Reward: RMReward{scorer}}, prompts, []int32{testEOS}, 0)
+	tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol, Value: vm, Reward: RMReward{Scorer: scorer}}, prompts, []int32{testEOS}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestResumeBitExact(t *testing.T) {
 		cfg.KL = loss.KLController{Coef: 0.1, Target: 0.5, Horizon: 20}
 		cfg.MissingEOSPenalty = 0.5
 		tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol,
-			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: RMReward{scorer}},
+			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: RMReward{Scorer: scorer}},
 			[][]int32{{2, 3}, {2, 4}, {3, 3}}, []int32{testEOS}, 0)
 		if err != nil {
 			t.Fatal(err)

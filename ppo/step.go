@@ -34,39 +34,63 @@ func shiftValues(v []float64, mask []float64, T int) []float64 {
 	return out
 }
 
-// prepare computes old log-probs, reference log-probs, values, the KL
-// penalised rewards and GAE advantages of a rollout, and the objective/*
-// metrics.
-func (t *Trainer) prepare(ro *generate.Rollout, scores []float64) (*rolloutData, map[string]float64, error) {
+// passes runs the no-gradient passes over a rollout: old log-probs,
+// reference log-probs and values. Step runs them before scoring: a reward
+// model on the policy's base then finds activation buffers already laid out
+// for this batch shape (with logits) and reuses them, where the other order
+// would carve a logit-less buffer first and a second, larger one here, both
+// resident until the collector returns the first.
+func (t *Trainer) passes(ro *generate.Rollout) (*rolloutData, error) {
 	cfg := &t.Cfg
 	B, T := ro.B, ro.T
-	b := model.Batch{B: B, T: T, IDs: ro.IDs, Mask: ro.Mask}
 	mask := make([]float64, B*T)
 	for i, m := range ro.CompletionMask {
 		mask[i] = float64(m)
 	}
-	if err := t.usePolicy(); err != nil {
-		return nil, nil, err
-	}
-	logp, _, err := t.logProbs(t.Roles.Policy, b, ro.CompletionMask)
-	if err != nil {
-		return nil, nil, err
-	}
-	if t.Roles.Ref == t.Roles.Policy {
-		if err := t.Roles.Policy.UseLoRA(""); err != nil {
-			return nil, nil, err
+	// The passes run in minibatch-sized chunks (TRL's
+	// local_rollout_forward_batch_size), so they need no activations
+	// beyond what a training minibatch holds.
+	logp, ref, raw := make([]float64, B*T), make([]float64, B*T), make([]float64, B*T)
+	mb := B / cfg.NumMiniBatches
+	for lo := 0; lo < B; lo += mb {
+		idx := make([]int, min(mb, B-lo))
+		for k := range idx {
+			idx[k] = lo + k
 		}
+		cb := model.Batch{B: len(idx), T: T, IDs: rows(ro.IDs, idx, T), Mask: rows(ro.Mask, idx, T)}
+		cm := rows(ro.CompletionMask, idx, T)
+		if err := t.usePolicy(); err != nil {
+			return nil, err
+		}
+		lp, _, err := t.logProbs(t.Roles.Policy, cb, cm)
+		if err != nil {
+			return nil, err
+		}
+		copy(logp[lo*T:], lp)
+		if t.Roles.Ref == t.Roles.Policy {
+			if err := t.Roles.Policy.UseLoRA(""); err != nil {
+				return nil, err
+			}
+		}
+		if lp, _, err = t.logProbs(t.Roles.Ref, cb, cm); err != nil {
+			return nil, err
+		}
+		copy(ref[lo*T:], lp)
+		v, err := t.Roles.Value.Forward(cb)
+		if err != nil {
+			return nil, err
+		}
+		copy(raw[lo*T:], v)
 	}
-	ref, _, err := t.logProbs(t.Roles.Ref, b, ro.CompletionMask)
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := t.Roles.Value.Forward(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	values := shiftValues(raw, mask, T)
+	return &rolloutData{r: ro, mask: mask, logp: logp, ref: ref, values: shiftValues(raw, mask, T)}, nil
+}
 
+// prepare folds the KL penalty and the scores into per-token rewards,
+// computes GAE advantages and returns, and the objective/* metrics.
+func (t *Trainer) prepare(d *rolloutData, scores []float64) (map[string]float64, error) {
+	cfg := &t.Cfg
+	B, T := d.r.B, d.r.T
+	mask, logp, ref, values := d.mask, d.logp, d.ref, d.values
 	rewards := make([]float64, B*T)
 	met := map[string]float64{}
 	var klSum, entSum, nsSum float64
@@ -94,21 +118,22 @@ func (t *Trainer) prepare(ro *generate.Rollout, scores []float64) (*rolloutData,
 			}
 		}
 		if last < 0 {
-			return nil, nil, fmt.Errorf("ppo: completion %d is empty", r)
+			return nil, fmt.Errorf("ppo: completion %d is empty", r)
 		}
 		rewards[last] += scores[r]
 	}
+	var err error
 	if cfg.WhitenRewards {
 		if rewards, err = loss.MaskedWhiten(rewards, mask, false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	adv, ret, err := loss.GAE(rewards, values, mask, T, cfg.Gamma, cfg.Lam)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if adv, err = loss.MaskedWhiten(adv, mask, true); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mean := 0.0
 	for _, s := range scores {
@@ -121,7 +146,8 @@ func (t *Trainer) prepare(ro *generate.Rollout, scores []float64) (*rolloutData,
 	met["objective/non_score_reward"] = nsSum / nB
 	met["objective/scores"] = mean
 	met["objective/rlhf_reward"] = mean + nsSum/nB
-	return &rolloutData{r: ro, mask: mask, logp: logp, values: values, adv: adv, rt: ret}, met, nil
+	d.adv, d.rt, d.ref = adv, ret, nil
+	return met, nil
 }
 
 // rows gathers rows of a [B,T] array.

@@ -153,6 +153,9 @@ func (o *ppoOpts) run(cmd *cobra.Command) error {
 		return fmt.Errorf("--reward: %s has vocab_size %d but --policy has %d (the reward model must share the policy's tokenizer)",
 			o.rewardDir, scorer.RM.Model.Cfg.Vocab, pol.Cfg.Vocab)
 	}
+	// Scoring in minibatch-sized chunks keeps the reward model's activations
+	// within a training minibatch's.
+	scorer.BatchSize = max(1, o.cfg.BatchSize/max(1, o.cfg.NumMiniBatches))
 	roles := ppo.Roles{Policy: pol, Reward: ppo.RMReward{Scorer: scorer}}
 	head := ppo.NewValueHead(pol.Cfg.Dim, o.cfg.Seed)
 	if o.valueInit == "reward" {
