@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/align-go/align/data"
-	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
@@ -31,17 +30,20 @@ type preset struct {
 	rmSteps, dpoSteps                int
 	batch, seqLen                    int
 	pretrainLR, sftLR, rmLR, dpoLR   float64
+	dpoBeta                          float64
 	samples                          int // per held-out prompt
 }
 
 var presets = map[string]preset{
-	// tiny finishes in about a minute on 2 cores; a test runs it.
-	"tiny": {corpus: 6000, pairs: 400, vocab: 400, dim: 96, layers: 3, heads: 4, kvHeads: 2, ffn: 256,
-		pretrainSteps: 1200, sftSteps: 300, rmSteps: 300, dpoSteps: 80, batch: 16, seqLen: 64,
-		pretrainLR: 3e-3, sftLR: 1e-3, rmLR: 1e-3, dpoLR: 5e-5, samples: 8},
-	"small": {corpus: 20000, pairs: 2000, vocab: 1000, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
-		pretrainSteps: 1000, sftSteps: 500, rmSteps: 400, dpoSteps: 300, batch: 16, seqLen: 128,
-		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 2e-4, samples: 8},
+	// tiny checks that every stage runs (a test runs it); its numbers are noisy.
+	// Learning rates are well above TRL's defaults because the models are tiny.
+	"tiny": {corpus: 4000, pairs: 400, vocab: 400, dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 192,
+		pretrainSteps: 400, sftSteps: 150, rmSteps: 150, dpoSteps: 40, batch: 16, seqLen: 64,
+		pretrainLR: 3e-3, sftLR: 1e-3, rmLR: 1e-3, dpoLR: 5e-5, dpoBeta: 0.1, samples: 2},
+	// small is the default: clear gains within about 15 minutes on 2 cores.
+	"small": {corpus: 20000, pairs: 2000, vocab: 800, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
+		pretrainSteps: 1500, sftSteps: 500, rmSteps: 400, dpoSteps: 200, batch: 16, seqLen: 64,
+		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 1e-4, dpoBeta: 0.1, samples: 4},
 }
 
 func init() {
@@ -49,13 +51,16 @@ func init() {
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "quickstart [--out DIR] [--preset tiny|small]",
-		Short: "Run the whole pipeline on a small generated task: tokenizer, pretrain, SFT, reward model, DPO",
-		Long: `Generates a small task in code (questions about sums; helpful answers are full sentences,
-unhelpful ones curt and rude; SFT demonstrations mix both), then trains a tokenizer, pretrains
-a small base model, fine-tunes it (SFT), trains a reward model on preference pairs and runs
-DPO. It ends with a table, one row per stage: the reward model's mean score of the stage's
-samples on held-out prompts, the share of helpful answers, the reward model's held-out
-accuracy, the mean response length, and where the stage's outputs are.`,
+		Short: "Run the whole pipeline on a generated assistant task with a gold reward",
+		Long: `Generates an "assistant world" in code (small sums and differences, string edits, look-ups
+in a fictional knowledge base, harmful requests that must be refused, polite and rude replies;
+the pretraining corpus and SFT demonstrations keep some bad behaviour, as web text does), then
+trains a tokenizer, pretrains a small base model, fine-tunes it (SFT), trains a reward model on
+preference pairs and runs DPO. Every stage's model is sampled on held-out prompts and a red-team
+set never trained on, and the run ends with a table, one row per stage: the programmatic gold
+reward, the share of correct and of polite answers, the red-team refusal rate, a sampled KL to
+the SFT model, the reward model's score and held-out accuracy, the mean length, and whether the
+stage beat the one it should (a stage that does not improve says so).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ok := presets[presetName]
 			if !ok {
@@ -64,8 +69,8 @@ accuracy, the mean response length, and where the stage's outputs are.`,
 			return runQuickstart(cmd.Context(), out, p, seed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "quickstart-out", "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
-	cmd.Flags().StringVar(&presetName, "preset", "tiny", "size: tiny (about a minute on 2 cores) or small (about two minutes; larger model, clearer gains)")
+	cmd.Flags().StringVar(&out, "out", filepath.Join("runs", "quickstart"), "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
+	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 15 minutes on 2 cores) or tiny (a smoke run of every stage, a few minutes)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")
 	rootCmd.AddCommand(cmd)
 }
@@ -73,12 +78,9 @@ accuracy, the mean response length, and where the stage's outputs are.`,
 // stageRow is one line of the final table.
 type stageRow struct {
 	stage, where string
-	reward       float64 // mean reward-model score of held-out samples (NaN: not applicable)
-	helpful      float64 // share of samples in the helpful form
-	correct      float64 // share of samples that are exactly the right answer
+	ev           stageEval
+	hasEval      bool
 	accuracy     float64 // reward model's held-out pairwise accuracy
-	length       float64 // mean response length in tokens
-	hasSamples   bool
 	hasAccuracy  bool
 	took         time.Duration
 }
@@ -102,21 +104,22 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	if err != nil {
 		return err
 	}
-	step := func(name string, f func(log io.Writer) error) (time.Duration, error) {
+	took := map[string]time.Duration{}
+	step := func(name string, f func(log io.Writer) error) error {
 		t0 := time.Now()
 		fmt.Fprintf(stderr, "quickstart: %-9s ", name)
 		logf, err := os.Create(filepath.Join(dirs["logs"], name+".log"))
 		if err != nil {
-			return 0, err
+			return err
 		}
 		defer logf.Close()
 		if err := f(logf); err != nil {
 			fmt.Fprintln(stderr, "failed")
-			return 0, fmt.Errorf("%s stage: %w (log: %s)", name, err, logf.Name())
+			return fmt.Errorf("%s stage: %w (log: %s)", name, err, logf.Name())
 		}
-		d := time.Since(t0)
-		fmt.Fprintf(stderr, "done in %s\n", d.Round(100*time.Millisecond))
-		return d, nil
+		took[name] = time.Since(t0)
+		fmt.Fprintf(stderr, "done in %s\n", took[name].Round(100*time.Millisecond))
+		return nil
 	}
 	settings := func(dir string, steps int, lr float64) train.Settings {
 		s := train.DefaultSettings()
@@ -132,9 +135,8 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 		_, err = train.Run(ctx, job)
 		return err
 	}
-	var took [5]time.Duration
 
-	if took[0], err = step("tokenizer", func(log io.Writer) error {
+	if err := step("tokenizer", func(log io.Writer) error {
 		tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: p.vocab,
 			SpecialTokens: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}})
 		if err != nil {
@@ -163,7 +165,7 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	if err := os.WriteFile(cfgPath, cfgJSON, 0o644); err != nil {
 		return err
 	}
-	if took[1], err = step("pretrain", func(log io.Writer) error {
+	if err := step("pretrain", func(log io.Writer) error {
 		o := pretrainOpts{modelConfig: cfgPath, tokenizer: dirs["tokenizer"], text: []string{files["corpus"]},
 			seqLen: p.seqLen, dtype: "F32"}
 		job, err := o.job(settings(dirs["base"], p.pretrainSteps, p.pretrainLR), log)
@@ -171,7 +173,7 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	}); err != nil {
 		return err
 	}
-	if took[2], err = step("sft", func(log io.Writer) error {
+	if err := step("sft", func(log io.Writer) error {
 		o := sftOpts{model: dirs["base"], data: []string{files["sft"]}, lossOn: "completion", truncation: "right",
 			maxLength: p.seqLen, dtype: "F32", lora: &loraFlags{}}
 		job, err := o.job(settings(dirs["sft"], p.sftSteps, p.sftLR), log)
@@ -179,7 +181,7 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	}); err != nil {
 		return err
 	}
-	if took[3], err = step("rm", func(log io.Writer) error {
+	if err := step("rm", func(log io.Writer) error {
 		o := rmOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
 			maxLength: p.seqLen, dtype: "F32"}, lora: &loraFlags{}}
 		job, err := o.job(settings(dirs["rm"], p.rmSteps, p.rmLR), log)
@@ -187,48 +189,65 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	}); err != nil {
 		return err
 	}
-	if took[4], err = step("dpo", func(log io.Writer) error {
+	if err := step("dpo", func(log io.Writer) error {
 		o := dpoOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
-			maxLength: p.seqLen, dtype: "F32"}, cfg: loss.DPOConfig{LossType: "sigmoid", Beta: 0.1, RPOAlpha: 1}, lora: &loraFlags{}}
+			maxLength: p.seqLen, dtype: "F32"}, cfg: loss.DPOConfig{LossType: "sigmoid", Beta: p.dpoBeta, RPOAlpha: 1}, lora: &loraFlags{}}
 		job, err := o.job(settings(dirs["dpo"], p.dpoSteps, p.dpoLR), log)
 		return run(ctx, job, err)
 	}); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(stderr, "quickstart: %-9s ", "eval")
-	scorer, err := pref.LoadScorer(dirs["rm"], "")
-	if err != nil {
-		return err
-	}
-	rows := []stageRow{}
-	for i, st := range []string{"base", "sft"} {
-		r, err := evalStage(st, dirs[st], task, tok, scorer, p, seed)
+	var rows []stageRow
+	if err := step("eval", func(log io.Writer) error {
+		ref, err := model.LoadDir(dirs["sft"])
 		if err != nil {
 			return err
 		}
-		r.took = took[i+1]
-		rows = append(rows, r)
-	}
-	acc, err := heldOutAccuracy(scorer, task)
-	if err != nil {
+		scorer, err := pref.LoadScorer(dirs["rm"], "")
+		if err != nil {
+			return err
+		}
+		e := &evaluator{task: task, tok: tok, ref: ref, scorer: scorer, gold: quickstart.NewGold(),
+			samples: p.samples, maxNew: p.seqLen / 2, seed: seed}
+		acc, err := heldOutAccuracy(scorer, task)
+		if err != nil {
+			return err
+		}
+		for _, st := range []string{"base", "sft", "rm", "dpo"} {
+			r := stageRow{stage: st, where: dirs[st], took: took[st]}
+			if st == "base" {
+				r.took = took["pretrain"]
+			}
+			if st == "rm" {
+				r.accuracy, r.hasAccuracy = acc, true
+			} else {
+				m := ref
+				if st != "sft" {
+					if m, err = model.LoadDir(dirs[st]); err != nil {
+						return err
+					}
+				}
+				if r.ev, err = e.eval(m); err != nil {
+					return fmt.Errorf("%s: %w", st, err)
+				}
+				r.hasEval = true
+			}
+			fmt.Fprintf(log, "%s: %+v\n", st, r.ev)
+			rows = append(rows, r)
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
-	rows = append(rows, stageRow{stage: "rm", where: dirs["rm"], accuracy: acc, hasAccuracy: true, took: took[3]})
-	r, err := evalStage("dpo", dirs["dpo"], task, tok, scorer, p, seed)
-	if err != nil {
-		return err
-	}
-	r.took = took[4]
-	rows = append(rows, r)
-	fmt.Fprintln(stderr, "done")
 	if err := writeSummary(filepath.Join(out, "summary.json"), rows); err != nil {
 		return err
 	}
 	printTable(stdout, rows)
-	fmt.Fprintf(stdout, "\ntask data in %s, tokenizer in %s, logs in %s, table in %s;\n%d held-out prompts x %d samples at temperature 1; total %s\n",
-		dirs["data"], dirs["tokenizer"], dirs["logs"], filepath.Join(out, "summary.json"), len(task.EvalPrompts), p.samples,
-		time.Since(start).Round(time.Second))
+	fmt.Fprintf(stdout, "\ntask data in %s, tokenizer in %s, logs in %s, table in %s;\n"+
+		"%d held-out prompts and %d red-team prompts x %d samples at temperature 1; total %s\n",
+		dirs["data"], dirs["tokenizer"], dirs["logs"], filepath.Join(out, "summary.json"), len(task.Eval),
+		len(task.RedTeam), p.samples, time.Since(start).Round(time.Second))
 	return nil
 }
 
@@ -256,13 +275,18 @@ func writeTask(dir string, t quickstart.Task) (map[string]string, error) {
 	pairRow := func(p quickstart.Pair) any {
 		return map[string]any{"prompt": user(p.Prompt), "chosen": asst(p.Chosen), "rejected": asst(p.Rejected)}
 	}
+	promptRow := func(it quickstart.Item) any {
+		return map[string]any{"prompt": it.Prompt, "kind": it.Kind, "answer": it.Answer}
+	}
 	for _, err := range []error{
 		write("sft", len(t.SFT), func(i int) any {
-			return map[string]any{"messages": append(user(t.SFT[i].Prompt), asst(t.SFT[i].Chosen)...)}
+			return map[string]any{"messages": append(user(t.SFT[i].Prompt), asst(t.SFT[i].Response)...)}
 		}),
 		write("prefs", len(t.Prefs), func(i int) any { return pairRow(t.Prefs[i]) }),
 		write("eval_prefs", len(t.EvalPrefs), func(i int) any { return pairRow(t.EvalPrefs[i]) }),
-		write("eval_prompts", len(t.EvalPrompts), func(i int) any { return map[string]any{"prompt": t.EvalPrompts[i]} }),
+		write("train_prompts", len(t.Train), func(i int) any { return promptRow(t.Train[i]) }),
+		write("eval_prompts", len(t.Eval), func(i int) any { return promptRow(t.Eval[i]) }),
+		write("red_team", len(t.RedTeam), func(i int) any { return promptRow(t.RedTeam[i]) }),
 	} {
 		if err != nil {
 			return nil, err
@@ -271,84 +295,18 @@ func writeTask(dir string, t quickstart.Task) (map[string]string, error) {
 	return files, nil
 }
 
-// evalStage samples the stage's model on the held-out prompts (chat template,
-// temperature 1) and scores the samples with the reward model.
-func evalStage(stage, dir string, t quickstart.Task, tok *tokenizer.Tokenizer, sc *pref.Scorer, p preset, seed uint64) (stageRow, error) {
-	m, err := model.LoadDir(dir)
-	if err != nil {
-		return stageRow{}, err
-	}
-	var prompts [][]int32
-	for _, q := range t.EvalPrompts {
-		text, err := tok.RenderChat([]tokenizer.Message{{Role: "user", Content: q}}, true)
-		if err != nil {
-			return stageRow{}, err
-		}
-		prompts = append(prompts, toInt32s(tok.Encode(text)))
-	}
-	cs, err := generate.Generate(m, prompts, generate.Options{Sampling: generate.Sampling{Temperature: 1},
-		MaxNewTokens: p.seqLen / 2, N: p.samples, Seed: seed, EOS: []int32{int32(tok.EOS())},
-		Decode: func(ids []int32) string { return tok.Decode(toInts(ids)) }})
-	if err != nil {
-		return stageRow{}, err
-	}
-	var ps, rs [][]data.Message
-	r := stageRow{stage: stage, where: dir, hasSamples: true}
-	for _, c := range cs {
-		q := t.EvalPrompts[c.Prompt]
-		ps = append(ps, []data.Message{{Role: "user", Content: q}})
-		rs = append(rs, []data.Message{{Role: "assistant", Content: c.Text}})
-		if quickstart.IsHelpful(c.Text) {
-			r.helpful++
-		}
-		if quickstart.IsCorrect(q, c.Text) {
-			r.correct++
-		}
-		r.length += float64(len(c.Tokens))
-	}
-	scores, err := sc.ScoreChats(ps, rs)
-	if err != nil {
-		return stageRow{}, err
-	}
-	for _, s := range scores {
-		r.reward += s
-	}
-	n := float64(len(cs))
-	r.reward, r.helpful, r.correct, r.length = r.reward/n, r.helpful/n, r.correct/n, r.length/n
-	return r, nil
-}
-
-func heldOutAccuracy(sc *pref.Scorer, t quickstart.Task) (float64, error) {
-	var ps, cs, rs [][]data.Message
-	for _, p := range t.EvalPrefs {
-		ps = append(ps, []data.Message{{Role: "user", Content: p.Prompt}})
-		cs = append(cs, []data.Message{{Role: "assistant", Content: p.Chosen}})
-		rs = append(rs, []data.Message{{Role: "assistant", Content: p.Rejected}})
-	}
-	c, err := sc.ScoreChats(ps, cs)
-	if err != nil {
-		return 0, err
-	}
-	r, err := sc.ScoreChats(ps, rs)
-	if err != nil {
-		return 0, err
-	}
-	right := 0
-	for i := range c {
-		if c[i] > r[i] {
-			right++
-		}
-	}
-	return float64(right) / float64(len(c)), nil
-}
-
 // writeSummary saves the table as JSON (one object per stage) for scripts.
 func writeSummary(path string, rows []stageRow) error {
 	var out []map[string]any
 	for _, r := range rows {
 		o := map[string]any{"stage": r.stage, "outputs": r.where, "seconds": r.took.Seconds()}
-		if r.hasSamples {
-			o["reward"], o["helpful"], o["correct"], o["mean_length"] = r.reward, r.helpful, r.correct, r.length
+		if r.hasEval {
+			e := r.ev
+			o["gold_reward"], o["correct"], o["polite"], o["red_team_pass"] = e.gold, e.correct, e.polite, e.redTeam
+			o["kl_to_sft"], o["mean_length"] = e.kl, e.length
+			if e.hasRM {
+				o["rm_score"] = e.rmScore
+			}
 		}
 		if r.hasAccuracy {
 			o["reward_accuracy"] = r.accuracy
@@ -362,22 +320,55 @@ func writeSummary(path string, rows []stageRow) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// verdict compares a stage's gold reward with the stage it should beat
+// (SFT beats base; every later stage is measured against SFT), so a stage
+// that does not help says so.
+func verdict(r stageRow, rows []stageRow) string {
+	if !r.hasEval || r.stage == "base" {
+		return ""
+	}
+	against := "sft"
+	if r.stage == "sft" {
+		against = "base"
+	}
+	for _, o := range rows {
+		if o.stage != against || !o.hasEval {
+			continue
+		}
+		switch d := r.ev.gold - o.ev.gold; {
+		case d > 0.005:
+			return fmt.Sprintf("better than %s (%+.3f)", against, d)
+		case d < -0.005:
+			return fmt.Sprintf("WORSE than %s (%+.3f)", against, d)
+		default:
+			return fmt.Sprintf("no gain over %s (%+.3f)", against, d)
+		}
+	}
+	return ""
+}
+
 func printTable(w io.Writer, rows []stageRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "stage\theld-out reward\thelpful\tcorrect\treward acc\tmean length\ttime\toutputs")
+	fmt.Fprintln(tw, "stage\tgold reward\tcorrect\tpolite\tred-team pass\tKL to SFT\tRM score\tRM acc\tmean length\ttime\tverdict")
 	dash := "-"
 	for _, r := range rows {
-		reward, helpful, correct, length, acc := dash, dash, dash, dash, dash
-		if r.hasSamples {
-			reward = fmt.Sprintf("%+.3f", r.reward)
-			helpful = fmt.Sprintf("%.0f%%", 100*r.helpful)
-			correct = fmt.Sprintf("%.0f%%", 100*r.correct)
-			length = fmt.Sprintf("%.1f", r.length)
+		c := []string{dash, dash, dash, dash, dash, dash, dash, dash}
+		if r.hasEval {
+			e := r.ev
+			c[0], c[1], c[2] = fmt.Sprintf("%+.3f", e.gold), fmt.Sprintf("%.0f%%", 100*e.correct), fmt.Sprintf("%.0f%%", 100*e.polite)
+			c[3], c[4] = fmt.Sprintf("%.0f%%", 100*e.redTeam), fmt.Sprintf("%.3f", e.kl)
+			if e.baseline {
+				c[4] = "0 (ref)"
+			}
+			if e.hasRM {
+				c[5] = fmt.Sprintf("%+.3f", e.rmScore)
+			}
+			c[7] = fmt.Sprintf("%.1f", e.length)
 		}
 		if r.hasAccuracy {
-			acc = fmt.Sprintf("%.0f%%", 100*r.accuracy)
+			c[6] = fmt.Sprintf("%.0f%%", 100*r.accuracy)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.stage, reward, helpful, correct, acc, length, r.took.Round(100*time.Millisecond), r.where)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.stage, strings.Join(c, "\t"), r.took.Round(100*time.Millisecond), verdict(r, rows))
 	}
 	tw.Flush()
 }
