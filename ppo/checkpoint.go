@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,8 @@ type State struct {
 	BatchSize int     `json:"batch_size"`
 	Updates   int     `json:"updates"`
 	Prompts   int     `json:"num_prompts"`
+	// Alarms is the alarms' length baseline (rl.Alarms.State).
+	Alarms json.RawMessage `json:"alarms,omitempty"`
 }
 
 // SaveState writes the trainer's state, every trained parameter set and its
@@ -32,6 +35,10 @@ type State struct {
 func (t *Trainer) SaveState(dir string) error {
 	st := State{Update: t.Update, KLCoef: t.Cfg.KL.Coef, Seed: t.Cfg.Seed, BatchSize: t.Cfg.BatchSize,
 		Updates: t.Cfg.Updates, Prompts: len(t.Prompts)}
+	var err error
+	if st.Alarms, err = t.Cfg.Alarms.State(); err != nil {
+		return err
+	}
 	if err := checkpoint.WriteJSON(filepath.Join(dir, StateFile), st); err != nil {
 		return err
 	}
@@ -91,6 +98,11 @@ func (t *Trainer) LoadState(dir string) error {
 		}
 		if err := t.opts[i].Load(ost); err != nil {
 			return fmt.Errorf("%s: parameter set %s: %w", wp, ps.Name, err)
+		}
+	}
+	if len(st.Alarms) > 0 {
+		if err := t.Cfg.Alarms.LoadState(st.Alarms); err != nil {
+			return fmt.Errorf("%s: alarms: %w", p, err)
 		}
 	}
 	t.Update, t.Cfg.KL.Coef = st.Update, st.KLCoef

@@ -11,14 +11,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
 	"github.com/align-go/align/train"
 )
 
@@ -47,6 +50,11 @@ type Config struct {
 	Sampling     generate.Sampling
 	MaxNewTokens int
 	Seed         uint64
+
+	// Alarms watch length, distinct-2 and KL every update; their length
+	// baseline is saved in checkpoints. Warnings go to Log when set.
+	Alarms rl.Alarms
+	Log    io.Writer
 }
 
 // DefaultConfig is TRL's PPOConfig: kl_coef 0.05 (k1), γ 1, λ 0.95,
@@ -232,7 +240,27 @@ func (t *Trainer) Step(ctx context.Context) (map[string]float64, error) {
 	cfg.KL.Update(met["objective/kl"], cfg.BatchSize)
 	t.Update++
 	met["episode"] = float64(t.Update * cfg.BatchSize)
-	monitors(cs, met)
+	toks := make([][]int32, len(cs))
+	for i, c := range cs {
+		toks[i] = c.Tokens
+	}
+	for k, v := range rl.Monitors(toks) {
+		met[k] = v
+	}
+	am := map[string]float64{"completions/mean_length": met["completions/mean_length"]}
+	if d, ok := met["completions/distinct_2"]; ok {
+		am["completions/distinct_2"] = d
+	}
+	log := cfg.Log
+	if log == nil {
+		log = io.Discard
+	}
+	cfg.Alarms.Check(t.Update, am, met["objective/kl"], log)
+	for k, v := range am {
+		if strings.HasPrefix(k, "alarm/") {
+			met[k] = v
+		}
+	}
 	return met, nil
 }
 

@@ -1,15 +1,18 @@
 package ppo
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rl"
 )
 
 const (
@@ -147,6 +150,10 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	cfg.Sampling.Temperature = 1
 	cfg.Seed = testSeed
 	prompts := [][]int32{{2, 3}, {2, 4}, {3, 2}, {4, 4}}
+	// distinct-2 is at most 1, so this alarm fires every update; the KL
+	// threshold is never reached.
+	var alarmLog bytes.Buffer
+	cfg.Alarms, cfg.Log = rl.Alarms{Distinct: 1.01, KL: 1e9}, &alarmLog
 	tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol, Value: vm, Reward: RMReward{Scorer: scorer}}, prompts, []int32{testEOS}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +172,14 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 		}
 		t.Logf("update %d: ent %.2f score %.3f kl %.3f rlhf %.3f approxkl %.4f clipfrac %.3f vloss %.4f", u+1, met["objective/entropy"], met["objective/scores"],
 			met["objective/kl"], met["objective/rlhf_reward"], met["policy/approxkl_avg"], met["policy/clipfrac_avg"], met["loss/value_avg"])
+		if met["alarm/distinct"] != 1 || met["alarm/kl"] != 0 {
+			t.Fatalf("update %d: alarm/distinct %v (want 1), alarm/kl %v (want 0)", u+1, met["alarm/distinct"], met["alarm/kl"])
+		}
 		scores, kls = append(scores, met["objective/scores"]), append(kls, met["objective/kl"])
 		rlhf = append(rlhf, met["objective/rlhf_reward"])
+	}
+	if n := strings.Count(alarmLog.String(), "distinct-2"); n != cfg.Updates {
+		t.Fatalf("%d distinct-2 warnings for %d updates:\n%s", n, cfg.Updates, alarmLog.String())
 	}
 	first := (scores[0] + scores[1]) / 2
 	last := (scores[len(scores)-1] + scores[len(scores)-2]) / 2
@@ -206,6 +219,7 @@ func TestResumeBitExact(t *testing.T) {
 		cfg.LR, cfg.Seed = 3e-3, 5
 		cfg.KL = loss.KLController{Coef: 0.1, Target: 0.5, Horizon: 20}
 		cfg.MissingEOSPenalty = 0.5
+		cfg.Alarms = rl.Alarms{BaselineSteps: 3} // its length baseline spans the save point
 		tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol,
 			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: RMReward{Scorer: scorer}},
 			[][]int32{{2, 3}, {2, 4}, {3, 3}}, []int32{testEOS}, 0)
@@ -236,6 +250,9 @@ func TestResumeBitExact(t *testing.T) {
 	run(resumed, 2)
 	if full.Cfg.KL.Coef != resumed.Cfg.KL.Coef || full.Cfg.KL.Coef == 0.1 {
 		t.Fatalf("kl coef: uninterrupted %v, resumed %v (start 0.1)", full.Cfg.KL.Coef, resumed.Cfg.KL.Coef)
+	}
+	if fa, ra := full.Cfg.Alarms, resumed.Cfg.Alarms; fa.Seen != ra.Seen || fa.LengthSum != ra.LengthSum || fa.Seen != 3 {
+		t.Fatalf("alarm baseline: uninterrupted %+v, resumed %+v", fa, ra)
 	}
 	for i, ps := range full.ParamSets() {
 		got := resumed.ParamSets()[i].Data

@@ -276,29 +276,3 @@ func (t *Trainer) optimizerStep(total float64) error {
 	}
 	return nil
 }
-
-// monitors adds the reward-hacking monitors: mean completion length and the
-// batch's distinct-1/distinct-2 (unique n-grams over all n-grams).
-// TODO(rl): use rl/'s monitors once they land on main.
-func monitors(cs []generate.Completion, met map[string]float64) {
-	uni, bi := map[int32]bool{}, map[[2]int32]bool{}
-	var n1, n2, length float64
-	for _, c := range cs {
-		length += float64(len(c.Tokens))
-		for i, id := range c.Tokens {
-			uni[id] = true
-			n1++
-			if i > 0 {
-				bi[[2]int32{c.Tokens[i-1], id}] = true
-				n2++
-			}
-		}
-	}
-	met["completions/mean_length"] = length / float64(len(cs))
-	if n1 > 0 {
-		met["completions/distinct_1"] = float64(len(uni)) / n1
-	}
-	if n2 > 0 {
-		met["completions/distinct_2"] = float64(len(bi)) / n2
-	}
-}

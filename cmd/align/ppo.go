@@ -60,6 +60,9 @@ checkpoint-N every --save-steps updates; --resume continues from the newest one 
 	fs.StringVar(&c.KLEstimator, "kl-estimator", c.KLEstimator, "per-token KL estimator: k1 or k3")
 	fs.Float64Var(&c.KL.Target, "target-kl", 0, "adaptive KL controller target per sequence (0: fixed --kl-coef)")
 	fs.Float64Var(&c.KL.Horizon, "kl-horizon", c.KL.Horizon, "adaptive controller horizon in episodes")
+	fs.Float64Var(&c.Alarms.LengthRatio, "alarm-length-ratio", 0, "warn when mean completion length leaves [base/r, r·base] of the first updates (0: off)")
+	fs.Float64Var(&c.Alarms.Distinct, "alarm-distinct", 0, "warn when distinct-2 of an update's completions falls below this (0: off)")
+	fs.Float64Var(&c.Alarms.KL, "alarm-kl", 0, "warn when objective/kl exceeds this (0: off)")
 	fs.Float64Var(&c.Gamma, "gamma", c.Gamma, "discount")
 	fs.Float64Var(&c.Lam, "lam", c.Lam, "GAE lambda")
 	fs.Float64Var(&c.ClipRange, "cliprange", c.ClipRange, "policy ratio clip")
@@ -122,6 +125,7 @@ func (o *ppoOpts) run(cmd *cobra.Command) error {
 		return err
 	}
 	log := cmd.ErrOrStderr()
+	o.cfg.Log = log
 	o.cfg.MissingEOSPenalty = o.missingEOS
 	o.cfg.Sampling.Temperature, o.cfg.Sampling.TopK, o.cfg.Sampling.TopP = o.temp, o.topK, o.topP
 	pol, err := model.LoadDir(o.policy)
