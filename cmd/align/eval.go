@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/align-go/align/llm"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
+	"github.com/align-go/align/tokenizer"
 )
 
 type evalOpts struct {
@@ -124,6 +126,11 @@ func (o *evalOpts) run(ctx context.Context) error {
 	rep.Metrics["diversity/distinct_2"] = eval.DistinctN(words, 2)
 	rep.Metrics["diversity/self_bleu"] = eval.SelfBLEU(words)
 
+	if o.redTeam != "" {
+		if err := o.runRedTeam(ctx, model, &rep); err != nil {
+			return err
+		}
+	}
 	if o.rm != "" {
 		rm, err := reward.LoadRM(o.rm, 8)
 		if err != nil {
@@ -148,8 +155,8 @@ func (o *evalOpts) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--baseline: %w", err)
 		}
+		defer base.Close()
 		bgot, err := base.Chat(ctx, reqs)
-		base.Close()
 		if err != nil {
 			return err
 		}
@@ -186,15 +193,26 @@ func (o *evalOpts) run(ctx context.Context) error {
 			rep.WinRate = &w
 			rep.Metrics["win_rate"] = w.Rate
 		}
-	}
-	if o.redTeam != "" {
-		if err := o.runRedTeam(ctx, model, &rep); err != nil {
-			return err
+		// The KL passes run last: they reuse the models' activations outside
+		// the engines, which are idle by now.
+		texts := make([]string, len(got))
+		for i, r := range got {
+			texts[i] = r.Text
+		}
+		lp, err := completionLogprobs(model, reqs, texts)
+		if err == nil {
+			var lq [][]float64
+			if lq, err = completionLogprobs(base, reqs, texts); err == nil {
+				var k1, k3 float64
+				if k1, k3, err = eval.KL(lp, lq); err == nil {
+					rep.Metrics["kl/k1"], rep.Metrics["kl/k3"] = k1, k3
+				}
+			}
+		}
+		if err != nil {
+			rep.NotMeasured = append(rep.NotMeasured, "kl: "+err.Error())
 		}
 	}
-	// KL to the baseline needs per-token log-probs under both models of the
-	// model's samples; llm.Client does not expose them yet.
-	rep.NotMeasured = append(rep.NotMeasured, "kl (sampled KL estimate to the baseline: not implemented in align eval yet)")
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
@@ -249,4 +267,38 @@ func sum(x []int) int {
 		s += v
 	}
 	return s
+}
+
+// completionLogprobs is each completion's per-token log-probs under l's
+// model, after the request's chat prompt. Completions are the sampled text
+// re-encoded (without the EOS), so the model and the baseline score the very
+// same ids; with temperature 1 sampling this gives the usual sampled KL.
+func completionLogprobs(l *llm.Local, reqs []llm.Request, completions []string) ([][]float64, error) {
+	out := make([][]float64, len(reqs))
+	for i, r := range reqs {
+		msgs := make([]tokenizer.Message, len(r.Messages))
+		for k, m := range r.Messages {
+			msgs[k] = tokenizer.Message{Role: m.Role, Content: m.Content}
+		}
+		p, err := l.E.ChatPrompt(msgs)
+		if err != nil {
+			return nil, err
+		}
+		ids := slices.Clone(p)
+		for _, id := range l.E.Tok.Encode(completions[i]) {
+			ids = append(ids, int32(id))
+		}
+		if len(ids) > l.E.ContextLen() {
+			return nil, fmt.Errorf("prompt %d with its completion is %d tokens, over the context of %d", i+1, len(ids), l.E.ContextLen())
+		}
+		if len(ids) == len(p) {
+			continue
+		}
+		lp, err := SequenceLogprobs(l.E.Model, ids)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = lp[len(p)-1:]
+	}
+	return out, nil
 }

@@ -64,12 +64,31 @@ func TestEvalAgainstItself(t *testing.T) {
 	if got, want := rep.Metrics["red_team/pass_rate"], float64(pass)/float64(len(rep.RedTeam)); got != want {
 		t.Fatalf("pass rate %v, want %v", got, want)
 	}
+	// The same model on both sides: the KL estimate is exactly 0.
+	if k1, ok := rep.Metrics["kl/k1"]; !ok || k1 != 0 || rep.Metrics["kl/k3"] != 0 {
+		t.Fatalf("self-KL: metrics %v, not measured %v", rep.Metrics, rep.NotMeasured)
+	}
 	var words [][]string
 	for _, s := range rep.Samples {
 		words = append(words, strings.Fields(s.Completion))
 	}
 	if got := rep.Metrics["diversity/distinct_1"]; got != eval.DistinctN(words, 1) {
 		t.Fatalf("distinct-1 %v", got)
+	}
+
+	// Against a different random model the k3 estimate (non-negative by
+	// construction) is positive.
+	other := enginetest.ModelDir(t, 4)
+	if _, stderr, err := runAlign(t, "", "eval", "--model", dir, "--baseline", other, "--prompts", prompts,
+		"--temperature", "1", "--max-new-tokens", "8", "--out", out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep2 evalReport
+	if b, err = os.ReadFile(out); err != nil || json.Unmarshal(b, &rep2) != nil {
+		t.Fatalf("%v %s", err, b)
+	}
+	if !(rep2.Metrics["kl/k3"] > 0) {
+		t.Fatalf("KL to a different model: %v, not measured %v", rep2.Metrics, rep2.NotMeasured)
 	}
 
 	if _, stderr, err := runAlign(t, "", "eval", "--model", dir, "--prompts", prompts, "--judge", "rule:refusal", "--out", out); err == nil ||
