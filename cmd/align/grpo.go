@@ -21,6 +21,7 @@ import (
 type grpoOpts struct {
 	policy, prompts string
 	rewards         []string
+	funcs           []reward.Func // set by the quickstart: used instead of parsing rewards
 	cfg             grpo.Config
 	dtype           string
 	lora            *loraFlags
@@ -100,6 +101,9 @@ steps and checkpoints that --resume continues exactly.`,
 // parseRewards builds the --reward functions before any model loads, so a
 // bad spec fails fast.
 func (o *grpoOpts) parseRewards() ([]reward.Func, error) {
+	if len(o.funcs) > 0 {
+		return o.funcs, nil
+	}
 	if len(o.rewards) == 0 {
 		return nil, errors.New("--reward: at least one reward SPEC is required (e.g. --reward exact-match)")
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -85,7 +87,7 @@ checkpoint-N every --save-steps updates; --resume continues from the newest one 
 	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"response-length": "max-new-tokens", "learning-rate": "lr",
 		"reward-model-path": "reward", "sft-model-path": "policy"})
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cmd) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), cmd.ErrOrStderr()) }
 	rootCmd.AddCommand(cmd)
 }
 
@@ -120,11 +122,10 @@ func loadPrompts(path string, tok *tokenizer.Tokenizer) (ids [][]int32, fields [
 	return ids, fields, nil
 }
 
-func (o *ppoOpts) run(cmd *cobra.Command) error {
+func (o *ppoOpts) run(ctx context.Context, log io.Writer) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	log := cmd.ErrOrStderr()
 	o.cfg.Log = log
 	o.cfg.MissingEOSPenalty = o.missingEOS
 	o.cfg.Sampling.Temperature, o.cfg.Sampling.TopK, o.cfg.Sampling.TopP = o.temp, o.topK, o.topP
@@ -201,5 +202,5 @@ func (o *ppoOpts) run(cmd *cobra.Command) error {
 		return err
 	}
 	fmt.Fprintf(log, "ppo: %s; %d prompts; %d updates of %d; lora %v\n", pol.Cfg.Describe(), len(prompts), o.cfg.Updates, o.cfg.BatchSize, o.lora.enabled())
-	return o.loop(cmd.Context(), tr, log, func(dir string) error { return o.saveModels(tr, dir) })
+	return o.loop(ctx, tr, log, func(dir string) error { return o.saveModels(tr, dir) })
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/align-go/align/data"
+	"github.com/align-go/align/judge"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
@@ -21,7 +22,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// preset sizes one quickstart run.
+// preset sizes one quickstart run. Learning rates are far above TRL's
+// defaults (SFT 2e-5, DPO 1e-6, PPO 3e-6, GRPO 1e-6): those suit
+// pretrained models of billions of parameters, and these models are tiny
+// and fresh.
 type preset struct {
 	corpus, pairs                    int
 	vocab                            int
@@ -31,23 +35,36 @@ type preset struct {
 	batch, seqLen                    int
 	pretrainLR, sftLR, rmLR, dpoLR   float64
 	dpoBeta                          float64
-	samples                          int // per held-out prompt
+
+	ppoUpdates, ppoBatch, ppoMiniBatches int
+	ppoLR, ppoKL                         float64
+	grpoSteps, grpoBatch, grpoGens       int
+	grpoLR, grpoBeta                     float64
+	caiPrompts, caiSteps                 int
+	caiLR                                float64
+
+	samples int // per held-out prompt
 }
 
 var presets = map[string]preset{
 	// tiny checks that every stage runs (a test runs it); its numbers are noisy.
-	// Learning rates are well above TRL's defaults because the models are tiny.
 	"tiny": {corpus: 4000, pairs: 400, vocab: 400, dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 192,
 		pretrainSteps: 400, sftSteps: 150, rmSteps: 150, dpoSteps: 40, batch: 16, seqLen: 64,
-		pretrainLR: 3e-3, sftLR: 1e-3, rmLR: 1e-3, dpoLR: 5e-5, dpoBeta: 0.1, samples: 2},
+		pretrainLR: 3e-3, sftLR: 1e-3, rmLR: 1e-3, dpoLR: 5e-5, dpoBeta: 0.1,
+		ppoUpdates: 6, ppoBatch: 16, ppoMiniBatches: 2, ppoLR: 3e-5, ppoKL: 0.05,
+		grpoSteps: 6, grpoBatch: 4, grpoGens: 4, grpoLR: 2e-4, grpoBeta: 0.04,
+		caiPrompts: 32, caiSteps: 10, caiLR: 1e-4, samples: 2},
 	// small is the default: clear gains within about 15 minutes on 2 cores.
 	"small": {corpus: 20000, pairs: 2000, vocab: 800, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
 		pretrainSteps: 1500, sftSteps: 500, rmSteps: 400, dpoSteps: 200, batch: 16, seqLen: 64,
-		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 1e-4, dpoBeta: 0.1, samples: 4},
+		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 1e-4, dpoBeta: 0.1,
+		ppoUpdates: 60, ppoBatch: 32, ppoMiniBatches: 2, ppoLR: 3e-5, ppoKL: 0.05,
+		grpoSteps: 60, grpoBatch: 8, grpoGens: 8, grpoLR: 2e-4, grpoBeta: 0.04,
+		caiPrompts: 256, caiSteps: 100, caiLR: 1e-4, samples: 4},
 }
 
 func init() {
-	var out, presetName string
+	var out, presetName, judgeSpec string
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "quickstart [--out DIR] [--preset tiny|small]",
@@ -66,11 +83,12 @@ stage beat the one it should (a stage that does not improve says so).`,
 			if !ok {
 				return fmt.Errorf("--preset: %q (want tiny or small)", presetName)
 			}
-			return runQuickstart(cmd.Context(), out, p, seed, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runQuickstart(cmd.Context(), out, p, seed, judgeSpec, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", filepath.Join("runs", "quickstart"), "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
 	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 15 minutes on 2 cores) or tiny (a smoke run of every stage, a few minutes)")
+	cmd.Flags().StringVar(&judgeSpec, "judge", "gold", "judge of the win-rates against SFT: gold (the task's gold reward), or http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR, rule:refusal")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")
 	rootCmd.AddCommand(cmd)
 }
@@ -83,12 +101,20 @@ type stageRow struct {
 	accuracy     float64 // reward model's held-out pairwise accuracy
 	hasAccuracy  bool
 	took         time.Duration
+	notRun       string // why the stage did not run
 }
 
-func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdout, stderr io.Writer) error {
+func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judgeSpec string, stdout, stderr io.Writer) error {
 	start := time.Now()
+	var jd judge.Judge = goldJudge{quickstart.NewGold()}
+	if judgeSpec != "gold" {
+		var err error
+		if jd, err = judge.Parse(judgeSpec); err != nil {
+			return fmt.Errorf("--judge: %w", err)
+		}
+	}
 	dirs := map[string]string{}
-	for _, d := range []string{"data", "tokenizer", "base", "sft", "rm", "dpo", "logs"} {
+	for _, d := range []string{"data", "tokenizer", "base", "sft", "rm", "dpo", "ppo", "grpo", "cai", "logs"} {
 		dirs[d] = filepath.Join(out, d)
 		// Each run starts afresh: an earlier (possibly interrupted) run's stage
 		// directories, and only those, are replaced.
@@ -158,45 +184,59 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 		return err
 	}
 	cfgPath := filepath.Join(dirs["data"], "base_config.json")
+	// Positions beyond training's seqLen are for the constitution's
+	// critique and revision turns (rotary positions cost nothing unused).
 	cfgJSON, _ := json.MarshalIndent(map[string]any{"model_type": "llama", "vocab_size": tok.VocabSize(),
 		"hidden_size": p.dim, "num_hidden_layers": p.layers, "num_attention_heads": p.heads,
-		"num_key_value_heads": p.kvHeads, "intermediate_size": p.ffn, "max_position_embeddings": 2 * p.seqLen,
+		"num_key_value_heads": p.kvHeads, "intermediate_size": p.ffn, "max_position_embeddings": 1024,
 		"tie_word_embeddings": true, "eos_token_id": tok.EOS(), "pad_token_id": tok.PAD()}, "", "  ")
 	if err := os.WriteFile(cfgPath, cfgJSON, 0o644); err != nil {
 		return err
 	}
-	if err := step("pretrain", func(log io.Writer) error {
-		o := pretrainOpts{modelConfig: cfgPath, tokenizer: dirs["tokenizer"], text: []string{files["corpus"]},
-			seqLen: p.seqLen, dtype: "F32"}
-		job, err := o.job(settings(dirs["base"], p.pretrainSteps, p.pretrainLR), log)
-		return run(ctx, job, err)
-	}); err != nil {
-		return err
+	stages := []struct {
+		name string
+		f    func(log io.Writer) error
+	}{
+		{"pretrain", func(log io.Writer) error {
+			o := pretrainOpts{modelConfig: cfgPath, tokenizer: dirs["tokenizer"], text: []string{files["corpus"]},
+				seqLen: p.seqLen, dtype: "F32"}
+			job, err := o.job(settings(dirs["base"], p.pretrainSteps, p.pretrainLR), log)
+			return run(ctx, job, err)
+		}},
+		{"sft", func(log io.Writer) error {
+			o := sftOpts{model: dirs["base"], data: []string{files["sft"]}, lossOn: "completion", truncation: "right",
+				maxLength: p.seqLen, dtype: "F32", lora: &loraFlags{}}
+			job, err := o.job(settings(dirs["sft"], p.sftSteps, p.sftLR), log)
+			return run(ctx, job, err)
+		}},
+		{"rm", func(log io.Writer) error {
+			o := rmOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
+				maxLength: p.seqLen, dtype: "F32"}, lora: &loraFlags{}}
+			job, err := o.job(settings(dirs["rm"], p.rmSteps, p.rmLR), log)
+			return run(ctx, job, err)
+		}},
+		{"dpo", func(log io.Writer) error {
+			o := dpoOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
+				maxLength: p.seqLen, dtype: "F32"}, cfg: loss.DPOConfig{LossType: "sigmoid", Beta: p.dpoBeta, RPOAlpha: 1}, lora: &loraFlags{}}
+			job, err := o.job(settings(dirs["dpo"], p.dpoSteps, p.dpoLR), log)
+			return run(ctx, job, err)
+		}},
+		{"ppo", func(log io.Writer) error { return qsPPO(ctx, p, seed, dirs, files, log) }},
+		{"grpo", func(log io.Writer) error {
+			return qsGRPO(ctx, p, seed, dirs, files, log, settings(dirs["grpo"], p.grpoSteps, p.grpoLR))
+		}},
+		{"cai", func(log io.Writer) error {
+			return qsCAI(ctx, p, seed, task, dirs, log, settings("", p.caiSteps, p.caiLR))
+		}},
 	}
-	if err := step("sft", func(log io.Writer) error {
-		o := sftOpts{model: dirs["base"], data: []string{files["sft"]}, lossOn: "completion", truncation: "right",
-			maxLength: p.seqLen, dtype: "F32", lora: &loraFlags{}}
-		job, err := o.job(settings(dirs["sft"], p.sftSteps, p.sftLR), log)
-		return run(ctx, job, err)
-	}); err != nil {
-		return err
+	for _, st := range stages {
+		if err := step(st.name, st.f); err != nil {
+			return err
+		}
 	}
-	if err := step("rm", func(log io.Writer) error {
-		o := rmOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
-			maxLength: p.seqLen, dtype: "F32"}, lora: &loraFlags{}}
-		job, err := o.job(settings(dirs["rm"], p.rmSteps, p.rmLR), log)
-		return run(ctx, job, err)
-	}); err != nil {
-		return err
-	}
-	if err := step("dpo", func(log io.Writer) error {
-		o := dpoOpts{prefData: prefData{model: dirs["sft"], data: files["prefs"], evalData: files["eval_prefs"],
-			maxLength: p.seqLen, dtype: "F32"}, cfg: loss.DPOConfig{LossType: "sigmoid", Beta: p.dpoBeta, RPOAlpha: 1}, lora: &loraFlags{}}
-		job, err := o.job(settings(dirs["dpo"], p.dpoSteps, p.dpoLR), log)
-		return run(ctx, job, err)
-	}); err != nil {
-		return err
-	}
+	// Where each stage's model ends up.
+	modelDir := map[string]string{"base": dirs["base"], "sft": dirs["sft"], "dpo": dirs["dpo"], "ppo": dirs["ppo"],
+		"grpo": dirs["grpo"], "cai": filepath.Join(dirs["cai"], "model")}
 
 	var rows []stageRow
 	if err := step("eval", func(log io.Writer) error {
@@ -208,30 +248,37 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 		if err != nil {
 			return err
 		}
-		e := &evaluator{task: task, tok: tok, ref: ref, scorer: scorer, gold: quickstart.NewGold(),
+		e := &evaluator{task: task, tok: tok, ref: ref, scorer: scorer, gold: quickstart.NewGold(), judge: jd,
 			samples: p.samples, maxNew: p.seqLen / 2, seed: seed}
 		acc, err := heldOutAccuracy(scorer, task)
 		if err != nil {
 			return err
 		}
-		for _, st := range []string{"base", "sft", "rm", "dpo"} {
-			r := stageRow{stage: st, where: dirs[st], took: took[st]}
-			if st == "base" {
-				r.took = took["pretrain"]
+		// SFT first: it is every other stage's KL reference and win-rate baseline.
+		evals := map[string]stageEval{}
+		if evals["sft"], err = e.eval(ref); err != nil {
+			return fmt.Errorf("sft: %w", err)
+		}
+		e.sft = evals["sft"].completions
+		for _, st := range []string{"base", "dpo", "ppo", "grpo", "cai"} {
+			m, err := model.LoadDir(modelDir[st])
+			if err != nil {
+				return err
 			}
-			if st == "rm" {
-				r.accuracy, r.hasAccuracy = acc, true
-			} else {
-				m := ref
-				if st != "sft" {
-					if m, err = model.LoadDir(dirs[st]); err != nil {
-						return err
-					}
-				}
-				if r.ev, err = e.eval(m); err != nil {
-					return fmt.Errorf("%s: %w", st, err)
-				}
-				r.hasEval = true
+			if evals[st], err = e.eval(m); err != nil {
+				return fmt.Errorf("%s: %w", st, err)
+			}
+		}
+		for _, st := range []string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai"} {
+			r := stageRow{stage: st, where: modelDir[st], took: took[st]}
+			switch st {
+			case "base":
+				r.took = took["pretrain"]
+			case "rm":
+				r.where, r.accuracy, r.hasAccuracy = dirs["rm"], acc, true
+			}
+			if ev, ok := evals[st]; ok {
+				r.ev, r.hasEval = ev, true
 			}
 			fmt.Fprintf(log, "%s: %+v\n", st, r.ev)
 			rows = append(rows, r)
@@ -240,14 +287,15 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, stdou
 	}); err != nil {
 		return err
 	}
+	rows = append(rows, stageRow{stage: "report", notRun: "the report package is not on main yet"})
 	if err := writeSummary(filepath.Join(out, "summary.json"), rows); err != nil {
 		return err
 	}
 	printTable(stdout, rows)
 	fmt.Fprintf(stdout, "\ntask data in %s, tokenizer in %s, logs in %s, table in %s;\n"+
-		"%d held-out prompts and %d red-team prompts x %d samples at temperature 1; total %s\n",
+		"%d held-out prompts and %d red-team prompts x %d samples at temperature 1; win-rate vs SFT judged by %s; total %s\n",
 		dirs["data"], dirs["tokenizer"], dirs["logs"], filepath.Join(out, "summary.json"), len(task.Eval),
-		len(task.RedTeam), p.samples, time.Since(start).Round(time.Second))
+		len(task.RedTeam), p.samples, judgeSpec, time.Since(start).Round(time.Second))
 	return nil
 }
 
@@ -275,8 +323,10 @@ func writeTask(dir string, t quickstart.Task) (map[string]string, error) {
 	pairRow := func(p quickstart.Pair) any {
 		return map[string]any{"prompt": user(p.Prompt), "chosen": asst(p.Chosen), "rejected": asst(p.Rejected)}
 	}
+	// Prompt rows are chat turns, as align ppo, grpo and eval read them; the
+	// extra fields are what exact-match and cmd: rewards receive.
 	promptRow := func(it quickstart.Item) any {
-		return map[string]any{"prompt": it.Prompt, "kind": it.Kind, "answer": it.Answer}
+		return map[string]any{"prompt": user(it.Prompt), "kind": it.Kind, "answer": it.Answer}
 	}
 	for _, err := range []error{
 		write("sft", len(t.SFT), func(i int) any {
@@ -300,12 +350,18 @@ func writeSummary(path string, rows []stageRow) error {
 	var out []map[string]any
 	for _, r := range rows {
 		o := map[string]any{"stage": r.stage, "outputs": r.where, "seconds": r.took.Seconds()}
+		if r.notRun != "" {
+			o = map[string]any{"stage": r.stage, "not_run": r.notRun}
+		}
 		if r.hasEval {
 			e := r.ev
 			o["gold_reward"], o["correct"], o["polite"], o["red_team_pass"] = e.gold, e.correct, e.polite, e.redTeam
 			o["kl_to_sft"], o["mean_length"] = e.kl, e.length
 			if e.hasRM {
 				o["rm_score"] = e.rmScore
+			}
+			if e.hasWin {
+				o["win_rate_vs_sft"], o["wins"], o["ties"], o["losses"] = e.win.Rate, e.win.Wins, e.win.Ties, e.win.Losses
 			}
 		}
 		if r.hasAccuracy {
@@ -324,6 +380,9 @@ func writeSummary(path string, rows []stageRow) error {
 // (SFT beats base; every later stage is measured against SFT), so a stage
 // that does not help says so.
 func verdict(r stageRow, rows []stageRow) string {
+	if r.notRun != "" {
+		return "not run (" + r.notRun + ")"
+	}
 	if !r.hasEval || r.stage == "base" {
 		return ""
 	}
@@ -349,10 +408,10 @@ func verdict(r stageRow, rows []stageRow) string {
 
 func printTable(w io.Writer, rows []stageRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "stage\tgold reward\tcorrect\tpolite\tred-team pass\tKL to SFT\tRM score\tRM acc\tmean length\ttime\tverdict")
+	fmt.Fprintln(tw, "stage\tgold reward\tcorrect\tpolite\tred-team pass\tKL to SFT\twin vs SFT\tRM score\tRM acc\tmean length\ttime\tverdict")
 	dash := "-"
 	for _, r := range rows {
-		c := []string{dash, dash, dash, dash, dash, dash, dash, dash}
+		c := []string{dash, dash, dash, dash, dash, dash, dash, dash, dash}
 		if r.hasEval {
 			e := r.ev
 			c[0], c[1], c[2] = fmt.Sprintf("%+.3f", e.gold), fmt.Sprintf("%.0f%%", 100*e.correct), fmt.Sprintf("%.0f%%", 100*e.polite)
@@ -360,15 +419,22 @@ func printTable(w io.Writer, rows []stageRow) {
 			if e.baseline {
 				c[4] = "0 (ref)"
 			}
-			if e.hasRM {
-				c[5] = fmt.Sprintf("%+.3f", e.rmScore)
+			if e.hasWin {
+				c[5] = fmt.Sprintf("%.0f%%", 100*e.win.Rate)
 			}
-			c[7] = fmt.Sprintf("%.1f", e.length)
+			if e.hasRM {
+				c[6] = fmt.Sprintf("%+.3f", e.rmScore)
+			}
+			c[8] = fmt.Sprintf("%.1f", e.length)
 		}
 		if r.hasAccuracy {
-			c[6] = fmt.Sprintf("%.0f%%", 100*r.accuracy)
+			c[7] = fmt.Sprintf("%.0f%%", 100*r.accuracy)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.stage, strings.Join(c, "\t"), r.took.Round(100*time.Millisecond), verdict(r, rows))
+		took := r.took.Round(100 * time.Millisecond).String()
+		if r.notRun != "" {
+			took = dash
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.stage, strings.Join(c, "\t"), took, verdict(r, rows))
 	}
 	tw.Flush()
 }

@@ -36,6 +36,11 @@ func TestQuickstartTiny(t *testing.T) {
 	if err := json.Unmarshal(b, &rows); err != nil {
 		t.Fatal(err)
 	}
+	evalRows, err := os.ReadFile(filepath.Join(out, "data", "eval_prompts.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := 2 * float64(strings.Count(string(evalRows), "\n")) // the tiny preset draws 2 per prompt
 	var stages []string
 	for _, r := range rows {
 		st := r["stage"].(string)
@@ -50,6 +55,12 @@ func TestQuickstartTiny(t *testing.T) {
 			check("reward_accuracy", 0, 1)
 			continue
 		}
+		if st == "report" {
+			if r["not_run"] == nil {
+				t.Errorf("report row %v: want a not_run reason until the report package lands", r)
+			}
+			continue
+		}
 		check("gold_reward", -1, 1)
 		for _, k := range []string{"correct", "polite", "red_team_pass"} {
 			check(k, 0, 1)
@@ -57,21 +68,29 @@ func TestQuickstartTiny(t *testing.T) {
 		check("kl_to_sft", -1e3, 1e3)
 		check("mean_length", 1, 64)
 		check("rm_score", -1e3, 1e3)
-		if st == "sft" && r["kl_to_sft"].(float64) != 0 {
-			t.Errorf("the SFT model is the KL reference: KL %v", r["kl_to_sft"])
+		if st == "sft" {
+			if r["kl_to_sft"].(float64) != 0 || r["win_rate_vs_sft"] != nil {
+				t.Errorf("the SFT model is the KL and win-rate reference: KL %v, win-rate %v", r["kl_to_sft"], r["win_rate_vs_sft"])
+			}
+			continue
+		}
+		check("win_rate_vs_sft", 0, 1)
+		if w, t2, l := r["wins"].(float64), r["ties"].(float64), r["losses"].(float64); w+t2+l != samples {
+			t.Errorf("stage %s: %v wins + %v ties + %v losses, want one judgment per held-out sample (%v)", st, w, t2, l, samples)
 		}
 	}
-	if got := strings.Join(stages, " "); got != "base sft rm dpo" {
+	if got := strings.Join(stages, " "); got != "base sft rm dpo ppo grpo cai report" {
 		t.Errorf("stages %q", got)
 	}
-	for _, d := range []string{"base", "sft", "rm", "dpo", "tokenizer"} {
+	for _, d := range []string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai/model", "tokenizer"} {
 		if _, err := os.Stat(filepath.Join(out, d, "tokenizer.json")); err != nil {
 			t.Errorf("%s: no tokenizer.json", d)
 		}
 	}
-	for _, f := range []string{"train_prompts", "eval_prompts", "red_team", "sft", "prefs"} {
-		if _, err := os.Stat(filepath.Join(out, "data", f+".jsonl")); err != nil {
-			t.Errorf("data: %v", err)
+	for _, f := range []string{"data/train_prompts", "data/eval_prompts", "data/red_team", "data/sft", "data/prefs",
+		"cai/revise/revisions", "cai/revise/sft"} {
+		if _, err := os.Stat(filepath.Join(out, f+".jsonl")); err != nil {
+			t.Error(err)
 		}
 	}
 }
