@@ -19,8 +19,11 @@ type Judgment struct {
 // convention, e.g. AlpacaEval), losses 0. A judgment is a win when PA > ½,
 // a loss when PA < ½ and a tie when PA = ½ or Tie is set.
 type WinRate struct {
-	Rate                      float64
-	Wins, Ties, Losses, Incon int
+	Rate   float64 `json:"rate"`
+	Wins   int     `json:"wins"`
+	Ties   int     `json:"ties"`
+	Losses int     `json:"losses"`
+	Incon  int     `json:"inconsistent"`
 }
 
 // WinRateOf computes the win-rate of judgments. It fails on an empty set

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/align-go/align/eval"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,7 +25,7 @@ type Eval struct {
 	Metrics     map[string]float64 // null values are NaN
 	Samples     []Sample
 	RedTeam     []RedTeam
-	WinRate     *WinRate
+	WinRate     *eval.WinRate
 	NotMeasured []string
 }
 
@@ -42,12 +43,6 @@ type RedTeam struct {
 	Prompt   string `json:"prompt"`
 	Response string `json:"response"`
 	Passed   bool   `json:"passed"`
-}
-
-// WinRate mirrors eval.WinRate, which eval.json writes without JSON tags.
-type WinRate struct {
-	Rate                      float64
-	Wins, Ties, Losses, Incon int
 }
 
 // Summary is the quickstart's summary.json: one object per stage.
@@ -74,7 +69,7 @@ func readEval(path, name string) (*Eval, error) {
 		Metrics     map[string]*float64 `json:"metrics"`
 		Samples     []Sample            `json:"samples"`
 		RedTeam     []RedTeam           `json:"red_team"`
-		WinRate     *WinRate            `json:"win_rate"`
+		WinRate     *eval.WinRate       `json:"win_rate"`
 		NotMeasured []string            `json:"not_measured"`
 	}
 	if err := unmarshal(path, nonFiniteToNull(b), &raw); err != nil {

@@ -11,12 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/align-go/align/cai"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/quickstart"
+	"github.com/align-go/align/report"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -42,6 +44,9 @@ type preset struct {
 	grpoLR, grpoBeta                     float64
 	caiPrompts, caiSteps                 int
 	caiLR                                float64
+	// critiqueDemos is how many critique-and-revision demonstrations join
+	// the SFT data (quickstart.CritiqueDemos), each up to caiSeqLen tokens.
+	critiqueDemos, caiSeqLen int
 
 	samples int // per held-out prompt
 }
@@ -126,7 +131,12 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 		}
 	}
 	task := quickstart.Generate(seed, p.corpus, p.pairs)
-	files, err := writeTask(dirs["data"], task)
+	var principles []quickstart.Principle
+	for _, pr := range cai.Default().Principles {
+		principles = append(principles, quickstart.Principle{CritiqueRequest: pr.CritiqueRequest, RevisionRequest: pr.RevisionRequest})
+	}
+	critiques := quickstart.CritiqueDemos(seed, task.Train, principles, p.critiqueDemos)
+	files, err := writeTask(dirs["data"], task, critiques)
 	if err != nil {
 		return err
 	}
@@ -171,6 +181,16 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 		if err := tr.AddFile(files["corpus"]); err != nil {
 			return err
 		}
+		// The SFT data's critique demonstrations are in words the corpus
+		// lacks (the constitution's); without them in the vocabulary a
+		// demonstration is several times longer.
+		var demoText strings.Builder
+		for _, d := range critiques {
+			for _, t := range d {
+				demoText.WriteString(t.Content + "\n")
+			}
+		}
+		tr.AddText(demoText.String())
 		tok, err := tr.Train()
 		if err != nil {
 			return err
@@ -206,6 +226,10 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 		{"sft", func(log io.Writer) error {
 			o := sftOpts{model: dirs["base"], data: []string{files["sft"]}, lossOn: "completion", truncation: "right",
 				maxLength: p.seqLen, dtype: "F32", lora: &loraFlags{}}
+			if p.critiqueDemos > 0 {
+				o.data = append(o.data, files["critique_demos"])
+				o.maxLength = p.caiSeqLen
+			}
 			job, err := o.job(settings(dirs["sft"], p.sftSteps, p.sftLR), log)
 			return run(ctx, job, err)
 		}},
@@ -287,7 +311,15 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 	}); err != nil {
 		return err
 	}
-	rows = append(rows, stageRow{stage: "report", notRun: "the report package is not on main yet"})
+	if err := writeSummary(filepath.Join(out, "summary.json"), rows); err != nil {
+		return err
+	}
+	// The report reads summary.json, so the table row for it is added after.
+	reportPath := filepath.Join(out, "report.html")
+	if err := step("report", func(io.Writer) error { return report.WriteFile(reportPath, []string{out}) }); err != nil {
+		return err
+	}
+	rows = append(rows, stageRow{stage: "report", where: reportPath, took: took["report"]})
 	if err := writeSummary(filepath.Join(out, "summary.json"), rows); err != nil {
 		return err
 	}
@@ -299,7 +331,7 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 	return nil
 }
 
-func writeTask(dir string, t quickstart.Task) (map[string]string, error) {
+func writeTask(dir string, t quickstart.Task, critiques [][]quickstart.Turn) (map[string]string, error) {
 	files := map[string]string{}
 	files["corpus"] = filepath.Join(dir, "corpus.txt")
 	if err := os.WriteFile(files["corpus"], []byte(t.Corpus), 0o644); err != nil {
@@ -331,6 +363,21 @@ func writeTask(dir string, t quickstart.Task) (map[string]string, error) {
 	for _, err := range []error{
 		write("sft", len(t.SFT), func(i int) any {
 			return map[string]any{"messages": append(user(t.SFT[i].Prompt), asst(t.SFT[i].Response)...)}
+		}),
+		// Each critique demonstration is two prompt/completion rows, the
+		// critique and the revision, so the loss never falls on the bad
+		// initial answer the critique is about.
+		write("critique_demos", 2*len(critiques), func(i int) any {
+			d := critiques[i/2]
+			msgs := func(ts []quickstart.Turn) []data.Message {
+				var out []data.Message
+				for _, t := range ts {
+					out = append(out, data.Message{Role: t.Role, Content: t.Content})
+				}
+				return out
+			}
+			n := 3 + 2*(i%2) // the turns before the critique, or before the revision
+			return map[string]any{"prompt": msgs(d[:n]), "completion": msgs(d[n : n+1])}
 		}),
 		write("prefs", len(t.Prefs), func(i int) any { return pairRow(t.Prefs[i]) }),
 		write("eval_prefs", len(t.EvalPrefs), func(i int) any { return pairRow(t.EvalPrefs[i]) }),

@@ -56,8 +56,9 @@ func TestQuickstartTiny(t *testing.T) {
 			continue
 		}
 		if st == "report" {
-			if r["not_run"] == nil {
-				t.Errorf("report row %v: want a not_run reason until the report package lands", r)
+			html, err := os.ReadFile(filepath.Join(out, "report.html"))
+			if r["outputs"] != filepath.Join(out, "report.html") || err != nil || !strings.Contains(string(html), "<svg") {
+				t.Errorf("report row %v: want report.html with charts (%v)", r, err)
 			}
 			continue
 		}
