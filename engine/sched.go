@@ -67,7 +67,7 @@ func (e *Engine) run(cache *model.KVCache) {
 				continue
 			}
 			r := &s.job.req
-			s.rng = rand.New(rand.NewPCG(r.Seed, r.Stream))
+			s.rng = generate.NewRand(r.Seed, r.Stream)
 			s.sampler = generate.Sampler{Sampling: r.Sampling}
 			if err := s.job.ctx.Err(); err != nil {
 				finishErr(s.job, err)

@@ -146,7 +146,7 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 		// were not trained there, so both stop at the context length.
 		limit := min(opt.MaxNewTokens, cfg.MaxPos-len(prompts[p]))
 		maxLimit = max(maxLimit, limit)
-		rows[i-lo] = &row{out: c, limit: limit, rng: rand.New(rand.NewPCG(opt.Seed, uint64(i))),
+		rows[i-lo] = &row{out: c, limit: limit, rng: NewRand(opt.Seed, uint64(i)),
 			sampler: Sampler{Sampling: opt.Sampling}}
 	}
 	T := 0

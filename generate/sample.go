@@ -248,3 +248,19 @@ func exp32(x float32) float32 {
 	p = p*r2 + r + 1
 	return float32(p * math.Float64frombits((math.Float64bits(t)+1023)<<52))
 }
+
+// NewRand returns the random stream a completion samples from. Seed and
+// stream pass through SplitMix64 first: PCG's raw state makes neighbouring
+// seeds start alike, and seed 0, stream 0 (every default run's first
+// completion) opens with the draw 0.99993, which picks a token from the far
+// tail of the distribution.
+func NewRand(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(splitMix64(seed), splitMix64(stream^0x6a09e667f3bcc909)))
+}
+
+func splitMix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

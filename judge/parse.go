@@ -41,15 +41,11 @@ func Parse(spec string) (Judge, error) {
 		}
 		return nil, fmt.Errorf("judge %q: unknown rule %q (want refusal or regex:PATTERN)", spec, name)
 	case "http", "https":
-		url := spec
-		if !strings.HasPrefix(arg, "//") { // http:URL
-			url = arg
+		url, model, _, err := llm.ParseEndpoint(spec)
+		if err != nil {
+			return nil, fmt.Errorf("judge %w", err)
 		}
-		url, name, _ := strings.Cut(url, "#")
-		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-			return nil, fmt.Errorf("judge %q: want http:URL[#MODEL], e.g. http:http://127.0.0.1:8080/v1#tiny", spec)
-		}
-		r := llm.NewRemote(url, name)
+		r := llm.NewRemote(url, model)
 		r.CacheDir = os.Getenv("ALIGN_JUDGE_CACHE")
 		return LLM{C: r}, nil
 	case "local":

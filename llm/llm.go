@@ -18,7 +18,7 @@ type Request struct {
 	MaxTokens   int     // 0: the client's default
 	Temperature float64 // 0: greedy
 	TopP        float64 // 0 or 1: no nucleus filtering
-	Seed        uint64  // same request + seed gives the same answer where the backend can
+	Seed        uint64  // same request + seed gives the same answer where the backend can (Remote sends the low 63 bits)
 	Stop        []string
 	// TopLogprobs > 0 asks for the log-probabilities of the most likely first
 	// tokens (judges read option probabilities from them).

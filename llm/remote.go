@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Remote struct {
 	Timeout     time.Duration // per attempt (default 120s)
 	CacheDir    string        // "" disables the cache
 	HTTP        *http.Client
+
+	modelOnce sync.Once // discoverModel, when Model is ""
+	modelErr  error
 }
 
 // NewRemote is a Remote with the API key from the environment.
@@ -49,7 +53,7 @@ type wireReq struct {
 	MaxTokens   int       `json:"max_tokens,omitempty"`
 	Temperature float64   `json:"temperature"`
 	TopP        float64   `json:"top_p,omitempty"`
-	Seed        uint64    `json:"seed,omitempty"`
+	Seed        int64     `json:"seed,omitempty"`
 	Stop        []string  `json:"stop,omitempty"`
 	Logprobs    bool      `json:"logprobs,omitempty"`
 	TopLogprobs int       `json:"top_logprobs,omitempty"`
@@ -80,6 +84,9 @@ func (r *Remote) Chat(ctx context.Context, reqs []Request) ([]Response, error) {
 	if conc <= 0 {
 		conc = 4
 	}
+	if err := r.discoverModel(ctx); err != nil {
+		return nil, fmt.Errorf("llm remote %s: %w", r.BaseURL, err)
+	}
 	out := make([]Response, len(reqs))
 	errs := make([]error, len(reqs))
 	sem := make(chan struct{}, conc)
@@ -103,7 +110,7 @@ func (r *Remote) Chat(ctx context.Context, reqs []Request) ([]Response, error) {
 
 func (r *Remote) one(ctx context.Context, q Request) (Response, error) {
 	body, err := json.Marshal(wireReq{Model: r.Model, Messages: q.Messages, MaxTokens: q.MaxTokens,
-		Temperature: q.Temperature, TopP: q.TopP, Seed: q.Seed, Stop: q.Stop,
+		Temperature: q.Temperature, TopP: q.TopP, Seed: int64(q.Seed & math.MaxInt64), Stop: q.Stop,
 		Logprobs: q.TopLogprobs > 0, TopLogprobs: q.TopLogprobs})
 	if err != nil {
 		return Response{}, err

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,5 +55,61 @@ func TestRemoteRetryCache(t *testing.T) {
 	r.APIKey, r.CacheDir = "bad", ""
 	if _, err := r.Chat(context.Background(), req); err == nil || !strings.Contains(err.Error(), "HTTP 401") || calls.Load() != 4 {
 		t.Fatalf("bad key: %v, %d calls", err, calls.Load())
+	}
+}
+
+func TestParseEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		spec, url, model string
+		ok, bad          bool
+	}{
+		{"http:http://127.0.0.1:8080/v1#tiny", "http://127.0.0.1:8080/v1", "tiny", true, false},
+		{"http://h/v1", "http://h/v1", "", true, false},
+		{"https://api.example.com/v1#gpt-x", "https://api.example.com/v1", "gpt-x", true, false},
+		{"http:ftp://x", "", "", true, true},
+		{"local:/models/a", "", "", false, false},
+		{"/models/a", "", "", false, false},
+	} {
+		url, model, ok, err := ParseEndpoint(c.spec)
+		if url != c.url || model != c.model || ok != c.ok || (err != nil) != c.bad {
+			t.Errorf("ParseEndpoint(%q) = %q, %q, %v, %v", c.spec, url, model, ok, err)
+		}
+	}
+}
+
+// A Remote with no model asks /models once and names the first it lists.
+func TestRemoteDiscoversModel(t *testing.T) {
+	var listed, posted int
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/models":
+			listed++
+			w.Write([]byte(`{"object":"list","data":[{"id":"served-one","object":"model"}]}`))
+		case "/v1/chat/completions":
+			posted++
+			var q map[string]any
+			json.NewDecoder(r.Body).Decode(&q)
+			if q["model"] != "served-one" {
+				http.Error(w, `{"error":{"message":"unknown model"}}`, 400)
+				return
+			}
+			w.Write([]byte(`{"choices":[{"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`))
+		}
+	}))
+	defer ts.Close()
+	r := NewRemote(ts.URL+"/v1", "")
+	for range 2 {
+		resp, err := r.Chat(context.Background(), []Request{{Messages: []Message{{Role: "user", Content: "hi"}}, Seed: 1 << 63}})
+		if err != nil || resp[0].Text != "ok" {
+			t.Fatalf("%v %v", resp, err)
+		}
+	}
+	if listed != 1 || posted != 2 {
+		t.Fatalf("listed %d times, posted %d", listed, posted)
+	}
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"data":[]}`)) }))
+	defer empty.Close()
+	if _, err := NewRemote(empty.URL, "").Chat(context.Background(), []Request{{}}); err == nil || !strings.Contains(err.Error(), "lists none") {
+		t.Fatalf("want an error naming the empty model list, got %v", err)
 	}
 }

@@ -208,11 +208,10 @@ counted.`,
 					return err
 				}
 			}
-			j, closeJudge, err := openJudge(o.judge, o.batch)
+			j, err := openJudge(o.judge)
 			if err != nil {
 				return err
 			}
-			defer closeJudge()
 			f, err := os.Create(o.out)
 			if err != nil {
 				return err
