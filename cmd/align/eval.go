@@ -55,7 +55,7 @@ func init() {
 	var o evalOpts
 	cmd := &cobra.Command{
 		Use:   "eval --model DIR --prompts FILE [--baseline DIR] [--reward RM_DIR] [--judge SPEC] [--red-team default|FILE] --out eval.json",
-		Short: "evaluate a model: reward, judged win-rate vs a baseline, red-team pass rate, length drift, diversity",
+		Short: "Evaluate a model: reward, judged win-rate vs a baseline, red-team pass rate, length drift, diversity",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
 	}

@@ -205,7 +205,7 @@ func readPromptRows(path string) ([]promptRow, error) {
 		b, err := br.ReadBytes('\n')
 		if len(b) > 0 && len(trimSpace(b)) > 0 {
 			var r promptRow
-			if jerr := json.Unmarshal(b, &r); jerr != nil {
+			if jerr := unmarshalPromptRow(b, &r); jerr != nil {
 				return nil, fmt.Errorf("%s:%d: %v", path, line, jerr)
 			}
 			switch {
@@ -229,6 +229,41 @@ func readPromptRows(path string) ([]promptRow, error) {
 		return nil, fmt.Errorf("%s: no prompts", path)
 	}
 	return rows, nil
+}
+
+// unmarshalPromptRow reads a line whose "prompt" is a string or, as in
+// TRL's conversational prompt datasets (and the files align ppo, grpo and
+// eval read), a list of chat messages.
+func unmarshalPromptRow(b []byte, r *promptRow) error {
+	var raw struct {
+		Prompt   json.RawMessage     `json:"prompt"`
+		Messages []tokenizer.Message `json:"messages"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	r.Messages = raw.Messages
+	p := trimSpace(raw.Prompt)
+	switch {
+	case len(p) == 0 || string(p) == "null":
+	case p[0] == '[':
+		if raw.Messages != nil {
+			return fmt.Errorf("give \"prompt\" or \"messages\", not both")
+		}
+		if err := json.Unmarshal(p, &r.Messages); err != nil {
+			return fmt.Errorf("field \"prompt\": %v", err)
+		}
+		if r.Messages == nil {
+			r.Messages = []tokenizer.Message{}
+		}
+	default:
+		var s string
+		if err := json.Unmarshal(p, &s); err != nil {
+			return fmt.Errorf("field \"prompt\": want a string or a list of messages")
+		}
+		r.Prompt = &s
+	}
+	return nil
 }
 
 func trimSpace(b []byte) []byte {

@@ -106,7 +106,8 @@ func TestGenerateCLI(t *testing.T) {
 	// A prompts file: plain and chat rows keep their order; batch size 1 and
 	// 2 give the same greedy output.
 	pf := filepath.Join(t.TempDir(), "p.jsonl")
-	os.WriteFile(pf, []byte(`{"prompt": "Call me"}`+"\n\n"+`{"messages": [{"role": "user", "content": "Hi"}]}`+"\n"+`{"prompt": "x"}`+"\n"), 0o644)
+	os.WriteFile(pf, []byte(`{"prompt": "Call me"}`+"\n\n"+`{"messages": [{"role": "user", "content": "Hi"}]}`+"\n"+`{"prompt": "x"}`+"\n"+
+		`{"prompt": [{"role": "user", "content": "Hi"}], "answer": "extra fields are ignored"}`+"\n"), 0o644)
 	var outs [][]genLine
 	for _, bs := range []string{"1", "2"} {
 		stdout, stderr, err = runAlign(t, "", "generate", "--model", dir, "--prompts", pf, "--max-new-tokens", "4", "--batch-size", bs)
@@ -116,7 +117,8 @@ func TestGenerateCLI(t *testing.T) {
 		outs = append(outs, parseGenLines(t, stdout))
 	}
 	rows := outs[0]
-	if len(rows) != 3 || rows[0].Prompt != "Call me" || rows[2].Prompt != "x" ||
+	// A conversational "prompt" (TRL's prompt-only format) is a messages row.
+	if len(rows) != 4 || rows[0].Prompt != "Call me" || rows[2].Prompt != "x" || rows[3] != rows[1] ||
 		rows[1].Prompt != "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" {
 		t.Fatalf("prompts file output %+v", rows)
 	}
@@ -146,6 +148,8 @@ func TestGenerateCLIErrors(t *testing.T) {
 	tmp := t.TempDir()
 	bad := filepath.Join(tmp, "bad.jsonl")
 	os.WriteFile(bad, []byte(`{"prompt": "ok"}`+"\n"+`{"promt": "typo"}`+"\n"), 0o644)
+	numeric := filepath.Join(tmp, "numeric.jsonl")
+	os.WriteFile(numeric, []byte(`{"prompt": 3}`+"\n"), 0o644)
 	broken := filepath.Join(tmp, "broken.jsonl")
 	os.WriteFile(broken, []byte(`{"prompt": "ok"}`+"\n"+`{"prompt": `+"\n"), 0o644)
 	for _, tc := range []struct {
@@ -155,6 +159,7 @@ func TestGenerateCLIErrors(t *testing.T) {
 		{[]string{"--prompt", "a", "--prompts", bad}, "exactly one"},
 		{[]string{"--prompts", bad}, "bad.jsonl:2"},
 		{[]string{"--prompts", broken}, "broken.jsonl:2"},
+		{[]string{"--prompts", numeric}, `numeric.jsonl:1: field "prompt": want a string or a list of messages`},
 		{[]string{"--prompt", "a", "--temperature", "-1"}, "temperature"},
 		{[]string{"--prompt", "a", "--max-new-tokens", "0"}, "max-new-tokens"},
 		{[]string{"--prompt", "a", "--dtype", "f16"}, "--dtype"},

@@ -11,7 +11,7 @@ import (
 
 var rootCmd = &cobra.Command{
 	Use:           "align",
-	Short:         "Align language models: tokenizer training, pretraining, SFT, reward models, DPO, LoRA",
+	Short:         "Align language models: SFT, reward models, DPO, PPO, GRPO, Constitutional AI, judges, serving, evaluation",
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }

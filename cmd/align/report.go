@@ -12,7 +12,7 @@ func init() {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "report RUN_DIR... [--out report.html]",
-		Short: "one self-contained HTML page of training curves and evaluations across runs",
+		Short: "One self-contained HTML page of training curves and evaluations across runs",
 		Long: `Writes one HTML file (no network, charts inline as SVG) comparing runs: loss, reward, KL,
 reward against KL, completion length, gradient norm, learning rate and eval loss, every run that
 logged a metric overlaid in its chart, plus tables of align eval's eval.json and the quickstart's
