@@ -26,10 +26,12 @@ type SFTRow struct {
 }
 
 // PreferenceRow is a prompt/chosen/rejected row in the conversational
-// layout the data package reads. PChosen, Principle and Consistent are
-// extra columns the trainers ignore: the judge's probability that chosen is
-// better (a soft label), the principle it judged under and whether both
-// orders agreed.
+// layout the data package reads. PChosen is the judge's probability that
+// chosen is better, a soft label that align rm and align dpo train on
+// (data.PreferenceExample.PChosen; see loss.BradleyTerrySoft and the DPO
+// losses' SoftLoss). Principle and Consistent are extra columns the
+// trainers ignore: the principle the judge used and whether both orders
+// agreed.
 type PreferenceRow struct {
 	Prompt     []llm.Message `json:"prompt"`
 	Chosen     []llm.Message `json:"chosen"`

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -18,6 +19,8 @@ func FuzzJSONLRow(f *testing.F) {
 		`{"prompt":[{"role":"user","content":"q"}],"chosen":"a","rejected":[{"role":"assistant","content":"b"}]}`,
 		`{"prompt":[{"role":"user","content":[{"type":"text","text":"q"}]}],"completion":[{"role":"assistant","content":"r"}]}`,
 		`{"messages":[null,{"role":{}}]}`, `[]`, `null`, `{"prompt":1e999}`, `{"margin":"x","chosen":[],"rejected":[]}`,
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":0.5}`, `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":1e999}`,
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":-0}`, `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -73,6 +76,12 @@ func checkSFT(t *testing.T, ex SFTExample) {
 
 func checkPreference(t *testing.T, ex PreferenceExample) {
 	t.Helper()
+	if ex.PChosen != nil && !(*ex.PChosen >= 0 && *ex.PChosen <= 1) {
+		t.Fatalf("p_chosen %v outside [0, 1] accepted: %+v", *ex.PChosen, ex)
+	}
+	if ex.Margin != nil && (math.IsNaN(*ex.Margin) || math.IsInf(*ex.Margin, 0)) {
+		t.Fatalf("non-finite margin accepted: %+v", ex)
+	}
 	if !ex.Conversational {
 		if ex.ChosenText == ex.RejectedText {
 			t.Fatalf("identical sides accepted: %+v", ex)

@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,6 +229,57 @@ func TestParquetPreferenceAndPrompts(t *testing.T) {
 	}
 	if len(prompts) != 1 || prompts[0].PromptText != "q" || !reflect.DeepEqual(prompts[0].Extra, extra) {
 		t.Fatalf("got %+v", prompts)
+	}
+}
+
+// TestParquetSoftLabel reads p_chosen from a nullable double column:
+// present, null (no label), and out of range or NaN (row errors).
+func TestParquetSoftLabel(t *testing.T) {
+	schema := parquet.NewSchema("pref", parquet.Group{
+		"prompt":   parquet.String(),
+		"chosen":   parquet.String(),
+		"rejected": parquet.String(),
+		"p_chosen": parquet.Optional(parquet.Leaf(parquet.DoubleType)),
+	})
+	row := func(p any) map[string]any {
+		return map[string]any{"prompt": "q", "chosen": "good", "rejected": "bad", "p_chosen": p}
+	}
+	p := writeParquet(t, "soft.parquet", schema, []map[string]any{row(0.8), row(nil), row(1.5), row(math.NaN()), row(0.0)})
+	got, rep, err := ReadPreference(p, Options{SkipBadRows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := func(pc *float64, loc string) PreferenceExample {
+		return PreferenceExample{PromptText: "q", ChosenText: "good", RejectedText: "bad", PChosen: pc, Loc: p + loc}
+	}
+	// parquet-go writes a Go zero value into an optional column as null, so
+	// row 4 (0.0) reads back as no label; the required column below has a
+	// real 0.
+	want := []PreferenceExample{ex(f64(0.8), ": row 0"), ex(nil, ": row 1"), ex(nil, ": row 4")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
+	}
+	wantErrs := []string{
+		p + `: row 2: field "p_chosen": 1.5 is outside [0, 1] (the probability that chosen is better)`,
+		p + `: row 3: field "p_chosen": NaN is outside [0, 1] (the probability that chosen is better)`,
+	}
+	if !reflect.DeepEqual(rep.FirstErrors, wantErrs) {
+		t.Fatalf("errors %q", rep.FirstErrors)
+	}
+
+	schema = parquet.NewSchema("pref", parquet.Group{
+		"prompt":   parquet.String(),
+		"chosen":   parquet.String(),
+		"rejected": parquet.String(),
+		"p_chosen": parquet.Leaf(parquet.FloatType),
+	})
+	p = writeParquet(t, "required.parquet", schema, []map[string]any{row(float32(0)), row(float32(1)), row(float32(0.25))})
+	if got, _, err = ReadPreference(p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want = []PreferenceExample{ex(f64(0), ": row 0"), ex(f64(1), ": row 1"), ex(f64(0.25), ": row 2")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
 	}
 }
 

@@ -41,7 +41,8 @@ type side struct {
 //     user turn there), stripped if it is a message list both conversations
 //     start with, and otherwise ignored.
 //
-// An optional numeric "margin" is kept.
+// An optional numeric "margin" is kept, and so is an optional soft label
+// "p_chosen" in [0, 1].
 func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 	var ex PreferenceExample
 	mg, err := margin(m)
@@ -49,6 +50,9 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 		return ex, err
 	}
 	ex.Margin = mg
+	if ex.PChosen, err = pChosen(m); err != nil {
+		return ex, err
+	}
 	var sides [2]side
 	for i, key := range []string{"chosen", "rejected"} {
 		s, msgs, isMsgs, err := textOrMessages(m, key)
@@ -167,6 +171,26 @@ func margin(m map[string]any) (*float64, *fieldError) {
 	}
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return nil, errf("margin", "not finite")
+	}
+	return &x, nil
+}
+
+// pChosen reads the optional soft label "p_chosen": a probability, so a
+// value outside [0, 1] (NaN included, which Parquet can carry) is an error
+// rather than something to clamp.
+func pChosen(m map[string]any) (*float64, *fieldError) {
+	v, ok := m["p_chosen"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	x, ok := number(v)
+	if !ok {
+		return nil, wantType("p_chosen", "number", v)
+	}
+	if !(x >= 0 && x <= 1) {
+		e := errf("p_chosen", "%v is outside [0, 1] (the probability that chosen is better)", x)
+		e.reason = `field "p_chosen": outside [0, 1]`
+		return nil, e
 	}
 	return &x, nil
 }

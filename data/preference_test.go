@@ -20,6 +20,18 @@ func TestPreferenceFormats(t *testing.T) {
 			PreferenceExample{ChosenText: "good", RejectedText: "bad", Margin: f64(1.5)}},
 		{"null margin", `{"prompt":"p","chosen":"good","rejected":"bad","margin":null}`,
 			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad"}},
+		{"soft label", `{"prompt":"p","chosen":"good","rejected":"bad","p_chosen":0.75}`,
+			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad", PChosen: f64(0.75)}},
+		{"soft label 0 flips the pair", `{"prompt":"p","chosen":"good","rejected":"bad","p_chosen":0}`,
+			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad", PChosen: f64(0)}},
+		{"soft label 1, exponent form", `{"prompt":"p","chosen":"good","rejected":"bad","p_chosen":1e0}`,
+			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad", PChosen: f64(1)}},
+		{"smallest positive soft label", `{"prompt":"p","chosen":"good","rejected":"bad","p_chosen":5e-324}`,
+			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad", PChosen: f64(5e-324)}},
+		{"null soft label", `{"prompt":"p","chosen":"good","rejected":"bad","p_chosen":null}`,
+			PreferenceExample{PromptText: "p", ChosenText: "good", RejectedText: "bad"}},
+		{"soft label with margin, conversational (cai label rows)", `{"prompt":[{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"good"}],"rejected":[{"role":"assistant","content":"bad"}],"p_chosen":0.9,"principle":"be kind","consistent":true,"margin":1}`,
+			PreferenceExample{Conversational: true, Prompt: msgs(u("q")), Chosen: msgs(a("good")), Rejected: msgs(a("bad")), Margin: f64(1), PChosen: f64(0.9)}},
 		{"explicit prompt messages", `{"prompt":[{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"good"}],"rejected":[{"role":"assistant","content":"bad"}]}`,
 			pc(msgs(u("q")), msgs(a("good")), msgs(a("bad")))},
 		{"explicit prompt, string responses", `{"prompt":[{"role":"system","content":"S"},{"role":"user","content":"q"}],"chosen":"good","rejected":"bad","margin":2}`,
@@ -78,6 +90,22 @@ func TestPreferenceErrors(t *testing.T) {
 			`pref.jsonl:1: field "chosen": want string or list of messages, got number`},
 		{"margin wrong type", `{"prompt":"p","chosen":"a","rejected":"b","margin":"big"}`,
 			`pref.jsonl:1: field "margin": want number, got string`},
+		{"p_chosen wrong type", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":"0.7"}`,
+			`pref.jsonl:1: field "p_chosen": want number, got string`},
+		{"p_chosen bool", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":true}`,
+			`pref.jsonl:1: field "p_chosen": want number, got bool`},
+		{"p_chosen list", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":[0.7]}`,
+			`pref.jsonl:1: field "p_chosen": want number, got list`},
+		{"p_chosen above 1", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":1.5}`,
+			`pref.jsonl:1: field "p_chosen": 1.5 is outside [0, 1] (the probability that chosen is better)`},
+		{"p_chosen just above 1", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":1.0000000000000002}`,
+			`pref.jsonl:1: field "p_chosen": 1.0000000000000002 is outside [0, 1] (the probability that chosen is better)`},
+		{"p_chosen negative", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":-0.25}`,
+			`pref.jsonl:1: field "p_chosen": -0.25 is outside [0, 1] (the probability that chosen is better)`},
+		{"p_chosen as a percentage", `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":70}`,
+			`pref.jsonl:1: field "p_chosen": 70 is outside [0, 1] (the probability that chosen is better)`},
+		{"p_chosen checked before the pair", `{"prompt":"p","chosen":"same","rejected":"same","p_chosen":2}`,
+			`pref.jsonl:1: field "p_chosen": 2 is outside [0, 1] (the probability that chosen is better)`},
 		{"prompt wrong type", `{"prompt":{"text":"p"},"chosen":[` + good + `],"rejected":[` + bad + `]}`,
 			`pref.jsonl:1: field "prompt": want string or list of messages, got object`},
 		{"prompt ends with assistant", `{"prompt":[` + q + `,` + good + `],"chosen":[` + good + `],"rejected":[` + bad + `]}`,
@@ -99,6 +127,43 @@ func TestPreferenceErrors(t *testing.T) {
 			_, _, err := ReadPreference(p, Options{})
 			checkErr(t, err, p, c.want)
 		})
+	}
+}
+
+// TestPreferenceSoftLabelFiles reads p_chosen from a JSON array file and,
+// skipping bad rows, groups out-of-range values under one reason whatever
+// the value.
+func TestPreferenceSoftLabelFiles(t *testing.T) {
+	p := writeFile(t, "pref.json", `[{"prompt":"p","chosen":"a","rejected":"b","p_chosen":0.25},`+"\n"+
+		`{"prompt":"p","chosen":"a","rejected":"b"}]`)
+	got, _, err := ReadPreference(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PreferenceExample{
+		{PromptText: "p", ChosenText: "a", RejectedText: "b", PChosen: f64(0.25), Loc: p + ": row 0"},
+		{PromptText: "p", ChosenText: "a", RejectedText: "b", Loc: p + ": row 1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
+	}
+
+	p = writeFile(t, "pref.jsonl", lines(
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":1.5}`,
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":-1}`,
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":"x"}`,
+		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":0.5}`,
+	))
+	got, rep, err := ReadPreference(p, Options{SkipBadRows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || *got[0].PChosen != 0.5 || got[0].Loc != p+":4" {
+		t.Fatalf("got %+v", got)
+	}
+	wantReasons := map[string]int{`field "p_chosen": outside [0, 1]`: 2, `field "p_chosen": want number, got string`: 1}
+	if rep.Skipped != 3 || !reflect.DeepEqual(rep.Reasons, wantReasons) {
+		t.Fatalf("report %+v", rep)
 	}
 }
 

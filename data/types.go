@@ -79,6 +79,10 @@ type PreferenceExample struct {
 	// Margin is the optional numeric "margin" column (reward-model margin
 	// loss); nil when the row has none.
 	Margin *float64
+	// PChosen is the optional "p_chosen" column in [0, 1]: a soft label, the
+	// probability that Chosen is the better response (align cai label writes
+	// it). nil when the row has none, which trainers read as p = 1.
+	PChosen *float64
 
 	Loc string
 }

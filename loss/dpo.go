@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -18,7 +19,8 @@ type DPOConfig struct {
 	Beta float64
 	// LabelSmoothing is the assumed label-flip probability ε of cDPO and
 	// robust DPO (0 ≤ ε < 0.5 for robust). Other losses reject ε ≠ 0,
-	// where TRL would silently ignore it.
+	// where TRL would silently ignore it. It applies on top of a pair's soft
+	// label (PairBatch.PChosen): see sigmoidSoftLoss.
 	LabelSmoothing float64
 	// SimPOGamma is SimPO's target reward margin γ (TRL's simpo_gamma,
 	// default 0.5); the loss compares β·Δ against γ.
@@ -43,6 +45,11 @@ type PairBatch struct {
 	// ChosenTokens, RejectedTokens count each response's tokens. Needed by
 	// length-normalised losses and by the RPO term; may be nil otherwise.
 	ChosenTokens, RejectedTokens []int
+	// PChosen holds each pair's soft label, the probability that the chosen
+	// response is the better one (data's p_chosen column); nil means every
+	// pair is hard-labelled, p = 1. Pairs with p < 1 need a loss with a
+	// SoftLoss.
+	PChosen []float64
 }
 
 // PreferenceLoss is one registered member of the DPO family. Every member is
@@ -60,6 +67,12 @@ type PreferenceLoss struct {
 	Margin func(cfg DPOConfig) float64
 	// Loss returns the per-pair loss at logit z and its derivative dL/dz.
 	Loss func(cfg DPOConfig, z float64) (loss, dz float64)
+	// SoftLoss is the loss of a pair with a soft label: chosen is the better
+	// response with probability p ∈ [0, 1). It must equal Loss at p = 1
+	// (DPO calls Loss for those pairs). nil: the loss has no standard
+	// soft-label form, and DPO rejects pairs with p < 1 rather than
+	// silently training them on the hard label.
+	SoftLoss func(cfg DPOConfig, z, p float64) (loss, dz float64)
 	// Check validates cfg for this loss beyond β > 0 (nil: LabelSmoothing must be 0).
 	Check func(cfg DPOConfig) error
 }
@@ -101,6 +114,20 @@ func PreferenceLossNames() []string {
 	return preferenceNamesLocked()
 }
 
+// SoftLabelLossNames lists the registered preference losses that accept
+// soft labels (p_chosen < 1).
+func SoftLabelLossNames() []string {
+	prefMu.RLock()
+	defer prefMu.RUnlock()
+	var out []string
+	for _, k := range preferenceNamesLocked() {
+		if prefLosses[k].SoftLoss != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func preferenceNamesLocked() []string {
 	out := make([]string, 0, len(prefLosses))
 	for k := range prefLosses {
@@ -120,6 +147,57 @@ func sigmoidLoss(c DPOConfig, z float64) (float64, float64) {
 	return l, b * (-(1-e)*sigmoid(-x) + e*sigmoid(x))
 }
 
+// sigmoidSoftLoss is the sigmoid loss of a pair whose label is soft. The
+// loss is the expectation of the hard-label loss over which side wins,
+// p·ℓ(z) + (1−p)·ℓ(−z) with ℓ the cDPO loss at the global ε, and that is
+// again the cDPO loss, with the per-pair smoothing
+//
+//	ε_i = ε·p + (1−ε)·(1−p)
+//
+// (the target says rejected wins when chosen wins, probability p, and the
+// label is flipped, ε, or when rejected wins, 1−p, and it is not). Without --label-smoothing this
+// is exactly per-pair label smoothing ε_i = 1 − p_i (cDPO with the judge's
+// confidence); rows without p_chosen (p = 1) get exactly the global ε, as
+// before. We compose rather than let p_chosen override ε, because ε is a
+// statement about label noise that applies to soft labels as much as to
+// hard ones, and override would make --label-smoothing silently do nothing
+// on labelled rows of a mixed file; we compose rather than reject the
+// combination, because smoothing a file mixing judge-labelled and
+// human-labelled rows is a reasonable thing to want.
+func sigmoidSoftLoss(c DPOConfig, z, p float64) (float64, float64) {
+	e := c.LabelSmoothing
+	c.LabelSmoothing = e*p + (1-e)*(1-p)
+	return sigmoidLoss(c, z)
+}
+
+// robustLoss is TRL's robust DPO (Chowdhury et al. 2024):
+// [−(1−ε)·log σ(βz) + ε·log σ(−βz)] / (1−2ε).
+func robustLoss(c DPOConfig, z float64) (float64, float64) {
+	b, e := c.Beta, c.LabelSmoothing
+	x := b * z
+	k := 1 / (1 - 2*e)
+	l := (-(1-e)*logSigmoid(x) + e*logSigmoid(-x)) * k
+	return l, b * k * (-(1-e)*sigmoid(-x) - e*sigmoid(x))
+}
+
+// robustSoftLoss is robust DPO for a soft label: as for sigmoid, the
+// expectation p·ℓ(z) + (1−p)·ℓ(−z) of the robust loss ℓ, which works out to
+//
+//	[−(p−ε)·log σ(βz) − (1−p−ε)·log σ(−βz)] / (1−2ε),
+//	dL/dz = β·[−(p−ε)·σ(−βz) + (1−p−ε)·σ(βz)] / (1−2ε).
+//
+// At ε = 0 it is the sigmoid soft loss. Robust DPO's ε is a noise rate the
+// loss corrects for (the 1/(1−2ε) factor), not a target; substituting
+// ε_i = 1 − p_i into it would treat the judge's uncertainty as noise to
+// undo, with a weight 1/(2p_i − 1) that diverges as p_i → 0.5.
+func robustSoftLoss(c DPOConfig, z, p float64) (float64, float64) {
+	b, e := c.Beta, c.LabelSmoothing
+	x := b * z
+	k := 1 / (1 - 2*e)
+	l := (-(p-e)*logSigmoid(x) - (1-p-e)*logSigmoid(-x)) * k
+	return l, b * k * (-(p-e)*sigmoid(-x) + (1-p-e)*sigmoid(x))
+}
+
 func checkSmoothing(c DPOConfig) error {
 	if !(c.LabelSmoothing >= 0 && c.LabelSmoothing <= 1) {
 		return fmt.Errorf("loss: %s: label smoothing %v outside [0,1]", c.LossType, c.LabelSmoothing)
@@ -134,21 +212,17 @@ func init() {
 		}
 	}
 	must(RegisterPreferenceLoss(PreferenceLoss{
-		Name:  "sigmoid",
-		Loss:  sigmoidLoss,
-		Check: checkSmoothing,
+		Name:     "sigmoid",
+		Loss:     sigmoidLoss,
+		SoftLoss: sigmoidSoftLoss,
+		Check:    checkSmoothing,
 	}))
 	// Robust DPO (Chowdhury et al. 2024), TRL's form:
 	// [−(1−ε)·log σ(βz) + ε·log σ(−βz)] / (1−2ε).
 	must(RegisterPreferenceLoss(PreferenceLoss{
-		Name: "robust",
-		Loss: func(c DPOConfig, z float64) (float64, float64) {
-			b, e := c.Beta, c.LabelSmoothing
-			x := b * z
-			k := 1 / (1 - 2*e)
-			l := (-(1-e)*logSigmoid(x) + e*logSigmoid(-x)) * k
-			return l, b * k * (-(1-e)*sigmoid(-x) - e*sigmoid(x))
-		},
+		Name:     "robust",
+		Loss:     robustLoss,
+		SoftLoss: robustSoftLoss,
 		Check: func(c DPOConfig) error {
 			if !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 0.5) {
 				return fmt.Errorf("loss: robust: label smoothing %v outside [0,0.5)", c.LabelSmoothing)
@@ -157,6 +231,7 @@ func init() {
 		},
 	}))
 	// RSO's hinge: relu(1 − βz). At the kink the derivative is 0, as torch's relu.
+	// It has no standard soft-label form, so pairs with p < 1 are an error.
 	must(RegisterPreferenceLoss(PreferenceLoss{
 		Name: "hinge",
 		Loss: func(c DPOConfig, z float64) (float64, float64) {
@@ -170,6 +245,14 @@ func init() {
 	// IPO (Azar et al. 2023, eq. 17): (z − 1/(2β))², on per-token mean
 	// log-probs as TRL computes them (it divides all four by the response
 	// lengths when loss_type == "ipo").
+	//
+	// IPO's sampled loss regresses z onto τ⁻¹(I − ½) for the preference
+	// indicator I (τ is our β; I = 1 gives 1/(2β)). A soft label replaces I
+	// by its expectation p, the target form (z − (2p−1)/(2β))², with
+	// dL/dz = 2(z − (2p−1)/(2β)). It differs from the expectation over the
+	// winner, p·(z − τ')² + (1−p)·(z + τ')² with τ' = 1/(2β), only by the
+	// constant 4τ'²p(1−p), so the gradients are the same; the target form
+	// is 0 at its optimum and is the p = 1 loss exactly.
 	must(RegisterPreferenceLoss(PreferenceLoss{
 		Name:             "ipo",
 		LengthNormalized: true,
@@ -177,10 +260,17 @@ func init() {
 			d := z - 1/(2*c.Beta)
 			return d * d, 2 * d
 		},
+		SoftLoss: func(c DPOConfig, z, p float64) (float64, float64) {
+			d := z - (2*p-1)/(2*c.Beta)
+			return d * d, 2 * d
+		},
 	}))
 	// SimPO (Meng et al. 2024) as TRL's CPOTrainer computes it: reference-free,
 	// per-token mean log-probs, z = Δ − γ/β, then the (smoothed) sigmoid loss,
-	// i.e. −log σ(β·Δ − γ).
+	// i.e. −log σ(β·Δ − γ). No soft-label form: its label smoothing (TRL's)
+	// keeps the target margin γ on the flipped term, −ε·log σ(γ − βΔ), so a
+	// per-pair ε_i = 1 − p_i would train a p = 0.5 tie toward chosen by γ;
+	// pairs with p < 1 are an error.
 	must(RegisterPreferenceLoss(PreferenceLoss{
 		Name:             "simpo",
 		LengthNormalized: true,
@@ -202,8 +292,13 @@ func init() {
 // token-level NLL, −Σ_i π_c,i / Σ_i n_c,i (TRL's nll_loss is a cross-entropy
 // averaged over all chosen tokens of the batch).
 //
+// A pair with a soft label p < 1 (b.PChosen) takes the loss's SoftLoss; a
+// loss without one is an error for such a batch.
+//
 // Metrics carry TRL's names: rewards/chosen and rewards/rejected (means of
-// β·(π − ref)), rewards/accuracies (fraction with chosen reward > rejected),
+// β·(π − ref)), rewards/accuracies (fraction with chosen reward > rejected;
+// with soft labels, fraction whose reward order agrees with p > 0.5 or
+// p < 0.5, a p = 0.5 pair counting half),
 // rewards/margins, logps/chosen and logps/rejected (means of the log-probs
 // the loss used: per-token means for ipo and simpo), and nll_loss when
 // RPOAlpha ≠ 0.
@@ -258,6 +353,17 @@ func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
 			return PairResult{}, err
 		}
 	}
+	if err := checkLabels(b.PChosen, B); err != nil {
+		return PairResult{}, err
+	}
+	if pl.SoftLoss == nil {
+		for i, p := range b.PChosen {
+			if p != 1 {
+				return PairResult{}, fmt.Errorf("loss: %s has no soft-label form, but pair %d has p_chosen %v (use %s, or drop p_chosen)",
+					cfg.LossType, i, p, strings.Join(SoftLabelLossNames(), ", "))
+			}
+		}
+	}
 
 	margin := 0.0
 	if pl.Margin != nil {
@@ -279,7 +385,16 @@ func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
 			qc, qr = b.RefChosen[i]/nc, b.RefRejected[i]/nr
 		}
 		z := (pc - pr) - (qc - qr) - margin
-		l, dz := pl.Loss(cfg, z)
+		p := 1.0
+		if b.PChosen != nil {
+			p = b.PChosen[i]
+		}
+		var l, dz float64
+		if p == 1 {
+			l, dz = pl.Loss(cfg, z)
+		} else {
+			l, dz = pl.SoftLoss(cfg, z, p)
+		}
 		sum += l
 		res.GradChosen[i] = dz * inv / nc
 		res.GradRejected[i] = -dz * inv / nr
@@ -287,9 +402,7 @@ func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
 		cr, rj := cfg.Beta*(pc-qc), cfg.Beta*(pr-qr)
 		rc += cr * inv
 		rr += rj * inv
-		if cr > rj {
-			acc += inv
-		}
+		acc += agreement(cr, rj, p) * inv
 		marg += (cr - rj) * inv
 		lc += pc * inv
 		lr += pr * inv

@@ -3,6 +3,7 @@ package pref
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
@@ -99,6 +100,9 @@ func (l *LogProbs) Backward(g []float64) error {
 // the member: sigmoid, ipo, hinge, robust, simpo). The unit is the pair;
 // metrics carry TRL's names (rewards/chosen, rewards/rejected,
 // rewards/accuracies, rewards/margins, logps/chosen, logps/rejected).
+// Pairs with a soft label (p_chosen) pass it to the loss: sigmoid, robust
+// and ipo have soft-label forms, and the others refuse such pairs when the
+// objective is built.
 //
 // The reference is a frozen model (a clone of the initial policy, or the
 // policy itself when it carries LoRA adapters: the reference pass switches
@@ -113,6 +117,8 @@ type DPOObjective struct {
 	refLogps    [][2]float64 // per pair, once precomputed
 	refFree     bool
 	locs        []string
+	pChosen     []float64 // per pair, 1 for rows without p_chosen
+	soft        bool      // some pair has p_chosen < 1
 }
 
 // NewDPOObjective prepares pairs for training policy against ref (nil for
@@ -145,9 +151,19 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 				return nil, fmt.Errorf("%s: no response token left to score (max length %d)", p.Loc, maxLen)
 			}
 		}
+		pc := 1.0
+		if p.PChosen != nil {
+			pc = *p.PChosen
+		}
+		if pc != 1 && pl.SoftLoss == nil {
+			return nil, fmt.Errorf("%s: p_chosen %v is a soft label, which the %s loss has no form for (use %s, or drop the p_chosen column)",
+				p.Loc, pc, pl.Name, strings.Join(loss.SoftLabelLossNames(), ", "))
+		}
+		o.soft = o.soft || pc != 1
 		o.chosen = append(o.chosen, c)
 		o.rejected = append(o.rejected, r)
 		o.locs = append(o.locs, p.Loc)
+		o.pChosen = append(o.pChosen, pc)
 	}
 	return o, nil
 }
@@ -268,6 +284,14 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 	}
 	pb.PolicyChosen, pb.PolicyRejected = sums[:B], sums[B:]
 	pb.ChosenTokens, pb.RejectedTokens = counts[:B], counts[B:]
+	if o.soft {
+		// Gathered through idx like every other per-pair input, so the
+		// loop's shuffling and length grouping keep labels with their pairs.
+		pb.PChosen = make([]float64, B)
+		for k, i := range idx {
+			pb.PChosen[k] = o.pChosen[i]
+		}
+	}
 	res, err := loss.DPO(o.Cfg, pb)
 	if err != nil {
 		return nil, fmt.Errorf("batch with %s: %w", o.locs[idx[0]], err)

@@ -9,8 +9,10 @@ import (
 
 // RMObjective trains a reward model on preference pairs with the
 // Bradley-Terry loss, −log σ(r_c − r_r − margin), plus TRL's optional
-// centring term. Chosen and rejected sequences of a micro-batch share one
-// forward pass. The unit is the pair: the loss and every metric (accuracy,
+// centring term. A pair with a soft label p (the row's p_chosen) trains on
+// −p·log σ(r_c − r_r − margin) − (1−p)·log σ(r_r − r_c − margin)
+// (loss.BradleyTerrySoft), and its accuracy counts agreement with p.
+// Chosen and rejected sequences of a micro-batch share one forward pass. The unit is the pair: the loss and every metric (accuracy,
 // margin, rewards/chosen, rewards/rejected) are means over the pairs of the
 // accumulated batch.
 type RMObjective struct {
@@ -20,6 +22,8 @@ type RMObjective struct {
 
 	chosen, rejected [][]int32
 	margins          []*float64
+	pChosen          []float64 // per pair, 1 for rows without p_chosen
+	soft             bool      // some pair has p_chosen < 1
 }
 
 // NewRMObjective joins each pair's prompt and responses. Pairs with a
@@ -37,6 +41,12 @@ func NewRMObjective(rm *RewardModel, pairs []Pair, maxLen int, centerCoef float6
 		o.chosen = append(o.chosen, c.IDs)
 		o.rejected = append(o.rejected, r.IDs)
 		o.margins = append(o.margins, p.Margin)
+		pc := 1.0
+		if p.PChosen != nil {
+			pc = *p.PChosen
+			o.soft = o.soft || pc != 1
+		}
+		o.pChosen = append(o.pChosen, pc)
 	}
 	return o, dropped
 }
@@ -72,7 +82,15 @@ func (o *RMObjective) run(idx []int, totalUnits int, backward bool) (train.Metri
 	for _, i := range idx {
 		rows = append(rows, o.rejected[i])
 	}
-	var margin []float64
+	// Everything per pair is gathered through idx, so the loop's shuffling
+	// and length grouping keep margins and labels with their pairs.
+	var margin, pc []float64
+	if o.soft {
+		pc = make([]float64, B)
+		for k, i := range idx {
+			pc[k] = o.pChosen[i]
+		}
+	}
 	for k, i := range idx {
 		if o.margins[i] != nil {
 			if margin == nil {
@@ -85,7 +103,7 @@ func (o *RMObjective) run(idx []int, totalUnits int, backward bool) (train.Metri
 	if err != nil {
 		return nil, err
 	}
-	res, err := loss.BradleyTerry(rew[:B], rew[B:], margin, o.CenterCoef)
+	res, err := loss.BradleyTerrySoft(rew[:B], rew[B:], margin, pc, o.CenterCoef)
 	if err != nil {
 		return nil, fmt.Errorf("pref: reward model loss: %w", err)
 	}

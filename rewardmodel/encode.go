@@ -138,12 +138,13 @@ func (e *Encoder) Chat(prompt, response []data.Message) (p, r []int32, err error
 type Pair struct {
 	Prompt, Chosen, Rejected []int32
 	Margin                   *float64 // the row's "margin" column, if any
+	PChosen                  *float64 // the row's soft label "p_chosen", if any (nil: p = 1)
 	Loc                      string
 }
 
 // Pair encodes a preference example.
 func (e *Encoder) Pair(ex data.PreferenceExample) (Pair, error) {
-	out := Pair{Margin: ex.Margin, Loc: ex.Loc}
+	out := Pair{Margin: ex.Margin, PChosen: ex.PChosen, Loc: ex.Loc}
 	var err error
 	if ex.Conversational {
 		var r []int32

@@ -187,9 +187,9 @@ probabilities are averaged over the two orders, which cancels position bias:
 p = (P(A | A first) + 1 - P(B | B first)) / 2.
 
 The output is preference data for align dpo and align rm: chosen is the side
-with p > 0.5, plus the extra columns p_chosen (the soft label), principle and
-consistent (whether both orders agreed). Ties (p = 0.5) are left out and
-counted.`,
+with p > 0.5, plus the extra columns p_chosen (the soft label, which align rm
+and align dpo train on), principle and consistent (whether both orders
+agreed). Ties (p = 0.5) are left out and counted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.batch <= 0 {
 				return fmt.Errorf("--batch-size %d: want > 0", o.batch)

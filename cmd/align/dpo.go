@@ -33,6 +33,12 @@ dataset once and frees the reference model before training. simpo needs no refer
 ipo and simpo use per-token mean log-probs, as TRL does. --sft-weight adds TRL's rpo_alpha
 NLL term on the chosen responses. Metrics carry TRL's names: loss, rewards/chosen,
 rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen, logps/rejected.
+Rows with a "p_chosen" column (a soft label in [0,1], the probability that chosen is better,
+as align cai label writes it; rows without it are p = 1) train on it: sigmoid becomes cDPO
+with per-pair smoothing 1-p, composed with --label-smoothing e as e*p + (1-e)*(1-p); robust
+takes the expectation of its loss over the label; ipo regresses toward (2p-1)/(2*beta).
+hinge and simpo have no soft-label form and refuse rows with p_chosen < 1. With soft labels
+rewards/accuracies counts agreement with p > 0.5 or p < 0.5, a p = 0.5 pair counting half.
 Sequences longer than --max-length keep their end (the prompt is cut from the left).
 With --lora-r only adapters train, and without --ref the reference is the same base with
 the adapters switched off (no second copy of the weights); OUT then holds PEFT adapters.`,

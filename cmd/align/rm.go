@@ -27,7 +27,7 @@ type prefData struct {
 func (d *prefData) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&d.model, "model", "", "HF model directory to start from")
 	fs.StringVar(&d.tokenizer, "tokenizer", "", "tokenizer directory (default: --model)")
-	fs.StringVar(&d.data, "data", "", "preference data: JSONL/Parquet rows with chosen and rejected (and prompt), plain or conversational")
+	fs.StringVar(&d.data, "data", "", "preference data: JSONL/Parquet rows with chosen and rejected (and prompt), plain or conversational; optional margin and p_chosen (soft label in [0,1])")
 	fs.StringVar(&d.evalData, "eval-data", "", "held-out preference data, evaluated every --eval-steps")
 	fs.Float64Var(&d.evalFraction, "eval-fraction", 0, "hold out this fraction of --data for evaluation")
 	fs.IntVar(&d.maxLength, "max-length", 1024, "longest prompt+response in tokens (capped at the model's context)")
@@ -133,8 +133,13 @@ func init() {
 		Long: `Puts a scalar head on the model (or keeps the score head of a reward model) and trains it
 with -log sigmoid(r_chosen - r_rejected - margin), the reward read at each sequence's last
 real token: the EOS appended to every prompt+response. Rows with a "margin" column use it;
---center-rewards adds TRL's center_rewards_coefficient term. Metrics: loss, accuracy,
-margin, rewards/chosen, rewards/rejected (eval_ prefixed on the held-out set). Pairs longer
+--center-rewards adds TRL's center_rewards_coefficient term. Rows with a "p_chosen" column
+(a soft label in [0,1], the probability that chosen is better, as align cai label writes it;
+rows without it are p = 1) train on the cross-entropy against it:
+-p*log sigmoid(r_c - r_r - margin) - (1-p)*log sigmoid(r_r - r_c - margin); p = 0 is the pair
+the other way round. Metrics: loss, accuracy (with p_chosen: agreement with p > 0.5 or
+p < 0.5, a p = 0.5 pair counting half), margin, rewards/chosen, rewards/rejected (eval_
+prefixed on the held-out set). Pairs longer
 than --max-length are dropped, as TRL does. OUT ends up an HF sequence-classification
 directory (score.weight, num_labels 1, pad_token_id) that align score and the RL trainers load.
 With --lora-r the transformer trains through adapters while the head trains in full; the
