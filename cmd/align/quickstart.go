@@ -61,11 +61,11 @@ var presets = map[string]preset{
 		caiPrompts: 32, caiSteps: 10, caiLR: 1e-4, samples: 2},
 	// small is the default: clear gains within about 15 minutes on 2 cores.
 	"small": {corpus: 20000, pairs: 2000, vocab: 800, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
-		pretrainSteps: 1500, sftSteps: 500, rmSteps: 400, dpoSteps: 200, batch: 16, seqLen: 64,
-		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 1e-4, dpoBeta: 0.1,
-		ppoUpdates: 60, ppoBatch: 32, ppoMiniBatches: 2, ppoLR: 3e-5, ppoKL: 0.05,
-		grpoSteps: 60, grpoBatch: 8, grpoGens: 8, grpoLR: 2e-4, grpoBeta: 0.04,
-		caiPrompts: 256, caiSteps: 100, caiLR: 1e-4, samples: 4},
+		pretrainSteps: 3000, sftSteps: 1000, rmSteps: 600, dpoSteps: 300, batch: 16, seqLen: 64,
+		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 5e-5, dpoBeta: 0.5,
+		ppoUpdates: 150, ppoBatch: 32, ppoMiniBatches: 2, ppoLR: 3e-5, ppoKL: 0.1,
+		grpoSteps: 300, grpoBatch: 8, grpoGens: 8, grpoLR: 2e-4, grpoBeta: 0.04,
+		caiPrompts: 256, caiSteps: 100, caiLR: 1e-4, critiqueDemos: 400, caiSeqLen: 256, samples: 4},
 }
 
 func init() {
@@ -76,13 +76,17 @@ func init() {
 		Short: "Run the whole pipeline on a generated assistant task with a gold reward",
 		Long: `Generates an "assistant world" in code (small sums and differences, string edits, look-ups
 in a fictional knowledge base, harmful requests that must be refused, polite and rude replies;
-the pretraining corpus and SFT demonstrations keep some bad behaviour, as web text does), then
-trains a tokenizer, pretrains a small base model, fine-tunes it (SFT), trains a reward model on
-preference pairs and runs DPO. Every stage's model is sampled on held-out prompts and a red-team
-set never trained on, and the run ends with a table, one row per stage: the programmatic gold
-reward, the share of correct and of polite answers, the red-team refusal rate, a sampled KL to
-the SFT model, the reward model's score and held-out accuracy, the mean length, and whether the
-stage beat the one it should (a stage that does not improve says so).`,
+the pretraining corpus and SFT demonstrations keep some bad behaviour, as web text does) and runs
+the whole pipeline on it: trains a tokenizer, pretrains a small base model, fine-tunes it (SFT,
+with critique-and-revision demonstrations), trains a reward model on preference pairs, then DPO,
+PPO against the reward model, GRPO with the programmatic gold reward, and Constitutional AI (the
+SFT model critiques and revises its own answers under the shipped constitution and is fine-tuned
+on the revisions). Every stage's model is sampled on held-out prompts and a red-team set never
+trained on; the run ends with report.html and a table, one row per stage: the gold reward, the
+share of correct and of polite answers, the red-team pass rate, a sampled KL to the SFT model,
+the win-rate against SFT (judged in both orders), the reward model's score and held-out accuracy,
+the mean length, and whether the stage beat the one it should (a stage that does not improve
+says so).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ok := presets[presetName]
 			if !ok {
