@@ -32,6 +32,10 @@ func qsPPO(ctx context.Context, p preset, seed uint64, dirs, files map[string]st
 	c := &o.cfg
 	c.BatchSize, c.Updates, c.NumMiniBatches = p.ppoBatch, p.ppoUpdates, p.ppoMiniBatches
 	c.LR, c.KL.Coef, c.MaxNewTokens, c.Seed = p.ppoLR, p.ppoKL, p.seqLen/2, seed
+	// Rollouts sample at temperature 1, where the evaluation samples: at
+	// TRL's 0.7 the policy is sharpened only for a distribution nobody
+	// evaluates (red-team pass 93% against 97% at 1, in a sweep on this preset).
+	c.Sampling.Temperature = 1
 	o.temp = c.Sampling.Temperature
 	// Completions that never stop are penalised, as TRL's examples do
 	// (missing_eos_penalty), so the policy cannot gain by rambling.
