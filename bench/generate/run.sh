@@ -13,6 +13,7 @@
 # every torch run must decode the same greedy tokens (checked by hash).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_blas_check.py
 rounds=${1:-3}
 batches=${2:-1 16 64}
 cores=$(nproc)

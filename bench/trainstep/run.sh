@@ -10,6 +10,7 @@
 # that override removed (its own pick, AVX-512 kernels: faster here, same loss).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_blas_check.py
 rounds=${1:-3}
 go test -c -o /tmp/align-model.test ./model
 go_tps=0
