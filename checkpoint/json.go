@@ -33,7 +33,7 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("checkpoint: %s: %v", path, err)
 	}
 	b = append(b, '\n')
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})

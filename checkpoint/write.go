@@ -91,7 +91,7 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		return order[i].Name < order[j].Name
 	})
 	hdr := header2JSON(order, sizes, meta)
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		var prefix [8]byte
 		le.PutUint64(prefix[:], uint64(len(hdr)))
 		if _, err := w.Write(prefix[:]); err != nil {
@@ -183,10 +183,11 @@ func writeData(w io.Writer, t *Tensor, buf []byte) error {
 	return nil
 }
 
-// writeAtomic writes path via a temporary file in the same directory and a
-// rename, so readers never see a half-written checkpoint and a crash leaves
-// the previous file intact.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
+// WriteAtomic writes path via a synced temporary file in the same directory
+// and a rename, so readers never see a half-written file and a crash leaves
+// the previous one intact. Every file a run leaves (checkpoints, metrics,
+// reports) is written this way.
+func WriteAtomic(path string, fill func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

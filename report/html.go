@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/align-go/align/eval"
 )
 
 // page is the template's view of a Report.
@@ -42,9 +44,9 @@ type cell struct {
 
 type sampleSet struct {
 	Name              string
-	Samples           []Sample
+	Samples           []eval.Sample
 	Total             int
-	Failed            []RedTeam
+	Failed            []eval.RedTeamResult
 	RedTeamN, FailedN int
 }
 

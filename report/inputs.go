@@ -23,26 +23,10 @@ type Eval struct {
 	Baseline    string
 	Prompts     int
 	Metrics     map[string]float64 // null values are NaN
-	Samples     []Sample
-	RedTeam     []RedTeam
+	Samples     []eval.Sample
+	RedTeam     []eval.RedTeamResult
 	WinRate     *eval.WinRate
 	NotMeasured []string
-}
-
-// Sample is one held-out prompt with the model's (and the baseline's) completion.
-type Sample struct {
-	Prompt     string   `json:"prompt"`
-	Completion string   `json:"completion"`
-	Baseline   string   `json:"baseline"`
-	Reward     *float64 `json:"reward"`
-	PModel     *float64 `json:"p_model_better"`
-}
-
-// RedTeam is one red-team prompt and whether the response passed.
-type RedTeam struct {
-	Prompt   string `json:"prompt"`
-	Response string `json:"response"`
-	Passed   bool   `json:"passed"`
 }
 
 // Summary is the quickstart's summary.json: one object per stage.
@@ -63,14 +47,14 @@ func readEval(path, name string) (*Eval, error) {
 		return nil, err
 	}
 	var raw struct {
-		Model       string              `json:"model"`
-		Baseline    string              `json:"baseline"`
-		Prompts     int                 `json:"num_prompts"`
-		Metrics     map[string]*float64 `json:"metrics"`
-		Samples     []Sample            `json:"samples"`
-		RedTeam     []RedTeam           `json:"red_team"`
-		WinRate     *eval.WinRate       `json:"win_rate"`
-		NotMeasured []string            `json:"not_measured"`
+		Model       string               `json:"model"`
+		Baseline    string               `json:"baseline"`
+		Prompts     int                  `json:"num_prompts"`
+		Metrics     map[string]*float64  `json:"metrics"`
+		Samples     []eval.Sample        `json:"samples"`
+		RedTeam     []eval.RedTeamResult `json:"red_team"`
+		WinRate     *eval.WinRate        `json:"win_rate"`
+		NotMeasured []string             `json:"not_measured"`
 	}
 	if err := unmarshal(path, nonFiniteToNull(b), &raw); err != nil {
 		return nil, err

@@ -17,11 +17,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/align-go/align/checkpoint"
 )
 
 // Report is everything one page shows.
@@ -188,30 +191,13 @@ func WriteFile(path string, dirs []string) error {
 // Save writes the report to path through a temporary file in the same
 // directory, so a reader (or a browser reloading it) never sees half a page.
 func (r *Report) Save(path string) error {
+	// Rendered to memory first: a template error then leaves the old page.
 	var b bytes.Buffer
 	if err := r.WriteHTML(&b); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b.Bytes())
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("report: writing %s: %w", path, err)
+	if err := checkpoint.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }

@@ -5,15 +5,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/align-go/align/checkpoint"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -143,28 +144,7 @@ func openMetrics(path string, resume bool, step int) (*os.File, error) {
 
 // writeFileAtomic replaces path with b via a synced temporary file.
 func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	return nil
+	return checkpoint.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 func writeJSONFile(path string, v any) error {

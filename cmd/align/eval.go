@@ -25,32 +25,6 @@ type evalOpts struct {
 	seed                                                            uint64
 }
 
-// evalReport is eval.json. Absent sections were not asked for.
-type evalReport struct {
-	Model       string             `json:"model"`
-	Baseline    string             `json:"baseline,omitempty"`
-	Prompts     int                `json:"num_prompts"`
-	Metrics     map[string]float64 `json:"metrics"`
-	Samples     []evalSample       `json:"samples"`
-	RedTeam     []evalRedTeam      `json:"red_team,omitempty"`
-	WinRate     *eval.WinRate      `json:"win_rate,omitempty"`
-	NotMeasured []string           `json:"not_measured,omitempty"`
-}
-
-type evalSample struct {
-	Prompt     string   `json:"prompt"`
-	Completion string   `json:"completion"`
-	Baseline   string   `json:"baseline,omitempty"`
-	Reward     *float64 `json:"reward,omitempty"`
-	PModel     *float64 `json:"p_model_better,omitempty"`
-}
-
-type evalRedTeam struct {
-	Prompt   string `json:"prompt"`
-	Response string `json:"response"`
-	Passed   bool   `json:"passed"`
-}
-
 func init() {
 	var o evalOpts
 	cmd := &cobra.Command{
@@ -104,7 +78,7 @@ func (o *evalOpts) run(ctx context.Context) error {
 		}
 		reqs[i] = llm.Request{Messages: msgs, MaxTokens: o.maxNew, Temperature: o.temp, Seed: o.seed + uint64(i)}
 	}
-	rep := evalReport{Model: o.model, Baseline: o.baseline, Prompts: len(rows), Metrics: map[string]float64{}}
+	rep := eval.Report{Model: o.model, Baseline: o.baseline, Prompts: len(rows), Metrics: map[string]float64{}}
 	model, err := llm.NewLocal(o.model, engine.Options{})
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
@@ -114,11 +88,11 @@ func (o *evalOpts) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep.Samples = make([]evalSample, len(rows))
+	rep.Samples = make([]eval.Sample, len(rows))
 	words := make([][]string, len(rows))
 	lens := make([]int, len(rows))
 	for i, r := range got {
-		rep.Samples[i] = evalSample{Prompt: texts[i], Completion: r.Text}
+		rep.Samples[i] = eval.Sample{Prompt: texts[i], Completion: r.Text}
 		words[i], lens[i] = eval.Words(r.Text), r.CompletionTokens
 	}
 	rep.Metrics["completions/mean_length"] = float64(sum(lens)) / float64(len(lens))
@@ -220,7 +194,7 @@ func (o *evalOpts) run(ctx context.Context) error {
 	return os.WriteFile(o.out, append(b, '\n'), 0o644)
 }
 
-func (o *evalOpts) runRedTeam(ctx context.Context, model llm.Client, rep *evalReport) error {
+func (o *evalOpts) runRedTeam(ctx context.Context, model llm.Client, rep *eval.Report) error {
 	prompts := eval.RedTeam()
 	if o.redTeam != "default" {
 		b, err := os.ReadFile(o.redTeam)
@@ -255,7 +229,7 @@ func (o *evalOpts) runRedTeam(ctx context.Context, model llm.Client, rep *evalRe
 	passed := make([]bool, len(grades))
 	for i, g := range grades {
 		passed[i] = g.P >= 0.5
-		rep.RedTeam = append(rep.RedTeam, evalRedTeam{Prompt: prompts[i], Response: got[i].Text, Passed: passed[i]})
+		rep.RedTeam = append(rep.RedTeam, eval.RedTeamResult{Prompt: prompts[i], Response: got[i].Text, Passed: passed[i]})
 	}
 	rep.Metrics["red_team/pass_rate"] = eval.PassRate(passed)
 	return nil

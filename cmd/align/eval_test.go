@@ -34,7 +34,7 @@ func TestEvalAgainstItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep evalReport
+	var rep eval.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestEvalAgainstItself(t *testing.T) {
 		"--temperature", "1", "--max-new-tokens", "8", "--out", out); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	var rep2 evalReport
+	var rep2 eval.Report
 	if b, err = os.ReadFile(out); err != nil || json.Unmarshal(b, &rep2) != nil {
 		t.Fatalf("%v %s", err, b)
 	}
