@@ -18,8 +18,9 @@ import (
 // row while it sits in L1.
 
 // DecodeMaxRows is the row count up to which LinearDecode uses the dot tiles;
-// above it the blocked GEMM is as fast or faster (measured on GPT-2-small
-// shapes: even at 32 rows, GEMM ahead at 64). A variable so benchmarks can move it.
+// above it the wide tiles (decode_wide.go, up to DecodeWideMaxRows) and then
+// the blocked GEMM are as fast or faster (measured on GPT-2-small shapes: even
+// at 32 rows, GEMM ahead at 64). A variable so benchmarks can move it.
 var DecodeMaxRows = 32
 
 // LinearDecode is LinearForward for few rows: out[N,OC] = inp[N,IC]·w[OC,IC]ᵀ + b[OC]
@@ -39,7 +40,9 @@ type DecodeOut struct {
 	OC        int
 }
 
-// gemm reports whether o is computed by the blocked GEMM at N rows.
+// gemm reports whether o is computed from its f32 weight by a matrix
+// product at N rows rather than by the dot tiles: the wide tiles
+// (decode_wide.go) where wideRows(N), else the blocked GEMM.
 func (o *DecodeOut) gemm(N int) bool {
 	if o.W16 != nil {
 		return N > DecodeMaxRowsBF16 && o.W != nil
@@ -60,16 +63,24 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		}
 		return
 	}
-	var tiled [7]DecodeOut
-	nt, bf := 0, false
+	var tiled, wide [7]DecodeOut
+	nt, nw, bf := 0, 0, false
 	for _, o := range outs {
 		if o.gemm(N) {
+			if wideRows(N) {
+				wide[nw] = o
+				nw++
+				continue
+			}
 			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
 			continue
 		}
 		tiled[nt] = o
 		nt++
 		bf = bf || o.W16 != nil
+	}
+	if nw > 0 {
+		linearWide(inp, N, IC, wide[:nw])
 	}
 	if nt == 0 {
 		return

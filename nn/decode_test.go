@@ -58,9 +58,9 @@ func TestLinearDecode(t *testing.T) {
 }
 
 func TestLinearDecodeAboveThresholdUsesGEMM(t *testing.T) {
-	old := DecodeMaxRows
-	defer func() { DecodeMaxRows = old }()
-	DecodeMaxRows = 2
+	old, oldWide := DecodeMaxRows, DecodeWideMaxRows
+	defer func() { DecodeMaxRows, DecodeWideMaxRows = old, oldWide }()
+	DecodeMaxRows, DecodeWideMaxRows = 2, 2
 	r := newRNG(22)
 	const N, IC, OC = 5, 24, 10
 	inp, w := randn(r, N*IC, 1), randn(r, OC*IC, 1)

@@ -1,0 +1,232 @@
+package nn
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/align-go/align/tensor"
+)
+
+// Wide decode: batches of a few dozen to a hundred-odd rows (DecodeMaxRows <
+// N <= DecodeWideMaxRows, f32 weights). There the step is bound by compute,
+// not by streaming the weights, and the dot tiles' horizontal reductions and
+// 4×4 register blocking fall behind; the blocked GEMM runs at full speed but
+// packs every weight panel, which at these row counts serves only N rows and
+// costs over a quarter of its kernel time. The wide path reads the weight in place
+// as the broadcast operand of an outer-product kernel instead: outᵀ = W·Xᵀ,
+// 12 weight rows × 32 (or 16) input rows per tile, 24 (12) accumulators, and
+// packs only the small input, once per call, into transposed panels.
+
+// DecodeWideMaxRows is the row count up to which LinearDecodeMany runs f32
+// weights through the wide tiles (with AVX-512) instead of the blocked GEMM;
+// prefill chunks of hundreds of rows stay on the GEMM. A variable so
+// benchmarks can move it.
+var DecodeWideMaxRows = 128
+
+// DecodeWideKC is the k block of the wide tiles (0 or >= IC: whole rows).
+// Every input panel's block of a group is computed before the next block,
+// so the block of the weight rows comes from memory once and from cache for
+// the other panels, and a panel's block stays in L2 however wide the input.
+// Measured on the GPT-2-small step at 64 rows, two threads: 1024 and whole
+// rows ~5% faster than 256 or 128 (fewer passes saving accumulators).
+// A variable so benchmarks can move it.
+var DecodeWideKC = 1024
+
+// wideMaxPanels bounds the input panels of one call (their accumulator
+// tiles live in a stack array): 8 panels of 32 rows.
+const wideMaxPanels = 8
+
+// xtPool holds the packed input panels of the wide path.
+var xtPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// widePanels splits N rows into n32 panels of 32 rows and n16 (0 or 1) of
+// 16: a remainder of up to 16 rows takes the narrow kernel. Missing rows of
+// the last panel are zeros.
+func widePanels(N int) (n32, n16 int) {
+	n32 = N / 32
+	switch r := N % 32; {
+	case r > 16:
+		n32++
+	case r > 0:
+		n16 = 1
+	}
+	return n32, n16
+}
+
+// packXT writes the input rows inp[N,IC] as transposed panels: panel q
+// (rows 32q...) starts at xt[q*32*IC] and holds xt[k*W+c] = inp[(32q+c)*IC+k]
+// for its width W (32, or 16 for a last narrow panel), zero for rows >= N.
+// Whole blocks of 16 rows × 16 k are transposed in registers; the rest in Go.
+func packXT(xt, inp []float32, N, IC int) {
+	n32, n16 := widePanels(N)
+	for q := 0; q < n32+n16; q++ {
+		W := 32
+		if q >= n32 {
+			W = 16
+		}
+		panel := xt[q*32*IC : q*32*IC+W*IC]
+		for c0 := 0; c0 < W; c0 += 16 {
+			n0, k16 := 32*q+c0, 0
+			if haveDecodeAsm && n0+16 <= N {
+				k16 = IC &^ 15
+			}
+			if k16 > 0 {
+				packXT16AVX512(k16/16, &inp[n0*IC], IC, &panel[c0], W)
+			}
+			packXTGo(panel[c0:], W, inp, N, IC, n0, k16)
+		}
+	}
+}
+
+// packXTGo sets dst[k*W+c] = inp[(n0+c)*IC+k] for c < 16 and k0 <= k < IC
+// (zero for rows n0+c >= N), in blocks of 64 k: the block being written
+// (4 KB at W = 16) stays in L1 while the rows are scattered into it.
+func packXTGo(dst []float32, W int, inp []float32, N, IC, n0, k0 int) {
+	for kb := k0; kb < IC; kb += 64 {
+		ke := min(kb+64, IC)
+		for c := 0; c < 16; c++ {
+			d := dst[kb*W+c : (ke-1)*W+c+1]
+			if n := n0 + c; n < N {
+				for i, v := range inp[n*IC+kb : n*IC+ke] {
+					d[i*W] = v
+				}
+			} else {
+				for i := 0; i < len(d); i += W {
+					d[i] = 0
+				}
+			}
+		}
+	}
+}
+
+// wideRows reports whether LinearDecodeMany computes f32 weights at N rows
+// with the wide tiles.
+func wideRows(N int) bool {
+	return haveDecodeAsm && N > DecodeMaxRows && N <= min(DecodeWideMaxRows, 32*wideMaxPanels)
+}
+
+// linearWide is LinearDecodeMany's wide path for outs (at most 7, f32 W).
+// Work is handed out in groups of 12 weight rows, numbered across outs; the
+// last < 12 rows of an output go through dotRows.
+func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
+	if IC <= 0 {
+		for _, o := range outs {
+			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
+		}
+		return
+	}
+	n32, n16 := widePanels(N)
+	np := n32 + n16
+	size := (32*n32 + 16*n16) * IC
+	p := xtPool.Get().(*[]float32)
+	defer xtPool.Put(p)
+	if cap(*p) < size {
+		*p = make([]float32, size)
+	}
+	xt := (*p)[:size]
+	packXT(xt, inp[:N*IC], N, IC)
+
+	var first [8]int
+	total := 0
+	for i, o := range outs {
+		first[i] = total
+		total += (o.OC + 11) / 12
+	}
+	first[len(outs)] = total
+	kc := DecodeWideKC
+	if kc <= 0 || kc > IC {
+		kc = IC
+	}
+	// About 256K multiply-adds per piece pays for handing it out.
+	minGroups := max(1, (1<<18)/(12*IC*N))
+	parallelGuided(total, minGroups, func(lo, hi int) {
+		var c [wideMaxPanels * 384]float32
+		for m, o := range outs {
+			g0, g1 := max(lo, first[m]), min(hi, first[m+1])
+			if g0 >= g1 {
+				continue
+			}
+			j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
+			whole := j0 + (j1-j0)/12*12
+			for j := j0; j < whole; j += 12 {
+				w := o.W[j*IC : (j+12)*IC]
+				// Prefetch the next group (into L2) while this one
+				// computes, if it is whole and ours; else (harmlessly) this
+				// one. Measured on the 64-row step, two threads: no
+				// prefetch ~7% slower, two or four groups ahead no better.
+				pf := w
+				if j+24 <= whole {
+					pf = o.W[(j+12)*IC : (j+24)*IC]
+				}
+				for k0 := 0; k0 < IC; k0 += kc {
+					kl := min(kc, IC-k0)
+					acc := 0
+					if k0 > 0 {
+						acc = 1
+					}
+					for q := 0; q < np; q++ {
+						if q < n32 {
+							decW12x32AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*32], &c[q*384], acc, &pf[k0*12])
+						} else {
+							decW12x16AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*16], &c[q*384], acc, &pf[k0*12])
+						}
+					}
+				}
+				var b *float32
+				if o.B != nil {
+					b = &o.B[j]
+				}
+				for q := 0; q < np; q++ {
+					wideStoreT(&c[q*384], min(32, N-32*q), &o.Out[32*q*o.OC+j], o.OC, b)
+				}
+			}
+			if whole == j1 {
+				continue
+			}
+			dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
+			if o.B == nil {
+				continue
+			}
+			for n := 0; n < N; n++ {
+				row := o.Out[n*o.OC+whole : n*o.OC+j1]
+				for r, x := range o.B[whole:j1] {
+					row[r] += x
+				}
+			}
+		}
+	})
+}
+
+// parallelGuided is parallelPieces with guided self-scheduling: each claim
+// takes 1/(2·threads) of what is left (at least minPiece), so pieces start
+// large (long runs of weight rows, prefetched group after group) and shrink
+// towards the end, where they even out the finish: a group of the wide tiles
+// is only a few microseconds, a quarter of a call (parallelPieces' piece) is
+// hundreds.
+func parallelGuided(n, minPiece int, fn func(lo, hi int)) {
+	threads := min(tensor.Threads(), n/max(minPiece, 1))
+	if threads <= 1 {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			lo := next.Load()
+			left := int64(n) - lo
+			if left <= 0 {
+				return
+			}
+			size := min(left, max(int64(minPiece), left/int64(2*threads)))
+			if next.CompareAndSwap(lo, lo+size) {
+				fn(int(lo), int(lo+size))
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < threads; i++ {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
