@@ -62,19 +62,7 @@ func (r *Remote) discoverModel(ctx context.Context) error {
 		if r.Model != "" {
 			return
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.BaseURL+"/models", nil)
-		if err != nil {
-			r.modelErr = err
-			return
-		}
-		if r.APIKey != "" {
-			req.Header.Set("Authorization", "Bearer "+r.APIKey)
-		}
-		hc := r.HTTP
-		if hc == nil {
-			hc = http.DefaultClient
-		}
-		resp, err := hc.Do(req)
+		resp, err := r.send(ctx, http.MethodGet, "/models", nil)
 		if err != nil {
 			r.modelErr = fmt.Errorf("no model named (URL#MODEL) and listing %s/models failed: %w", r.BaseURL, err)
 			return

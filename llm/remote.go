@@ -160,6 +160,26 @@ func (r *Remote) one(ctx context.Context, q Request) (Response, error) {
 	return resp, nil
 }
 
+// send makes one request to the endpoint's path with the API key, through
+// r.HTTP (or Go's default client). A body is sent as JSON.
+func (r *Remote) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, method, r.BaseURL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if r.APIKey != "" {
+		hreq.Header.Set("Authorization", "Bearer "+r.APIKey)
+	}
+	hc := r.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(hreq)
+}
+
 // post sends one attempt; retry says whether the failure may pass.
 func (r *Remote) post(ctx context.Context, body []byte) (Response, bool, error) {
 	to := r.Timeout
@@ -168,19 +188,7 @@ func (r *Remote) post(ctx context.Context, body []byte) (Response, bool, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, to)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, "POST", r.BaseURL+"/chat/completions", bytes.NewReader(body))
-	if err != nil {
-		return Response{}, false, err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	if r.APIKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+r.APIKey)
-	}
-	hc := r.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	hresp, err := hc.Do(hreq)
+	hresp, err := r.send(ctx, http.MethodPost, "/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		return Response{}, true, err
 	}
