@@ -40,6 +40,20 @@ type DecodeOut struct {
 	OC        int
 }
 
+// addBias adds o.B[j0:j1] to columns j0..j1 of each of o.Out's N rows (the
+// dot-product paths compute without bias); a nil B adds nothing.
+func (o *DecodeOut) addBias(N, j0, j1 int) {
+	if o.B == nil {
+		return
+	}
+	for i := 0; i < N; i++ {
+		row := o.Out[i*o.OC+j0 : i*o.OC+j1]
+		for j, x := range o.B[j0:j1] {
+			row[j] += x
+		}
+	}
+}
+
 // gemm reports whether o is computed from its f32 weight by a matrix
 // product at N rows rather than by the dot tiles: the wide tiles
 // (decode_wide.go) where wideRows(N), else the blocked GEMM.
@@ -117,15 +131,7 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 			} else {
 				dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
 			}
-			if o.B == nil {
-				continue
-			}
-			for i := 0; i < N; i++ {
-				row := o.Out[i*o.OC+j0 : i*o.OC+j1]
-				for j, x := range o.B[j0:j1] {
-					row[j] += x
-				}
-			}
+			o.addBias(N, j0, j1)
 		}
 	})
 }

@@ -184,15 +184,7 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
 				continue
 			}
 			dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
-			if o.B == nil {
-				continue
-			}
-			for n := 0; n < N; n++ {
-				row := o.Out[n*o.OC+whole : n*o.OC+j1]
-				for r, x := range o.B[whole:j1] {
-					row[r] += x
-				}
-			}
+			o.addBias(N, whole, j1)
 		}
 	})
 }
