@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/align-go/align/internal/pixels"
 )
 
 // chromiumArgs keep a headless Chromium off the network and away from the
@@ -107,8 +109,6 @@ func TestRenderChromium(t *testing.T) {
 	if b.Dx() != 1200 || b.Dy() != 2000 {
 		t.Errorf("screenshot is %v, want 1200x2000", b)
 	}
-	colours := map[uint32]bool{}
-	near := make([]int, len(palette)) // pixels close to each run's colour
 	rgb := make([][3]int, len(palette))
 	for i, c := range palette {
 		var r, g, bl int
@@ -117,24 +117,10 @@ func TestRenderChromium(t *testing.T) {
 		}
 		rgb[i] = [3]int{r, g, bl}
 	}
-	nonWhite := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			r, g, bl = r>>8, g>>8, bl>>8
-			colours[r<<16|g<<8|bl] = true
-			if r < 240 || g < 240 || bl < 240 {
-				nonWhite++
-			}
-			for i, c := range rgb {
-				if abs(int(r)-c[0])+abs(int(g)-c[1])+abs(int(bl)-c[2]) < 30 {
-					near[i]++
-				}
-			}
-		}
-	}
-	if len(colours) < 200 {
-		t.Errorf("screenshot has %d distinct colours: blank or unstyled?", len(colours))
+	st := pixels.Scan(img, rgb)
+	colours, nonWhite, near := st.Colours, st.NonWhite, st.Near // pixels close to each run's colour
+	if colours < 200 {
+		t.Errorf("screenshot has %d distinct colours: blank or unstyled?", colours)
 	}
 	if frac := float64(nonWhite) / float64(b.Dx()*b.Dy()); frac < 0.02 {
 		t.Errorf("only %.2f%% of the screenshot is not white", 100*frac)
@@ -145,13 +131,6 @@ func TestRenderChromium(t *testing.T) {
 			t.Errorf("run %s: %d pixels of its colour %s in the screenshot", r.Runs[i].Name, near[i], palette[i])
 		}
 	}
-	t.Logf("screenshot: %d colours, %.1f%% non-white, run-colour pixels %v", len(colours),
+	t.Logf("screenshot: %d colours, %.1f%% non-white, run-colour pixels %v", colours,
 		100*float64(nonWhite)/float64(b.Dx()*b.Dy()), near[:len(r.Runs)])
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"image/png"
 	"os"
+
+	"github.com/align-go/align/internal/pixels"
 )
 
 func main() {
@@ -27,26 +29,12 @@ func main() {
 		os.Exit(1)
 	}
 	b := img.Bounds()
-	colours := map[uint32]bool{}
-	nonWhite, coloured := 0, 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			r, g, bl = r>>8, g>>8, bl>>8
-			colours[r<<16|g<<8|bl] = true
-			if r < 240 || g < 240 || bl < 240 {
-				nonWhite++
-			}
-			// Chart lines are saturated; text, grid and frame are grey.
-			if max(r, g, bl)-min(r, g, bl) > 60 {
-				coloured++
-			}
-		}
-	}
+	st := pixels.Scan(img, nil)
+	colours, nonWhite, coloured := st.Colours, st.NonWhite, st.Coloured
 	share := 100 * float64(nonWhite) / float64(max(1, b.Dx()*b.Dy()))
 	fmt.Printf("%s: %dx%d, %d colours, %.1f%% not white, %d coloured pixels\n",
-		os.Args[1], b.Dx(), b.Dy(), len(colours), share, coloured)
-	if len(colours) < 100 || share < 1 || coloured < 500 {
+		os.Args[1], b.Dx(), b.Dy(), colours, share, coloured)
+	if colours < 100 || share < 1 || coloured < 500 {
 		fmt.Fprintf(os.Stderr, "%s looks blank (want >= 100 colours, >= 1%% not white, >= 500 coloured pixels)\n", os.Args[1])
 		os.Exit(1)
 	}
