@@ -73,9 +73,7 @@ func requestSeed(seed uint64, index, round, stage int) uint64 {
 	x := seed ^ 0x9e3779b97f4a7c15*uint64(index+1) ^ 0xbf58476d1ce4e5b9*uint64(round*3+stage+1)
 	x ^= x >> 31
 	x *= 0x94d049bb133111eb
-	// 63 bits: OpenAI-compatible servers take the seed as a signed 64-bit
-	// integer, so a remote policy samples from the same seed a local one does.
-	return (x ^ x>>29) >> 1
+	return x ^ x>>29
 }
 
 // fewShot renders the constitution's examples as chat turns shown before each

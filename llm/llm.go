@@ -4,7 +4,10 @@
 // a Client and do not care which one they hold.
 package llm
 
-import "context"
+import (
+	"context"
+	"math"
+)
 
 // Message is one chat turn.
 type Message struct {
@@ -18,8 +21,12 @@ type Request struct {
 	MaxTokens   int     // 0: the client's default
 	Temperature float64 // 0: greedy
 	TopP        float64 // 0 or 1: no nucleus filtering
-	Seed        uint64  // same request + seed gives the same answer where the backend can (Remote sends the low 63 bits)
-	Stop        []string
+	// Seed: the same request and seed give the same answer where the
+	// backend can. Only the low 63 bits count, on every client:
+	// OpenAI-compatible servers take a signed 64-bit seed, and a local model
+	// must sample what a served one would.
+	Seed uint64
+	Stop []string
 	// TopLogprobs > 0 asks for the log-probabilities of the most likely first
 	// tokens (judges read option probabilities from them).
 	TopLogprobs int
@@ -47,3 +54,6 @@ type Response struct {
 type Client interface {
 	Chat(ctx context.Context, reqs []Request) ([]Response, error)
 }
+
+// seed is the part of r.Seed every client uses.
+func (r Request) seed() uint64 { return r.Seed & math.MaxInt64 }

@@ -64,7 +64,7 @@ func (l *Local) Chat(ctx context.Context, reqs []Request) ([]Response, error) {
 		if topP >= 1 {
 			topP = 0
 		}
-		ereqs[i] = engine.Request{Prompt: ids, MaxTokens: mt, Seed: r.Seed, Stop: r.Stop,
+		ereqs[i] = engine.Request{Prompt: ids, MaxTokens: mt, Seed: r.seed(), Stop: r.Stop,
 			Sampling: generate.Sampling{Temperature: r.Temperature, TopP: topP}, TopLogprobs: r.TopLogprobs}
 	}
 	jobs, err := l.E.Submit(ctx, ereqs...)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,7 +109,7 @@ func (r *Remote) Chat(ctx context.Context, reqs []Request) ([]Response, error) {
 
 func (r *Remote) one(ctx context.Context, q Request) (Response, error) {
 	body, err := json.Marshal(wireReq{Model: r.Model, Messages: q.Messages, MaxTokens: q.MaxTokens,
-		Temperature: q.Temperature, TopP: q.TopP, Seed: int64(q.Seed & math.MaxInt64), Stop: q.Stop,
+		Temperature: q.Temperature, TopP: q.TopP, Seed: int64(q.seed()), Stop: q.Stop,
 		Logprobs: q.TopLogprobs > 0, TopLogprobs: q.TopLogprobs})
 	if err != nil {
 		return Response{}, err

@@ -12,7 +12,8 @@ import (
 
 // TestCAIReviseRemotePolicy: cai revise with --policy http:URL (no #MODEL:
 // the model is found from /v1/models) against a real align serve on
-// loopback writes the same revisions as the same model run in process.
+// loopback writes the same revisions as the same model run in process, sampled
+// at temperature 1 from the same seeds.
 func TestCAIReviseRemotePolicy(t *testing.T) {
 	dir := t.TempDir()
 	policy := caiPolicy(t)
@@ -29,7 +30,7 @@ func TestCAIReviseRemotePolicy(t *testing.T) {
 	run := func(spec, out string) []map[string]any {
 		t.Helper()
 		if _, stderr, err := runAlign(t, "", "cai", "revise", "--policy", spec, "--prompts", prompts, "--out", out,
-			"--rounds", "1", "--max-new-tokens", "8", "--temperature", "0", "--seed", "3"); err != nil {
+			"--rounds", "1", "--max-new-tokens", "8", "--temperature", "1", "--seed", "3"); err != nil {
 			t.Fatalf("revise --policy %s: %v\n%s", spec, err, stderr)
 		}
 		return readRows(t, filepath.Join(out, "revisions.jsonl"))
