@@ -15,7 +15,7 @@ import (
 // benchModel is GPT-2 small's shape (12 layers, d_model 768, 12 heads, vocab
 // 50257, 124M parameters) with random weights. bench/generate/torch_generate.py
 // builds the same model in PyTorch for the ratio in BENCHMARKS.md.
-func benchModel(b *testing.B) *model.Model {
+func benchModel(b testing.TB) *model.Model {
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "gpt2", "vocab_size": 50257.0, "n_embd": 768.0,
 		"n_layer": 12.0, "n_head": 12.0, "n_positions": 1024.0})
 	if err != nil {

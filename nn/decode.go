@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -340,12 +339,7 @@ func parallelPieces(n, minPiece int, fn func(lo, hi int)) {
 			fn(p*piece, min(p*piece+piece, n))
 		}
 	}
-	var wg sync.WaitGroup
-	for i := 1; i < threads; i++ {
-		wg.Go(work)
-	}
-	work()
-	wg.Wait()
+	tensor.Share(threads-1, work)
 }
 
 // AttentionCached is causal grouped-query attention of T new tokens per row

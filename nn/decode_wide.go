@@ -116,16 +116,7 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
 		return
 	}
 	n32, n16 := widePanels(N)
-	np := n32 + n16
 	size := (32*n32 + 16*n16) * IC
-	p := xtPool.Get().(*[]float32)
-	defer xtPool.Put(p)
-	if cap(*p) < size {
-		*p = make([]float32, size)
-	}
-	xt := (*p)[:size]
-	packXT(xt, inp[:N*IC], N, IC)
-
 	var first [8]int
 	total := 0
 	for i, o := range outs {
@@ -139,86 +130,107 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
 	}
 	// About 256K multiply-adds per piece pays for handing it out.
 	minGroups := max(1, (1<<18)/(12*IC*N))
-	parallelGuided(total, minGroups, func(lo, hi int) {
+	threads := min(tensor.Threads(), total/minGroups)
+	var claims guided
+	claims.init(total, minGroups, threads)
+	// Each goroutine packs its own copy of the input: a panel packed by
+	// another core would be read from that core's cache by every group.
+	tensor.Share(threads-1, func() {
+		p := xtPool.Get().(*[]float32)
+		defer xtPool.Put(p)
+		if cap(*p) < size {
+			*p = make([]float32, size)
+		}
+		xt := (*p)[:size]
+		packXT(xt, inp[:N*IC], N, IC)
 		var c [wideMaxPanels * 384]float32
-		for m, o := range outs {
-			g0, g1 := max(lo, first[m]), min(hi, first[m+1])
-			if g0 >= g1 {
-				continue
+		for {
+			lo, hi, ok := claims.next()
+			if !ok {
+				return
 			}
-			j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
-			whole := j0 + (j1-j0)/12*12
-			for j := j0; j < whole; j += 12 {
-				w := o.W[j*IC : (j+12)*IC]
-				// Prefetch the next group (into L2) while this one
-				// computes, if it is whole and ours; else (harmlessly) this
-				// one. Measured on the 64-row step, two threads: no
-				// prefetch ~7% slower, two or four groups ahead no better.
-				pf := w
-				if j+24 <= whole {
-					pf = o.W[(j+12)*IC : (j+24)*IC]
-				}
-				for k0 := 0; k0 < IC; k0 += kc {
-					kl := min(kc, IC-k0)
-					acc := 0
-					if k0 > 0 {
-						acc = 1
-					}
-					for q := 0; q < np; q++ {
-						if q < n32 {
-							decW12x32AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*32], &c[q*384], acc, &pf[k0*12])
-						} else {
-							decW12x16AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*16], &c[q*384], acc, &pf[k0*12])
-						}
-					}
-				}
-				var b *float32
-				if o.B != nil {
-					b = &o.B[j]
-				}
-				for q := 0; q < np; q++ {
-					wideStoreT(&c[q*384], min(32, N-32*q), &o.Out[32*q*o.OC+j], o.OC, b)
-				}
-			}
-			if whole == j1 {
-				continue
-			}
-			dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
-			o.addBias(N, whole, j1)
+			wideGroups(lo, hi, inp, N, IC, outs, first[:], xt, &c, kc)
 		}
 	})
 }
 
-// parallelGuided is parallelPieces with guided self-scheduling: each claim
-// takes 1/(2·threads) of what is left (at least minPiece), so pieces start
-// large (long runs of weight rows, prefetched group after group) and shrink
-// towards the end, where they even out the finish: a group of the wide tiles
-// is only a few microseconds, a quarter of a call (parallelPieces' piece) is
-// hundreds.
-func parallelGuided(n, minPiece int, fn func(lo, hi int)) {
-	threads := min(tensor.Threads(), n/max(minPiece, 1))
-	if threads <= 1 {
-		fn(0, n)
-		return
-	}
-	var next atomic.Int64
-	work := func() {
-		for {
-			lo := next.Load()
-			left := int64(n) - lo
-			if left <= 0 {
-				return
+// wideGroups computes groups [lo, hi) of linearWide's numbering.
+func wideGroups(lo, hi int, inp []float32, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
+	n32, n16 := widePanels(N)
+	np := n32 + n16
+	for m, o := range outs {
+		g0, g1 := max(lo, first[m]), min(hi, first[m+1])
+		if g0 >= g1 {
+			continue
+		}
+		j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
+		whole := j0 + (j1-j0)/12*12
+		for j := j0; j < whole; j += 12 {
+			w := o.W[j*IC : (j+12)*IC]
+			// Prefetch the next group (into L2) while this one
+			// computes, if it is whole and ours; else (harmlessly) this
+			// one. Measured on the 64-row step, two threads: no
+			// prefetch ~7% slower, two or four groups ahead no better.
+			pf := w
+			if j+24 <= whole {
+				pf = o.W[(j+12)*IC : (j+24)*IC]
 			}
-			size := min(left, max(int64(minPiece), left/int64(2*threads)))
-			if next.CompareAndSwap(lo, lo+size) {
-				fn(int(lo), int(lo+size))
+			for k0 := 0; k0 < IC; k0 += kc {
+				kl := min(kc, IC-k0)
+				acc := 0
+				if k0 > 0 {
+					acc = 1
+				}
+				for q := 0; q < np; q++ {
+					if q < n32 {
+						decW12x32AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*32], &c[q*384], acc, &pf[k0*12])
+					} else {
+						decW12x16AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*16], &c[q*384], acc, &pf[k0*12])
+					}
+				}
+			}
+			var b *float32
+			if o.B != nil {
+				b = &o.B[j]
+			}
+			for q := 0; q < np; q++ {
+				wideStoreT(&c[q*384], min(32, N-32*q), &o.Out[32*q*o.OC+j], o.OC, b)
 			}
 		}
+		if whole == j1 {
+			continue
+		}
+		dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
+		o.addBias(N, whole, j1)
 	}
-	var wg sync.WaitGroup
-	for i := 1; i < threads; i++ {
-		wg.Go(work)
+}
+
+// guided hands out [0,n) with guided self-scheduling: each claim takes
+// 1/(2·threads) of what is left (at least minPiece), so pieces start large
+// (long runs of weight rows, prefetched group after group) and shrink towards
+// the end, where they even out the finish: a group of the wide tiles is only
+// a few microseconds, a quarter of a call (parallelPieces' piece) is
+// hundreds.
+type guided struct {
+	claimed             int64 // atomic: first unclaimed
+	n, minPiece, shares int64
+}
+
+func (g *guided) init(n, minPiece, threads int) {
+	g.n, g.minPiece, g.shares = int64(n), int64(max(minPiece, 1)), int64(2*max(threads, 1))
+}
+
+// next claims the next piece; ok is false when none is left.
+func (g *guided) next() (lo, hi int, ok bool) {
+	for {
+		l := atomic.LoadInt64(&g.claimed)
+		left := g.n - l
+		if left <= 0 {
+			return 0, 0, false
+		}
+		size := min(left, max(g.minPiece, left/g.shares))
+		if atomic.CompareAndSwapInt64(&g.claimed, l, l+size) {
+			return int(l), int(l + size), true
+		}
 	}
-	work()
-	wg.Wait()
 }

@@ -2,7 +2,7 @@ package tensor
 
 import (
 	"runtime"
-	"sync"
+	"sync/atomic"
 )
 
 // maxThreads bounds the goroutines ParallelFor and the matmul kernels use.
@@ -20,8 +20,10 @@ func SetThreads(n int) {
 func Threads() int { return maxThreads }
 
 // ParallelFor splits [0,n) into at most Threads() contiguous chunks and runs fn on
-// each in its own goroutine. minChunk keeps tiny loops on the calling goroutine,
-// where spawning would cost more than the work.
+// each, on the calling goroutine and Share's workers: a chunk goes to whoever
+// is free, so a worker that is slow to arrive never holds one up. minChunk
+// keeps tiny loops on the calling goroutine, where handing out would cost
+// more than the work.
 func ParallelFor(n, minChunk int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -37,22 +39,16 @@ func ParallelFor(n, minChunk int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + t - 1) / t
-	for lo := 0; lo < n; lo += chunk {
-		hi := lo + chunk
-		if hi > n {
-			hi = n
+	chunks := (n + chunk - 1) / chunk
+	var next atomic.Int64
+	Share(chunks-1, func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			fn(c*chunk, min(c*chunk+chunk, n))
 		}
-		if hi == n {
-			fn(lo, hi) // the caller does the last chunk itself
-			break
-		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, hi)
-	}
-	wg.Wait()
+	})
 }

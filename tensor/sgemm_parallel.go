@@ -1,34 +1,18 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
-// Gemm's helpers are long-lived workers fed through a channel rather than
-// fresh goroutines per call: a message is a pointer to a pooled job, so a
-// parallel Gemm does not allocate.
-//
-// C is cut into chunks claimed from an atomic counter with guided
-// self-scheduling: each claim takes 1/(2·threads) of what is left, so chunks
-// start large (few passes over A) and shrink towards the end, where they even
-// out the finish when a goroutine started late or lost its core for a while
-// (another process, the GC) instead of leaving one holding a fixed half.
-//
-// The caller never waits for a helper that has not started: helpers join a
-// job only while it is open, and the caller closes it once every chunk is
-// claimed, then waits just for those that joined. Waking a parked worker's
-// thread took 50-100 µs on the build VM, longer than a small multiply, so a
-// helper that arrives late finds the job closed and goes back to waiting. A
-// message that outlives its call may find the job pooled and reused by a
-// later call; joining that one is just as correct.
-
-const (
-	jobClosed = 1 << 40       // state bit: no more helpers may join
-	jobCount  = jobClosed - 1 // state bits: helpers inside work()
-)
+// A parallel Gemm cuts C into chunks claimed from an atomic counter with
+// guided self-scheduling: each claim takes 1/(2·threads) of what is left, so
+// chunks start large (few passes over A) and shrink towards the end, where
+// they even out the finish when a goroutine started late or lost its core
+// for a while (another process, the GC) instead of leaving one holding a
+// fixed half. The goroutines are Share's pooled workers; the job itself is
+// pooled too (with its work method bound once), so a parallel Gemm does not
+// allocate.
 
 type gemmJob struct {
 	im      *sgemmImpl
@@ -38,71 +22,14 @@ type gemmJob struct {
 	units   int // units in all
 	threads int
 	next    atomic.Int64 // first unclaimed unit
-	state   atomic.Int64 // jobClosed | number of helpers that joined and are working
-	done    chan struct{}
+	workFn  func()       // j.work, bound once
 }
 
-var (
-	jobPool = sync.Pool{New: func() any {
-		j := &gemmJob{done: make(chan struct{}, 1)}
-		j.state.Store(jobClosed)
-		return j
-	}}
-	workMu   sync.Mutex
-	workCh   = make(chan *gemmJob, 64)
-	nWorkers int
-)
-
-func ensureWorkers(n int) {
-	workMu.Lock()
-	for nWorkers < n {
-		nWorkers++
-		go worker()
-	}
-	workMu.Unlock()
-}
-
-// spinFor is how long an idle worker keeps polling for the next job before
-// parking: training issues Gemm calls back to back, and a spinning worker
-// joins the next one within microseconds instead of after a thread wake-up.
-const spinFor = 200 * time.Microsecond
-
-func worker() {
-	for {
-		j := <-workCh
-		for j != nil {
-			j.help()
-			j = nil
-			for t0 := time.Now(); time.Since(t0) < spinFor; {
-				select {
-				case j = <-workCh:
-				default:
-					runtime.Gosched()
-					continue
-				}
-				break
-			}
-		}
-	}
-}
-
-// help joins j if it is still open, works, and signals the caller if it was
-// the last helper out of a closed job.
-func (j *gemmJob) help() {
-	for {
-		s := j.state.Load()
-		if s&jobClosed != 0 {
-			return
-		}
-		if j.state.CompareAndSwap(s, s+1) {
-			break
-		}
-	}
-	j.work()
-	if j.state.Add(-1) == jobClosed {
-		j.done <- struct{}{}
-	}
-}
+var jobPool = sync.Pool{New: func() any {
+	j := &gemmJob{}
+	j.workFn = j.work
+	return j
+}}
 
 // work claims and computes chunks until none are left.
 func (j *gemmJob) work() {
@@ -153,20 +80,7 @@ func runParallel(im *sgemmImpl, g *gemmArgs) bool {
 	j := jobPool.Get().(*gemmJob)
 	j.im, j.g, j.splitN, j.unit, j.units, j.threads = im, *g, splitN, unit, units, t
 	j.next.Store(0)
-	j.state.Store(0) // open: set up before helpers can see it
-	helpers := min(t, units) - 1
-	ensureWorkers(helpers)
-	for i := 0; i < helpers; i++ {
-		select {
-		case workCh <- j:
-		default: // workers are backed up; do it ourselves
-		}
-	}
-	j.work()
-	// Every chunk is claimed; wait only for helpers still computing theirs.
-	if j.state.Or(jobClosed)&jobCount != 0 {
-		<-j.done
-	}
+	Share(min(t, units)-1, j.workFn)
 	j.g = gemmArgs{} // drop references to the caller's slices
 	jobPool.Put(j)
 	return true
