@@ -85,7 +85,13 @@ func BenchmarkGenerate(b *testing.B) {
 // asserts on the tiny models (max 0.05, mean 0.005).
 func BenchmarkBF16Logprobs(b *testing.B) {
 	m := benchModel(b)
-	const R, promptLen, steps = 4, 32, 32
+	for _, R := range []int{4, 64} {
+		b.Run(fmt.Sprintf("rows=%d", R), func(b *testing.B) { bf16Logprobs(b, m, R) })
+	}
+}
+
+func bf16Logprobs(b *testing.B, m *model.Model, R int) {
+	const promptLen, steps = 32, 32
 	V := m.Cfg.Vocab
 	prompts := make([][]int32, R)
 	ids := make([]int32, 0, R*promptLen)
@@ -95,7 +101,7 @@ func BenchmarkBF16Logprobs(b *testing.B) {
 		}
 		ids = append(ids, prompts[i]...)
 	}
-	cs, err := Generate(m, prompts, Options{MaxNewTokens: steps})
+	cs, err := Generate(m, prompts, Options{MaxNewTokens: steps, BatchSize: R})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,16 +1,24 @@
 package generate
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
 
 // TestBF16GreedyMatchesF32: greedy completions decoded from bf16 weights
 // follow the f32 ones; where both have chosen the same tokens so far, the
-// log-probs they report differ by rounding only.
+// log-probs they report differ by rounding only. Batches of 4 decode through
+// the bf16 dot tiles, batches of 48 through the wide tiles (where the CPU
+// has them).
 func TestBF16GreedyMatchesF32(t *testing.T) {
-	for _, mt := range []string{"gpt2", "llama"} {
-		t.Run(mt, func(t *testing.T) {
+	for _, c := range []struct {
+		mt      string
+		prompts int
+		batch   int
+	}{{"gpt2", 8, 4}, {"llama", 8, 4}, {"gpt2", 48, 48}, {"llama", 48, 48}} {
+		mt := c.mt
+		t.Run(fmt.Sprintf("%s/batch=%d", mt, c.batch), func(t *testing.T) {
 			m := tinyModel(t, mt)
 			// tinyModel's weights are 6× GPT-2's init for peaked logits; at
 			// 2× they are less peaked, and bf16's error (relative to the
@@ -19,10 +27,10 @@ func TestBF16GreedyMatchesF32(t *testing.T) {
 				m.Data[i] /= 3
 			}
 			var prompts [][]int32
-			for p := 0; p < 8; p++ {
-				prompts = append(prompts, []int32{int32(p*5 + 1), int32(p*3 + 2), int32(p + 7)})
+			for p := 0; p < c.prompts; p++ {
+				prompts = append(prompts, []int32{int32(p*5+1) % 40, int32(p*3+2) % 40, int32(p+7) % 40})
 			}
-			opt := Options{MaxNewTokens: 16, Logprobs: true, BatchSize: 4}
+			opt := Options{MaxNewTokens: 16, Logprobs: true, BatchSize: c.batch}
 			f32, err := Generate(m, prompts, opt)
 			if err != nil {
 				t.Fatal(err)

@@ -76,9 +76,14 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		}
 		return
 	}
-	var tiled, wide [7]DecodeOut
-	nt, nw, bf := 0, 0, false
+	var tiled, wide, wide16 [7]DecodeOut
+	nt, nw, nw16, bf := 0, 0, 0, false
 	for _, o := range outs {
+		if o.W16 != nil && wideRowsBF16(N, IC) {
+			wide16[nw16] = o
+			nw16++
+			continue
+		}
 		if o.gemm(N) {
 			if wideRows(N) {
 				wide[nw] = o
@@ -93,7 +98,10 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		bf = bf || o.W16 != nil
 	}
 	if nw > 0 {
-		linearWide(inp, N, IC, wide[:nw])
+		linearWide(inp, N, IC, wide[:nw], false)
+	}
+	if nw16 > 0 {
+		linearWide(inp, N, IC, wide16[:nw16], true)
 	}
 	if nt == 0 {
 		return

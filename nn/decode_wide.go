@@ -3,6 +3,7 @@ package nn
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/align-go/align/tensor"
 )
@@ -105,18 +106,32 @@ func wideRows(N int) bool {
 	return haveDecodeAsm && N > DecodeMaxRows && N <= min(DecodeWideMaxRows, 32*wideMaxPanels)
 }
 
-// linearWide is LinearDecodeMany's wide path for outs (at most 7, f32 W).
-// Work is handed out in groups of 12 weight rows, numbered across outs; the
-// last < 12 rows of an output go through dotRows.
-func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
+// wideRowsBF16 reports whether LinearDecodeMany computes bf16 weights at N
+// rows with the bf16 wide tiles: where the CPU has AVX512_BF16 (and the DP
+// kernels are in use, so the dot tiles round the input to bf16 too) and IC
+// is even (the tiles step over pairs of k).
+func wideRowsBF16(N, IC int) bool {
+	return wideRows(N) && bf16Kernel == kernBF16DP && IC%2 == 0
+}
+
+// linearWide is LinearDecodeMany's wide path for outs (at most 7; f32 W, or
+// W16 when bf16). Work is handed out in groups of 12 weight rows, numbered
+// across outs; the last < 12 rows of an output go through the dot tiles.
+func linearWide(inp []float32, N, IC int, outs []DecodeOut, bf16 bool) {
 	if IC <= 0 {
 		for _, o := range outs {
 			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
 		}
 		return
 	}
+	// The bf16 tiles step over pairs of k: the panel holds 32-bit words of
+	// two bf16 inputs, packed as if the row had IC/2 f32 elements.
+	kw := IC
+	if bf16 {
+		kw = IC / 2
+	}
 	n32, n16 := widePanels(N)
-	size := (32*n32 + 16*n16) * IC
+	size := (32*n32 + 16*n16) * kw
 	var first [8]int
 	total := 0
 	for i, o := range outs {
@@ -127,6 +142,9 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
 	kc := DecodeWideKC
 	if kc <= 0 || kc > IC {
 		kc = IC
+	}
+	if bf16 {
+		kc = max(kc/2, 1)
 	}
 	// About 256K multiply-adds per piece pays for handing it out.
 	minGroups := max(1, (1<<18)/(12*IC*N))
@@ -142,22 +160,40 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut) {
 			*p = make([]float32, size)
 		}
 		xt := (*p)[:size]
-		packXT(xt, inp[:N*IC], N, IC)
+		var x16 []uint16
+		if bf16 {
+			p16 := x16Pool.Get().(*[]uint16)
+			defer x16Pool.Put(p16)
+			if cap(*p16) < N*IC {
+				*p16 = make([]uint16, N*IC)
+			}
+			x16 = (*p16)[:N*IC]
+			ToBF16(x16, inp[:N*IC])
+			packXT(xt, unsafe.Slice((*float32)(unsafe.Pointer(&x16[0])), N*kw), N, kw)
+		} else {
+			packXT(xt, inp[:N*IC], N, IC)
+		}
 		var c [wideMaxPanels * 384]float32
 		for {
 			lo, hi, ok := claims.next()
 			if !ok {
 				return
 			}
-			wideGroups(lo, hi, inp, N, IC, outs, first[:], xt, &c, kc)
+			wideGroups(lo, hi, inp, x16, N, IC, outs, first[:], xt, &c, kc)
 		}
 	})
 }
 
 // wideGroups computes groups [lo, hi) of linearWide's numbering.
-func wideGroups(lo, hi int, inp []float32, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
+// x16 is inp rounded to bf16 when outs are bf16 (nil for f32), and kc the k
+// block in the tiles' steps (pairs of k for bf16).
+func wideGroups(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
 	n32, n16 := widePanels(N)
 	np := n32 + n16
+	if x16 != nil {
+		wideGroupsBF16(lo, hi, inp, x16, N, IC, outs, first, xt, c, kc)
+		return
+	}
 	for m, o := range outs {
 		g0, g1 := max(lo, first[m]), min(hi, first[m+1])
 		if g0 >= g1 {
@@ -232,5 +268,54 @@ func (g *guided) next() (lo, hi int, ok bool) {
 		if atomic.CompareAndSwapInt64(&g.claimed, l, l+size) {
 			return int(l), int(l + size), true
 		}
+	}
+}
+
+// wideGroupsBF16 is wideGroups for bf16 weights (W16): the same walk with k
+// counted in pairs.
+func wideGroupsBF16(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
+	n32, n16 := widePanels(N)
+	np := n32 + n16
+	kp := IC / 2
+	for m, o := range outs {
+		g0, g1 := max(lo, first[m]), min(hi, first[m+1])
+		if g0 >= g1 {
+			continue
+		}
+		j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
+		whole := j0 + (j1-j0)/12*12
+		for j := j0; j < whole; j += 12 {
+			w := o.W16[j*IC : (j+12)*IC]
+			pf := w
+			if j+24 <= whole {
+				pf = o.W16[(j+12)*IC : (j+24)*IC]
+			}
+			for k0 := 0; k0 < kp; k0 += kc {
+				kl := min(kc, kp-k0)
+				acc := 0
+				if k0 > 0 {
+					acc = 1
+				}
+				for q := 0; q < np; q++ {
+					if q < n32 {
+						decWB12x32BF16(kl, &w[2*k0], kp, &xt[q*32*kp+k0*32], &c[q*384], acc, &pf[24*k0])
+					} else {
+						decWB12x16BF16(kl, &w[2*k0], kp, &xt[q*32*kp+k0*16], &c[q*384], acc, &pf[24*k0])
+					}
+				}
+			}
+			var b *float32
+			if o.B != nil {
+				b = &o.B[j]
+			}
+			for q := 0; q < np; q++ {
+				wideStoreT(&c[q*384], min(32, N-32*q), &o.Out[32*q*o.OC+j], o.OC, b)
+			}
+		}
+		if whole == j1 {
+			continue
+		}
+		dotRowsBF16(o.Out[whole:], o.OC, inp, x16, IC, o.W16[whole*IC:], IC, N, j1-whole, IC)
+		o.addBias(N, whole, j1)
 	}
 }
