@@ -171,12 +171,14 @@ func generateChunk(m *model.Model, prompts [][]int32, out []Completion, lo, hi, 
 	if err != nil {
 		return err
 	}
-	// Fan the prefilled rows out to the samples (a no-op copy when N is 1).
-	cur := make([]float32, len(rows)*V)
-	for i, u := range fan {
-		copy(cur[i*V:(i+1)*V], logits[u*V:(u+1)*V])
-	}
+	// Fan the prefilled rows out to the samples. With one sample per prompt
+	// every row is its own prompt's, and the logits are sampled in place.
+	cur := logits
 	if len(uniq) != len(rows) {
+		cur = make([]float32, len(rows)*V)
+		for i, u := range fan {
+			copy(cur[i*V:(i+1)*V], logits[u*V:(u+1)*V])
+		}
 		if err := cache.Select(fan); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 )
 
 // Batch is B sequences of T token ids, row-major. Mask (optional, same shape)
@@ -220,9 +221,17 @@ func (m *Model) normBackward(dinp, dw, db, dout, inp, w, mean, rstd []float32, N
 	}
 }
 
+// copyGrain is the fewest float32 elements worth giving a goroutine in the
+// residual adds and the cache writes (64 KB: more than the hand-out costs).
+const copyGrain = 1 << 14
+
+// addInto adds src to dst elementwise, split across goroutines when large.
 func addInto(dst, src []float32) {
 	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] += src[i]
-	}
+	tensor.ParallelFor(len(dst), copyGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i := range d {
+			d[i] += s[i]
+		}
+	})
 }

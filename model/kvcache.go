@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 )
 
 // KVCache holds every layer's keys and values for B sequences of up to Cap
@@ -342,11 +343,15 @@ func (m *Model) cachedLayers(c *KVCache, w16 *bf16Weights, ids []int32, N, T int
 			nn.RopeForward(s.k, s.pos, c.rope.cos, c.rope.sin, N, NKV, HS)
 		}
 		kc, vc := c.K[l], c.V[l]
-		for r, b := range s.rowIdx {
-			dst := (b*c.Cap + s.starts[r]) * KV
-			copy(kc[dst:dst+T*KV], s.k[r*T*KV:(r+1)*T*KV])
-			copy(vc[dst:dst+T*KV], s.v[r*T*KV:(r+1)*T*KV])
-		}
+		// Split across goroutines: at batch 64 the copies were ~2% of a
+		// step on one core while the other waited.
+		tensor.ParallelFor(R, max(1, copyGrain/(T*KV)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				dst := (s.rowIdx[r]*c.Cap + s.starts[r]) * KV
+				copy(kc[dst:dst+T*KV], s.k[r*T*KV:(r+1)*T*KV])
+				copy(vc[dst:dst+T*KV], s.v[r*T*KV:(r+1)*T*KV])
+			}
+		})
 		nn.AttentionCached(s.y, s.q, kc, vc, c.Mask, s.rowIdx, s.starts, R, T, c.Cap, NH, NKV, HS)
 		nn.LinearDecodeMany(s.y, N, Q, nn.DecodeOut{Out: s.res2, W: lw.Wo, W16: h.o, B: lw.Bo, OC: C})
 		m.loraAddInference(l, modO, s.res2, s.y, N, Q, C)

@@ -23,14 +23,23 @@ func LayerNormForward(out, mean, rstd, inp, w, b []float32, N, C int, eps float3
 			mean[i], rstd[i] = mf, rf
 			o := out[i*C : (i+1)*C]
 			w := w[:C]
+			j0 := 0
+			if n16 := C &^ 15; haveDecodeAsm && n16 > 0 {
+				var bp *float32
+				if b != nil {
+					bp = &b[0]
+				}
+				lnApplyAVX512(&o[0], &x[0], &w[0], bp, n16, mf, rf)
+				j0 = n16
+			}
 			if b == nil {
-				for j, v := range x {
-					o[j] = (v - mf) * rf * w[j]
+				for j := j0; j < C; j++ {
+					o[j] = (x[j] - mf) * rf * w[j]
 				}
 			} else {
 				b := b[:C]
-				for j, v := range x {
-					o[j] = (v-mf)*rf*w[j] + b[j]
+				for j := j0; j < C; j++ {
+					o[j] = (x[j]-mf)*rf*w[j] + b[j]
 				}
 			}
 		}

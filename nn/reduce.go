@@ -5,12 +5,16 @@ import "math"
 // Row reductions with four independent float64 accumulators: a single running
 // sum is bound by the add latency (one element per ~4 cycles), four lanes let
 // the adds overlap. float64 keeps long rows (C, V in the thousands) exact to
-// float32 precision whatever the order.
+// float32 precision whatever the order. With AVX-512 the multiple-of-16 part
+// runs in reduce_amd64.s (four 8-lane accumulators), the rest here.
 
 // sum64 returns Σ x.
 func sum64(x []float32) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
+	if n16 := len(x) &^ 15; haveDecodeAsm && n16 > 0 {
+		s0, i = sum64AVX512(&x[0], n16), n16
+	}
 	for ; i+4 <= len(x); i += 4 {
 		v := x[i : i+4 : i+4]
 		s0 += float64(v[0])
@@ -28,6 +32,9 @@ func sum64(x []float32) float64 {
 func sumSqDev64(x []float32, m float64) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
+	if n16 := len(x) &^ 15; haveDecodeAsm && n16 > 0 {
+		s0, i = sumSqDev64AVX512(&x[0], n16, m), n16
+	}
 	for ; i+4 <= len(x); i += 4 {
 		v := x[i : i+4 : i+4]
 		d0, d1, d2, d3 := float64(v[0])-m, float64(v[1])-m, float64(v[2])-m, float64(v[3])-m
