@@ -22,3 +22,25 @@ if g < 20:
     sys.exit(f"PyTorch's matmul runs {g:.1f} GFLOP/s: its BLAS is the reference one, not OpenBLAS; "
              "install it (apt-get install libopenblas0-pthread) and rerun")
 print(f"torch {torch.__version__}, matmul 512^3 {g:.0f} GFLOP/s, {torch.get_num_threads()} thread(s)")
+
+
+def cpu():
+    """The CPU line every benchmark figure needs: model name, family, model and,
+    for AMD, the Zen generation (family 25 = Zen 3 or 4 by model, 26 = Zen 5)."""
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+    except OSError:
+        return "cpu: unknown"
+    fam, mod = int(info.get("cpu family", "0")), int(info.get("model", "0"))
+    gen = ""
+    if info.get("vendor_id") == "AuthenticAMD":
+        gen = {26: "Zen 5"}.get(fam, "")
+        if fam == 25:
+            gen = "Zen 4" if 0x10 <= mod <= 0x1F or 0x60 <= mod <= 0x7F or 0xA0 <= mod <= 0xAF else "Zen 3"
+    return f"cpu: {info.get('model name', '?')}, family {fam} model {mod}" + (f" ({gen})" if gen else "")
+
+
+print(cpu())

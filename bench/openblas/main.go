@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ func main() {
 
 	tensor.SetThreads(*threads)
 	C.openblas_set_num_threads(C.int(*threads))
+	fmt.Println(cpuLine())
 	fmt.Printf("OpenBLAS core: %s, threads: %d, load average: %s\n", C.GoString(C.openblas_get_corename()), *threads, loadavg())
 	fmt.Printf("%-22s %10s %10s %10s %10s %7s\n", "shape (m×k×n)", "ours best", "ours med", "blas best", "blas med", "ratio")
 
@@ -163,4 +165,35 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Fields(string(b))[0]
+}
+
+// cpuLine names the CPU as every recorded figure must: model name, family,
+// model and, for AMD, the Zen generation (family 25 is Zen 3 or Zen 4 by
+// model, 26 is Zen 5), from /proc/cpuinfo.
+func cpuLine() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "cpu: unknown"
+	}
+	info := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if k = strings.TrimSpace(k); ok && info[k] == "" {
+			info[k] = strings.TrimSpace(v)
+		}
+	}
+	fam, _ := strconv.Atoi(info["cpu family"])
+	mod, _ := strconv.Atoi(info["model"])
+	gen := ""
+	if info["vendor_id"] == "AuthenticAMD" {
+		switch {
+		case fam == 26:
+			gen = " (Zen 5)"
+		case fam == 25 && (mod >= 0x10 && mod <= 0x1f || mod >= 0x60 && mod <= 0x7f || mod >= 0xa0 && mod <= 0xaf):
+			gen = " (Zen 4)"
+		case fam == 25:
+			gen = " (Zen 3)"
+		}
+	}
+	return fmt.Sprintf("cpu: %s, family %d model %d%s", info["model name"], fam, mod, gen)
 }
