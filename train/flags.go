@@ -34,26 +34,54 @@ func normalizeName(name string) string {
 	return n
 }
 
+// ConfigFile is --config FILE.yaml for a command: a YAML mapping of flag
+// names (max_steps or max-steps, and the HF names in aliases) to values,
+// applied to every flag not given on the command line; and the command's
+// resolved flags rendered back as such a file, for OUT/config.yaml. Trainers
+// on the shared loop get it through AddFlags; commands with a loop of their
+// own (ppo) add it directly.
+type ConfigFile struct {
+	cmd  *cobra.Command
+	path string
+}
+
+// AddConfigFlag registers --config on cmd and makes its flags accept
+// underscored spellings and the aliases. Call it before adding aliases of
+// the command's own (they chain onto this normalisation).
+func AddConfigFlag(cmd *cobra.Command) *ConfigFile {
+	c := &ConfigFile{cmd: cmd}
+	fs := cmd.Flags()
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(normalizeName(name))
+	})
+	fs.StringVar(&c.path, "config", "", "YAML file of settings (keys are flag names, max_steps or max-steps); flags given on the command line win")
+	return c
+}
+
+// Apply sets, from the --config file if one was given, every flag the
+// command line did not set.
+func (c *ConfigFile) Apply() error {
+	if c.path == "" {
+		return nil
+	}
+	return applyYAML(c.cmd.Flags(), c.path)
+}
+
 // Flags binds the loop's settings to a cobra command and resolves them
 // against a --config YAML file. Each trainer adds its own flags to the same
 // command; the YAML file may set those too.
 type Flags struct {
 	cmd    *cobra.Command
 	s      Settings
-	config string
+	config *ConfigFile
 }
 
 // AddFlags registers the common training flags on cmd with def as defaults,
-// plus --config FILE.yaml. Underscored spellings (--max_steps) and the HF
-// names in aliases are accepted.
+// plus --config FILE.yaml (AddConfigFlag).
 func AddFlags(cmd *cobra.Command, def Settings) *Flags {
-	f := &Flags{cmd: cmd, s: def}
+	f := &Flags{cmd: cmd, s: def, config: AddConfigFlag(cmd)}
 	fs := cmd.Flags()
-	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-		return pflag.NormalizedName(normalizeName(name))
-	})
 	s := &f.s
-	fs.StringVar(&f.config, "config", "", "YAML file of settings (keys are flag names, max_steps or max-steps); flags given on the command line win")
 	fs.StringVar(&s.Out, "out", def.Out, "run directory: config.yaml, metrics.jsonl, checkpoints, final model")
 	fs.IntVar(&s.MaxSteps, "max-steps", def.MaxSteps, "optimizer steps to take; > 0 overrides --epochs")
 	fs.Float64Var(&s.Epochs, "epochs", def.Epochs, "passes over the training data (may be fractional)")
@@ -97,10 +125,8 @@ func (f *Flags) Resolve(args []string) (Settings, error) {
 			return Settings{}, fmt.Errorf("unexpected argument %q (every option is a --flag)", args[0])
 		}
 	}
-	if f.config != "" {
-		if err := applyYAML(fs, f.config); err != nil {
-			return Settings{}, err
-		}
+	if err := f.config.Apply(); err != nil {
+		return Settings{}, err
 	}
 	if err := f.s.Validate(); err != nil {
 		return Settings{}, err
@@ -178,6 +204,18 @@ func setFromYAML(fs *pflag.FlagSet, fl *pflag.Flag, v *yaml.Node) error {
 				}
 			}
 		}
+		if v.Tag == "!!float" {
+			// YAML's spellings of the special values (config.yaml writes a
+			// NaN default, e.g. ppo's missing_eos_penalty, as .nan).
+			switch strings.ToLower(val) {
+			case ".nan":
+				val = "NaN"
+			case ".inf", "+.inf":
+				val = "+Inf"
+			case "-.inf":
+				val = "-Inf"
+			}
+		}
 		if sv, ok := fl.Value.(pflag.SliceValue); ok {
 			return sv.Replace([]string{val})
 		}
@@ -192,9 +230,12 @@ func setFromYAML(fs *pflag.FlagSet, fl *pflag.Flag, v *yaml.Node) error {
 // ConfigYAML renders every flag of the command (the loop's and the
 // trainer's own) as resolved, underscored like a TRL config, for
 // OUT/config.yaml. It is a valid --config file for the same command.
-func (f *Flags) ConfigYAML() ([]byte, error) {
+func (f *Flags) ConfigYAML() ([]byte, error) { return f.config.YAML() }
+
+// YAML renders every flag of the command as resolved (ConfigYAML).
+func (c *ConfigFile) YAML() ([]byte, error) {
 	var flags []*pflag.Flag
-	f.cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+	c.cmd.Flags().VisitAll(func(fl *pflag.Flag) {
 		switch fl.Name {
 		case "config", "help", "resume":
 			return

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -142,6 +143,35 @@ func TestResumeCommand(t *testing.T) {
 	for _, tc := range tests {
 		if got := ResumeCommand(tc.args); got != tc.want {
 			t.Errorf("%q: got %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestConfigFileSpecialFloats: a NaN or infinite float setting written into
+// config.yaml (YAML's .nan, .inf, -.inf) reads back as the same value.
+func TestConfigFileSpecialFloats(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0.25} {
+		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		c := AddConfigFlag(cmd)
+		var x float64
+		cmd.Flags().Float64Var(&x, "penalty", v, "")
+		b, err := c.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd2 := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		c2 := AddConfigFlag(cmd2)
+		var y float64
+		cmd2.Flags().Float64Var(&y, "penalty", 1, "")
+		cmd2.SetArgs([]string{"--config", writeYAML(t, string(b))})
+		if err := cmd2.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c2.Apply(); err != nil {
+			t.Fatalf("%v: reading back %q: %v", v, b, err)
+		}
+		if !(y == v || math.IsNaN(v) && math.IsNaN(y)) {
+			t.Errorf("%v written as %q reads back as %v", v, b, y)
 		}
 	}
 }

@@ -6,12 +6,15 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 
+	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
+	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
 
@@ -26,6 +29,7 @@ type ppoOpts struct {
 	lora                            *loraFlags
 	topK                            int
 	topP, temp                      float64
+	config                          *train.ConfigFile
 }
 
 func init() {
@@ -44,9 +48,12 @@ is that base with adapters off; OUT then holds the policy's PEFT adapters and OU
 value adapters and head. --value-init reward starts the value head from the reward model's
 score head (and, without LoRA, the value model from its weights); policy starts from the
 policy's weights with a fresh head. Dropout is off in every pass, as in TRL.
-Writes metrics.jsonl (TRL's names), samples.jsonl every --sample-steps updates, and
-checkpoint-N every --save-steps updates; --resume continues from the newest one exactly.`,
+Writes config.yaml (every setting as resolved; --config FILE.yaml reads one, flags on the
+command line winning), metrics.jsonl (TRL's names), samples.jsonl every --sample-steps
+updates, and checkpoint-N every --save-steps updates; --resume continues from the newest one
+exactly.`,
 	}
+	o.config = train.AddConfigFlag(cmd)
 	fs := cmd.Flags()
 	c := &o.cfg
 	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
@@ -87,7 +94,12 @@ checkpoint-N every --save-steps updates; --resume continues from the newest one 
 	o.lora = addLoRAFlags(fs)
 	withAliases(fs, map[string]string{"response-length": "max-new-tokens", "learning-rate": "lr",
 		"reward-model-path": "reward", "sft-model-path": "policy"})
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), cmd.ErrOrStderr()) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.config.Apply(); err != nil {
+			return err
+		}
+		return o.run(cmd.Context(), cmd.ErrOrStderr())
+	}
 	rootCmd.AddCommand(cmd)
 }
 
@@ -201,6 +213,29 @@ func (o *ppoOpts) run(ctx context.Context, log io.Writer) error {
 	if err := o.restore(tr, log); err != nil {
 		return err
 	}
+	if err := o.writeConfig(); err != nil {
+		return err
+	}
 	fmt.Fprintf(log, "ppo: %s; %d prompts; %d updates of %d; lora %v\n", pol.Cfg.Describe(), len(prompts), o.cfg.Updates, o.cfg.BatchSize, o.lora.enabled())
 	return o.loop(ctx, tr, log, func(dir string) error { return o.saveModels(tr, dir) })
+}
+
+// writeConfig writes OUT/config.yaml: every flag as resolved, a valid
+// --config for a rerun (as the offline trainers write it). Callers that fill
+// ppoOpts without flags (the quickstart) have no flags to write.
+func (o *ppoOpts) writeConfig() error {
+	if o.config == nil {
+		return nil
+	}
+	b, err := o.config.YAML()
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.WriteAtomic(filepath.Join(o.out, "config.yaml"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }

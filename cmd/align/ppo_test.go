@@ -119,3 +119,50 @@ func TestPPOCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPPOConfigFile: align ppo reads its settings from --config (TRL's
+// underscored names too), flags on the command line win, OUT/config.yaml
+// records every setting as resolved and is itself a valid --config, and a
+// key the command does not have is an error naming the file and line.
+func TestPPOConfigFile(t *testing.T) {
+	policy := prefModel(t, 3)
+	rm := trainRM(t)
+	prompts := ppoPrompts(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	cfg := filepath.Join(dir, "ppo.yaml")
+	body := fmt.Sprintf("policy: %s\nreward_model_path: %s\nprompts: %s\nout: %s\nlora_r: 4\nbatch_size: 4\nnum_mini_batches: 2\n"+
+		"max_new_tokens: 6\nlearning_rate: 0.003\ntemperature: 1\nmax_steps: 5\nsave_steps: 0\nseed: 7\n", policy, rm, prompts, out)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runAlign(t, "", "ppo", "--config", cfg, "--max-steps", "2"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if rows := metricRows(t, out); len(rows) != 2 {
+		t.Fatalf("%d metrics rows, want 2 (--max-steps on the command line over max_steps: 5)", len(rows))
+	}
+	got, err := os.ReadFile(filepath.Join(out, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"max_steps: 2\n", "lr: 0.003\n", "batch_size: 4\n", "lora_r: 4\n", "reward: " + rm + "\n", "kl_coef: 0.05\n"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("config.yaml lacks %q:\n%s", want, got)
+		}
+	}
+	// The written file reruns the same settings (into another --out).
+	out2 := filepath.Join(dir, "rerun")
+	if _, stderr, err := runAlign(t, "", "ppo", "--config", filepath.Join(out, "config.yaml"), "--out", out2); err != nil {
+		t.Fatalf("rerun from config.yaml: %v\n%s", err, stderr)
+	}
+	if rows := metricRows(t, out2); len(rows) != 2 {
+		t.Fatalf("rerun: %d metrics rows, want 2", len(rows))
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("max_steps: 2\nnum_epochs_typo: 3\n"), 0o644)
+	_, stderr, err := runAlign(t, "", "ppo", "--config", bad)
+	if err == nil || !strings.Contains(stderr, bad+":2: num_epochs_typo: unknown setting") {
+		t.Errorf("bad config: err %v, stderr %q", err, stderr)
+	}
+}
