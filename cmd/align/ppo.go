@@ -25,6 +25,7 @@ type ppoOpts struct {
 	missingEOS                      float64
 	dtype                           string
 	saveSteps, loggingSteps, sample int
+	saveTotalLimit                  int
 	resume                          bool
 	lora                            *loraFlags
 	topK                            int
@@ -87,6 +88,7 @@ exactly.`,
 	fs.Float64Var(&o.topP, "top-p", 1, "nucleus filter (1: off)")
 	fs.Uint64Var(&c.Seed, "seed", 42, "seed of every random choice")
 	fs.IntVar(&o.saveSteps, "save-steps", 50, "checkpoint every N updates (0: only at the end)")
+	fs.IntVar(&o.saveTotalLimit, "save-total-limit", 0, "keep only the newest N checkpoints (0: all)")
 	fs.IntVar(&o.loggingSteps, "logging-steps", 1, "print a progress line every N updates")
 	fs.IntVar(&o.sample, "sample-steps", 10, "append the batch's completions to OUT/samples.jsonl every N updates (0: never)")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the newest OUT/checkpoint-N")

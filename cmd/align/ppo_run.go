@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,7 +104,34 @@ func (o *ppoOpts) writeCheckpoint(tr *ppo.Trainer) (string, error) {
 		d.Sync()
 		d.Close()
 	}
-	return final, nil
+	return final, o.rotate()
+}
+
+// rotate deletes the oldest OUT/checkpoint-N beyond --save-total-limit, after
+// the newest is safely in place.
+func (o *ppoOpts) rotate() error {
+	if o.saveTotalLimit <= 0 {
+		return nil
+	}
+	ents, err := os.ReadDir(o.out)
+	if err != nil {
+		return err
+	}
+	var steps []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), ppoCkptPrefix))
+		if e.IsDir() && strings.HasPrefix(e.Name(), ppoCkptPrefix) && err == nil {
+			steps = append(steps, n)
+		}
+	}
+	sort.Ints(steps)
+	for len(steps) > o.saveTotalLimit {
+		if err := os.RemoveAll(filepath.Join(o.out, ppoCkptPrefix+strconv.Itoa(steps[0]))); err != nil {
+			return fmt.Errorf("rotating checkpoints: %w", err)
+		}
+		steps = steps[1:]
+	}
+	return nil
 }
 
 func appendJSONL(path string, rows []any) error {

@@ -153,11 +153,17 @@ func TestPPOConfigFile(t *testing.T) {
 	}
 	// The written file reruns the same settings (into another --out).
 	out2 := filepath.Join(dir, "rerun")
-	if _, stderr, err := runAlign(t, "", "ppo", "--config", filepath.Join(out, "config.yaml"), "--out", out2); err != nil {
+	if _, stderr, err := runAlign(t, "", "ppo", "--config", filepath.Join(out, "config.yaml"), "--out", out2,
+		"--save-steps", "1", "--save-total-limit", "1"); err != nil {
 		t.Fatalf("rerun from config.yaml: %v\n%s", err, stderr)
 	}
 	if rows := metricRows(t, out2); len(rows) != 2 {
 		t.Fatalf("rerun: %d metrics rows, want 2", len(rows))
+	}
+	// Checkpoints after updates 1 and 2 (the final one); the limit keeps the newest.
+	ckpts, _ := filepath.Glob(filepath.Join(out2, "checkpoint-*"))
+	if len(ckpts) != 1 || filepath.Base(ckpts[0]) != "checkpoint-2" {
+		t.Errorf("with --save-total-limit 1: %v, want checkpoint-2 alone", ckpts)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("max_steps: 2\nnum_epochs_typo: 3\n"), 0o644)
