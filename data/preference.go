@@ -14,10 +14,10 @@ func detectPreference(m map[string]any) (Format, *fieldError) {
 }
 
 func detectPrompt(m map[string]any) (Format, *fieldError) {
-	if has(m, "prompt") {
+	if has(m, "prompt") || has(m, "messages") {
 		return FormatPrompt, nil
 	}
-	return "", unknownKeys(m, "prompt")
+	return "", unknownKeys(m, "prompt (or messages)")
 }
 
 // side is one of chosen/rejected as found in the row.
@@ -208,12 +208,24 @@ func hasPrefix(msgs, prefix []Message) bool {
 // kept in Extra for reward functions.
 func parsePrompt(m map[string]any) (PromptExample, *fieldError) {
 	var ex PromptExample
-	s, msgs, isMsgs, err := textOrMessages(m, "prompt")
+	key := "prompt"
+	if has(m, "messages") {
+		// A conversation to continue: TRL's conversational language-
+		// modelling column, read here as a prompt ending in a user turn.
+		if has(m, "prompt") {
+			return ex, errf("messages", `give "prompt" or "messages", not both`)
+		}
+		key = "messages"
+		if _, ok := m[key].([]any); !ok {
+			return ex, wantType(key, "list of messages", m[key])
+		}
+	}
+	s, msgs, isMsgs, err := textOrMessages(m, key)
 	if err != nil {
 		return ex, err
 	}
 	if isMsgs {
-		if err := checkTurns(msgs, names("prompt"), "prompt", RoleUser); err != nil {
+		if err := checkTurns(msgs, names(key), key, RoleUser); err != nil {
 			return ex, err
 		}
 		ex.Conversational, ex.Prompt = true, msgs
@@ -224,7 +236,7 @@ func parsePrompt(m map[string]any) (PromptExample, *fieldError) {
 		ex.PromptText = s
 	}
 	for k, v := range m {
-		if k == "prompt" {
+		if k == key {
 			continue
 		}
 		if ex.Extra == nil {

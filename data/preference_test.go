@@ -172,6 +172,7 @@ func TestPrompts(t *testing.T) {
 		`{"prompt":"What is 6*7?","answer":"42","level":3}`,
 		`{"prompt":[{"role":"system","content":"S"},{"role":"user","content":"q"}]}`,
 		`{"prompt":"p","chosen":"a","rejected":"b"}`,
+		`{"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello"},{"role":"user","content":"Go on"}],"id":7}`,
 	))
 	got, rep, err := ReadPrompts(p, Options{})
 	if err != nil {
@@ -181,8 +182,9 @@ func TestPrompts(t *testing.T) {
 		{PromptText: "What is 6*7?", Extra: map[string]any{"answer": "42", "level": 3.0}, Loc: p + ":1"},
 		{Conversational: true, Prompt: msgs(sys("S"), u("q")), Loc: p + ":2"},
 		{PromptText: "p", Extra: map[string]any{"chosen": "a", "rejected": "b"}, Loc: p + ":3"},
+		{Conversational: true, Prompt: msgs(u("Hi"), a("Hello"), u("Go on")), Extra: map[string]any{"id": 7.0}, Loc: p + ":4"},
 	}
-	if !reflect.DeepEqual(got, want) || rep.Rows != 3 || rep.Format != FormatPrompt {
+	if !reflect.DeepEqual(got, want) || rep.Rows != 4 || rep.Format != FormatPrompt {
 		t.Fatalf("got %+v %+v", got, rep)
 	}
 
@@ -190,7 +192,11 @@ func TestPrompts(t *testing.T) {
 		{`{"prompt":"  "}`, `prompts.jsonl:1: field "prompt": empty`},
 		{`{"prompt":[{"role":"user","content":"q"},{"role":"assistant","content":"r"}]}`,
 			`prompts.jsonl:1: field "prompt[1].role": conversation must end with a user turn, got assistant`},
-		{`{"question":"q"}`, `prompts.jsonl:1: cannot tell the format from keys [question]; want prompt`},
+		{`{"question":"q"}`, `prompts.jsonl:1: cannot tell the format from keys [question]; want prompt (or messages)`},
+		{`{"prompt":"p","messages":[{"role":"user","content":"q"}]}`, `prompts.jsonl:1: field "messages": give "prompt" or "messages", not both`},
+		{`{"messages":"q"}`, `prompts.jsonl:1: field "messages": want list of messages, got string`},
+		{`{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"r"}]}`,
+			`prompts.jsonl:1: field "messages[1].role": conversation must end with a user turn, got assistant`},
 	} {
 		p := writeFile(t, "prompts.jsonl", c.row+"\n")
 		_, _, err := ReadPrompts(p, Options{})

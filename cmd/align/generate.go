@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -22,9 +21,11 @@ func init() {
 		Long: `Generate completions and print one JSON line per prompt:
 {"prompt": ..., "completion": ..., "tokens": N, "finish_reason": "stop"|"length"}
 
---prompts rows are {"prompt": "..."} or {"messages": [{"role": ..., "content": ...}, ...]};
-messages (and, with --chat, plain prompts as one user turn) are rendered with the
-tokenizer's chat template and an assistant generation prompt.
+--prompts is a JSONL, JSON or Parquet file whose rows have "prompt" (a string, or chat
+messages as in TRL's conversational prompt-only format) or "messages" (a conversation
+ending in a user turn); other columns are ignored. Messages (and, with --chat, plain
+prompts as one user turn) are rendered with the tokenizer's chat template and an
+assistant generation prompt.
 
 Sampling defaults come from the model's generation_config.json (greedy when it
 does not set do_sample); flags override them. --temperature 0 is greedy.
@@ -37,7 +38,7 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 	f.StringVar(&o.dir, "model", "", "HF model directory (config.json, safetensors, tokenizer)")
 	f.StringVar(&o.adapter, "adapter", "", "PEFT LoRA adapter directory to apply on top of --model (as trained with --lora-r)")
 	f.StringVar(&o.prompt, "prompt", "", "one prompt")
-	f.StringVar(&o.prompts, "prompts", "", `JSONL file of {"prompt": STR} or {"messages": [...]} rows`)
+	f.StringVar(&o.prompts, "prompts", "", `JSONL/JSON/Parquet file of {"prompt": STR or messages} or {"messages": [...]} rows`)
 	f.BoolVar(&o.chat, "chat", false, "render plain prompts as a user message through the chat template")
 	f.IntVar(&o.maxNew, "max-new-tokens", 128, "most tokens generated per prompt")
 	f.Float64Var(&o.s.Temperature, "temperature", 0, "sampling temperature; 0 = greedy (default: generation_config.json)")
@@ -63,12 +64,6 @@ type genFlags struct {
 	dtype                string
 }
 
-// promptRow is one --prompts line.
-type promptRow struct {
-	Prompt   *string             `json:"prompt"`
-	Messages []tokenizer.Message `json:"messages"`
-}
-
 func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	if (o.prompt == "") == (o.prompts == "") {
 		return fmt.Errorf("give exactly one of --prompt and --prompts")
@@ -89,12 +84,19 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 		return fmt.Errorf("--dtype: %w", err)
 	}
 	// Prompts first: a typo in the file should not wait for the model to load.
-	var rows []promptRow
+	var rows []rl.PromptRow
 	var err error
 	if o.prompt != "" {
-		rows = []promptRow{{Prompt: &o.prompt}}
-	} else if rows, err = readPromptRows(o.prompts); err != nil {
+		rows = []rl.PromptRow{{Text: o.prompt, Loc: "--prompt"}}
+	} else if rows, err = rl.ReadPrompts(o.prompts); err != nil {
 		return err
+	}
+	if o.chat {
+		for i, r := range rows {
+			if r.Messages == nil {
+				rows[i].Messages = []reward.Message{{Role: "user", Content: r.Text}}
+			}
+		}
 	}
 	m, err := model.LoadDir(o.dir)
 	if err != nil {
@@ -131,30 +133,9 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	texts := make([]string, len(rows))
 	ids := make([][]int32, len(rows))
 	for i, r := range rows {
-		where := "--prompt"
-		if o.prompts != "" {
-			where = fmt.Sprintf("%s: row %d", o.prompts, i+1)
+		if texts[i], ids[i], err = r.Encode(tok); err != nil {
+			return err
 		}
-		var enc []int
-		switch {
-		case r.Messages != nil || o.chat:
-			msgs := r.Messages
-			if msgs == nil {
-				msgs = []tokenizer.Message{{Role: "user", Content: *r.Prompt}}
-			}
-			if texts[i], err = tok.RenderChat(msgs, true); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			// The template writes any BOS itself, as apply_chat_template assumes.
-			enc = tok.Encode(texts[i])
-		default:
-			texts[i] = *r.Prompt
-			enc = tok.EncodeWith(texts[i], tokenizer.EncodeOptions{AddSpecialTokens: true})
-		}
-		if len(enc) == 0 {
-			return fmt.Errorf("%s: prompt encodes to no tokens", where)
-		}
-		ids[i] = toInt32s(enc)
 	}
 
 	enc := json.NewEncoder(cmd.OutOrStdout())
@@ -191,89 +172,6 @@ func sampleIndex(n, i int) *int {
 		return nil
 	}
 	return &i
-}
-
-func readPromptRows(path string) ([]promptRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var rows []promptRow
-	br := bufio.NewReaderSize(f, 1<<16)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(b) > 0 && len(trimSpace(b)) > 0 {
-			var r promptRow
-			if jerr := unmarshalPromptRow(b, &r); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, line, jerr)
-			}
-			switch {
-			case r.Prompt != nil && r.Messages != nil:
-				return nil, fmt.Errorf("%s:%d: give \"prompt\" or \"messages\", not both", path, line)
-			case r.Prompt == nil && r.Messages == nil:
-				return nil, fmt.Errorf("%s:%d: missing field \"prompt\" or \"messages\"", path, line)
-			case r.Messages != nil && len(r.Messages) == 0:
-				return nil, fmt.Errorf("%s:%d: field \"messages\" is empty", path, line)
-			}
-			rows = append(rows, r)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
-		}
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("%s: no prompts", path)
-	}
-	return rows, nil
-}
-
-// unmarshalPromptRow reads a line whose "prompt" is a string or, as in
-// TRL's conversational prompt datasets (and the files align ppo, grpo and
-// eval read), a list of chat messages.
-func unmarshalPromptRow(b []byte, r *promptRow) error {
-	var raw struct {
-		Prompt   json.RawMessage     `json:"prompt"`
-		Messages []tokenizer.Message `json:"messages"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	r.Messages = raw.Messages
-	p := trimSpace(raw.Prompt)
-	switch {
-	case len(p) == 0 || string(p) == "null":
-	case p[0] == '[':
-		if raw.Messages != nil {
-			return fmt.Errorf("give \"prompt\" or \"messages\", not both")
-		}
-		if err := json.Unmarshal(p, &r.Messages); err != nil {
-			return fmt.Errorf("field \"prompt\": %v", err)
-		}
-		if r.Messages == nil {
-			r.Messages = []tokenizer.Message{}
-		}
-	default:
-		var s string
-		if err := json.Unmarshal(p, &s); err != nil {
-			return fmt.Errorf("field \"prompt\": want a string or a list of messages")
-		}
-		r.Prompt = &s
-	}
-	return nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // readGenerationConfig and eosIDs are the engine's, shared with serve.

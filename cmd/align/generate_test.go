@@ -150,6 +150,8 @@ func TestGenerateCLIErrors(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"prompt": "ok"}`+"\n"+`{"promt": "typo"}`+"\n"), 0o644)
 	numeric := filepath.Join(tmp, "numeric.jsonl")
 	os.WriteFile(numeric, []byte(`{"prompt": 3}`+"\n"), 0o644)
+	both := filepath.Join(tmp, "both.jsonl")
+	os.WriteFile(both, []byte(`{"prompt": "a", "messages": [{"role": "user", "content": "b"}]}`+"\n"), 0o644)
 	broken := filepath.Join(tmp, "broken.jsonl")
 	os.WriteFile(broken, []byte(`{"prompt": "ok"}`+"\n"+`{"prompt": `+"\n"), 0o644)
 	for _, tc := range []struct {
@@ -159,7 +161,8 @@ func TestGenerateCLIErrors(t *testing.T) {
 		{[]string{"--prompt", "a", "--prompts", bad}, "exactly one"},
 		{[]string{"--prompts", bad}, "bad.jsonl:2"},
 		{[]string{"--prompts", broken}, "broken.jsonl:2"},
-		{[]string{"--prompts", numeric}, `numeric.jsonl:1: field "prompt": want a string or a list of messages`},
+		{[]string{"--prompts", numeric}, `numeric.jsonl:1: field "prompt": want string or list of messages, got number`},
+		{[]string{"--prompts", both}, `both.jsonl:1: field "messages": give "prompt" or "messages", not both`},
 		{[]string{"--prompt", "a", "--temperature", "-1"}, "temperature"},
 		{[]string{"--prompt", "a", "--max-new-tokens", "0"}, "max-new-tokens"},
 		{[]string{"--prompt", "a", "--dtype", "f16"}, "--dtype"},
