@@ -190,6 +190,19 @@ type frame struct {
 	sx, sy scale
 }
 
+// add draws ln and gives it a legend entry.
+func (f *frame) add(ln line) {
+	f.c.Lines = append(f.c.Lines, ln)
+	f.c.Legend = append(f.c.Legend, legendEntry{ln.Color, ln.Dash, ln.Name})
+}
+
+// note adds a note under the chart listing runs (nothing when there are none).
+func (f *frame) note(prefix string, runs []string) {
+	if len(runs) > 0 {
+		f.c.Notes = append(f.c.Notes, prefix+strings.Join(runs, ", "))
+	}
+}
+
 func newFrame(id, title, xLabel string, xlo, xhi, xMinStep, ylo, yhi float64) *frame {
 	c := &chart{ID: id, Title: title, W: chartW, H: chartH, L: plotL, R: plotR, T: plotT, B: plotB, XLabel: xLabel}
 	x0, x1, xt := axis(xlo, xhi, xMinStep)
@@ -276,15 +289,10 @@ func lineChart(spec chartSpec, runs []*Run) *chart {
 		if skipped > 0 {
 			bad = append(bad, fmt.Sprintf("%s (%d)", runs[u.i].Name, skipped))
 		}
-		f.c.Lines = append(f.c.Lines, ln)
-		f.c.Legend = append(f.c.Legend, legendEntry{color, dash, name})
+		f.add(ln)
 	}
-	if len(bad) > 0 {
-		f.c.Notes = append(f.c.Notes, "non-finite values (NaN, ±Inf) not drawn: "+strings.Join(bad, ", "))
-	}
-	if len(missing) > 0 {
-		f.c.Notes = append(f.c.Notes, "not logged by "+strings.Join(missing, ", "))
-	}
+	f.note("non-finite values (NaN, ±Inf) not drawn: ", bad)
+	f.note("not logged by ", missing)
 	return f.c
 }
 
@@ -361,15 +369,10 @@ func rewardKLChart(runs []*Run) *chart {
 		if u.bad > 0 {
 			bad = append(bad, fmt.Sprintf("%s (%d)", runs[u.i].Name, u.bad))
 		}
-		f.c.Lines = append(f.c.Lines, ln)
-		f.c.Legend = append(f.c.Legend, legendEntry{color, dash, name})
+		f.add(ln)
 	}
-	if len(bad) > 0 {
-		f.c.Notes = append(f.c.Notes, "steps with a non-finite reward or KL not drawn: "+strings.Join(bad, ", "))
-	}
-	if len(missing) > 0 {
-		f.c.Notes = append(f.c.Notes, "no reward and KL logged together by "+strings.Join(missing, ", "))
-	}
+	f.note("steps with a non-finite reward or KL not drawn: ", bad)
+	f.note("no reward and KL logged together by ", missing)
 	return f.c
 }
 
