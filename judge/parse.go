@@ -45,7 +45,10 @@ func Parse(spec string) (Judge, error) {
 		if err != nil {
 			return nil, fmt.Errorf("judge %w", err)
 		}
-		r := llm.NewRemote(url, model)
+		r, err := llm.NewRemote(url, model)
+		if err != nil {
+			return nil, fmt.Errorf("judge %q: %w", spec, err)
+		}
 		r.CacheDir = os.Getenv("ALIGN_JUDGE_CACHE")
 		return LLM{C: r}, nil
 	case "local":

@@ -23,7 +23,11 @@ func Open(spec string, o engine.Options) (c Client, close func(), err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return NewRemote(url, model), func() {}, nil
+		r, err := NewRemote(url, model)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() {}, nil
 	}
 	dir := strings.TrimPrefix(spec, "local:")
 	if dir == "" {

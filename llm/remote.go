@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ type Remote struct {
 	Model       string
 	APIKey      string        // NewRemote reads ALIGN_API_KEY, then OPENAI_API_KEY
 	Concurrency int           // default 4
-	Retries     int           // default 5
+	Retries     int           // 0: the default, 5; negative: none
 	Backoff     time.Duration // first retry delay, doubled each time (default 500ms)
 	Timeout     time.Duration // per attempt (default 120s)
 	CacheDir    string        // "" disables the cache
@@ -35,13 +36,41 @@ type Remote struct {
 	modelErr  error
 }
 
-// NewRemote is a Remote with the API key from the environment.
-func NewRemote(baseURL, model string) *Remote {
+// NewRemote is a Remote configured from the environment: the API key
+// (ALIGN_API_KEY, else OPENAI_API_KEY) and, when set, ALIGN_HTTP_CONCURRENCY
+// (requests at a time), ALIGN_HTTP_RETRIES and ALIGN_HTTP_TIMEOUT (per
+// attempt, a Go duration such as 90s). A malformed setting is an error
+// naming the variable.
+func NewRemote(baseURL, model string) (*Remote, error) {
 	key := os.Getenv("ALIGN_API_KEY")
 	if key == "" {
 		key = os.Getenv("OPENAI_API_KEY")
 	}
-	return &Remote{BaseURL: strings.TrimRight(baseURL, "/"), Model: model, APIKey: key}
+	r := &Remote{BaseURL: strings.TrimRight(baseURL, "/"), Model: model, APIKey: key}
+	for _, e := range []struct {
+		name string
+		min  int
+		dst  *int
+	}{{"ALIGN_HTTP_CONCURRENCY", 1, &r.Concurrency}, {"ALIGN_HTTP_RETRIES", 0, &r.Retries}} {
+		if v := os.Getenv(e.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < e.min {
+				return nil, fmt.Errorf("%s=%q: want an integer >= %d", e.name, v, e.min)
+			}
+			*e.dst = n
+		}
+	}
+	if r.Retries == 0 && os.Getenv("ALIGN_HTTP_RETRIES") != "" {
+		r.Retries = -1 // asked for none; 0 means the default
+	}
+	if v := os.Getenv("ALIGN_HTTP_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("ALIGN_HTTP_TIMEOUT=%q: want a positive duration such as 90s", v)
+		}
+		r.Timeout = d
+	}
+	return r, nil
 }
 
 type wireMsg = Message
@@ -126,8 +155,11 @@ func (r *Remote) one(ctx context.Context, q Request) (Response, error) {
 		}
 	}
 	retries, backoff := r.Retries, r.Backoff
-	if retries <= 0 {
+	switch {
+	case retries == 0:
 		retries = 5
+	case retries < 0:
+		retries = 0
 	}
 	if backoff <= 0 {
 		backoff = 500 * time.Millisecond

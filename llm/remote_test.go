@@ -34,7 +34,7 @@ func TestRemoteRetryCache(t *testing.T) {
 	}))
 	defer ts.Close()
 	t.Setenv("ALIGN_API_KEY", "k")
-	r := NewRemote(ts.URL, "m")
+	r := mustRemote(t, ts.URL, "m")
 	r.Backoff, r.CacheDir = time.Millisecond, t.TempDir()
 	req := []Request{{Messages: []Message{{Role: "user", Content: "A or B?"}}, MaxTokens: 1, TopLogprobs: 2}}
 	got, err := r.Chat(context.Background(), req)
@@ -97,7 +97,7 @@ func TestRemoteDiscoversModel(t *testing.T) {
 		}
 	}))
 	defer ts.Close()
-	r := NewRemote(ts.URL+"/v1", "")
+	r := mustRemote(t, ts.URL+"/v1", "")
 	for range 2 {
 		resp, err := r.Chat(context.Background(), []Request{{Messages: []Message{{Role: "user", Content: "hi"}}, Seed: 1 << 63}})
 		if err != nil || resp[0].Text != "ok" {
@@ -109,7 +109,52 @@ func TestRemoteDiscoversModel(t *testing.T) {
 	}
 	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"data":[]}`)) }))
 	defer empty.Close()
-	if _, err := NewRemote(empty.URL, "").Chat(context.Background(), []Request{{}}); err == nil || !strings.Contains(err.Error(), "lists none") {
+	if _, err := mustRemote(t, empty.URL, "").Chat(context.Background(), []Request{{}}); err == nil || !strings.Contains(err.Error(), "lists none") {
 		t.Fatalf("want an error naming the empty model list, got %v", err)
+	}
+}
+
+func mustRemote(t *testing.T, url, model string) *Remote {
+	t.Helper()
+	r, err := NewRemote(url, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRemoteEnv: ALIGN_HTTP_CONCURRENCY, _RETRIES and _TIMEOUT set the
+// client's limits; a malformed value is an error naming the variable; zero
+// retries means no retry (a 500 is then final after one call).
+func TestRemoteEnv(t *testing.T) {
+	t.Setenv("ALIGN_HTTP_CONCURRENCY", "9")
+	t.Setenv("ALIGN_HTTP_RETRIES", "2")
+	t.Setenv("ALIGN_HTTP_TIMEOUT", "1m30s")
+	r := mustRemote(t, "http://127.0.0.1:1/v1", "m")
+	if r.Concurrency != 9 || r.Retries != 2 || r.Timeout != 90*time.Second {
+		t.Fatalf("concurrency %d retries %d timeout %v", r.Concurrency, r.Retries, r.Timeout)
+	}
+	for _, c := range []struct{ name, val, want string }{
+		{"ALIGN_HTTP_CONCURRENCY", "0", `ALIGN_HTTP_CONCURRENCY="0": want an integer >= 1`},
+		{"ALIGN_HTTP_RETRIES", "-1", `ALIGN_HTTP_RETRIES="-1": want an integer >= 0`},
+		{"ALIGN_HTTP_TIMEOUT", "90", `ALIGN_HTTP_TIMEOUT="90": want a positive duration such as 90s`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(c.name, c.val)
+			if _, err := NewRemote("http://127.0.0.1:1/v1", "m"); err == nil || err.Error() != c.want {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+		})
+	}
+	var calls atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		http.Error(w, "oops", 500)
+	}))
+	defer ts.Close()
+	t.Setenv("ALIGN_HTTP_RETRIES", "0")
+	r = mustRemote(t, ts.URL, "m")
+	if _, err := r.Chat(context.Background(), []Request{{Messages: []Message{{Role: "user", Content: "x"}}}}); err == nil || calls.Load() != 1 {
+		t.Fatalf("ALIGN_HTTP_RETRIES=0: err %v after %d calls, want an error after 1", err, calls.Load())
 	}
 }
