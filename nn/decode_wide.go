@@ -184,15 +184,16 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut, bf16 bool) {
 	})
 }
 
-// wideGroups computes groups [lo, hi) of linearWide's numbering.
-// x16 is inp rounded to bf16 when outs are bf16 (nil for f32), and kc the k
-// block in the tiles' steps (pairs of k for bf16).
+// wideGroups computes groups [lo, hi) of linearWide's numbering. x16 is inp
+// rounded to bf16 when outs are bf16 (nil for f32): the tiles then read W16
+// and step over pairs of k. kc is the k block in the tiles' steps.
 func wideGroups(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
 	n32, n16 := widePanels(N)
 	np := n32 + n16
-	if x16 != nil {
-		wideGroupsBF16(lo, hi, inp, x16, N, IC, outs, first, xt, c, kc)
-		return
+	bf := x16 != nil
+	kw := IC
+	if bf {
+		kw = IC / 2
 	}
 	for m, o := range outs {
 		g0, g1 := max(lo, first[m]), min(hi, first[m+1])
@@ -202,26 +203,43 @@ func wideGroups(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []Decod
 		j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
 		whole := j0 + (j1-j0)/12*12
 		for j := j0; j < whole; j += 12 {
-			w := o.W[j*IC : (j+12)*IC]
 			// Prefetch the next group (into L2) while this one
 			// computes, if it is whole and ours; else (harmlessly) this
 			// one. Measured on the 64-row step, two threads: no
 			// prefetch ~7% slower, two or four groups ahead no better.
-			pf := w
+			pj := j
 			if j+24 <= whole {
-				pf = o.W[(j+12)*IC : (j+24)*IC]
+				pj = j + 12
 			}
-			for k0 := 0; k0 < IC; k0 += kc {
-				kl := min(kc, IC-k0)
+			// The tiles read the group's 12 rows in place: they must exist.
+			if bf {
+				_ = o.W16[(j+12)*IC-1]
+			} else {
+				_ = o.W[(j+12)*IC-1]
+			}
+			for k0 := 0; k0 < kw; k0 += kc {
+				kl := min(kc, kw-k0)
 				acc := 0
 				if k0 > 0 {
 					acc = 1
 				}
 				for q := 0; q < np; q++ {
-					if q < n32 {
-						decW12x32AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*32], &c[q*384], acc, &pf[k0*12])
-					} else {
-						decW12x16AVX512(kl, &w[k0], IC, &xt[q*32*IC+k0*16], &c[q*384], acc, &pf[k0*12])
+					wide := q < n32
+					xq := &xt[q*32*kw+k0*16]
+					if wide {
+						xq = &xt[q*32*kw+k0*32]
+					}
+					// The prefetch walks 48 bytes of the next group per
+					// step: 12 floats, or 12 pairs of bf16.
+					switch {
+					case bf && wide:
+						decWB12x32BF16(kl, &o.W16[j*IC+2*k0], kw, xq, &c[q*384], acc, &o.W16[pj*IC+24*k0])
+					case bf:
+						decWB12x16BF16(kl, &o.W16[j*IC+2*k0], kw, xq, &c[q*384], acc, &o.W16[pj*IC+24*k0])
+					case wide:
+						decW12x32AVX512(kl, &o.W[j*IC+k0], IC, xq, &c[q*384], acc, &o.W[pj*IC+12*k0])
+					default:
+						decW12x16AVX512(kl, &o.W[j*IC+k0], IC, xq, &c[q*384], acc, &o.W[pj*IC+12*k0])
 					}
 				}
 			}
@@ -236,7 +254,11 @@ func wideGroups(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []Decod
 		if whole == j1 {
 			continue
 		}
-		dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
+		if bf {
+			dotRowsBF16(o.Out[whole:], o.OC, inp, x16, IC, o.W16[whole*IC:], IC, N, j1-whole, IC)
+		} else {
+			dotRows(o.Out[whole:], o.OC, inp, IC, o.W[whole*IC:], IC, N, j1-whole, IC)
+		}
 		o.addBias(N, whole, j1)
 	}
 }
@@ -268,54 +290,5 @@ func (g *guided) next() (lo, hi int, ok bool) {
 		if atomic.CompareAndSwapInt64(&g.claimed, l, l+size) {
 			return int(l), int(l + size), true
 		}
-	}
-}
-
-// wideGroupsBF16 is wideGroups for bf16 weights (W16): the same walk with k
-// counted in pairs.
-func wideGroupsBF16(lo, hi int, inp []float32, x16 []uint16, N, IC int, outs []DecodeOut, first []int, xt []float32, c *[wideMaxPanels * 384]float32, kc int) {
-	n32, n16 := widePanels(N)
-	np := n32 + n16
-	kp := IC / 2
-	for m, o := range outs {
-		g0, g1 := max(lo, first[m]), min(hi, first[m+1])
-		if g0 >= g1 {
-			continue
-		}
-		j0, j1 := (g0-first[m])*12, min((g1-first[m])*12, o.OC)
-		whole := j0 + (j1-j0)/12*12
-		for j := j0; j < whole; j += 12 {
-			w := o.W16[j*IC : (j+12)*IC]
-			pf := w
-			if j+24 <= whole {
-				pf = o.W16[(j+12)*IC : (j+24)*IC]
-			}
-			for k0 := 0; k0 < kp; k0 += kc {
-				kl := min(kc, kp-k0)
-				acc := 0
-				if k0 > 0 {
-					acc = 1
-				}
-				for q := 0; q < np; q++ {
-					if q < n32 {
-						decWB12x32BF16(kl, &w[2*k0], kp, &xt[q*32*kp+k0*32], &c[q*384], acc, &pf[24*k0])
-					} else {
-						decWB12x16BF16(kl, &w[2*k0], kp, &xt[q*32*kp+k0*16], &c[q*384], acc, &pf[24*k0])
-					}
-				}
-			}
-			var b *float32
-			if o.B != nil {
-				b = &o.B[j]
-			}
-			for q := 0; q < np; q++ {
-				wideStoreT(&c[q*384], min(32, N-32*q), &o.Out[32*q*o.OC+j], o.OC, b)
-			}
-		}
-		if whole == j1 {
-			continue
-		}
-		dotRowsBF16(o.Out[whole:], o.OC, inp, x16, IC, o.W16[whole*IC:], IC, N, j1-whole, IC)
-		o.addBias(N, whole, j1)
 	}
 }

@@ -7,6 +7,18 @@
 // accumulators (32 floats per step) so the adds overlap as the four scalar
 // lanes of the Go loops do.
 
+// SUM4PD adds the four 8-lane accumulators Z0–Z3 into the low lane of X0.
+#define SUM4PD \
+	VADDPD        Z1, Z0, Z0; \
+	VADDPD        Z3, Z2, Z2; \
+	VADDPD        Z2, Z0, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPD        Y1, Y0, Y0; \
+	VEXTRACTF128  $1, Y0, X1; \
+	VADDPD        X1, X0, X0; \
+	VPERMILPD     $1, X0, X1; \
+	VADDSD        X1, X0, X0
+
 // func sum64AVX512(x *float32, n int) float64
 // Σ x[:n]; n is a positive multiple of 16.
 TEXT ·sum64AVX512(SB), NOSPLIT, $0-24
@@ -41,15 +53,7 @@ sum16:
 	VADDPD    Z5, Z1, Z1
 
 sumdone:
-	VADDPD       Z1, Z0, Z0
-	VADDPD       Z3, Z2, Z2
-	VADDPD       Z2, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD       X1, X0, X0
-	VPERMILPD    $1, X0, X1
-	VADDSD       X1, X0, X0
+	SUM4PD
 	MOVSD        X0, ret+16(FP)
 	VZEROUPPER
 	RET
@@ -95,15 +99,7 @@ sq16:
 	VFMADD231PD Z5, Z5, Z1
 
 sqdone:
-	VADDPD       Z1, Z0, Z0
-	VADDPD       Z3, Z2, Z2
-	VADDPD       Z2, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD       X1, X0, X0
-	VPERMILPD    $1, X0, X1
-	VADDSD       X1, X0, X0
+	SUM4PD
 	MOVSD        X0, ret+24(FP)
 	VZEROUPPER
 	RET
