@@ -21,20 +21,31 @@ import (
 
 const ppoCkptPrefix = "checkpoint-"
 
-// latestPPOCheckpoint is the highest-numbered OUT/checkpoint-N, or "".
-func latestPPOCheckpoint(out string) (string, int, error) {
+// ppoCheckpoints lists the N of every OUT/checkpoint-N directory, ascending.
+func ppoCheckpoints(out string) ([]int, error) {
 	ents, err := os.ReadDir(out)
 	if err != nil {
-		return "", 0, err
+		return nil, err
 	}
-	best, bestN := "", -1
+	var steps []int
 	for _, e := range ents {
 		n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), ppoCkptPrefix))
-		if e.IsDir() && strings.HasPrefix(e.Name(), ppoCkptPrefix) && err == nil && n > bestN {
-			best, bestN = filepath.Join(out, e.Name()), n
+		if e.IsDir() && strings.HasPrefix(e.Name(), ppoCkptPrefix) && err == nil {
+			steps = append(steps, n)
 		}
 	}
-	return best, bestN, nil
+	sort.Ints(steps)
+	return steps, nil
+}
+
+// latestPPOCheckpoint is the highest-numbered OUT/checkpoint-N, or "".
+func latestPPOCheckpoint(out string) (string, int, error) {
+	steps, err := ppoCheckpoints(out)
+	if err != nil || len(steps) == 0 {
+		return "", -1, err
+	}
+	n := steps[len(steps)-1]
+	return filepath.Join(out, ppoCkptPrefix+strconv.Itoa(n)), n, nil
 }
 
 // restore loads the newest checkpoint with --resume and trims metrics and
@@ -113,18 +124,10 @@ func (o *ppoOpts) rotate() error {
 	if o.saveTotalLimit <= 0 {
 		return nil
 	}
-	ents, err := os.ReadDir(o.out)
+	steps, err := ppoCheckpoints(o.out)
 	if err != nil {
 		return err
 	}
-	var steps []int
-	for _, e := range ents {
-		n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), ppoCkptPrefix))
-		if e.IsDir() && strings.HasPrefix(e.Name(), ppoCkptPrefix) && err == nil {
-			steps = append(steps, n)
-		}
-	}
-	sort.Ints(steps)
 	for len(steps) > o.saveTotalLimit {
 		if err := os.RemoveAll(filepath.Join(o.out, ppoCkptPrefix+strconv.Itoa(steps[0]))); err != nil {
 			return fmt.Errorf("rotating checkpoints: %w", err)
