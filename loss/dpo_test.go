@@ -114,25 +114,32 @@ func TestDPOFiniteDiff(t *testing.T) {
 		{LossType: "simpo", Beta: 2, SimPOGamma: 1.2, LabelSmoothing: 0.05},
 	}
 	for _, cfg := range cfgs {
-		res, err := DPO(cfg, base)
-		if err != nil {
-			t.Fatalf("%s: %v", cfg.LossType, err)
-		}
-		fc := func(x []float64) float64 {
-			b := base
-			b.PolicyChosen = x
-			v, _ := DPO(cfg, b)
-			return v.Loss
-		}
-		fr := func(x []float64) float64 {
-			b := base
-			b.PolicyRejected = x
-			v, _ := DPO(cfg, b)
-			return v.Loss
-		}
-		checkGrad(t, cfg.LossType+" chosen", fc, base.PolicyChosen, res.GradChosen)
-		checkGrad(t, cfg.LossType+" rejected", fr, base.PolicyRejected, res.GradRejected)
+		checkDPOGrad(t, cfg.LossType, cfg, base)
 	}
+}
+
+// checkDPOGrad compares DPO's gradients in the policy's chosen and rejected
+// log-probs with central finite differences of its loss.
+func checkDPOGrad(t *testing.T, name string, cfg DPOConfig, base PairBatch) {
+	t.Helper()
+	res, err := DPO(cfg, base)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	fc := func(x []float64) float64 {
+		b := base
+		b.PolicyChosen = x
+		v, _ := DPO(cfg, b)
+		return v.Loss
+	}
+	fr := func(x []float64) float64 {
+		b := base
+		b.PolicyRejected = x
+		v, _ := DPO(cfg, b)
+		return v.Loss
+	}
+	checkGrad(t, name+" chosen", fc, base.PolicyChosen, res.GradChosen)
+	checkGrad(t, name+" rejected", fr, base.PolicyRejected, res.GradRejected)
 }
 
 type prefCase struct {
@@ -390,24 +397,7 @@ func TestDPOSoftLabelFiniteDiff(t *testing.T) {
 		{LossType: "robust", Beta: 0.2},
 		{LossType: "ipo", Beta: 0.4, RPOAlpha: 0.1},
 	} {
-		res, err := DPO(cfg, base)
-		if err != nil {
-			t.Fatalf("%s: %v", cfg.LossType, err)
-		}
-		fc := func(x []float64) float64 {
-			b := base
-			b.PolicyChosen = x
-			v, _ := DPO(cfg, b)
-			return v.Loss
-		}
-		fr := func(x []float64) float64 {
-			b := base
-			b.PolicyRejected = x
-			v, _ := DPO(cfg, b)
-			return v.Loss
-		}
-		checkGrad(t, cfg.LossType+" soft chosen", fc, base.PolicyChosen, res.GradChosen)
-		checkGrad(t, cfg.LossType+" soft rejected", fr, base.PolicyRejected, res.GradRejected)
+		checkDPOGrad(t, cfg.LossType+" soft", cfg, base)
 	}
 }
 
