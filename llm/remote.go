@@ -47,21 +47,21 @@ func NewRemote(baseURL, model string) (*Remote, error) {
 		key = os.Getenv("OPENAI_API_KEY")
 	}
 	r := &Remote{BaseURL: strings.TrimRight(baseURL, "/"), Model: model, APIKey: key}
-	for _, e := range []struct {
-		name string
-		min  int
-		dst  *int
-	}{{"ALIGN_HTTP_CONCURRENCY", 1, &r.Concurrency}, {"ALIGN_HTTP_RETRIES", 0, &r.Retries}} {
-		if v := os.Getenv(e.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < e.min {
-				return nil, fmt.Errorf("%s=%q: want an integer >= %d", e.name, v, e.min)
-			}
-			*e.dst = n
-		}
+	n, set, err := envInt("ALIGN_HTTP_CONCURRENCY", 1)
+	if err != nil {
+		return nil, err
 	}
-	if r.Retries == 0 && os.Getenv("ALIGN_HTTP_RETRIES") != "" {
-		r.Retries = -1 // asked for none; 0 means the default
+	if set {
+		r.Concurrency = n
+	}
+	if n, set, err = envInt("ALIGN_HTTP_RETRIES", 0); err != nil {
+		return nil, err
+	}
+	if set {
+		r.Retries = n
+		if n == 0 {
+			r.Retries = -1 // none asked for; 0 means the default
+		}
 	}
 	if v := os.Getenv("ALIGN_HTTP_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -71,6 +71,20 @@ func NewRemote(baseURL, model string) (*Remote, error) {
 		r.Timeout = d
 	}
 	return r, nil
+}
+
+// envInt reads the integer environment variable name (set reports whether it
+// is), which must be >= min.
+func envInt(name string, min int) (n int, set bool, err error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err = strconv.Atoi(v)
+	if err != nil || n < min {
+		return 0, false, fmt.Errorf("%s=%q: want an integer >= %d", name, v, min)
+	}
+	return n, true, nil
 }
 
 type wireMsg = Message
