@@ -16,12 +16,18 @@ import (
 // Tensor is one tensor to write. Data is stored as DType: "F32" (the
 // default), "BF16" or "F16", rounded to nearest even. DType "I64" stores Ints
 // instead of Data.
+//
+// Fill, set instead of Data, produces a float tensor's values a chunk at a
+// time while it is written: dst receives elements [off, off+len(dst)) in
+// row-major order. A tensor larger than memory (a real-size embedding) is
+// then written without ever being held whole.
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
 	DType string
 	Ints  []int64
+	Fill  func(dst []float32, off int)
 }
 
 func (t *Tensor) dtype() string {
@@ -49,8 +55,14 @@ func (t *Tensor) check(path string) (int64, error) {
 		if t.Ints != nil {
 			return 0, fmt.Errorf("checkpoint: %s: tensor %q: Ints set for float dtype %s", path, t.Name, t.dtype())
 		}
+		if t.Fill != nil {
+			if t.Data != nil {
+				return 0, fmt.Errorf("checkpoint: %s: tensor %q: both Data and Fill set", path, t.Name)
+			}
+			have = n
+		}
 	case "I64":
-		if t.Data != nil {
+		if t.Data != nil || t.Fill != nil {
 			return 0, fmt.Errorf("checkpoint: %s: tensor %q: Data set for dtype I64 (use Ints)", path, t.Name)
 		}
 		have = len(t.Ints)
@@ -148,26 +160,42 @@ func header2JSON(order []*Tensor, sizes map[*Tensor]int64, meta map[string]strin
 func writeData(w io.Writer, t *Tensor, buf []byte) error {
 	const per = chunkBytes / 8
 	n := len(t.Data)
-	if t.dtype() == "I64" {
+	var scratch []float32
+	switch {
+	case t.dtype() == "I64":
 		n = len(t.Ints)
+	case t.Fill != nil:
+		n = 1
+		for _, d := range t.Shape {
+			n *= d
+		}
+		scratch = make([]float32, min(per, n))
 	}
 	for i := 0; i < n; i += per {
 		m := min(per, n-i)
+		var src []float32
+		switch {
+		case t.Fill != nil:
+			src = scratch[:m]
+			t.Fill(src, i)
+		case t.Data != nil:
+			src = t.Data[i : i+m]
+		}
 		var b []byte
 		switch t.dtype() {
 		case "F32":
 			b = buf[:4*m]
-			for j, v := range t.Data[i : i+m] {
+			for j, v := range src {
 				le.PutUint32(b[4*j:], math.Float32bits(v))
 			}
 		case "F16":
 			b = buf[:2*m]
-			for j, v := range t.Data[i : i+m] {
+			for j, v := range src {
 				le.PutUint16(b[2*j:], F32ToF16(v))
 			}
 		case "BF16":
 			b = buf[:2*m]
-			for j, v := range t.Data[i : i+m] {
+			for j, v := range src {
 				le.PutUint16(b[2*j:], F32ToBF16(v))
 			}
 		case "I64":

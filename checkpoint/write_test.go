@@ -188,3 +188,46 @@ func TestLargeAndTruncated(t *testing.T) {
 		t.Errorf("Open(truncated) = %v", err)
 	}
 }
+
+// A Fill tensor writes the same bytes as the Data tensor it generates, across
+// several chunks and a partial last one, and asks for each element once.
+func TestWriteFillMatchesData(t *testing.T) {
+	const n = chunkBytes/8*2 + 37 // two full chunks and a tail
+	val := func(i int) float32 { return float32(i%1000)/7 - 50 }
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = val(i)
+	}
+	calls := make([]int, n)
+	fill := func(dst []float32, off int) {
+		for j := range dst {
+			calls[off+j]++
+			dst[j] = val(off + j)
+		}
+	}
+	dir := t.TempDir()
+	for _, dt := range []string{"F32", "BF16", "F16"} {
+		clear(calls)
+		a, b := filepath.Join(dir, dt+"-data"), filepath.Join(dir, dt+"-fill")
+		if err := Write(a, []Tensor{{Name: "w", Shape: []int{1, n}, Data: data, DType: dt}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(b, []Tensor{{Name: "w", Shape: []int{1, n}, Fill: fill, DType: dt}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ga, _ := os.ReadFile(a)
+		gb, _ := os.ReadFile(b)
+		if !bytes.Equal(ga, gb) {
+			t.Errorf("%s: Fill wrote different bytes from Data", dt)
+		}
+		for i, c := range calls {
+			if c != 1 {
+				t.Fatalf("%s: element %d filled %d times", dt, i, c)
+			}
+		}
+	}
+	err := Write(filepath.Join(dir, "both"), []Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}, Fill: fill}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "both Data and Fill") {
+		t.Errorf("Data and Fill together: err = %v", err)
+	}
+}

@@ -113,10 +113,29 @@ func ignorableHF(c *Config, name string) bool {
 	return false
 }
 
+// HFTensors lists the tensors a HuggingFace checkpoint of shape c holds, with
+// their shapes (Data nil), without allocating a model: what a tool writing a
+// checkpoint a tensor at a time needs. GPT-2 names carry prefix.
+func (c *Config) HFTensors(prefix string) []NamedTensor {
+	shapes := map[string][]int{}
+	for _, p := range paramTable(c) {
+		shapes[p.Name] = p.Shape
+	}
+	var out []NamedTensor
+	for _, sp := range hfSpecs(c, prefix) {
+		out = append(out, NamedTensor{Name: sp.name, Shape: hfShapeOf(sp, func(n string) []int { return shapes[n] })})
+	}
+	return out
+}
+
 func (m *Model) hfShape(sp hfSpec) []int {
+	return hfShapeOf(sp, func(n string) []int { return m.Param(n).Shape })
+}
+
+func hfShapeOf(sp hfSpec, shapeOf func(string) []int) []int {
 	var shape []int
 	for i, pn := range sp.parts {
-		ps := m.Param(pn).Shape
+		ps := shapeOf(pn)
 		if sp.transpose {
 			ps = []int{ps[1], ps[0]}
 		}
