@@ -21,6 +21,7 @@ type layerActs struct {
 // backward scratch (another), sized for B×T and reused while the shape fits.
 type acts struct {
 	B, T   int
+	ckpt   bool // laid out for gradient checkpointing: one layerActs shared by all blocks
 	buf    []float32
 	layers []layerActs
 	out    []float32 // [N,C] last residual
@@ -56,11 +57,22 @@ func (c *carver) take(n int) []float32 {
 func (m *Model) layoutActs(B, T int, logits bool, reuse *acts) *acts {
 	c := m.Cfg
 	N, C, Q, KV, F := B*T, c.Dim, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.FFN
-	a := &acts{B: B, T: T, layers: make([]layerActs, c.Layers), pos: make([]int32, N)}
+	// A borrower runs forward only, where the shared layout computes the same
+	// bits in less memory (and fits a checkpointing donor's buffer).
+	a := &acts{B: B, T: T, ckpt: m.ckpt || m.donor != nil, layers: make([]layerActs, c.Layers), pos: make([]int32, N)}
 	carve := func(cv *carver) {
+		var shared layerActs
 		for l := range a.layers {
 			la := &a.layers[l]
 			la.x = cv.take(N * C)
+			if a.ckpt && l > 0 {
+				// Checkpointing keeps each block's input only; the rest is
+				// block 0's, recomputed per block in Backward.
+				x := la.x
+				*la = shared
+				la.x = x
+				continue
+			}
 			la.ln1, la.mean1, la.r1 = cv.take(N*C), cv.take(N), cv.take(N)
 			la.q, la.k, la.v = cv.take(N*Q), cv.take(N*KV), cv.take(N*KV)
 			if c.QKNorm {
@@ -76,6 +88,7 @@ func (m *Model) layoutActs(B, T int, logits bool, reuse *acts) *acts {
 			} else {
 				la.gate, la.up, la.h = cv.take(N*F), cv.take(N*F), cv.take(N*F)
 			}
+			shared = *la
 		}
 		a.out = cv.take(N * C)
 		a.lnf, a.meanf, a.rf = cv.take(N*C), cv.take(N), cv.take(N)

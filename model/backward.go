@@ -46,6 +46,12 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 	m.normBackward(dres, g.NormFW, g.NormFB, dlnf, a.out, w.NormFW, a.meanf, a.rf, N, C)
 
 	for l := len(a.layers) - 1; l >= 0; l-- {
+		if a.ckpt && l < len(a.layers)-1 {
+			// The shared activations hold block l+1's (the last block's
+			// are still there from Forward): recompute block l's from its
+			// saved input. Its output is not needed; dlnf is free scratch.
+			m.layerForward(l, a.dlnf)
+		}
 		la, lw, lg := &a.layers[l], &w.Layers[l], &g.Layers[l]
 		// MLP: out = res2 + down(act(ln2)); dres is d(out).
 		dln := a.dln

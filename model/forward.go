@@ -132,12 +132,11 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		}
 		a = m.layoutActs(b.B, b.T, logits, reuse)
 		m.acts = a
-	case a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil):
+	case a == nil || a.B != b.B || a.T != b.T || (logits && a.logits == nil) || a.ckpt != m.ckpt:
 		a = m.layoutActs(b.B, b.T, logits || (a != nil && a.logits != nil), a)
 		m.acts = a
 	}
-	N, C, NH, NKV, HS, F := b.B*b.T, c.Dim, c.Heads, c.KVHeads, c.HeadDim, c.FFN
-	Q, KV := NH*HS, NKV*HS
+	N, C := b.B*b.T, c.Dim
 	eps := float32(c.NormEps)
 	w := &m.W
 	if b.Seg != nil {
@@ -160,41 +159,11 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		m.rope.ensure(b.T, c)
 	}
 	for l := range a.layers {
-		la, lw := &a.layers[l], &w.Layers[l]
-		m.norm(la.ln1, la.mean1, la.r1, la.x, lw.Norm1W, lw.Norm1B, N, C, eps)
-		if c.QKNorm {
-			m.linear(l, modQ, la.qpre, la.ln1, lw.Wq, lw.Bq, N, C, Q)
-			m.linear(l, modK, la.kpre, la.ln1, lw.Wk, lw.Bk, N, C, KV)
-			nn.RMSNormForward(la.q, la.qr, la.qpre, lw.QNorm, N*NH, HS, eps)
-			nn.RMSNormForward(la.k, la.kr, la.kpre, lw.KNorm, N*NKV, HS, eps)
-		} else {
-			m.linear(l, modQ, la.q, la.ln1, lw.Wq, lw.Bq, N, C, Q)
-			m.linear(l, modK, la.k, la.ln1, lw.Wk, lw.Bk, N, C, KV)
-		}
-		m.linear(l, modV, la.v, la.ln1, lw.Wv, lw.Bv, N, C, KV)
-		if c.Arch == ArchLlama {
-			nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
-			nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
-		}
-		nn.AttentionForward(la.y, la.lse, la.q, la.k, la.v, a.mask, b.B, b.T, NH, NKV, HS)
-		m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
-		addInto(la.res2, la.x)
-		m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
 		next := a.out
 		if l+1 < len(a.layers) {
 			next = a.layers[l+1].x
 		}
-		if c.Arch == ArchGPT2 {
-			m.linear(l, modFC, la.fc, la.ln2, lw.Wfc, lw.Bfc, N, C, F)
-			nn.GeluForward(la.fcAct, la.fc)
-			m.linear(l, modDown, next, la.fcAct, lw.Wdown, lw.Bdown, N, F, C)
-		} else {
-			m.linear(l, modGate, la.gate, la.ln2, lw.Wgate, lw.Bgate, N, C, F)
-			m.linear(l, modUp, la.up, la.ln2, lw.Wup, lw.Bup, N, C, F)
-			nn.SwiGLUForward(la.h, la.gate, la.up)
-			m.linear(l, modDown, next, la.h, lw.Wdown, lw.Bdown, N, F, C)
-		}
-		addInto(next, la.res2)
+		m.layerForward(l, next)
 	}
 	m.norm(a.lnf, a.meanf, a.rf, a.out, w.NormFW, w.NormFB, N, C, eps)
 	if logits {
@@ -202,6 +171,49 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 		return a.logits, a.lnf, nil
 	}
 	return nil, a.lnf, nil
+}
+
+// layerForward runs block l from its saved input a.layers[l].x, writing
+// the block's activations into its layerActs and its output into next.
+// Under gradient checkpointing every block shares one set of activations,
+// and Backward calls this again to recompute them: same inputs, same
+// kernels, so the same bits.
+func (m *Model) layerForward(l int, next []float32) {
+	c, a := m.Cfg, m.acts
+	N, C, NH, NKV, HS, F := a.B*a.T, c.Dim, c.Heads, c.KVHeads, c.HeadDim, c.FFN
+	Q, KV := NH*HS, NKV*HS
+	eps := float32(c.NormEps)
+	la, lw := &a.layers[l], &m.W.Layers[l]
+	m.norm(la.ln1, la.mean1, la.r1, la.x, lw.Norm1W, lw.Norm1B, N, C, eps)
+	if c.QKNorm {
+		m.linear(l, modQ, la.qpre, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+		m.linear(l, modK, la.kpre, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+		nn.RMSNormForward(la.q, la.qr, la.qpre, lw.QNorm, N*NH, HS, eps)
+		nn.RMSNormForward(la.k, la.kr, la.kpre, lw.KNorm, N*NKV, HS, eps)
+	} else {
+		m.linear(l, modQ, la.q, la.ln1, lw.Wq, lw.Bq, N, C, Q)
+		m.linear(l, modK, la.k, la.ln1, lw.Wk, lw.Bk, N, C, KV)
+	}
+	m.linear(l, modV, la.v, la.ln1, lw.Wv, lw.Bv, N, C, KV)
+	if c.Arch == ArchLlama {
+		nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
+		nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
+	}
+	nn.AttentionForward(la.y, la.lse, la.q, la.k, la.v, a.mask, a.B, a.T, NH, NKV, HS)
+	m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
+	addInto(la.res2, la.x)
+	m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
+	if c.Arch == ArchGPT2 {
+		m.linear(l, modFC, la.fc, la.ln2, lw.Wfc, lw.Bfc, N, C, F)
+		nn.GeluForward(la.fcAct, la.fc)
+		m.linear(l, modDown, next, la.fcAct, lw.Wdown, lw.Bdown, N, F, C)
+	} else {
+		m.linear(l, modGate, la.gate, la.ln2, lw.Wgate, lw.Bgate, N, C, F)
+		m.linear(l, modUp, la.up, la.ln2, lw.Wup, lw.Bup, N, C, F)
+		nn.SwiGLUForward(la.h, la.gate, la.up)
+		m.linear(l, modDown, next, la.h, lw.Wdown, lw.Bdown, N, F, C)
+	}
+	addInto(next, la.res2)
 }
 
 // norm is LayerNorm for GPT-2 and RMSNorm for the Llama family.

@@ -37,7 +37,19 @@ type Model struct {
 	fwdLoRA *LoRA        // the set the last Forward used, for its Backward
 	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
 	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
+	ckpt    bool         // SetGradientCheckpointing
 }
+
+// SetGradientCheckpointing trades compute for memory (TRL's
+// --gradient-checkpointing): Forward keeps each block's input only, with
+// one set of block activations shared by all blocks, and Backward recomputes
+// each block's forward pass just before differentiating it — about one
+// more forward pass per step. Gradients are bit-identical to the run without
+// it. It takes effect at the next Forward.
+func (m *Model) SetGradientCheckpointing(on bool) { m.ckpt = on }
+
+// GradientCheckpointing reports whether SetGradientCheckpointing is on.
+func (m *Model) GradientCheckpointing() bool { return m.ckpt }
 
 // New allocates a model of shape cfg with zero parameters.
 func New(cfg *Config) *Model {

@@ -105,6 +105,7 @@ func AddFlags(cmd *cobra.Command, def Settings) *Flags {
 	fs.StringVar(&s.Resume, "resume", def.Resume, "resume from a checkpoint directory; bare --resume takes the newest checkpoint in --out")
 	fs.Lookup("resume").NoOptDefVal = ResumeLatest
 	fs.BoolVar(&s.GroupByLength, "group-by-length", def.GroupByLength, "put examples of similar length in the same micro-batch")
+	fs.BoolVar(&s.GradientCheckpointing, "gradient-checkpointing", def.GradientCheckpointing, "keep only each layer's input and recompute the layer in backward: activation memory falls to about 1/layers for one more forward pass per step; gradients are unchanged")
 	if cmd.Args == nil {
 		// Resolve checks positional arguments (a bare --resume may be followed by its directory).
 		cmd.Args = cobra.ArbitraryArgs

@@ -175,3 +175,21 @@ func TestConfigFileSpecialFloats(t *testing.T) {
 		}
 	}
 }
+
+// TestGradientCheckpointingSetting: TRL's name reaches Settings from the
+// command line and from a TRL YAML config (gradient_checkpointing: true).
+func TestGradientCheckpointingSetting(t *testing.T) {
+	cmd, f, _, _ := newCmd()
+	s, err := parse(t, cmd, f, "--out", "o")
+	if err != nil || s.GradientCheckpointing {
+		t.Fatalf("default: %v, %v (want off)", s.GradientCheckpointing, err)
+	}
+	cmd, f, _, _ = newCmd()
+	if s, err = parse(t, cmd, f, "--out", "o", "--gradient-checkpointing"); err != nil || !s.GradientCheckpointing {
+		t.Fatalf("flag: %v, %v", s.GradientCheckpointing, err)
+	}
+	cmd, f, _, _ = newCmd()
+	if s, err = parse(t, cmd, f, "--out", "o", "--config", writeYAML(t, "gradient_checkpointing: true\n")); err != nil || !s.GradientCheckpointing {
+		t.Fatalf("config: %v, %v", s.GradientCheckpointing, err)
+	}
+}

@@ -32,6 +32,9 @@ type Settings struct {
 	SaveTotalLimit int     // keep the newest N checkpoints; 0 keeps all
 	Resume         string  // "" (fresh run), "latest" (newest checkpoint in Out) or a checkpoint directory
 	GroupByLength  bool    // bucket examples of similar length into micro-batches
+	// GradientCheckpointing recomputes each block's forward pass in backward
+	// instead of keeping its activations (model.SetGradientCheckpointing).
+	GradientCheckpointing bool
 }
 
 // ResumeLatest is the Resume value that picks the newest checkpoint in Out.

@@ -77,6 +77,7 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
 	tok, enc, err := o.loadTokenizer(m.Cfg)
 	if err != nil {
 		return nil, err

@@ -146,6 +146,7 @@ func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
 	tok, err := tokenizer.Load(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)

@@ -166,6 +166,7 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, err
 	}
 	m := rm.Model
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
 	tok, enc, err := o.loadTokenizer(m.Cfg)
 	if err != nil {
 		return nil, err
