@@ -194,6 +194,7 @@ type rolloutData struct {
 	mask                  []float64 // completion mask
 	logp, values, adv, rt []float64
 	ref                   []float64 // reference log-probs, until prepare
+	rewards               []float64 // per-token rewards (KL penalty + score at EOS), before any whitening
 }
 
 // Step samples, scores and trains on one rollout batch and returns its

@@ -122,6 +122,7 @@ func (t *Trainer) prepare(d *rolloutData, scores []float64) (map[string]float64,
 		}
 		rewards[last] += scores[r]
 	}
+	d.rewards = rewards
 	var err error
 	if cfg.WhitenRewards {
 		if rewards, err = loss.MaskedWhiten(rewards, mask, false); err != nil {
