@@ -163,86 +163,106 @@ func rows[T any](x []T, idx []int, width int) []T {
 // train runs the PPO epochs over minibatches of d, one optimizer step each.
 func (t *Trainer) train(d *rolloutData, u int, met map[string]float64) error {
 	cfg := &t.Cfg
-	B, T := d.r.B, d.r.T
-	V := t.Roles.Policy.Cfg.Vocab
+	B := d.r.B
 	mbSize := B / cfg.NumMiniBatches
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3b0+uint64(u)))
 	total := float64(cfg.Updates * cfg.NumPPOEpochs * cfg.NumMiniBatches)
-	pcfg := loss.PPOConfig{ClipLow: cfg.ClipRange, ClipHigh: cfg.ClipRange, AggMode: loss.TokenMean}
-	var dlogits []float32
 	var sums [6]float64
 	n := 0
 	for ep := 0; ep < cfg.NumPPOEpochs; ep++ {
 		perm := rng.Perm(B)
 		for lo := 0; lo < B; lo += mbSize {
-			idx := perm[lo : lo+mbSize]
-			b := model.Batch{B: mbSize, T: T, IDs: rows(d.r.IDs, idx, T), Mask: rows(d.r.Mask, idx, T)}
-			cm := rows(d.r.CompletionMask, idx, T)
-			mask, old, adv := rows(d.mask, idx, T), rows(d.logp, idx, T), rows(d.adv, idx, T)
 			for _, ps := range t.sets {
 				clear(ps.Grad)
 			}
-			if err := t.usePolicy(); err != nil {
-				return err
-			}
-			logp, lg, err := t.logProbs(t.Roles.Policy, b, cm)
+			st, err := t.accumulate(d, perm[lo:lo+mbSize], 1)
 			if err != nil {
-				return err
-			}
-			pl, err := loss.PPOPolicyLoss(pcfg, old, logp, adv, mask, T)
-			if err != nil {
-				return err
-			}
-			dlogits = grow(dlogits, len(lg))
-			tokenLogProbsBackward(dlogits, lg, b.IDs, pl.Grad, T, V, cfg.Sampling.Temperature)
-			if err := t.Roles.Policy.Backward(dlogits, nil); err != nil {
-				return err
-			}
-			raw, err := t.Roles.Value.Forward(b)
-			if err != nil {
-				return err
-			}
-			vpred := shiftValues(raw, mask, T)
-			vl, err := loss.ValueLoss(vpred, rows(d.values, idx, T), rows(d.rt, idx, T), mask, T, cfg.ClipValue, loss.TokenMean)
-			if err != nil {
-				return err
-			}
-			dv := make([]float64, len(raw)) // undo the shift: value i was read at i−1
-			for i, g := range vl.Grad {
-				if g != 0 {
-					dv[i-1] = cfg.VFCoef * g
-				}
-			}
-			if err := t.Roles.Value.Backward(dv); err != nil {
 				return err
 			}
 			if err := t.optimizerStep(total); err != nil {
 				return err
 			}
-			var akl, ratio float64
-			nTok := 0.0
-			for i, m := range mask {
-				if m != 0 {
-					dl := logp[i] - old[i]
-					akl += 0.5 * dl * dl
-					ratio += math.Exp(dl)
-					nTok++
-				}
+			for i, v := range st {
+				sums[i] += v
 			}
-			sums[0] += akl / nTok
-			sums[1] += pl.Metrics["pg_clipfrac"]
-			sums[2] += pl.Loss
-			sums[3] += vl.Loss
-			sums[4] += vl.Metrics["vf_clipfrac"]
-			sums[5] += ratio / nTok
 			n++
 		}
 	}
-	for i, k := range []string{"policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio"} {
+	for i, k := range minibatchMetrics {
 		met[k] = sums[i] / float64(n)
 	}
 	met["lr"] = t.lr(total)
 	return nil
+}
+
+// minibatchMetrics name accumulate's statistics with TRL's names; each is
+// averaged over the run's minibatches.
+var minibatchMetrics = [...]string{"policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio"}
+
+// accumulate runs forward and backward over rows idx of d and adds into the
+// parameter sets' gradients those of scale × (policy loss + vf_coef × value
+// loss), both token means over idx's completion tokens. It returns idx's
+// statistics, in minibatchMetrics' order, unscaled.
+func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(minibatchMetrics)]float64, error) {
+	var st [len(minibatchMetrics)]float64
+	cfg := &t.Cfg
+	T := d.r.T
+	V := t.Roles.Policy.Cfg.Vocab
+	pcfg := loss.PPOConfig{ClipLow: cfg.ClipRange, ClipHigh: cfg.ClipRange, AggMode: loss.TokenMean}
+	b := model.Batch{B: len(idx), T: T, IDs: rows(d.r.IDs, idx, T), Mask: rows(d.r.Mask, idx, T)}
+	cm := rows(d.r.CompletionMask, idx, T)
+	mask, old, adv := rows(d.mask, idx, T), rows(d.logp, idx, T), rows(d.adv, idx, T)
+	if err := t.usePolicy(); err != nil {
+		return st, err
+	}
+	logp, lg, err := t.logProbs(t.Roles.Policy, b, cm)
+	if err != nil {
+		return st, err
+	}
+	pl, err := loss.PPOPolicyLoss(pcfg, old, logp, adv, mask, T)
+	if err != nil {
+		return st, err
+	}
+	if scale != 1 {
+		for i := range pl.Grad {
+			pl.Grad[i] *= scale
+		}
+	}
+	t.dlogits = grow(t.dlogits, len(lg))
+	tokenLogProbsBackward(t.dlogits, lg, b.IDs, pl.Grad, T, V, cfg.Sampling.Temperature)
+	if err := t.Roles.Policy.Backward(t.dlogits, nil); err != nil {
+		return st, err
+	}
+	raw, err := t.Roles.Value.Forward(b)
+	if err != nil {
+		return st, err
+	}
+	vpred := shiftValues(raw, mask, T)
+	vl, err := loss.ValueLoss(vpred, rows(d.values, idx, T), rows(d.rt, idx, T), mask, T, cfg.ClipValue, loss.TokenMean)
+	if err != nil {
+		return st, err
+	}
+	dv := make([]float64, len(raw)) // undo the shift: value i was read at i−1
+	for i, g := range vl.Grad {
+		if g != 0 {
+			dv[i-1] = cfg.VFCoef * g * scale
+		}
+	}
+	if err := t.Roles.Value.Backward(dv); err != nil {
+		return st, err
+	}
+	var akl, ratio float64
+	nTok := 0.0
+	for i, m := range mask {
+		if m != 0 {
+			dl := logp[i] - old[i]
+			akl += 0.5 * dl * dl
+			ratio += math.Exp(dl)
+			nTok++
+		}
+	}
+	st = [...]float64{akl / nTok, pl.Metrics["pg_clipfrac"], pl.Loss, vl.Loss, vl.Metrics["vf_clipfrac"], ratio / nTok}
+	return st, nil
 }
 
 // lr is the linearly decaying learning rate of the next optimizer step.
