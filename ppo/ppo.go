@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/align-go/align/generate"
@@ -33,7 +34,7 @@ type Config struct {
 	Updates        int // rollout batches in the run
 
 	KL          loss.KLController
-	KLEstimator string // k1 or k3
+	KLEstimator string // k1 (TRL's default), k2 or k3: loss.KLPenalty's names
 	Gamma, Lam  float64
 	ClipRange   float64
 	VFCoef      float64
@@ -118,8 +119,8 @@ func New(cfg Config, roles Roles, prompts [][]int32, eos []int32, pad int32) (*T
 		return nil, fmt.Errorf("ppo: batch size %d, ppo epochs %d, minibatches %d: want > 0", cfg.BatchSize, cfg.NumPPOEpochs, cfg.NumMiniBatches)
 	case cfg.BatchSize%cfg.NumMiniBatches != 0:
 		return nil, fmt.Errorf("ppo: batch size %d is not a multiple of --num-mini-batches %d", cfg.BatchSize, cfg.NumMiniBatches)
-	case cfg.KLEstimator != "k1" && cfg.KLEstimator != "k3":
-		return nil, fmt.Errorf("ppo: --kl-estimator %q: want k1 or k3", cfg.KLEstimator)
+	case !slices.Contains(loss.KLKinds(), cfg.KLEstimator):
+		return nil, fmt.Errorf("ppo: --kl-estimator %q: want one of %v", cfg.KLEstimator, loss.KLKinds())
 	case cfg.Sampling.Temperature <= 0:
 		return nil, fmt.Errorf("ppo: temperature %v: PPO samples, want > 0", cfg.Sampling.Temperature)
 	case cfg.MaxNewTokens <= 0:

@@ -9,6 +9,7 @@ import (
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/policy"
 )
 
 // policyLogProbs runs the policy (or, ref true, the reference) over b and
@@ -18,7 +19,7 @@ func (t *Trainer) logProbs(m *model.Model, b model.Batch, cmask []int32) ([]floa
 	if err != nil {
 		return nil, nil, err
 	}
-	return tokenLogProbs(lg, b.IDs, cmask, b.B, b.T, m.Cfg.Vocab, t.Cfg.Sampling.Temperature), lg, nil
+	return policy.LogProbs(lg, b.IDs, cmask, b.B, b.T, m.Cfg.Vocab, t.Cfg.Sampling.Temperature).Logp, lg, nil
 }
 
 // shiftValues aligns the value model with the log-probs: the value of
@@ -86,44 +87,30 @@ func (t *Trainer) passes(ro *generate.Rollout) (*rolloutData, error) {
 }
 
 // prepare folds the KL penalty and the scores into per-token rewards,
-// computes GAE advantages and returns, and the objective/* metrics.
+// computes GAE advantages and returns, and the objective/* metrics, each
+// through loss's pure functions: KLPenalty (the --kl-estimator),
+// TokenRewards (the score at the EOS), MaskedWhiten and GAE.
 func (t *Trainer) prepare(d *rolloutData, scores []float64) (map[string]float64, error) {
 	cfg := &t.Cfg
 	B, T := d.r.B, d.r.T
-	mask, logp, ref, values := d.mask, d.logp, d.ref, d.values
-	rewards := make([]float64, B*T)
-	met := map[string]float64{}
-	var klSum, entSum, nsSum float64
-	for i := range rewards {
-		if mask[i] == 0 {
-			continue
-		}
-		var kl float64
-		if cfg.KLEstimator == "k3" {
-			r := ref[i] - logp[i]
-			kl = math.Expm1(r) - r
-		} else {
-			kl = logp[i] - ref[i]
-		}
-		rewards[i] = -cfg.KL.Coef * kl
-		klSum += kl
-		nsSum += rewards[i]
-		entSum -= logp[i]
+	mask, logp, values := d.mask, d.logp, d.values
+	kl, _, err := loss.KLPenalty(cfg.KLEstimator, logp, d.ref)
+	if err != nil {
+		return nil, err
 	}
-	for r := 0; r < B; r++ { // the score lands on the last completion token
-		last := -1
-		for k := r * T; k < (r+1)*T; k++ {
-			if mask[k] != 0 {
-				last = k
-			}
+	rewards, nonScore, err := loss.TokenRewards(scores, kl, mask, T, cfg.KL.Coef)
+	if err != nil {
+		return nil, fmt.Errorf("ppo: %w", err)
+	}
+	var klSum, entSum, nsSum float64
+	for i, m := range mask {
+		if m != 0 {
+			klSum += kl[i]
+			nsSum += nonScore[i]
+			entSum -= logp[i]
 		}
-		if last < 0 {
-			return nil, fmt.Errorf("ppo: completion %d is empty", r)
-		}
-		rewards[last] += scores[r]
 	}
 	d.rewards = rewards
-	var err error
 	if cfg.WhitenRewards {
 		if rewards, err = loss.MaskedWhiten(rewards, mask, false); err != nil {
 			return nil, err
@@ -142,11 +129,13 @@ func (t *Trainer) prepare(d *rolloutData, scores []float64) (map[string]float64,
 	}
 	mean /= float64(B)
 	nB := float64(B)
-	met["objective/kl"] = klSum / nB
-	met["objective/entropy"] = entSum / nB
-	met["objective/non_score_reward"] = nsSum / nB
-	met["objective/scores"] = mean
-	met["objective/rlhf_reward"] = mean + nsSum/nB
+	met := map[string]float64{
+		"objective/kl":               klSum / nB,
+		"objective/entropy":          entSum / nB,
+		"objective/non_score_reward": nsSum / nB,
+		"objective/scores":           mean,
+		"objective/rlhf_reward":      mean + nsSum/nB,
+	}
 	d.adv, d.rt, d.ref = adv, ret, nil
 	return met, nil
 }
@@ -229,7 +218,7 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 		}
 	}
 	t.dlogits = grow(t.dlogits, len(lg))
-	tokenLogProbsBackward(t.dlogits, lg, b.IDs, pl.Grad, T, V, cfg.Sampling.Temperature)
+	policy.Backward(t.dlogits, lg, b.IDs, pl.Grad, nil, T, V, cfg.Sampling.Temperature)
 	if err := t.Roles.Policy.Backward(t.dlogits, nil); err != nil {
 		return st, err
 	}
@@ -251,13 +240,18 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 	if err := t.Roles.Value.Backward(dv); err != nil {
 		return st, err
 	}
+	// approxkl is the k2 estimator between the rollout's and the current
+	// policy, as TRL reports it.
+	k2, _, err := loss.KLPenalty("k2", logp, old)
+	if err != nil {
+		return st, err
+	}
 	var akl, ratio float64
 	nTok := 0.0
 	for i, m := range mask {
 		if m != 0 {
-			dl := logp[i] - old[i]
-			akl += 0.5 * dl * dl
-			ratio += math.Exp(dl)
+			akl += k2[i]
+			ratio += math.Exp(logp[i] - old[i])
 			nTok++
 		}
 	}

@@ -67,30 +67,3 @@ func TestValueHeadGrad(t *testing.T) {
 		}
 	}
 }
-
-// TestTokenLogProbsAtTemperature: a hand case and the backward against
-// central differences on the logits.
-func TestTokenLogProbsAtTemperature(t *testing.T) {
-	// One row, T=2, V=3: position 1 reads logits[0] = (1, 2, 3)/0.5 = (2, 4, 6)
-	// for token 2: 6 − log(e²+e⁴+e⁶).
-	lg := []float32{1, 2, 3, 0, 0, 0}
-	ids, cm := []int32{0, 2}, []int32{0, 1}
-	got := tokenLogProbs(lg, ids, cm, 1, 2, 3, 0.5)
-	want := 6 - math.Log(math.Exp(2)+math.Exp(4)+math.Exp(6))
-	if got[0] != 0 || math.Abs(got[1]-want) > 1e-12 {
-		t.Fatalf("log-probs %v, want [0 %v]", got, want)
-	}
-	dl := make([]float32, len(lg))
-	tokenLogProbsBackward(dl, lg, ids, []float64{0, 1.5}, 2, 3, 0.5)
-	for i := 0; i < 3; i++ {
-		old := lg[i]
-		lg[i] = old + 1e-3
-		p := tokenLogProbs(lg, ids, cm, 1, 2, 3, 0.5)[1]
-		lg[i] = old - 1e-3
-		q := tokenLogProbs(lg, ids, cm, 1, 2, 3, 0.5)[1]
-		lg[i] = old
-		if fd := 1.5 * (p - q) / 2e-3; math.Abs(fd-float64(dl[i])) > 1e-3 {
-			t.Errorf("dlogit %d: backward %v, finite difference %v", i, dl[i], fd)
-		}
-	}
-}
