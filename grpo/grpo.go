@@ -5,7 +5,9 @@
 // reward.Funcs, turns each group's rewards into advantages (r − mean)/std
 // or the RLOO baseline, and trains on the clipped surrogate with an
 // optional k3 KL penalty to a reference, aggregated with the step's global
-// token and sequence counts.
+// token and sequence counts. Advantages, policy loss, aggregation weights
+// and KL come from the loss package's registries by name (verl's
+// core_algos style): OutcomeEstimator, PolicyLoss, GRPOWeights, KLLoss.
 package grpo
 
 import (
@@ -13,7 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/align-go/align/generate"
@@ -27,13 +29,13 @@ import (
 // Config holds GRPO's knobs; DefaultConfig gives TRL's.
 type Config struct {
 	NumGenerations  int
-	ScaleRewards    string // group, batch or none
+	ScaleRewards    string // group, batch or none (loss.AdvantageScales)
 	LossType        string // grpo, bnpo, dr_grpo, dapo (loss.GRPOLossTypes)
 	Epsilon         float64
 	EpsilonHigh     float64 // 0: Epsilon
 	Beta            float64 // k3 KL coefficient; 0 needs no reference
 	MaskTruncated   bool
-	Advantage       string // grpo or rloo
+	Advantage       string // grpo or rloo (loss.OutcomeEstimator)
 	DynamicSampling bool
 	ISLevel         string // token or sequence
 	RewardWeights   []float64
@@ -74,10 +76,11 @@ type Objective struct {
 	Log     io.Writer
 	Samples string // samples.jsonl path; "" writes none
 
-	combined *reward.Combined
-	trimmed  bool // samples.jsonl holds no rows beyond the run's start
-	step     *stepData
-	dlogit   []float32
+	combined   *reward.Combined
+	policyLoss loss.PolicyLossFn // the registry's loss for cfg.ISLevel
+	trimmed    bool              // samples.jsonl holds no rows beyond the run's start
+	step       *stepData
+	dlogit     []float32
 }
 
 // stepData is one optimizer step's rollout.
@@ -93,18 +96,23 @@ type stepData struct {
 	kl      float64       // the step's kl so far
 }
 
+// isLosses names the loss registry's policy loss for each
+// --importance-sampling-level: PPO's clipped surrogate with a token ratio,
+// or GSPO's sequence ratio.
+var isLosses = map[string]string{loss.TokenLevel: "vanilla", loss.SequenceLevel: "gspo"}
+
 // New checks cfg against the roles it is given.
 func New(cfg Config, policy, ref *model.Model, rewards []reward.Func, prompts []Prompt, eos []int32, pad int32) (*Objective, error) {
 	switch {
 	case cfg.NumGenerations < 2:
 		return nil, fmt.Errorf("grpo: --num-generations %d: want ≥ 2 (advantages compare completions of one prompt)", cfg.NumGenerations)
-	case cfg.ScaleRewards != "group" && cfg.ScaleRewards != "batch" && cfg.ScaleRewards != "none":
-		return nil, fmt.Errorf("grpo: --scale-rewards %q: want group, batch or none", cfg.ScaleRewards)
-	case cfg.Advantage != "grpo" && cfg.Advantage != "rloo":
-		return nil, fmt.Errorf("grpo: --advantage %q: want grpo or rloo", cfg.Advantage)
+	case !slices.Contains(loss.AdvantageScales(), cfg.ScaleRewards):
+		return nil, fmt.Errorf("grpo: --scale-rewards %q: want one of %v", cfg.ScaleRewards, loss.AdvantageScales())
+	case !slices.Contains(loss.OutcomeEstimators(), cfg.Advantage):
+		return nil, fmt.Errorf("grpo: --advantage %q: want one of %v", cfg.Advantage, loss.OutcomeEstimators())
 	case cfg.ISLevel != loss.TokenLevel && cfg.ISLevel != loss.SequenceLevel:
 		return nil, fmt.Errorf("grpo: --importance-sampling-level %q: want token or sequence", cfg.ISLevel)
-	case !strings.Contains(","+strings.Join(loss.GRPOLossTypes(), ",")+",", ","+cfg.LossType+","):
+	case !slices.Contains(loss.GRPOLossTypes(), cfg.LossType):
 		return nil, fmt.Errorf("grpo: --loss-type %q: want one of %v", cfg.LossType, loss.GRPOLossTypes())
 	case !(cfg.Epsilon >= 0 && cfg.Epsilon < 1) || cfg.EpsilonHigh < 0:
 		return nil, fmt.Errorf("grpo: --epsilon %v / --epsilon-high %v out of range", cfg.Epsilon, cfg.EpsilonHigh)
@@ -138,8 +146,12 @@ func New(cfg Config, policy, ref *model.Model, rewards []reward.Func, prompts []
 	if err != nil {
 		return nil, fmt.Errorf("grpo: %w", err)
 	}
+	pl, err := loss.PolicyLoss(isLosses[cfg.ISLevel])
+	if err != nil {
+		return nil, fmt.Errorf("grpo: %w", err)
+	}
 	return &Objective{Cfg: cfg, Policy: policy, Ref: ref, Prompts: prompts, EOS: eos, Pad: pad,
-		combined: comb}, nil
+		combined: comb, policyLoss: pl}, nil
 }
 
 // Len implements train.Objective: the examples are prompts.
@@ -286,9 +298,8 @@ func (o *Objective) score(cs []generate.Completion, idx []int, met train.Metrics
 func (o *Objective) advantages(r []float64, met train.Metrics) ([]float64, []bool, error) {
 	G := o.Cfg.NumGenerations
 	n := len(r)
-	adv := make([]float64, n)
 	keep := make([]bool, n)
-	mean, std := groupStats(r, G)
+	_, std := groupStats(r, G)
 	var stdSum float64
 	zeroStd := 0
 	for p := 0; p < n/G; p++ {
@@ -297,27 +308,18 @@ func (o *Objective) advantages(r []float64, met train.Metrics) ([]float64, []boo
 			zeroStd++
 		}
 	}
-	if o.Cfg.Advantage == "rloo" {
-		groups := make([]int, n)
-		for i := range groups {
-			groups[i] = i / G
-		}
-		var err error
-		if adv, err = loss.RLOOAdvantages(r, groups); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		_, bstd := groupStats(r, n) // one group: the batch
-		for i := range r {
-			a := r[i] - mean[i/G]
-			switch o.Cfg.ScaleRewards {
-			case "group":
-				a /= std[i/G] + 1e-4
-			case "batch":
-				a /= bstd[0] + 1e-4
-			}
-			adv[i] = a
-		}
+	groups := make([]int, n)
+	for i := range groups {
+		groups[i] = i / G
+	}
+	est, err := loss.OutcomeEstimator(o.Cfg.Advantage)
+	if err != nil {
+		return nil, nil, err
+	}
+	// TRL divides by std + 1e-4.
+	adv, err := est(r, groups, loss.AdvantageConfig{Scale: o.Cfg.ScaleRewards, Eps: 1e-4})
+	if err != nil {
+		return nil, nil, err
 	}
 	for i := range keep {
 		keep[i] = !(o.Cfg.DynamicSampling && std[i/G] == 0)

@@ -48,17 +48,22 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 		return nil, err
 	}
 	B, T, V := ro.B, ro.T, o.Policy.Cfg.Vocab
+	// The loss counts the completion tokens of kept completions, each with
+	// its completion's advantage.
 	mask := make([]float64, B*T)
-	adv := make([]float64, B*T)
+	seqAdv := make([]float64, B)
 	for j, c := range rows {
 		if !sd.keep[c] {
 			continue
 		}
+		seqAdv[j] = sd.adv[c]
 		for t := j * T; t < (j+1)*T; t++ {
-			if ro.CompletionMask[t] != 0 {
-				mask[t], adv[t] = 1, sd.adv[c]
-			}
+			mask[t] = float64(ro.CompletionMask[t])
 		}
+	}
+	adv, err := loss.Broadcast(seqAdv, mask, T)
+	if err != nil {
+		return nil, err
 	}
 	b := model.Batch{B: B, T: T, IDs: ro.IDs, Mask: ro.Mask}
 	temp := cfg.Sampling.Temperature
@@ -90,18 +95,17 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 		return nil, err
 	}
 	tp := policy.LogProbs(lg, ro.IDs, ro.CompletionMask, B, T, V, temp)
+	// The loss type's weights over the whole step's counts, so the
+	// micro-batches add up to the step's loss.
 	w, err := loss.GRPOWeights(cfg.LossType, mask, T, sd.counts)
 	if err != nil {
 		return nil, err
 	}
-	hi := cfg.EpsilonHigh
-	if hi == 0 {
-		hi = cfg.Epsilon
-	}
-	l, grad, clipFrac, err := loss.ClippedSurrogate(cfg.ISLevel, tp.Logp, tp.Logp, adv, mask, w, T, cfg.Epsilon, hi)
+	pl, err := o.policyLoss(loss.PPOConfig{ClipLow: cfg.Epsilon, ClipHigh: cfg.EpsilonHigh}, tp.Logp, tp.Logp, adv, mask, w, T)
 	if err != nil {
 		return nil, err
 	}
+	l, grad := pl.Loss, pl.Grad
 	// Metrics are token means over the step: each micro-batch adds its
 	// share (its loss tokens over the step's).
 	var nTok, ent, kl, diff, nDiff float64
@@ -116,22 +120,26 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 		}
 	}
 	if ref != nil {
-		k, dk, err := loss.KLPenalty("k3", tp.Logp, ref)
+		// TRL adds β·k3 to each token's loss before aggregating: the KL
+		// term takes the policy loss's weights, times β.
+		bw := make([]float64, len(w))
+		for t := range w {
+			bw[t] = cfg.Beta * w[t]
+		}
+		kr, err := loss.KLLoss("k3", tp.Logp, ref, mask, bw)
 		if err != nil {
 			return nil, err
 		}
-		for t, m := range mask {
-			if m != 0 {
-				l += cfg.Beta * w[t] * k[t]
-				grad[t] += cfg.Beta * w[t] * dk[t]
-				kl += k[t]
-			}
+		l += kr.Loss
+		for t, g := range kr.Grad {
+			grad[t] += g
 		}
+		kl = kr.Metrics["kl_sum"]
 	}
 	share := 1 / float64(sd.counts.Tokens)
 	met["loss"] += l
 	met["entropy"] += ent * share
-	met["clip_ratio"] += clipFrac * nTok * share
+	met["clip_ratio"] += pl.Metrics["pg_clipfrac"] * nTok * share
 	if ref != nil {
 		met["kl"] += kl * share
 		sd.kl += kl * share

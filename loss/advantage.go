@@ -8,15 +8,20 @@ import (
 
 // AdvantageConfig parameterises the outcome-reward advantage estimators.
 type AdvantageConfig struct {
-	// NormByStd divides GRPO advantages by the group's standard deviation
-	// (verl's norm_adv_by_std_in_grpo; false gives Dr. GRPO).
-	NormByStd bool
-	// Eps guards the std division; verl uses 1e-6.
+	// Scale is what GRPO divides the centred scores by, TRL's
+	// scale_rewards: "group" (the group's std), "batch" (the std of every
+	// score at once; each score is still centred on its group's mean) or
+	// "none" (Dr. GRPO; verl's norm_adv_by_std_in_grpo false).
+	Scale string
+	// Eps guards the std division: TRL uses 1e-4, verl 1e-6.
 	Eps float64
 }
 
-// DefaultAdvantageConfig is verl's default: std-normalised, eps 1e-6.
-func DefaultAdvantageConfig() AdvantageConfig { return AdvantageConfig{NormByStd: true, Eps: 1e-6} }
+// DefaultAdvantageConfig is TRL's GRPO default: group std, eps 1e-4.
+func DefaultAdvantageConfig() AdvantageConfig { return AdvantageConfig{Scale: "group", Eps: 1e-4} }
+
+// AdvantageScales lists the accepted AdvantageConfig.Scale values.
+func AdvantageScales() []string { return []string{"group", "batch", "none"} }
 
 // OutcomeAdvantageFn turns one scalar score per response and the id of the
 // prompt group each response belongs to into one advantage per response.
@@ -27,16 +32,21 @@ var outcomeEstimators = map[string]OutcomeAdvantageFn{
 	"rloo": func(s []float64, g []int, _ AdvantageConfig) ([]float64, error) { return RLOOAdvantages(s, g) },
 }
 
+// OutcomeEstimators lists the registered estimator names.
+func OutcomeEstimators() []string {
+	names := make([]string, 0, len(outcomeEstimators))
+	for k := range outcomeEstimators {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // OutcomeEstimator returns a registered estimator: "grpo" or "rloo".
 func OutcomeEstimator(name string) (OutcomeAdvantageFn, error) {
 	fn, ok := outcomeEstimators[name]
 	if !ok {
-		names := make([]string, 0, len(outcomeEstimators))
-		for k := range outcomeEstimators {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("loss: unknown advantage estimator %q (have %v)", name, names)
+		return nil, fmt.Errorf("loss: unknown advantage estimator %q (have %v)", name, OutcomeEstimators())
 	}
 	return fn, nil
 }
@@ -64,9 +74,11 @@ func groupIndex(scores []float64, groups []int) ([][]int, error) {
 	return out, nil
 }
 
-// GRPOAdvantages is verl's compute_grpo_outcome_advantage: each score minus
-// its group's mean, divided by (group std + Eps) when NormByStd. The std is
-// torch.std's unbiased one; a group of one gets mean 0 and std 1, as in verl.
+// GRPOAdvantages is verl's compute_grpo_outcome_advantage with TRL's
+// scale_rewards: each score minus its group's mean, divided by (std + Eps)
+// where std is the group's (Scale "group") or the whole batch's ("batch"),
+// or not divided ("none"). The std is torch.std's unbiased one; a group of
+// one gets mean 0 and std 1, as in verl.
 func GRPOAdvantages(scores []float64, groups []int, cfg AdvantageConfig) ([]float64, error) {
 	idx, err := groupIndex(scores, groups)
 	if err != nil {
@@ -75,30 +87,52 @@ func GRPOAdvantages(scores []float64, groups []int, cfg AdvantageConfig) ([]floa
 	if err := checkParam("advantage eps", cfg.Eps); err != nil {
 		return nil, err
 	}
+	var batchStd float64
+	switch cfg.Scale {
+	case "group", "none":
+	case "batch":
+		all := make([]int, len(scores))
+		for i := range all {
+			all[i] = i
+		}
+		_, batchStd = meanStd(scores, all)
+	default:
+		return nil, fmt.Errorf("loss: advantage scale %q: want one of %v", cfg.Scale, AdvantageScales())
+	}
 	adv := make([]float64, len(scores))
 	for _, members := range idx {
-		mean, std := 0.0, 1.0
-		if n := len(members); n > 1 {
-			for _, i := range members {
-				mean += scores[i]
-			}
-			mean /= float64(n)
-			ss := 0.0
-			for _, i := range members {
-				d := scores[i] - mean
-				ss += d * d
-			}
-			std = math.Sqrt(ss / float64(n-1))
-		}
+		mean, std := meanStd(scores, members)
 		for _, i := range members {
-			if cfg.NormByStd {
+			switch cfg.Scale {
+			case "group":
 				adv[i] = (scores[i] - mean) / (std + cfg.Eps)
-			} else {
+			case "batch":
+				adv[i] = (scores[i] - mean) / (batchStd + cfg.Eps)
+			default:
 				adv[i] = scores[i] - mean
 			}
 		}
 	}
 	return adv, nil
+}
+
+// meanStd is the mean and unbiased std of scores[members]; one member
+// gives mean 0 and std 1 (verl's convention for a group of one).
+func meanStd(scores []float64, members []int) (mean, std float64) {
+	n := len(members)
+	if n < 2 {
+		return 0, 1
+	}
+	for _, i := range members {
+		mean += scores[i]
+	}
+	mean /= float64(n)
+	ss := 0.0
+	for _, i := range members {
+		d := scores[i] - mean
+		ss += d * d
+	}
+	return mean, math.Sqrt(ss / float64(n-1))
 }
 
 // RLOOAdvantages is verl's compute_rloo_outcome_advantage: each score minus

@@ -75,7 +75,8 @@ func AggModes() []string {
 
 // AggWeights returns, for a [B,T] mask, the weights w such that the mode's
 // aggregate of any per-token x is Σ w_i·x_i; w is therefore also
-// ∂aggregate/∂x.
+// ∂aggregate/∂x: the policy, KL and value losses take them as their
+// aggregation.
 func AggWeights(mask []float64, T int, mode string) ([]float64, error) {
 	fn, ok := aggFns[mode]
 	if !ok {
@@ -88,19 +89,6 @@ func AggWeights(mask []float64, T int, mode string) ([]float64, error) {
 	w := make([]float64, len(mask))
 	fn(w, mask, B, T)
 	return w, nil
-}
-
-// Aggregate reduces per-token values x over a [B,T] mask and returns the
-// scalar and its gradient with respect to x.
-func Aggregate(x, mask []float64, T int, mode string) (float64, []float64, error) {
-	w, err := AggWeights(mask, T, mode)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkVec("values", x, len(mask)); err != nil {
-		return 0, nil, err
-	}
-	return dot(w, x), w, nil
 }
 
 func dot(a, b []float64) float64 {

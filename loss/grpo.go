@@ -2,7 +2,6 @@ package loss
 
 import (
 	"fmt"
-	"math"
 	"sort"
 )
 
@@ -85,98 +84,4 @@ func GRPOWeights(name string, mask []float64, T int, c Counts) ([]float64, error
 	w := make([]float64, len(mask))
 	fn(w, mask, B, T, c)
 	return w, nil
-}
-
-// Importance-sampling levels of the policy ratio.
-const (
-	TokenLevel    = "token"    // r_t = π(y_t)/π_old(y_t) (GRPO, PPO)
-	SequenceLevel = "sequence" // r = exp(mean_t log π/π_old) for every token of a sequence (GSPO)
-)
-
-// ClippedSurrogate is TRL's GRPO policy loss: per token
-//
-//	l_t = −min(r·A, clamp(r, 1−εlow, 1+εhigh)·A)
-//
-// with r the token ratio (level "token") or GSPO's length-normalised
-// sequence ratio (level "sequence"), aggregated as Σ w·l with weights from
-// GRPOWeights. Grad is ∂loss/∂logp; clipFrac is the weighted share of
-// tokens where the clipped branch is the one taken (TRL's clip_ratio).
-func ClippedSurrogate(level string, oldLogp, logp, adv, mask, w []float64, T int, lo, hi float64) (loss float64, grad []float64, clipFrac float64, err error) {
-	if _, err := tokenInputs(oldLogp, logp, adv, mask, T); err != nil {
-		return 0, nil, 0, err
-	}
-	if err := checkVec("weights", w, len(mask)); err != nil {
-		return 0, nil, 0, err
-	}
-	if !(lo >= 0 && lo < 1) || !(hi >= 0) || math.IsInf(hi, 0) {
-		return 0, nil, 0, fmt.Errorf("loss: clip range [1−%v, 1+%v] is invalid", lo, hi)
-	}
-	n := len(mask)
-	logRatio := make([]float64, n)
-	for i, m := range mask {
-		if m != 0 {
-			logRatio[i] = logp[i] - oldLogp[i]
-		}
-	}
-	switch level {
-	case TokenLevel:
-	case SequenceLevel:
-		for b := 0; b*T < n; b++ {
-			s, k := 0.0, 0.0
-			for t := b * T; t < (b+1)*T; t++ {
-				s += logRatio[t]
-				k += mask[t]
-			}
-			for t := b * T; t < (b+1)*T; t++ {
-				if mask[t] != 0 {
-					logRatio[t] = s / k
-				}
-			}
-		}
-	default:
-		return 0, nil, 0, fmt.Errorf("loss: importance-sampling level %q: want token or sequence", level)
-	}
-	grad = make([]float64, n)
-	// dr holds ∂loss/∂r_t·w_t, spread back onto logp afterwards.
-	dr := make([]float64, n)
-	var wsum float64
-	for i, m := range mask {
-		if m == 0 {
-			continue
-		}
-		a := adv[i]
-		r := math.Exp(logRatio[i])
-		rc := math.Max(1-lo, math.Min(1+hi, r))
-		p1, p2 := r*a, rc*a
-		// −min(p1, p2): the unclipped branch carries the gradient; the
-		// clipped one is constant in r.
-		if p2 < p1 {
-			loss -= w[i] * p2
-			clipFrac += w[i]
-		} else {
-			loss -= w[i] * p1
-			dr[i] = -w[i] * a * r // ∂(−r·A)/∂ log r, times w
-		}
-		wsum += w[i]
-	}
-	if wsum > 0 {
-		clipFrac /= wsum
-	}
-	if level == TokenLevel {
-		copy(grad, dr)
-		return loss, grad, clipFrac, nil
-	}
-	for b := 0; b*T < n; b++ {
-		s, k := 0.0, 0.0
-		for t := b * T; t < (b+1)*T; t++ {
-			s += dr[t]
-			k += mask[t]
-		}
-		for t := b * T; t < (b+1)*T; t++ {
-			if mask[t] != 0 {
-				grad[t] = s * mask[t] / k
-			}
-		}
-	}
-	return loss, grad, clipFrac, nil
 }

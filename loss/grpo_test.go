@@ -32,7 +32,23 @@ func TestGRPOWeightsHandComputed(t *testing.T) {
 	}
 }
 
-func TestClippedSurrogateHandComputed(t *testing.T) {
+// clipped runs the registry's policy loss at an importance-sampling level
+// with GRPO's settings (no dual clip).
+func clipped(t *testing.T, level string, old, lp, adv, mask, w []float64, T int, lo, hi float64) (float64, []float64, float64) {
+	t.Helper()
+	name := map[string]string{TokenLevel: "vanilla", SequenceLevel: "gspo"}[level]
+	fn, err := PolicyLoss(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := fn(PPOConfig{ClipLow: lo, ClipHigh: hi}, old, lp, adv, mask, w, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Loss, res.Grad, res.Metrics["pg_clipfrac"]
+}
+
+func TestGRPOPolicyLossHand(t *testing.T) {
 	// Token level, ε = 0.2, weights 1: ratio e^0.1 ≈ 1.105 with A = 1 is
 	// inside the range (loss −1.105); e^0.5 ≈ 1.65 with A = 1 is clipped to
 	// 1.2 (loss −1.2, no gradient); e^−0.5 ≈ 0.607 with A = −2 is clipped
@@ -42,17 +58,14 @@ func TestClippedSurrogateHandComputed(t *testing.T) {
 	adv := []float64{1, 1, -2}
 	mask := []float64{1, 1, 1}
 	w := []float64{1, 1, 1}
-	l, g, cf, err := ClippedSurrogate(TokenLevel, old, lp, adv, mask, w, 3, 0.2, 0.2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, g, cf := clipped(t, TokenLevel, old, lp, adv, mask, w, 3, 0.2, 0.2)
 	wantL := -math.Exp(0.1) - 1.2 + 1.6
 	if math.Abs(l-wantL) > 1e-12 || math.Abs(g[0]+math.Exp(0.1)) > 1e-12 || g[1] != 0 || g[2] != 0 || math.Abs(cf-2./3) > 1e-12 {
 		t.Errorf("loss %v grad %v clip %v; want %v [%v 0 0] 2/3", l, g, cf, wantL, -math.Exp(0.1))
 	}
 	// Zero advantage gives zero gradient at either level.
 	for _, lvl := range []string{TokenLevel, SequenceLevel} {
-		_, g, _, _ := ClippedSurrogate(lvl, old, lp, []float64{0, 0, 0}, mask, w, 3, 0.2, 0.2)
+		_, g, _ := clipped(t, lvl, old, lp, []float64{0, 0, 0}, mask, w, 3, 0.2, 0.2)
 		for i, v := range g {
 			if v != 0 {
 				t.Errorf("%s: zero advantage gives gradient %v at %d", lvl, v, i)
@@ -61,7 +74,7 @@ func TestClippedSurrogateHandComputed(t *testing.T) {
 	}
 }
 
-func TestClippedSurrogateFiniteDifferences(t *testing.T) {
+func TestGRPOPolicyLossFiniteDifferences(t *testing.T) {
 	const T = 4
 	old := []float64{-1, -2, -0.5, 0, -1.5, -0.3, -2, 0}
 	lp := []float64{-1.05, -1.9, -0.6, 0, -1.4, -0.35, -2.1, 0}
@@ -70,10 +83,7 @@ func TestClippedSurrogateFiniteDifferences(t *testing.T) {
 	w, _ := GRPOWeights("grpo", mask, T, Counts{Tokens: 6, Seqs: 2})
 	for _, lvl := range []string{TokenLevel, SequenceLevel} {
 		for _, eps := range []float64{0.2, 0.04} { // wide: nothing clipped; narrow: some tokens clipped
-			_, g, _, err := ClippedSurrogate(lvl, old, lp, adv, mask, w, T, eps, eps+0.08)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, g, _ := clipped(t, lvl, old, lp, adv, mask, w, T, eps, eps+0.08)
 			for i, m := range mask {
 				if m == 0 {
 					continue
@@ -81,9 +91,9 @@ func TestClippedSurrogateFiniteDifferences(t *testing.T) {
 				const h = 1e-6
 				x := append([]float64(nil), lp...)
 				x[i] += h
-				up, _, _, _ := ClippedSurrogate(lvl, old, x, adv, mask, w, T, eps, eps+0.08)
+				up, _, _ := clipped(t, lvl, old, x, adv, mask, w, T, eps, eps+0.08)
 				x[i] -= 2 * h
-				dn, _, _, _ := ClippedSurrogate(lvl, old, x, adv, mask, w, T, eps, eps+0.08)
+				dn, _, _ := clipped(t, lvl, old, x, adv, mask, w, T, eps, eps+0.08)
 				if fd := (up - dn) / (2 * h); math.Abs(fd-g[i]) > 1e-6 {
 					t.Errorf("%s ε=%v: grad[%d] = %v, finite difference %v", lvl, eps, i, g[i], fd)
 				}
@@ -92,7 +102,7 @@ func TestClippedSurrogateFiniteDifferences(t *testing.T) {
 	}
 	// GSPO: the sequence ratio is exp(mean log-ratio), so a sequence whose
 	// token ratios are e^0.1 and e^−0.1 has ratio 1 and loss −A·w exactly.
-	l, _, _, _ := ClippedSurrogate(SequenceLevel, []float64{0, 0}, []float64{0.1, -0.1}, []float64{2, 2}, []float64{1, 1}, []float64{0.5, 0.5}, 2, 0.2, 0.2)
+	l, _, _ := clipped(t, SequenceLevel, []float64{0, 0}, []float64{0.1, -0.1}, []float64{2, 2}, []float64{1, 1}, []float64{0.5, 0.5}, 2, 0.2, 0.2)
 	if math.Abs(l+2) > 1e-12 {
 		t.Errorf("GSPO loss %v, want −2", l)
 	}

@@ -85,27 +85,32 @@ func KLPenalty(kind string, logp, ref []float64) (kl, grad []float64, err error)
 	return kl, grad, nil
 }
 
-// KLLoss aggregates a KL estimator over a [B,T] mask, as verl's actor does
-// for use_kl_loss (GRPO: k3, token-mean). Grad is ∂Loss/∂logp. Metrics:
-// kl_loss.
-func KLLoss(kind string, logp, ref, mask []float64, T int, mode string) (TokenResult, error) {
-	if _, err := shape(mask, T); err != nil {
+// KLLoss is a KL estimator as a loss term over [B,T] tokens, as verl's
+// actor adds it for use_kl_loss and TRL's GRPO adds β·KL to each token's
+// loss: Loss = Σ w·kl with w the aggregation weights (those of the policy
+// loss, scaled by the coefficient: β·w), Grad = ∂Loss/∂logp. Metrics:
+// kl_loss (the Loss) and kl_sum, the plain Σ kl over the mask's tokens, so
+// micro-batches add up to the step's token mean.
+func KLLoss(kind string, logp, ref, mask, w []float64) (TokenResult, error) {
+	if err := checkVec("mask", mask, len(logp)); err != nil {
 		return TokenResult{}, err
 	}
-	if len(logp) != len(mask) {
-		return TokenResult{}, fmt.Errorf("loss: log-probs has %d values, mask %d", len(logp), len(mask))
+	if err := checkVec("weights", w, len(logp)); err != nil {
+		return TokenResult{}, err
 	}
 	kl, g, err := KLPenalty(kind, logp, ref)
 	if err != nil {
 		return TokenResult{}, err
 	}
-	w, err := AggWeights(mask, T, mode)
-	if err != nil {
-		return TokenResult{}, err
+	sum := 0.0
+	for i, m := range mask {
+		if m != 0 {
+			sum += kl[i]
+		}
 	}
 	for i := range g {
 		g[i] *= w[i]
 	}
 	l := dot(w, kl)
-	return TokenResult{Loss: l, Grad: g, Metrics: map[string]float64{"kl_loss": l}}, nil
+	return TokenResult{Loss: l, Grad: g, Metrics: map[string]float64{"kl_loss": l, "kl_sum": sum}}, nil
 }

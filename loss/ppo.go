@@ -33,24 +33,38 @@ func DefaultPPOConfig() PPOConfig {
 	return PPOConfig{ClipLow: 0.2, ClipHigh: 0.2, ClipC: 3, AggMode: TokenMean}
 }
 
-// PolicyLossFn is the signature of a registered policy loss.
-type PolicyLossFn func(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (TokenResult, error)
+// PolicyLossFn is the signature of a registered policy loss: per-token
+// losses aggregated as Σ w·l, with w the aggregation weights of the [B,T]
+// mask (AggWeights for verl's modes, GRPOWeights for TRL's GRPO loss types
+// over a whole step's counts). cfg.AggMode is not read.
+type PolicyLossFn func(cfg PPOConfig, oldLogp, logp, adv, mask, w []float64, T int) (TokenResult, error)
 
 var policyLosses = map[string]PolicyLossFn{
-	"vanilla": PPOPolicyLoss,
-	"gpg":     GPGPolicyLoss,
+	"vanilla": func(cfg PPOConfig, oldLogp, logp, adv, mask, w []float64, T int) (TokenResult, error) {
+		return clipLoss(cfg, TokenLevel, oldLogp, logp, adv, mask, w, T)
+	},
+	"gspo": func(cfg PPOConfig, oldLogp, logp, adv, mask, w []float64, T int) (TokenResult, error) {
+		return clipLoss(cfg, SequenceLevel, oldLogp, logp, adv, mask, w, T)
+	},
 }
 
-// PolicyLoss returns a registered policy loss: "vanilla" (PPO clip) or "gpg".
+// PolicyLosses lists the registered policy loss names.
+func PolicyLosses() []string {
+	names := make([]string, 0, len(policyLosses))
+	for k := range policyLosses {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// PolicyLoss returns a registered policy loss: "vanilla" (PPO's clipped
+// surrogate with a per-token ratio) or "gspo" (the same with GSPO's
+// sequence ratio).
 func PolicyLoss(name string) (PolicyLossFn, error) {
 	fn, ok := policyLosses[name]
 	if !ok {
-		names := make([]string, 0, len(policyLosses))
-		for k := range policyLosses {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("loss: unknown policy loss %q (have %v)", name, names)
+		return nil, fmt.Errorf("loss: unknown policy loss %q (have %v)", name, PolicyLosses())
 	}
 	return fn, nil
 }
@@ -86,17 +100,36 @@ func tokenInputs(oldLogp, logp, adv, mask []float64, T int) (int, error) {
 	return B, nil
 }
 
+// Importance-sampling levels of the policy ratio.
+const (
+	TokenLevel    = "token"    // r_t = π(y_t)/π_old(y_t) (PPO, GRPO): the "vanilla" loss
+	SequenceLevel = "sequence" // r = exp(mean_t log π/π_old) for every token of a sequence: "gspo"
+)
+
 // PPOPolicyLoss is verl's compute_policy_loss_vanilla: per token
 //
 //	r = exp(clamp(logp − oldLogp, −20, 20))
 //	L = max(−A·r, −A·clamp(r, 1−ε_low, 1+ε_high))
 //	L = min(L, −A·c)   where A < 0 and dual clipping is on
 //
-// aggregated with cfg.AggMode. Grad is ∂Loss/∂logp. Metrics: pg_loss,
-// pg_clipfrac (share of tokens where the clipped branch is larger),
-// ppo_kl (masked mean of oldLogp − logp), pg_clipfrac_lower (share hitting
-// the dual clip).
+// aggregated with cfg.AggMode: the registry's "vanilla" loss with the
+// mode's weights. Grad is ∂Loss/∂logp. Metrics: pg_loss, pg_clipfrac (share
+// of tokens where the clipped branch is larger), ppo_kl (masked mean of
+// oldLogp − logp), pg_clipfrac_lower (share hitting the dual clip).
 func PPOPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (TokenResult, error) {
+	w, err := AggWeights(mask, T, cfg.AggMode)
+	if err != nil {
+		return TokenResult{}, err
+	}
+	return clipLoss(cfg, TokenLevel, oldLogp, logp, adv, mask, w, T)
+}
+
+// clipLoss is the clipped surrogate of PPOPolicyLoss aggregated with the
+// weights w. At level SequenceLevel (GSPO, as TRL's
+// importance_sampling_level "sequence") every token of a sequence takes
+// the sequence's ratio exp(mean_t (logp − oldLogp)), and the gradient is
+// spread back over the sequence's tokens.
+func clipLoss(cfg PPOConfig, level string, oldLogp, logp, adv, mask, w []float64, T int) (TokenResult, error) {
 	lo, hi := cfg.ClipLow, cfg.ClipHigh
 	if hi == 0 {
 		hi = lo
@@ -111,11 +144,34 @@ func PPOPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (To
 	if _, err := tokenInputs(oldLogp, logp, adv, mask, T); err != nil {
 		return TokenResult{}, err
 	}
-	w, err := AggWeights(mask, T, cfg.AggMode)
-	if err != nil {
+	if err := checkVec("weights", w, len(mask)); err != nil {
 		return TokenResult{}, err
 	}
 	n := len(mask)
+	logRatio := make([]float64, n)
+	for i := range logRatio {
+		logRatio[i] = logp[i] - oldLogp[i]
+	}
+	switch level {
+	case TokenLevel:
+	case SequenceLevel:
+		for b := 0; b*T < n; b++ {
+			s, k := 0.0, 0.0
+			for t := b * T; t < (b+1)*T; t++ {
+				if mask[t] != 0 {
+					s += logRatio[t]
+					k += mask[t]
+				}
+			}
+			for t := b * T; t < (b+1)*T; t++ {
+				if mask[t] != 0 {
+					logRatio[t] = s / k
+				}
+			}
+		}
+	default:
+		return TokenResult{}, fmt.Errorf("loss: importance-sampling level %q: want token or sequence", level)
+	}
 	per := make([]float64, n)
 	grad := make([]float64, n)
 	clipped := make([]float64, n)
@@ -123,7 +179,7 @@ func PPOPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (To
 	negKL := make([]float64, n)
 	for i := 0; i < n; i++ {
 		a := adv[i]
-		d := logp[i] - oldLogp[i]
+		d := logRatio[i]
 		dd := 1.0 // ∂d/∂logp after the ±20 clamp
 		if d < -20 || d > 20 {
 			d = math.Max(-20, math.Min(20, d))
@@ -157,6 +213,24 @@ func PPOPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (To
 		per[i] = l
 		grad[i] = w[i] * dl
 	}
+	if level == SequenceLevel {
+		// Every token's loss depends on the sequence's mean log-ratio, so
+		// ∂/∂logp_t is the sequence's Σ w·dl spread evenly over its tokens.
+		for b := 0; b*T < n; b++ {
+			s, k := 0.0, 0.0
+			for t := b * T; t < (b+1)*T; t++ {
+				if mask[t] != 0 {
+					s += grad[t]
+					k += mask[t]
+				}
+			}
+			for t := b * T; t < (b+1)*T; t++ {
+				if mask[t] != 0 {
+					grad[t] = s * mask[t] / k
+				}
+			}
+		}
+	}
 	return TokenResult{
 		Loss: dot(w, per),
 		Grad: grad,
@@ -167,27 +241,6 @@ func PPOPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (To
 			"pg_clipfrac_lower": MaskedMean(lower, mask),
 		},
 	}, nil
-}
-
-// GPGPolicyLoss is verl's "gpg" loss, plain policy gradient without a ratio:
-// per token −logp·A, aggregated with cfg.AggMode. oldLogp is not used and
-// may be nil.
-func GPGPolicyLoss(cfg PPOConfig, oldLogp, logp, adv, mask []float64, T int) (TokenResult, error) {
-	if _, err := tokenInputs(nil, logp, adv, mask, T); err != nil {
-		return TokenResult{}, err
-	}
-	w, err := AggWeights(mask, T, cfg.AggMode)
-	if err != nil {
-		return TokenResult{}, err
-	}
-	per := make([]float64, len(mask))
-	grad := make([]float64, len(mask))
-	for i := range per {
-		per[i] = -logp[i] * adv[i]
-		grad[i] = -w[i] * adv[i]
-	}
-	l := dot(w, per)
-	return TokenResult{Loss: l, Grad: grad, Metrics: map[string]float64{"pg_loss": l}}, nil
 }
 
 // ValueLoss is verl's compute_value_loss: with the prediction clipped to

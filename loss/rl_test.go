@@ -16,30 +16,29 @@ func TestAggregateHand(t *testing.T) {
 	mask := []float64{1, 1, 1, 1, 0, 0}
 	x := []float64{1, 2, 3, 4, 9, 9}
 	want := map[string]float64{TokenMean: 2.5, SeqMeanTokenSum: 5, SeqMeanTokenMean: 3, SeqMeanTokenSumNorm: 10.0 / 3}
-	for mode, w := range want {
-		got, g, err := Aggregate(x, mask, 3, mode)
+	for mode, want := range want {
+		w, err := AggWeights(mask, 3, mode)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !near(got, w) {
-			t.Errorf("%s: %v, want %v", mode, got, w)
+		if got := dot(w, x); !near(got, want) {
+			t.Errorf("%s: %v, want %v", mode, got, want)
 		}
-		checkGrad(t, mode, func(v []float64) float64 { a, _, _ := Aggregate(v, mask, 3, mode); return a }, x, g)
 	}
 	if len(AggModes()) != len(want) {
 		t.Errorf("modes %v", AggModes())
 	}
 	// An empty mask aggregates to 0 rather than NaN.
 	for mode := range want {
-		got, _, err := Aggregate(x, make([]float64, 6), 3, mode)
-		if err != nil || got != 0 {
+		w, err := AggWeights(make([]float64, 6), 3, mode)
+		if got := dot(w, x); err != nil || got != 0 {
 			t.Errorf("%s on empty mask: %v, %v", mode, got, err)
 		}
 	}
-	if _, _, err := Aggregate(x, mask, 4, TokenMean); err == nil {
+	if _, err := AggWeights(mask, 4, TokenMean); err == nil {
 		t.Error("mask not a multiple of T accepted")
 	}
-	if _, _, err := Aggregate(x, mask, 3, "seq-sum"); err == nil {
+	if _, err := AggWeights(mask, 3, "seq-sum"); err == nil {
 		t.Error("unknown mode accepted")
 	}
 }
@@ -48,9 +47,9 @@ func TestGRPOAdvantagesHand(t *testing.T) {
 	scores := []float64{1, 0, 0, 1, 5}
 	groups := []int{7, 7, 7, 7, 3}
 	// group 7: mean 0.5, unbiased std = sqrt(4·0.25/3) = sqrt(1/3); group 3 is a
-	// singleton: mean 0, std 1 (verl), so 5/(1+1e-6)
-	s := math.Sqrt(1.0/3) + 1e-6
-	want := []float64{0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s, 5 / (1 + 1e-6)}
+	// singleton: mean 0, std 1 (verl), so 5/(1+1e-4)
+	s := math.Sqrt(1.0/3) + 1e-4
+	want := []float64{0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s, 5 / (1 + 1e-4)}
 	got, err := GRPOAdvantages(scores, groups, DefaultAdvantageConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +60,23 @@ func TestGRPOAdvantagesHand(t *testing.T) {
 		}
 	}
 	// Dr. GRPO: no std division
-	got, _ = GRPOAdvantages(scores, groups, AdvantageConfig{Eps: 1e-6})
+	got, _ = GRPOAdvantages(scores, groups, AdvantageConfig{Scale: "none", Eps: 1e-4})
 	for i, w := range []float64{0.5, -0.5, -0.5, 0.5, 5} {
 		if !near(got[i], w) {
 			t.Errorf("dr-grpo[%d] = %v, want %v", i, got[i], w)
 		}
+	}
+	// batch: centred on the group mean, divided by the std of all five
+	// scores: mean 1.4, Σ(x − 1.4)² = 0.16+1.96+1.96+0.16+12.96 = 17.2, std √(17.2/4)
+	s = math.Sqrt(4.3) + 1e-6
+	got, _ = GRPOAdvantages(scores, groups, AdvantageConfig{Scale: "batch", Eps: 1e-6})
+	for i, w := range []float64{0.5 / s, -0.5 / s, -0.5 / s, 0.5 / s, 5 / s} {
+		if !near(got[i], w) {
+			t.Errorf("batch[%d] = %v, want %v", i, got[i], w)
+		}
+	}
+	if _, err := GRPOAdvantages(scores, groups, AdvantageConfig{Scale: "global"}); err == nil {
+		t.Error("unknown scale accepted")
 	}
 	// identical scores: std 0, advantages 0
 	got, _ = GRPOAdvantages([]float64{2, 2, 2}, []int{0, 0, 0}, DefaultAdvantageConfig())
@@ -233,14 +244,12 @@ func TestPPOPolicyLossFiniteDiff(t *testing.T) {
 			v, _ := PPOPolicyLoss(cfg, old, x, adv, mask, T)
 			return v.Loss
 		}, logp, res.Grad)
-		g, _ := GPGPolicyLoss(cfg, nil, logp, adv, mask, T)
-		checkGrad(t, "gpg "+mode, func(x []float64) float64 {
-			v, _ := GPGPolicyLoss(cfg, nil, x, adv, mask, T)
-			return v.Loss
-		}, logp, g.Grad)
 	}
 	if fn, err := PolicyLoss("vanilla"); err != nil || fn == nil {
 		t.Errorf("vanilla not registered: %v", err)
+	}
+	if _, err := PolicyLoss("gpg"); err == nil {
+		t.Error("unknown policy loss accepted")
 	}
 }
 
@@ -320,14 +329,30 @@ func TestKLLossFiniteDiff(t *testing.T) {
 	n := 10
 	p, ref := randVec(r, n, -3, 1), randVec(r, n, -3, 1)
 	mask := []float64{1, 1, 1, 1, 0, 1, 1, 1, 0, 0}
+	w, _ := AggWeights(mask, 5, SeqMeanTokenMean)
 	for _, kind := range []string{"k1", "k2", "k3", "abs"} {
-		res, err := KLLoss(kind, p, ref, mask, 5, TokenMean)
+		res, err := KLLoss(kind, p, ref, mask, w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkGrad(t, "kl "+kind, func(x []float64) float64 {
-			v, _ := KLLoss(kind, x, ref, mask, 5, TokenMean)
+			v, _ := KLLoss(kind, x, ref, mask, w)
 			return v.Loss
 		}, p, res.Grad)
+	}
+}
+
+// k1 over mask [[1,1,0],[1,0,0]] with logp − ref = 1, 2, (9), 4, (9, 9) and
+// weights ½, ¼, 0, ¼, 0, 0: the loss is ½ + ½ + 1 = 2 and kl_sum 1 + 2 + 4.
+func TestKLLossHand(t *testing.T) {
+	p := []float64{1, 2, 9, 4, 9, 9}
+	ref := make([]float64, 6)
+	mask := []float64{1, 1, 0, 1, 0, 0}
+	res, err := KLLoss("k1", p, ref, mask, []float64{0.5, 0.25, 0, 0.25, 0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Loss != 2 || res.Metrics["kl_sum"] != 7 || res.Grad[0] != 0.5 || res.Grad[2] != 0 {
+		t.Errorf("loss %v, kl_sum %v, grad %v; want 2, 7, [0.5 0.25 0 0.25 0 0]", res.Loss, res.Metrics["kl_sum"], res.Grad)
 	}
 }
