@@ -12,6 +12,7 @@ import (
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
 )
 
@@ -154,7 +155,7 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	// threshold is never reached.
 	var alarmLog bytes.Buffer
 	cfg.Alarms, cfg.Log = rl.Alarms{Distinct: 1.01, KL: 1e9}, &alarmLog
-	tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol, Value: vm, Reward: RMReward{Scorer: scorer}}, prompts, []int32{testEOS}, 0)
+	tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol, Value: vm, Reward: &reward.RM{Scorer: scorer}}, prompts, []int32{testEOS}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestResumeBitExact(t *testing.T) {
 		cfg.MissingEOSPenalty = 0.5
 		cfg.Alarms = rl.Alarms{BaselineSteps: 3} // its length baseline spans the save point
 		tr, err := New(cfg, Roles{Policy: pol, PolicySet: "policy", Ref: pol,
-			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: RMReward{Scorer: scorer}},
+			Value: &ValueModel{Model: pol, Set: "value", Head: NewValueHead(32, 4)}, Reward: &reward.RM{Scorer: scorer}},
 			[][]int32{{2, 3}, {2, 4}, {3, 3}}, []int32{testEOS}, 0)
 		if err != nil {
 			t.Fatal(err)

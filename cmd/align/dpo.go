@@ -8,6 +8,7 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -93,17 +94,11 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		if ref.Cfg.Vocab != m.Cfg.Vocab {
 			return nil, fmt.Errorf("--ref: %s has vocab_size %d but --model has %d", o.ref, ref.Cfg.Vocab, m.Cfg.Vocab)
 		}
-	case o.lora.enabled():
-		ref = m // the frozen base: adapters are switched off for reference passes
-	default:
-		// Cloned before training (and before a resumed run restores the
-		// trained weights), so it is the starting policy.
-		ref = m.Clone()
-	}
-	if ref != nil && ref != m {
 		// The reference pass always completes before the policy's forward and
 		// backward, so it can work in the policy's activation buffer.
 		ref.BorrowActivations(m)
+	default:
+		ref = policy.Reference(m, o.lora.enabled())
 	}
 	params, err := o.lora.params(m, s.Seed)
 	if err != nil {

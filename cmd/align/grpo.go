@@ -10,6 +10,7 @@ import (
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
@@ -174,15 +175,7 @@ func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	var ref *model.Model
 	if o.cfg.Beta > 0 {
-		if o.lora.enabled() {
-			ref = m // the frozen base: adapters are switched off for reference passes
-		} else {
-			// Cloned before training (and before a resume restores the trained
-			// weights), so it is the starting policy; its pass completes
-			// before the policy's, so it can share the activation buffer.
-			ref = m.Clone()
-			ref.BorrowActivations(m)
-		}
+		ref = policy.Reference(m, o.lora.enabled())
 	}
 	params, err := o.lora.params(m, s.Seed)
 	if err != nil {

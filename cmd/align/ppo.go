@@ -10,8 +10,10 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/ppo"
-	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
@@ -163,8 +165,8 @@ func (o *ppoOpts) run(ctx context.Context, log io.Writer) error {
 	if len(eos) == 0 {
 		return fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
 	}
-	pad := int32(pref.ResolvePad(tok, pol.Cfg, int(eos[0])))
-	scorer, err := pref.LoadScorer(o.rewardDir, "")
+	pad := int32(rewardmodel.ResolvePad(tok, pol.Cfg, int(eos[0])))
+	scorer, err := rewardmodel.LoadScorer(o.rewardDir, "")
 	if err != nil {
 		return fmt.Errorf("--reward: %w", err)
 	}
@@ -175,7 +177,7 @@ func (o *ppoOpts) run(ctx context.Context, log io.Writer) error {
 	// Scoring in minibatch-sized chunks keeps the reward model's activations
 	// within a training minibatch's.
 	scorer.BatchSize = max(1, o.cfg.BatchSize/max(1, o.cfg.NumMiniBatches))
-	roles := ppo.Roles{Policy: pol, Reward: ppo.RMReward{Scorer: scorer}}
+	roles := ppo.Roles{Policy: pol, Reward: &reward.RM{Scorer: scorer}}
 	head := ppo.NewValueHead(pol.Cfg.Dim, o.cfg.Seed)
 	if o.valueInit == "reward" {
 		if len(scorer.RM.Head) != pol.Cfg.Dim && o.lora.enabled() {
@@ -191,18 +193,16 @@ func (o *ppoOpts) run(ctx context.Context, log io.Writer) error {
 				return fmt.Errorf("--lora-targets: %w", err)
 			}
 		}
-		roles.PolicySet, roles.Ref = "policy", pol
+		roles.PolicySet = "policy"
 		roles.Value = &ppo.ValueModel{Model: pol, Set: "value", Head: head}
 	} else {
-		ref := pol.Clone()
-		ref.BorrowActivations(pol) // the reference pass completes before the policy's next one
-		roles.Ref = ref
 		vm := pol.Clone()
 		if o.valueInit == "reward" {
 			vm = scorer.RM.Model.Clone()
 		}
 		roles.Value = &ppo.ValueModel{Model: vm, Head: head}
 	}
+	roles.Ref = policy.Reference(pol, o.lora.enabled())
 	tr, err := ppo.New(o.cfg, roles, prompts, eos, pad)
 	if err != nil {
 		return err
