@@ -14,7 +14,14 @@ import (
 // ids (the reward model must share the policy's tokenizer, as in TRL);
 // samples built from text alone are encoded with the reward model's
 // tokenizer, EOS appended, as align score does.
-type RM struct{ Scorer *rewardmodel.Scorer }
+type RM struct {
+	Scorer *rewardmodel.Scorer
+	// Set, when not "", names the LoRA set (with the Scorer's score head)
+	// that makes the reward model out of a base it shares with the policy;
+	// it is selected before each scoring pass, so all of PPO's roles can
+	// live on one copy of the weights.
+	Set string
+}
 
 // LoadRM loads a reward-model directory.
 func LoadRM(dir string, batchSize int) (*RM, error) {
@@ -47,6 +54,11 @@ func (r *RM) Score(_ context.Context, samples []Sample) ([]float64, error) {
 			if id < 0 || id >= vocab {
 				return nil, fmt.Errorf("rm: sample %d has token id %d outside the reward model's vocab_size %d (policy and reward model tokenizers differ)", i, id, vocab)
 			}
+		}
+	}
+	if r.Set != "" {
+		if err := r.Scorer.RM.Model.UseLoRA(r.Set); err != nil {
+			return nil, fmt.Errorf("rm: %w", err)
 		}
 	}
 	return r.Scorer.ScoreIDs(rows)

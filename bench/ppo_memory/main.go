@@ -26,7 +26,8 @@ import (
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/ppo"
-	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rewardmodel"
 )
 
 func main() {
@@ -106,18 +107,18 @@ func run(mode string, dim, layers, ffn, vocab, batch, promptLen, newTok, rank in
 			return err
 		}
 	}
-	var rw ppo.RMReward
+	var rw *reward.RM
 	if mode == "ppo-shared" {
 		if err := pol.AttachLoRASet("reward", lc, 9); err != nil {
 			return err
 		}
-		rw = ppo.RMReward{Scorer: &pref.Scorer{RM: pref.NewRewardModel(pol, 0, 5), BatchSize: batch / cfg.NumMiniBatches}, Set: "reward"}
+		rw = &reward.RM{Scorer: &rewardmodel.Scorer{RM: rewardmodel.NewRewardModel(pol, 0, 5), BatchSize: batch / cfg.NumMiniBatches}, Set: "reward"}
 	} else {
 		rm, err := newModel(dim, layers, ffn, vocab, 2)
 		if err != nil {
 			return err
 		}
-		rw = ppo.RMReward{Scorer: &pref.Scorer{RM: pref.NewRewardModel(rm, 0, 5), BatchSize: batch / cfg.NumMiniBatches}}
+		rw = &reward.RM{Scorer: &rewardmodel.Scorer{RM: rewardmodel.NewRewardModel(rm, 0, 5), BatchSize: batch / cfg.NumMiniBatches}}
 	}
 	roles := ppo.Roles{Policy: pol, PolicySet: "policy", Ref: pol, Reward: rw,
 		Value: &ppo.ValueModel{Model: pol, Set: "value", Head: ppo.NewValueHead(dim, 1)}}
