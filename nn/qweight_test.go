@@ -18,10 +18,10 @@ type quantFixture struct {
 	FP4     []float64
 	Dynamic []float64
 	Cases   []struct {
-		DType        string  `json:"dtype"`
-		DoubleQuant  bool    `json:"double_quant"`
-		Codes        string  `json:"codes"`
-		Q            []int   `json:"q"`
+		DType        string `json:"dtype"`
+		DoubleQuant  bool   `json:"double_quant"`
+		Codes        string `json:"codes"`
+		Q            []int  `json:"q"`
 		Absmax       []float64
 		QAbsmax      []int     `json:"qabsmax"`
 		Absmax2      []float64 `json:"absmax2"`
