@@ -155,6 +155,10 @@ func (m *Model) ExportHF(buf []float32, prefix string) []NamedTensor {
 	var out []NamedTensor
 	for _, sp := range hfSpecs(m.Cfg, prefix) {
 		shape := m.hfShape(sp)
+		if p := m.Param(sp.parts[0]); p.Compact && len(sp.parts) == 1 && !sp.transpose {
+			out = append(out, NamedTensor{Name: sp.name, Shape: shape, Data: m.compactOrZero(p, buf)})
+			continue
+		}
 		if len(sp.parts) == 1 && !sp.transpose { // same layout: a view, not a copy
 			p := m.Param(sp.parts[0])
 			out = append(out, NamedTensor{Name: sp.name, Shape: shape, Data: buf[p.Offset : p.Offset+p.Size]})
@@ -165,7 +169,12 @@ func (m *Model) ExportHF(buf []float32, prefix string) []NamedTensor {
 		col := 0
 		for _, pn := range sp.parts {
 			p := m.Param(pn)
-			src := buf[p.Offset : p.Offset+p.Size]
+			var src []float32
+			if p.Compact {
+				src = m.compactOrZero(p, buf)
+			} else {
+				src = buf[p.Offset : p.Offset+p.Size]
+			}
 			switch {
 			case sp.transpose: // ours [out,in] → HF [in, cols] at column offset col
 				o, in := p.Shape[0], p.Shape[1]
@@ -211,6 +220,12 @@ func (m *Model) ImportHF(src TensorSource, buf []float32, file string) (prefix s
 		}
 		used[sp.name] = true
 		want := m.hfShape(sp)
+		if m.Param(sp.parts[0]).Compact {
+			if err := m.importCompact(src, sp, want, file); err != nil {
+				return "", err
+			}
+			continue
+		}
 		if into, ok := src.(floatIntoSource); ok && len(sp.parts) == 1 && !sp.transpose {
 			// Same layout: decode straight into the parameter buffer (no second copy).
 			p := m.Param(sp.parts[0])

@@ -28,11 +28,15 @@ func LoadDirWith(dir string, extras ...string) (*Model, map[string]NamedTensor, 
 	if err != nil {
 		return nil, nil, err
 	}
+	return New(cfg).loadFrom(dir, extras)
+}
+
+// loadFrom fills m, allocated for dir's config, from dir's safetensors.
+func (m *Model) loadFrom(dir string, extras []string) (*Model, map[string]NamedTensor, error) {
 	set, err := checkpoint.OpenDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	m := New(cfg)
 	files := set.Files()
 	where := dir
 	if len(files) == 1 {

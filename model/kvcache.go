@@ -329,8 +329,8 @@ func (m *Model) cachedLayers(c *KVCache, w16 *bf16Weights, ids []int32, N, T int
 			h = w16.layers[l]
 		}
 		m.norm(s.ln, s.mean, s.rstd, s.x, lw.Norm1W, lw.Norm1B, N, C, eps)
-		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, W16: h.q, B: lw.Bq, OC: Q},
-			nn.DecodeOut{Out: s.k, W: lw.Wk, W16: h.k, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, W16: h.v, B: lw.Bv, OC: KV})
+		nn.LinearDecodeMany(s.ln, N, C, nn.DecodeOut{Out: s.q, W: lw.Wq, Q: m.qweight(l, modQ), W16: h.q, B: lw.Bq, OC: Q},
+			nn.DecodeOut{Out: s.k, W: lw.Wk, Q: m.qweight(l, modK), W16: h.k, B: lw.Bk, OC: KV}, nn.DecodeOut{Out: s.v, W: lw.Wv, Q: m.qweight(l, modV), W16: h.v, B: lw.Bv, OC: KV})
 		m.loraAddInference(l, modQ, s.q, s.ln, N, C, Q)
 		m.loraAddInference(l, modK, s.k, s.ln, N, C, KV)
 		m.loraAddInference(l, modV, s.v, s.ln, N, C, KV)
@@ -353,23 +353,23 @@ func (m *Model) cachedLayers(c *KVCache, w16 *bf16Weights, ids []int32, N, T int
 			}
 		})
 		nn.AttentionCached(s.y, s.q, kc, vc, c.Mask, s.rowIdx, s.starts, R, T, c.Cap, NH, NKV, HS)
-		nn.LinearDecodeMany(s.y, N, Q, nn.DecodeOut{Out: s.res2, W: lw.Wo, W16: h.o, B: lw.Bo, OC: C})
+		nn.LinearDecodeMany(s.y, N, Q, nn.DecodeOut{Out: s.res2, W: lw.Wo, Q: m.qweight(l, modO), W16: h.o, B: lw.Bo, OC: C})
 		m.loraAddInference(l, modO, s.res2, s.y, N, Q, C)
 		addInto(s.res2, s.x)
 		m.norm(s.ln2, s.mean, s.rstd, s.res2, lw.Norm2W, lw.Norm2B, N, C, eps)
 		fc := s.fc[:N*F]
 		if cfg.Arch == ArchGPT2 {
-			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wfc, W16: h.fc, B: lw.Bfc, OC: F})
+			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wfc, Q: m.qweight(l, modFC), W16: h.fc, B: lw.Bfc, OC: F})
 			m.loraAddInference(l, modFC, fc, s.ln2, N, C, F)
 			nn.GeluForward(fc, fc)
 		} else {
-			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, W16: h.gate, B: lw.Bgate, OC: F},
-				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, W16: h.up, B: lw.Bup, OC: F})
+			nn.LinearDecodeMany(s.ln2, N, C, nn.DecodeOut{Out: fc, W: lw.Wgate, Q: m.qweight(l, modGate), W16: h.gate, B: lw.Bgate, OC: F},
+				nn.DecodeOut{Out: s.up[:N*F], W: lw.Wup, Q: m.qweight(l, modUp), W16: h.up, B: lw.Bup, OC: F})
 			m.loraAddInference(l, modGate, fc, s.ln2, N, C, F)
 			m.loraAddInference(l, modUp, s.up[:N*F], s.ln2, N, C, F)
 			nn.SwiGLUForward(fc, fc, s.up[:N*F])
 		}
-		nn.LinearDecodeMany(fc, N, F, nn.DecodeOut{Out: s.x, W: lw.Wdown, W16: h.down, B: lw.Bdown, OC: C})
+		nn.LinearDecodeMany(fc, N, F, nn.DecodeOut{Out: s.x, W: lw.Wdown, Q: m.qweight(l, modDown), W16: h.down, B: lw.Bdown, OC: C})
 		m.loraAddInference(l, modDown, s.x, fc, N, F, C)
 		addInto(s.x, s.res2)
 	}

@@ -296,7 +296,11 @@ func (lo *LoRA) ensure(N int) {
 
 // linear is a block's Linear forward plus, when attached and enabled, its adapter.
 func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
-	nn.LinearForward(out, inp, w, b, N, IC, OC)
+	if qw := m.qweight(l, mod); qw != nil && w == nil {
+		nn.LinearForwardQ(out, inp, qw, b, N)
+	} else {
+		nn.LinearForward(out, inp, w, b, N, IC, OC)
+	}
 	lo := m.fwdLoRA
 	if lo == nil || lo.refs[l][mod] == nil {
 		return
@@ -342,7 +346,15 @@ func (lo *LoRA) dropInput(ad *adapter, inp []float32, N int) []float32 {
 // linearBack is linear's backward. The base weight is frozen under LoRA, so
 // dw is normally nil; the adapter's A and B gradients accumulate into LoRA.Grad.
 func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
-	nn.LinearBackward(dinp, dw, db, dout, inp, w, N, IC, OC)
+	if qw := m.qweight(l, mod); qw != nil && w == nil {
+		// A compact weight is frozen: no dw.
+		if dinp != nil {
+			nn.LinearBackwardQ(dinp, dout, qw, N)
+		}
+		nn.LinearBackward(nil, nil, db, dout, inp, nil, N, IC, OC)
+	} else {
+		nn.LinearBackward(dinp, dw, db, dout, inp, w, N, IC, OC)
+	}
 	lo := m.fwdLoRA
 	if lo == nil || lo.refs[l][mod] == nil {
 		return
@@ -401,6 +413,13 @@ func (m *Model) MergeLoRA() {
 				continue
 			}
 			w := weights[mod]
+			if qw := m.qweight(l, mod); qw != nil && w == nil {
+				// A compact base is widened to f32 where an adapter merges
+				// into it (as PEFT dequantises a 4-bit base to merge).
+				w = make([]float32, qw.OC*qw.IC)
+				qw.Dequantize(w, 0, len(w))
+				m.qlin[l][mod] = nn.QuantizeWeight(w, qw.OC, qw.IC, nn.WeightF32, false)
+			}
 			out := len(w) / ref.ad.in
 			delta := make([]float32, len(w))
 			tensor.MatMul(delta, ref.ad.b[ref.off*R:(ref.off+out)*R], ref.ad.a, out, R, ref.ad.in, false)
@@ -429,6 +448,7 @@ func (m *Model) detachLoRA(lo *LoRA) {
 	}
 	m.loraOff = false
 	clear(m.frozen)
+	m.freezeCompact()
 	if m.gradOn {
 		m.EnableGrad()
 	}

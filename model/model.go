@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
+
+	"github.com/align-go/align/nn"
 )
 
 // Model is a transformer with all parameters in one allocation (Data) and, once
@@ -38,6 +41,9 @@ type Model struct {
 	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
 	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
 	ckpt    bool         // SetGradientCheckpointing
+
+	qlin    [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
+	loadOpt LoadOptions            // how qlin was loaded
 }
 
 // SetGradientCheckpointing trades compute for memory (TRL's
@@ -69,6 +75,9 @@ func (m *Model) InitRandom(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	resid := 0.02 / math.Sqrt(2*float64(m.Cfg.Layers))
 	for _, p := range m.Params {
+		if p.Compact {
+			continue // loaded, never initialised
+		}
 		t := m.Data[p.Offset : p.Offset+p.Size]
 		switch {
 		case hasSuffix(p.Name, "norm1.weight", "norm2.weight", "norm_f.weight", "q_norm.weight", "k_norm.weight"):
@@ -151,11 +160,15 @@ func (m *Model) Param(name string) *Param {
 	return nil
 }
 
-// Tensor returns the named parameter's data.
+// Tensor returns the named parameter's data (for a compact weight, a
+// dequantised copy).
 func (m *Model) Tensor(name string) []float32 {
 	p := m.Param(name)
 	if p == nil {
 		return nil
+	}
+	if p.Compact {
+		return m.compactTensor(p)
 	}
 	return m.Data[p.Offset : p.Offset+p.Size]
 }
@@ -179,6 +192,11 @@ func (m *Model) ZeroGrad() {
 // Clone returns an independent copy of the parameters (no gradients, no activations).
 func (m *Model) Clone() *Model {
 	c := New(m.Cfg)
+	if m.qlin != nil {
+		// Compact weights are frozen and read-only: the copy shares them.
+		c = newCompact(m.Cfg)
+		c.qlin, c.loadOpt = slices.Clone(m.qlin), m.loadOpt
+	}
 	copy(c.Data, m.Data)
 	c.hfPrefix, c.prefixKnown, c.missingLMHead = m.hfPrefix, m.prefixKnown, m.missingLMHead
 	return c

@@ -11,6 +11,9 @@ type Param struct {
 	Offset int
 	Size   int
 	Decay  bool // weight decay applies (matrices, not norms, biases or embeddings)
+	// Compact: stored outside the flat allocation in a compact dtype (a
+	// frozen base loaded with LoadDirOpts); Size is 0 and Shape still holds.
+	Compact bool
 }
 
 // Layer is one transformer block's tensors, each a slice of the flat allocation.
@@ -119,7 +122,7 @@ func bind(c *Config, ps []Param, buf []float32, skip map[string]bool) Weights {
 	get := map[string][]float32{}
 	if buf != nil {
 		for _, p := range ps {
-			if !skip[p.Name] {
+			if !skip[p.Name] && !p.Compact {
 				get[p.Name] = buf[p.Offset : p.Offset+p.Size : p.Offset+p.Size]
 			}
 		}

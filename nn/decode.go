@@ -33,9 +33,14 @@ func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
 // W16, when set, is the same weight in bfloat16 (ToBF16); the dot tiles then
 // read it instead of W, with f32 sums. W may then be nil, or kept for row
 // counts above DecodeMaxRowsBF16, where the blocked f32 GEMM is faster.
+//
+// Q, when set (W and W16 nil), is the weight in a compact dtype: bf16 runs
+// the bf16 tiles on its bits, f32 the f32 ones, and the quantised dtypes
+// LinearForwardQ.
 type DecodeOut struct {
 	Out, W, B []float32
 	W16       []uint16
+	Q         *QWeight
 	OC        int
 }
 
@@ -79,6 +84,17 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 	var tiled, wide, wide16 [7]DecodeOut
 	nt, nw, nw16, bf := 0, 0, 0, false
 	for _, o := range outs {
+		if o.Q != nil && o.W == nil && o.W16 == nil {
+			switch {
+			case o.Q.DType == WeightF32:
+				o.W = o.Q.F32
+			case o.Q.DType == WeightBF16 && (N <= DecodeMaxRowsBF16 || wideRowsBF16(N, IC)):
+				o.W16 = o.Q.U16
+			default:
+				LinearForwardQ(o.Out, inp, o.Q, o.B, N)
+				continue
+			}
+		}
 		if o.W16 != nil && wideRowsBF16(N, IC) {
 			wide16[nw16] = o
 			nw16++

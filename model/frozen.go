@@ -1,0 +1,243 @@
+package model
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/nn"
+)
+
+// A frozen base — LoRA's, a DPO/PPO reference, a reward or value model's
+// trunk, a model that only generates or scores — only multiplies by its
+// Linear weights, so it can keep them compact: in the checkpoint's own
+// bf16/f16, or quantised to int8/NF4/FP4 (nn.QWeight). Such a model's
+// Params mark those weights Compact (Size 0: they take no room in Data) and
+// m.qlin holds them. Embeddings, norms, biases, an untied LM head and LoRA
+// adapters stay f32 in Data; a compact weight is always frozen.
+
+// LoadOptions says how LoadDirOpts stores the transformer blocks' Linear
+// weights.
+type LoadOptions struct {
+	// WeightDType: "" or "f32" (f32 in Data, trainable: the default);
+	// "auto" (as the checkpoint stores them: bf16 and f16 kept, f32 as f32);
+	// "bf16", "f16" (converted per tensor while loading); "int8", "nf4",
+	// "fp4" (quantised per tensor while loading).
+	WeightDType string
+	// DoubleQuant quantises the NF4/FP4 block scales again (QLoRA).
+	DoubleQuant bool
+}
+
+// compact reports whether the options keep Linear weights out of Data.
+func (o LoadOptions) compact() bool {
+	d := strings.ToLower(o.WeightDType)
+	return d != "" && d != "f32" && d != "float32"
+}
+
+// ParseLoadDType checks a weight dtype name as LoadOptions takes it (a flag,
+// before a model loads).
+func ParseLoadDType(s string) error {
+	if s == "" || strings.EqualFold(s, "auto") {
+		return nil
+	}
+	_, err := nn.ParseWeightDType(s)
+	return err
+}
+
+// isBlockLinear reports whether canonical parameter name is a transformer
+// block's Linear weight (what compact loading stores compactly), and which.
+func isBlockLinear(name string) (layer, mod int, ok bool) {
+	var l int
+	var rest string
+	if n, _ := fmt.Sscanf(name, "layers.%d.%s", &l, &rest); n != 2 {
+		return 0, 0, false
+	}
+	i := slices.Index([]string{"q.weight", "k.weight", "v.weight", "o.weight", "fc.weight", "gate.weight", "up.weight", "down.weight"}, rest)
+	if i < 0 {
+		return 0, 0, false
+	}
+	return l, []int{modQ, modK, modV, modO, modFC, modGate, modUp, modDown}[i], true
+}
+
+// newCompact allocates a model whose block Linear weights live outside Data
+// (filled by the loader into m.qlin), frozen from the start.
+func newCompact(cfg *Config) *Model {
+	ps := paramTable(cfg)
+	off := 0
+	for i := range ps {
+		if _, _, ok := isBlockLinear(ps[i].Name); ok {
+			ps[i].Compact, ps[i].Offset, ps[i].Size = true, off, 0
+			continue
+		}
+		ps[i].Offset = off
+		off += ps[i].Size
+	}
+	m := &Model{Cfg: cfg, Params: ps, Data: make([]float32, off), frozen: map[string]bool{}}
+	adviseHuge(m.Data)
+	m.W = bind(cfg, ps, m.Data, nil)
+	m.G = bind(cfg, ps, nil, nil)
+	m.qlin = make([][numMods]*nn.QWeight, cfg.Layers)
+	m.freezeCompact()
+	return m
+}
+
+// freezeCompact marks every compact weight frozen (after a thaw, too).
+func (m *Model) freezeCompact() {
+	for _, p := range m.Params {
+		if p.Compact {
+			m.frozen[p.Name] = true
+		}
+	}
+}
+
+// qweight is block l's compact weight for linear mod, or nil when it is f32
+// in Data.
+func (m *Model) qweight(l, mod int) *nn.QWeight {
+	if m.qlin == nil {
+		return nil
+	}
+	return m.qlin[l][mod]
+}
+
+// CompactBytes is the memory the compact Linear weights take (0 when none).
+func (m *Model) CompactBytes() int64 {
+	var n int64
+	for _, ws := range m.qlin {
+		for _, w := range ws {
+			if w != nil {
+				n += w.Bytes()
+			}
+		}
+	}
+	return n
+}
+
+// WeightDType names how the block Linear weights are stored: "f32" in Data,
+// else the compact dtype (the first block's; loading uses one for all).
+func (m *Model) WeightDType() string {
+	if w := m.qweight(0, modQ); w != nil {
+		return w.DType.String()
+	}
+	if w := m.qweight(0, modFC); w != nil {
+		return w.DType.String()
+	}
+	return "f32"
+}
+
+// LoadDirOpts is LoadDirWith with the Linear weights of the transformer
+// blocks stored as opt says. With a compact dtype, no f32 copy of those
+// weights is ever made whole: bf16/f16 checkpoints kept as stored are read
+// straight into their compact arrays, and a conversion or quantisation holds
+// one tensor in f32 at a time. The model is frozen (attach LoRA adapters to
+// train it).
+func LoadDirOpts(dir string, opt LoadOptions, extras ...string) (*Model, map[string]NamedTensor, error) {
+	if !opt.compact() {
+		return LoadDirWith(dir, extras...)
+	}
+	if err := ParseLoadDType(opt.WeightDType); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	m := newCompact(cfg)
+	m.loadOpt = opt
+	return m.loadFrom(dir, extras)
+}
+
+// importCompact reads HF tensor sp (one or more block Linears) into m.qlin.
+func (m *Model) importCompact(src TensorSource, sp hfSpec, want []int, file string) error {
+	opt := m.loadOpt
+	dtName := strings.ToLower(opt.WeightDType)
+	var srcDType string
+	if into, ok := src.(floatIntoSource); ok {
+		if info, ok := into.Info(sp.name); ok {
+			if !slices.Equal(info.Shape, want) {
+				return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, info.Shape, want)
+			}
+			srcDType = info.DType
+		}
+	}
+	if dtName == "auto" {
+		switch srcDType {
+		case "BF16":
+			dtName = "bf16"
+		case "F16":
+			dtName = "f16"
+		default:
+			dtName = "f32"
+		}
+	}
+	dt, err := nn.ParseWeightDType(dtName)
+	if err != nil {
+		return err
+	}
+	// Kept as stored: the checkpoint's bits, no conversion at all.
+	if set, ok := src.(interface {
+		File(string) (*checkpoint.File, bool)
+	}); ok && len(sp.parts) == 1 && !sp.transpose &&
+		(dt == nn.WeightBF16 && srcDType == "BF16" || dt == nn.WeightF16 && srcDType == "F16") {
+		if f, ok := set.File(sp.name); ok {
+			b, err := f.Bytes(sp.name)
+			if err != nil {
+				return err
+			}
+			l, mod, _ := isBlockLinear(sp.parts[0])
+			m.qlin[l][mod] = nn.NewQWeightBits(dt, nn.BytesAsUint16(b), want[0], want[1])
+			return nil
+		}
+	}
+	data, shape, err := src.Float32(sp.name)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(shape, want) {
+		return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, shape, want)
+	}
+	cols := want[len(want)-1]
+	col := 0
+	for _, pn := range sp.parts {
+		p := m.Param(pn)
+		o, in := p.Shape[0], p.Shape[1]
+		w := data[col:]
+		switch {
+		case sp.transpose: // HF [in, cols] → ours [o, in]
+			w = make([]float32, o*in)
+			for r := 0; r < o; r++ {
+				for i := 0; i < in; i++ {
+					w[r*in+i] = data[i*cols+col+r]
+				}
+			}
+			col += o
+		case len(sp.parts) > 1:
+			w = slices.Clone(data[col : col+o*in])
+			col += o * in
+		default:
+			w = data[:o*in]
+		}
+		l, mod, _ := isBlockLinear(pn)
+		m.qlin[l][mod] = nn.QuantizeWeight(w, o, in, dt, opt.DoubleQuant)
+	}
+	return nil
+}
+
+// compactTensor returns compact parameter p's values in f32 (a fresh copy).
+func (m *Model) compactTensor(p *Param) []float32 {
+	l, mod, _ := isBlockLinear(p.Name)
+	w := m.qlin[l][mod]
+	out := make([]float32, w.OC*w.IC)
+	w.Dequantize(out, 0, len(out))
+	return out
+}
+
+// compactOrZero is p's values when buf is the parameters, zeros when it is
+// a gradient buffer (a compact weight is frozen: its gradient is zero).
+func (m *Model) compactOrZero(p *Param, buf []float32) []float32 {
+	if len(buf) > 0 && len(m.Data) > 0 && &buf[0] != &m.Data[0] {
+		return make([]float32, prod(p.Shape))
+	}
+	return m.compactTensor(p)
+}
