@@ -8,6 +8,7 @@ import (
 
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
 	"github.com/align-go/align/train"
 )
 
@@ -325,6 +326,48 @@ func TestGradAccumulationEqualsOneBatch(t *testing.T) {
 		}
 		if maxAbs == 0 || maxDiff > 1e-5*maxAbs {
 			t.Errorf("%s: gradients differ by up to %g (largest %g)", lt, maxDiff, maxAbs)
+		}
+	}
+}
+
+// TestAlarmsSeeTheLoggedValues: GRPO hands the alarms the step's kl and
+// distinct-2 exactly as it logs them, so an alarm set at the logged value
+// stays quiet and one set just below it fires (kl fires when > its
+// threshold, distinct-2 when < its threshold; rl pins the comparisons).
+func TestAlarmsSeeTheLoggedValues(t *testing.T) {
+	m := tinyModel(t)
+	ref := tinyModel(t)
+	ref.InitRandom(8)
+	rewards := []float64{1, 2, 3, 6, 0, 1, 0, 0}
+	m.EnableGrad()
+	step := func(a rl.Alarms) train.Metrics {
+		cfg := DefaultConfig()
+		cfg.Beta, cfg.Alarms = 0.1, a
+		obj := prepare(t, cfg, m, ref, rewards)
+		met, err := obj.Accumulate([]int{0, 1}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return met
+	}
+	met := step(rl.Alarms{})
+	kl, d2 := met["kl"], met["completions/distinct_2"]
+	if !(kl > 0) || !(d2 > 0) {
+		t.Fatalf("kl %v, distinct-2 %v: want both > 0", kl, d2)
+	}
+	for _, c := range []struct {
+		a        rl.Alarms
+		kl, dist float64
+	}{
+		{rl.Alarms{KL: kl}, 0, 0},
+		{rl.Alarms{KL: math.Nextafter(kl, 0)}, 1, 0},
+		{rl.Alarms{Distinct: d2}, 0, 0},
+		{rl.Alarms{Distinct: math.Nextafter(d2, 1)}, 0, 1},
+	} {
+		met := step(c.a)
+		if met["alarm/kl"] != c.kl || met["alarm/distinct"] != c.dist {
+			t.Errorf("alarms %+v (kl %v, distinct-2 %v): alarm/kl %v, alarm/distinct %v; want %v, %v",
+				c.a, kl, d2, met["alarm/kl"], met["alarm/distinct"], c.kl, c.dist)
 		}
 	}
 }
