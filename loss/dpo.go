@@ -50,6 +50,11 @@ type PairBatch struct {
 	// pair is hard-labelled, p = 1. Pairs with p < 1 need a loss with a
 	// SoftLoss.
 	PChosen []float64
+	// NLLTokens, when > 0, replaces Σ ChosenTokens as the denominator of
+	// the RPO term's token mean: a trainer that splits a step into
+	// micro-batches passes the step's chosen tokens (scaled to how it
+	// weighs this batch), so the step's NLL is one token mean.
+	NLLTokens float64
 }
 
 // PreferenceLoss is one registered member of the DPO family. Every member is
@@ -356,6 +361,9 @@ func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
 	if err := checkLabels(b.PChosen, B); err != nil {
 		return PairResult{}, err
 	}
+	if !(b.NLLTokens >= 0) || math.IsInf(b.NLLTokens, 0) {
+		return PairResult{}, fmt.Errorf("loss: NLL token count %v, want ≥ 0", b.NLLTokens)
+	}
 	if pl.SoftLoss == nil {
 		for i, p := range b.PChosen {
 			if p != 1 {
@@ -421,6 +429,9 @@ func DPO(cfg DPOConfig, b PairBatch) (PairResult, error) {
 		for i := 0; i < B; i++ {
 			sum += b.PolicyChosen[i]
 			n += float64(b.ChosenTokens[i])
+		}
+		if b.NLLTokens > 0 {
+			n = b.NLLTokens
 		}
 		nll := -sum / n
 		loss += cfg.RPOAlpha * nll

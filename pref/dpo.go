@@ -119,6 +119,11 @@ type DPOObjective struct {
 	locs        []string
 	pChosen     []float64 // per pair, 1 for rows without p_chosen
 	soft        bool      // some pair has p_chosen < 1
+
+	// The training step's pairs and chosen response tokens (PrepareBatch):
+	// the RPO term is a token mean over the whole step, as the pair losses
+	// are a mean over its pairs, so --grad-accum equals one big batch.
+	stepPairs, stepChosen int
 }
 
 // NewDPOObjective prepares pairs for training policy against ref (nil for
@@ -230,6 +235,19 @@ func (o *DPOObjective) Length(i int) int { return len(o.chosen[i].IDs) + len(o.r
 // Units implements train.Objective: one per pair.
 func (o *DPOObjective) Units(idx []int) int { return len(idx) }
 
+// PrepareBatch implements train.BatchPreparer: it counts the step's chosen
+// response tokens, the denominator of the RPO term. (TRL averages the NLL
+// over each micro-batch's tokens and then over micro-batches, which is the
+// step's token mean only when every micro-batch holds as many tokens.)
+func (o *DPOObjective) PrepareBatch(_ *train.StepContext, idx []int) error {
+	o.stepPairs, o.stepChosen = len(idx), 0
+	for _, i := range idx {
+		c := o.chosen[i]
+		o.stepChosen += len(c.IDs) - max(c.Start, 1)
+	}
+	return nil
+}
+
 // Accumulate implements train.Objective.
 func (o *DPOObjective) Accumulate(idx []int, totalUnits int) (train.Metrics, error) {
 	return o.run(idx, totalUnits, true)
@@ -291,6 +309,11 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 		for k, i := range idx {
 			pb.PChosen[k] = o.pChosen[i]
 		}
+	}
+	if backward && o.stepPairs == totalUnits && o.stepChosen > 0 {
+		// weighPair scales this batch by B/totalUnits; dividing its NLL by
+		// the step's tokens times that share leaves Σ log p / step tokens.
+		pb.NLLTokens = float64(o.stepChosen) * float64(B) / float64(totalUnits)
 	}
 	res, err := loss.DPO(o.Cfg, pb)
 	if err != nil {
