@@ -7,14 +7,14 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/judge"
-	"github.com/align-go/align/llm"
 )
 
 // Pair is two responses to one prompt, in no particular order.
 type Pair struct {
 	Index  int
-	Prompt []llm.Message // ends with a user turn
+	Prompt []chat.Message // ends with a user turn
 	A, B   string
 }
 
@@ -45,7 +45,7 @@ type LabelOptions struct {
 
 // RenderPrompt flattens a conversation into the one string a judge.Comparison
 // holds: a single user turn as itself, a longer conversation with role names.
-func RenderPrompt(msgs []llm.Message) string {
+func RenderPrompt(msgs []chat.Message) string {
 	if len(msgs) == 1 && msgs[0].Role == "user" {
 		return msgs[0].Content
 	}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/align-go/align/llm"
+	"github.com/align-go/align/chat"
 )
 
 // Files a revision run writes into its output directory.
@@ -21,8 +21,8 @@ const (
 // SFTRow is a prompt_completion row in the conversational layout the data
 // package reads.
 type SFTRow struct {
-	Prompt     []llm.Message `json:"prompt"`
-	Completion []llm.Message `json:"completion"`
+	Prompt     []chat.Message `json:"prompt"`
+	Completion []chat.Message `json:"completion"`
 }
 
 // PreferenceRow is a prompt/chosen/rejected row in the conversational
@@ -33,15 +33,15 @@ type SFTRow struct {
 // trainers ignore: the principle the judge used and whether both orders
 // agreed.
 type PreferenceRow struct {
-	Prompt     []llm.Message `json:"prompt"`
-	Chosen     []llm.Message `json:"chosen"`
-	Rejected   []llm.Message `json:"rejected"`
-	PChosen    *float64      `json:"p_chosen,omitempty"`
-	Principle  string        `json:"principle,omitempty"`
-	Consistent *bool         `json:"consistent,omitempty"`
+	Prompt     []chat.Message `json:"prompt"`
+	Chosen     []chat.Message `json:"chosen"`
+	Rejected   []chat.Message `json:"rejected"`
+	PChosen    *float64       `json:"p_chosen,omitempty"`
+	Principle  string         `json:"principle,omitempty"`
+	Consistent *bool          `json:"consistent,omitempty"`
 }
 
-func assistant(s string) []llm.Message { return []llm.Message{{Role: "assistant", Content: s}} }
+func assistant(s string) []chat.Message { return []chat.Message{{Role: "assistant", Content: s}} }
 
 // Rows turns a revision into its training rows. A blank final revision gives
 // neither row, and one equal to the initial answer gives no preference row:

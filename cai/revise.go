@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/llm"
 )
 
@@ -30,7 +31,7 @@ type ReviseOptions struct {
 // file (the seed stream and the resume key).
 type Prompt struct {
 	Index    int
-	Messages []llm.Message // ends with a user turn
+	Messages []chat.Message // ends with a user turn
 }
 
 // Round is one critique and revision.
@@ -42,10 +43,10 @@ type Round struct {
 
 // Revision is the outcome for one prompt.
 type Revision struct {
-	Index   int           `json:"index"`
-	Prompt  []llm.Message `json:"prompt"`
-	Initial string        `json:"initial"`
-	Rounds  []Round       `json:"rounds"`
+	Index   int            `json:"index"`
+	Prompt  []chat.Message `json:"prompt"`
+	Initial string         `json:"initial"`
+	Rounds  []Round        `json:"rounds"`
 }
 
 // Final is the last revision (the initial answer when there were no rounds).
@@ -78,8 +79,8 @@ func requestSeed(seed uint64, index, round, stage int) uint64 {
 
 // fewShot renders the constitution's examples as chat turns shown before each
 // critique and revision request.
-func (c *Constitution) fewShot() []llm.Message {
-	var ms []llm.Message
+func (c *Constitution) fewShot() []chat.Message {
+	var ms []chat.Message
 	for _, e := range c.Examples {
 		cr, rr := e.CritiqueRequest, e.RevisionRequest
 		if cr == "" {
@@ -89,12 +90,12 @@ func (c *Constitution) fewShot() []llm.Message {
 			rr = c.Principles[0].RevisionRequest
 		}
 		ms = append(ms,
-			llm.Message{Role: "user", Content: e.Prompt},
-			llm.Message{Role: "assistant", Content: e.Response},
-			llm.Message{Role: "user", Content: cr},
-			llm.Message{Role: "assistant", Content: e.Critique},
-			llm.Message{Role: "user", Content: rr},
-			llm.Message{Role: "assistant", Content: e.Revision})
+			chat.Message{Role: "user", Content: e.Prompt},
+			chat.Message{Role: "assistant", Content: e.Response},
+			chat.Message{Role: "user", Content: cr},
+			chat.Message{Role: "assistant", Content: e.Critique},
+			chat.Message{Role: "user", Content: rr},
+			chat.Message{Role: "assistant", Content: e.Revision})
 	}
 	return ms
 }
@@ -120,12 +121,12 @@ func Revise(ctx context.Context, client llm.Client, c *Constitution, prompts []P
 		out[i] = Revision{Index: p.Index, Prompt: p.Messages}
 		drawn[i] = c.draw(o.Seed, p.Index, o.Rounds)
 	}
-	req := func(msgs []llm.Message, index, round, stage int) llm.Request {
+	req := func(msgs []chat.Message, index, round, stage int) llm.Request {
 		s := o.Sampling
 		return llm.Request{Messages: msgs, MaxTokens: s.MaxTokens, Temperature: s.Temperature, TopP: s.TopP,
 			Stop: s.Stop, Seed: requestSeed(o.Seed, index, round, stage)}
 	}
-	chat := func(what string, reqs []llm.Request) ([]llm.Response, error) {
+	ask := func(what string, reqs []llm.Request) ([]llm.Response, error) {
 		resp, err := client.Chat(ctx, reqs)
 		if err == nil && len(resp) != len(reqs) {
 			err = fmt.Errorf("client returned %d responses for %d requests", len(resp), len(reqs))
@@ -140,7 +141,7 @@ func Revise(ctx context.Context, client llm.Client, c *Constitution, prompts []P
 	for i, p := range prompts {
 		reqs[i] = req(p.Messages, p.Index, 0, 0)
 	}
-	resp, err := chat("initial answers", reqs)
+	resp, err := ask("initial answers", reqs)
 	if err != nil {
 		return nil, err
 	}
@@ -150,27 +151,27 @@ func Revise(ctx context.Context, client llm.Client, c *Constitution, prompts []P
 	}
 
 	for r := range o.Rounds {
-		convs := make([][]llm.Message, len(prompts))
+		convs := make([][]chat.Message, len(prompts))
 		reqs = make([]llm.Request, len(prompts)) // the client may keep the last call's
 		for i, p := range prompts {
-			conv := append(append([]llm.Message{}, shots...), p.Messages...)
-			conv = append(conv, llm.Message{Role: "assistant", Content: answer[i]},
-				llm.Message{Role: "user", Content: drawn[i][r].CritiqueRequest})
+			conv := append(append([]chat.Message{}, shots...), p.Messages...)
+			conv = append(conv, chat.Message{Role: "assistant", Content: answer[i]},
+				chat.Message{Role: "user", Content: drawn[i][r].CritiqueRequest})
 			convs[i] = conv
 			reqs[i] = req(conv, p.Index, r+1, 1)
 		}
-		if resp, err = chat(fmt.Sprintf("round %d critiques", r+1), reqs); err != nil {
+		if resp, err = ask(fmt.Sprintf("round %d critiques", r+1), reqs); err != nil {
 			return nil, err
 		}
 		crit := make([]string, len(prompts))
 		reqs = make([]llm.Request, len(prompts))
 		for i, p := range prompts {
 			crit[i] = resp[i].Text
-			convs[i] = append(convs[i], llm.Message{Role: "assistant", Content: crit[i]},
-				llm.Message{Role: "user", Content: drawn[i][r].RevisionRequest})
+			convs[i] = append(convs[i], chat.Message{Role: "assistant", Content: crit[i]},
+				chat.Message{Role: "user", Content: drawn[i][r].RevisionRequest})
 			reqs[i] = req(convs[i], p.Index, r+1, 2)
 		}
-		if resp, err = chat(fmt.Sprintf("round %d revisions", r+1), reqs); err != nil {
+		if resp, err = ask(fmt.Sprintf("round %d revisions", r+1), reqs); err != nil {
 			return nil, err
 		}
 		for i := range prompts {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/llm"
 )
 
@@ -34,9 +35,9 @@ func testConstitution() *Constitution {
 	}}
 }
 
-func msg(role, content string) llm.Message { return llm.Message{Role: role, Content: content} }
+func msg(role, content string) chat.Message { return chat.Message{Role: role, Content: content} }
 
-func user(s string) []llm.Message { return []llm.Message{{Role: "user", Content: s}} }
+func user(s string) []chat.Message { return []chat.Message{{Role: "user", Content: s}} }
 
 func TestReviseTurns(t *testing.T) {
 	c := testConstitution()
@@ -58,7 +59,7 @@ func TestReviseTurns(t *testing.T) {
 			t.Fatalf("call %+v", call)
 		}
 	}
-	shots := []llm.Message{msg("user", "EP"), msg("assistant", "ER"), msg("user", "C0"), msg("assistant", "EC"), msg("user", "R0"), msg("assistant", "EV")}
+	shots := []chat.Message{msg("user", "EP"), msg("assistant", "ER"), msg("user", "C0"), msg("assistant", "EC"), msg("user", "R0"), msg("assistant", "EV")}
 	for i, r := range got {
 		q := prompts[i].Messages[0].Content
 		if r.Index != prompts[i].Index || r.Initial != "re["+q+"]" || len(r.Rounds) != 2 {
@@ -74,7 +75,7 @@ func TestReviseTurns(t *testing.T) {
 				t.Fatalf("round %d: %+v", k, rd)
 			}
 			crit := cl.calls[1+2*k][i].Messages
-			want := append(append(append([]llm.Message{}, shots...), prompts[i].Messages...),
+			want := append(append(append([]chat.Message{}, shots...), prompts[i].Messages...),
 				msg("assistant", answer), msg("user", p.CritiqueRequest))
 			if !reflect.DeepEqual(crit, want) {
 				t.Fatalf("critique turns\n got %v\nwant %v", crit, want)
@@ -122,7 +123,7 @@ func TestReviseDrawsPrinciples(t *testing.T) {
 
 func TestReviseErrors(t *testing.T) {
 	c := testConstitution()
-	_, err := Revise(context.Background(), &echoClient{}, c, []Prompt{{Index: 4, Messages: []llm.Message{msg("assistant", "x")}}}, ReviseOptions{})
+	_, err := Revise(context.Background(), &echoClient{}, c, []Prompt{{Index: 4, Messages: []chat.Message{msg("assistant", "x")}}}, ReviseOptions{})
 	if err == nil || !strings.Contains(err.Error(), "prompt 4") {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/align-go/align/chat"
 )
 
 // benchRows makes n UltraChat-sized rows: six turns of a few hundred bytes.
@@ -17,9 +19,9 @@ func benchRows(n int) []map[string]any {
 	for i := range rows {
 		var ms []any
 		for j := range 6 {
-			role := RoleUser
+			role := chat.RoleUser
 			if j%2 == 1 {
-				role = RoleAssistant
+				role = chat.RoleAssistant
 			}
 			ms = append(ms, map[string]any{"role": role, "content": strings.Repeat("word ", 60+i%40)})
 		}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 // FuzzJSONLRow feeds arbitrary lines through row decoding and every parser,
@@ -48,7 +50,7 @@ func FuzzJSONLRow(f *testing.F) {
 			checkPreference(t, ex)
 		}
 		if ex, err := parsePrompt(m); err == nil && ex.Conversational {
-			if len(ex.Prompt) == 0 || ex.Prompt[len(ex.Prompt)-1].Role != RoleUser {
+			if len(ex.Prompt) == 0 || ex.Prompt[len(ex.Prompt)-1].Role != chat.RoleUser {
 				t.Fatalf("prompt does not end with a user turn: %+v", ex)
 			}
 		}
@@ -60,12 +62,12 @@ func checkSFT(t *testing.T, ex SFTExample) {
 	switch ex.Kind {
 	case KindText:
 	case KindConversation:
-		if err := checkTurns(ex.Messages, names("m"), "m", RoleAssistant); err != nil {
+		if err := checkTurns(ex.Messages, names("m"), "m", chat.RoleAssistant); err != nil {
 			t.Fatalf("accepted a bad conversation: %s: %+v", err.text(), ex)
 		}
 	case KindPromptCompletion:
 		if ex.Conversational {
-			if err := checkTurns(concat(ex.Prompt, ex.Completion), names("m"), "m", RoleAssistant); err != nil || len(ex.Completion) == 0 || ex.Completion[0].Role != RoleAssistant {
+			if err := checkTurns(concat(ex.Prompt, ex.Completion), names("m"), "m", chat.RoleAssistant); err != nil || len(ex.Completion) == 0 || ex.Completion[0].Role != chat.RoleAssistant {
 				t.Fatalf("accepted a bad prompt/completion: %+v", ex)
 			}
 		}
@@ -88,11 +90,11 @@ func checkPreference(t *testing.T, ex PreferenceExample) {
 		}
 		return
 	}
-	for _, side := range [][]Message{ex.Chosen, ex.Rejected} {
-		if len(side) == 0 || side[0].Role != RoleAssistant {
+	for _, side := range [][]chat.Message{ex.Chosen, ex.Rejected} {
+		if len(side) == 0 || side[0].Role != chat.RoleAssistant {
 			t.Fatalf("response does not start with an assistant turn: %+v", ex)
 		}
-		if err := checkTurns(concat(ex.Prompt, side), names("m"), "m", RoleAssistant); err != nil {
+		if err := checkTurns(concat(ex.Prompt, side), names("m"), "m", chat.RoleAssistant); err != nil {
 			t.Fatalf("accepted a bad pair: %s: %+v", err.text(), ex)
 		}
 	}

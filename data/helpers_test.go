@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 // writeFile writes content to dir/name and returns the path.
@@ -19,11 +21,11 @@ func writeFile(t *testing.T, name, content string) string {
 
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
-func u(s string) Message   { return Message{Role: RoleUser, Content: s} }
-func a(s string) Message   { return Message{Role: RoleAssistant, Content: s} }
-func sys(s string) Message { return Message{Role: RoleSystem, Content: s} }
+func u(s string) chat.Message   { return chat.Message{Role: chat.RoleUser, Content: s} }
+func a(s string) chat.Message   { return chat.Message{Role: chat.RoleAssistant, Content: s} }
+func sys(s string) chat.Message { return chat.Message{Role: chat.RoleSystem, Content: s} }
 
-func msgs(m ...Message) []Message { return m }
+func msgs(m ...chat.Message) []chat.Message { return m }
 
 func f64(x float64) *float64 { return &x }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -293,7 +294,7 @@ func TestParquetArrowFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	// "messages" wins over "prompt"+no completion; the prompt column is ignored.
-	conv := func(loc string, m ...Message) SFTExample {
+	conv := func(loc string, m ...chat.Message) SFTExample {
 		return SFTExample{Kind: KindConversation, Conversational: true, Messages: m, Loc: p + loc}
 	}
 	want := []SFTExample{

@@ -3,6 +3,8 @@ package data
 import (
 	"fmt"
 	"strings"
+
+	"github.com/align-go/align/chat"
 )
 
 // Rows arrive from every file type as map[string]any holding JSON-like values
@@ -71,12 +73,12 @@ func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) 
 // Content may also be a list of {"type":"text","text":...} parts (the
 // multimodal layout); text parts are concatenated, anything else is rejected
 // because this package has nowhere to put an image.
-func parseMessages(v any, field string) ([]Message, *fieldError) {
+func parseMessages(v any, field string) ([]chat.Message, *fieldError) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, wantType(field, "list of messages", v)
 	}
-	msgs := make([]Message, len(list))
+	msgs := make([]chat.Message, len(list))
 	for i, e := range list {
 		f := index(field, i)
 		m, ok := e.(map[string]any)
@@ -87,7 +89,7 @@ func parseMessages(v any, field string) ([]Message, *fieldError) {
 		if err != nil {
 			return nil, err
 		}
-		if role != RoleSystem && role != RoleUser && role != RoleAssistant {
+		if role != chat.RoleSystem && role != chat.RoleUser && role != chat.RoleAssistant {
 			return nil, errf(f+".role", "unknown role %q (want system, user or assistant)", role)
 		}
 		cv, ok := m["content"]
@@ -98,7 +100,7 @@ func parseMessages(v any, field string) ([]Message, *fieldError) {
 		if err != nil {
 			return nil, err
 		}
-		msgs[i] = Message{Role: role, Content: content}
+		msgs[i] = chat.Message{Role: role, Content: content}
 	}
 	return msgs, nil
 }
@@ -137,22 +139,22 @@ func contentText(v any, field string) (string, *fieldError) {
 // occur in the original ShareGPT dumps; anything else (function calls,
 // observations) has no place in a plain chat and is rejected.
 var shareGPTRoles = map[string]string{
-	"system":    RoleSystem,
-	"human":     RoleUser,
-	"user":      RoleUser,
-	"gpt":       RoleAssistant,
-	"assistant": RoleAssistant,
-	"chatgpt":   RoleAssistant,
-	"bing":      RoleAssistant,
+	"system":    chat.RoleSystem,
+	"human":     chat.RoleUser,
+	"user":      chat.RoleUser,
+	"gpt":       chat.RoleAssistant,
+	"assistant": chat.RoleAssistant,
+	"chatgpt":   chat.RoleAssistant,
+	"bing":      chat.RoleAssistant,
 }
 
 // parseShareGPT parses a list of {"from","value"} turns.
-func parseShareGPT(v any, field string) ([]Message, *fieldError) {
+func parseShareGPT(v any, field string) ([]chat.Message, *fieldError) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, wantType(field, "list of turns", v)
 	}
-	msgs := make([]Message, len(list))
+	msgs := make([]chat.Message, len(list))
 	for i, e := range list {
 		f := index(field, i)
 		m, ok := e.(map[string]any)
@@ -171,7 +173,7 @@ func parseShareGPT(v any, field string) ([]Message, *fieldError) {
 		if err != nil {
 			return nil, err
 		}
-		msgs[i] = Message{Role: role, Content: value}
+		msgs[i] = chat.Message{Role: role, Content: value}
 	}
 	return msgs, nil
 }
@@ -183,22 +185,22 @@ func parseShareGPT(v any, field string) ([]Message, *fieldError) {
 // gives the field of message i, so that a chat built from two columns (prompt
 // + completion) still reports the column the bad message came from; whole
 // names the chat as a whole.
-func checkTurns(msgs []Message, name func(int) string, whole, last string) *fieldError {
+func checkTurns(msgs []chat.Message, name func(int) string, whole, last string) *fieldError {
 	prev := ""
 	turns := 0
 	for i, m := range msgs {
 		switch {
-		case m.Role == RoleSystem:
+		case m.Role == chat.RoleSystem:
 			if i > 0 {
 				return errf(name(i)+".role", "system message must be the first message")
 			}
 			continue
-		case prev == "" && m.Role != RoleUser:
+		case prev == "" && m.Role != chat.RoleUser:
 			return errf(name(i)+".role", "conversation must start with a user turn, got %s", m.Role)
 		case m.Role == prev:
 			return errf(name(i)+".role", "two %s turns in a row; turns must alternate user/assistant", m.Role)
 		}
-		if m.Role == RoleAssistant && strings.TrimSpace(m.Content) == "" {
+		if m.Role == chat.RoleAssistant && strings.TrimSpace(m.Content) == "" {
 			return errf(name(i)+".content", "empty assistant turn")
 		}
 		prev = m.Role
@@ -214,7 +216,7 @@ func checkTurns(msgs []Message, name func(int) string, whole, last string) *fiel
 }
 
 func article(role string) string {
-	if role == RoleAssistant {
+	if role == chat.RoleAssistant {
 		return "n"
 	}
 	return ""
@@ -235,7 +237,7 @@ func names2(a string, n int, b string) func(int) string {
 	}
 }
 
-func concat(a, b []Message) []Message {
-	out := make([]Message, 0, len(a)+len(b))
+func concat(a, b []chat.Message) []chat.Message {
+	out := make([]chat.Message, 0, len(a)+len(b))
 	return append(append(out, a...), b...)
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/align-go/align/chat"
 )
 
 func detectPreference(m map[string]any) (Format, *fieldError) {
@@ -24,7 +26,7 @@ func detectPrompt(m map[string]any) (Format, *fieldError) {
 type side struct {
 	key    string
 	text   string
-	msgs   []Message
+	msgs   []chat.Message
 	isMsgs bool
 }
 
@@ -83,17 +85,17 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 
 	ex.Conversational = true
 	if !c.isMsgs {
-		c.msgs = []Message{{Role: RoleAssistant, Content: c.text}}
+		c.msgs = []chat.Message{{Role: chat.RoleAssistant, Content: c.text}}
 	}
 	if !r.isMsgs {
-		r.msgs = []Message{{Role: RoleAssistant, Content: r.text}}
+		r.msgs = []chat.Message{{Role: chat.RoleAssistant, Content: r.text}}
 	}
-	var prompt []Message
+	var prompt []chat.Message
 	var promptIsMsgs bool
 	if pv, ok := m["prompt"]; ok {
 		switch x := pv.(type) {
 		case string:
-			prompt = []Message{{Role: RoleUser, Content: x}}
+			prompt = []chat.Message{{Role: chat.RoleUser, Content: x}}
 		case []any:
 			var err *fieldError
 			if prompt, err = parseMessages(x, "prompt"); err != nil {
@@ -105,10 +107,10 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 		}
 	}
 
-	if len(c.msgs) > 0 && c.msgs[0].Role != RoleAssistant {
+	if len(c.msgs) > 0 && c.msgs[0].Role != chat.RoleAssistant {
 		// Whole conversations.
 		for _, s := range []side{c, r} {
-			if err := checkTurns(s.msgs, names(s.key), s.key, RoleAssistant); err != nil {
+			if err := checkTurns(s.msgs, names(s.key), s.key, chat.RoleAssistant); err != nil {
 				return ex, err
 			}
 		}
@@ -125,7 +127,7 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 			return ex, identical()
 		case n == len(c.msgs) || n == len(r.msgs):
 			return ex, &fieldError{msg: "chosen and rejected do not diverge: one is a prefix of the other", reason: "chosen and rejected do not diverge"}
-		case c.msgs[n].Role != RoleAssistant:
+		case c.msgs[n].Role != chat.RoleAssistant:
 			return ex, errf(index("chosen", n)+".role", "chosen and rejected first differ at a %s turn; they must differ from an assistant turn on", c.msgs[n].Role)
 		}
 		ex.Prompt, ex.Chosen, ex.Rejected = c.msgs[:n:n], c.msgs[n:], r.msgs[n:]
@@ -136,14 +138,14 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 	if prompt == nil {
 		return ex, missing("prompt")
 	}
-	if err := checkTurns(prompt, names("prompt"), "prompt", RoleUser); err != nil {
+	if err := checkTurns(prompt, names("prompt"), "prompt", chat.RoleUser); err != nil {
 		return ex, err
 	}
 	for _, s := range []side{c, r} {
 		if len(s.msgs) == 0 {
 			return ex, errf(s.key, "no messages")
 		}
-		if err := checkTurns(concat(prompt, s.msgs), names2("prompt", len(prompt), s.key), s.key, RoleAssistant); err != nil {
+		if err := checkTurns(concat(prompt, s.msgs), names2("prompt", len(prompt), s.key), s.key, chat.RoleAssistant); err != nil {
 			return ex, err
 		}
 	}
@@ -200,7 +202,7 @@ func isString(v any) bool {
 	return ok
 }
 
-func hasPrefix(msgs, prefix []Message) bool {
+func hasPrefix(msgs, prefix []chat.Message) bool {
 	return len(prefix) <= len(msgs) && slices.Equal(msgs[:len(prefix)], prefix)
 }
 
@@ -225,7 +227,7 @@ func parsePrompt(m map[string]any) (PromptExample, *fieldError) {
 		return ex, err
 	}
 	if isMsgs {
-		if err := checkTurns(msgs, names(key), key, RoleUser); err != nil {
+		if err := checkTurns(msgs, names(key), key, chat.RoleUser); err != nil {
 			return ex, err
 		}
 		ex.Conversational, ex.Prompt = true, msgs

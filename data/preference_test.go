@@ -3,10 +3,12 @@ package data
 import (
 	"reflect"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 func TestPreferenceFormats(t *testing.T) {
-	pc := func(p, c, r []Message) PreferenceExample {
+	pc := func(p, c, r []chat.Message) PreferenceExample {
 		return PreferenceExample{Conversational: true, Prompt: p, Chosen: c, Rejected: r}
 	}
 	cases := []struct {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/align-go/align/chat"
 )
 
 // detectSFT picks the SFT layout from a row's keys. Richer layouts win when a
@@ -65,7 +67,7 @@ func parseSFT(f Format, m map[string]any) (SFTExample, *fieldError) {
 		}
 		msgs, err := parseMessages(v, "messages")
 		if err == nil {
-			err = checkTurns(msgs, names("messages"), "messages", RoleAssistant)
+			err = checkTurns(msgs, names("messages"), "messages", chat.RoleAssistant)
 		}
 		return SFTExample{Kind: KindConversation, Conversational: true, Messages: msgs}, err
 	case FormatShareGPT:
@@ -95,10 +97,10 @@ func parseShareGPTRow(m map[string]any) (SFTExample, *fieldError) {
 	}
 	name := names("conversations")
 	if sys != "" {
-		if len(msgs) > 0 && msgs[0].Role == RoleSystem {
+		if len(msgs) > 0 && msgs[0].Role == chat.RoleSystem {
 			return SFTExample{}, errf("conversations[0].from", "system turn and a \"system\" field in the same row")
 		}
-		msgs = append([]Message{{Role: RoleSystem, Content: sys}}, msgs...)
+		msgs = append([]chat.Message{{Role: chat.RoleSystem, Content: sys}}, msgs...)
 		name = func(i int) string {
 			if i == 0 {
 				return "system"
@@ -106,7 +108,7 @@ func parseShareGPTRow(m map[string]any) (SFTExample, *fieldError) {
 			return index("conversations", i-1)
 		}
 	}
-	if err := checkTurns(msgs, name, "conversations", RoleAssistant); err != nil {
+	if err := checkTurns(msgs, name, "conversations", chat.RoleAssistant); err != nil {
 		return SFTExample{}, err
 	}
 	return SFTExample{Kind: KindConversation, Conversational: true, Messages: msgs}, nil
@@ -145,17 +147,17 @@ func parseAlpaca(m map[string]any) (SFTExample, *fieldError) {
 	if strings.TrimSpace(in) != "" {
 		user = ins + "\n\n" + in
 	}
-	var msgs []Message
+	var msgs []chat.Message
 	if sys != "" {
-		msgs = append(msgs, Message{Role: RoleSystem, Content: sys})
+		msgs = append(msgs, chat.Message{Role: chat.RoleSystem, Content: sys})
 	}
-	msgs = append(msgs, Message{Role: RoleUser, Content: user}, Message{Role: RoleAssistant, Content: out})
+	msgs = append(msgs, chat.Message{Role: chat.RoleUser, Content: user}, chat.Message{Role: chat.RoleAssistant, Content: out})
 	return SFTExample{Kind: KindConversation, Conversational: true, Messages: msgs}, nil
 }
 
 // textOrMessages decodes a column that TRL allows to be either a plain string
 // or a list of messages.
-func textOrMessages(m map[string]any, key string) (s string, msgs []Message, isMsgs bool, err *fieldError) {
+func textOrMessages(m map[string]any, key string) (s string, msgs []chat.Message, isMsgs bool, err *fieldError) {
 	v, ok := m[key]
 	if !ok {
 		return "", nil, false, missing(key)
@@ -190,18 +192,18 @@ func parsePromptCompletion(m map[string]any) (SFTExample, *fieldError) {
 		return SFTExample{Kind: KindPromptCompletion, PromptText: ps, CompletionText: cs}, nil
 	}
 	if !pIsMsgs {
-		pm = []Message{{Role: RoleUser, Content: ps}}
+		pm = []chat.Message{{Role: chat.RoleUser, Content: ps}}
 	}
 	if !cIsMsgs {
-		cm = []Message{{Role: RoleAssistant, Content: cs}}
+		cm = []chat.Message{{Role: chat.RoleAssistant, Content: cs}}
 	}
 	if len(cm) == 0 {
 		return SFTExample{}, errf("completion", "no messages")
 	}
-	if err := checkTurns(pm, names("prompt"), "prompt", RoleUser); err != nil {
+	if err := checkTurns(pm, names("prompt"), "prompt", chat.RoleUser); err != nil {
 		return SFTExample{}, err
 	}
-	if err := checkTurns(concat(pm, cm), names2("prompt", len(pm), "completion"), "completion", RoleAssistant); err != nil {
+	if err := checkTurns(concat(pm, cm), names2("prompt", len(pm), "completion"), "completion", chat.RoleAssistant); err != nil {
 		return SFTExample{}, err
 	}
 	return SFTExample{Kind: KindPromptCompletion, Conversational: true, Prompt: pm, Completion: cm}, nil

@@ -3,10 +3,12 @@ package data
 import (
 	"reflect"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 func TestSFTFormats(t *testing.T) {
-	conv := func(m ...Message) SFTExample {
+	conv := func(m ...chat.Message) SFTExample {
 		return SFTExample{Kind: KindConversation, Conversational: true, Messages: m}
 	}
 	cases := []struct {

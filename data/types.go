@@ -1,19 +1,6 @@
 package data
 
-// Roles a normalised Message can carry. Source formats with other speaker names
-// (ShareGPT's "human"/"gpt") are mapped onto these; anything else is an error,
-// because a chat template would otherwise render it unpredictably.
-const (
-	RoleSystem    = "system"
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-)
-
-// Message is one chat turn.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
+import "github.com/align-go/align/chat"
 
 // Kind says which fields of an SFTExample are meaningful.
 type Kind int
@@ -56,9 +43,9 @@ type SFTExample struct {
 	Conversational bool
 
 	Text     string
-	Messages []Message
+	Messages []chat.Message
 
-	Prompt, Completion         []Message
+	Prompt, Completion         []chat.Message
 	PromptText, CompletionText string
 
 	// Loc is where the row came from ("data.jsonl:12", "train.parquet: row 3"),
@@ -73,7 +60,7 @@ type SFTExample struct {
 type PreferenceExample struct {
 	Conversational bool
 
-	Prompt, Chosen, Rejected             []Message
+	Prompt, Chosen, Rejected             []chat.Message
 	PromptText, ChosenText, RejectedText string
 
 	// Margin is the optional numeric "margin" column (reward-model margin
@@ -90,7 +77,7 @@ type PreferenceExample struct {
 // PromptExample is a prompt-only row, for generation, RL rollouts and eval.
 type PromptExample struct {
 	Conversational bool
-	Prompt         []Message // ends with a user turn
+	Prompt         []chat.Message // ends with a user turn
 	PromptText     string
 
 	// Extra holds the row's other columns (a reference answer, a test case),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
@@ -14,7 +15,7 @@ import (
 // ChatPrompt renders messages with the model's chat template and an
 // assistant generation prompt, and encodes them (the template writes any BOS
 // itself, as apply_chat_template assumes).
-func (e *Engine) ChatPrompt(msgs []tokenizer.Message) ([]int32, error) {
+func (e *Engine) ChatPrompt(msgs []chat.Message) ([]int32, error) {
 	text, err := e.Tok.RenderChat(msgs, true)
 	if err != nil {
 		return nil, err

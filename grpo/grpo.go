@@ -18,6 +18,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
@@ -60,7 +61,7 @@ func DefaultConfig() Config {
 type Prompt struct {
 	IDs      []int32
 	Text     string // the prompt as the model sees it
-	Messages []reward.Message
+	Messages []chat.Message
 	Fields   map[string]any
 }
 

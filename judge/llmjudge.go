@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/llm"
 )
 
@@ -93,7 +94,7 @@ func (j LLM) ask(ctx context.Context, prompts []string, yes, no string) ([]float
 	}
 	reqs := make([]llm.Request, len(prompts))
 	for i, p := range prompts {
-		reqs[i] = llm.Request{Messages: []llm.Message{{Role: "user", Content: p}}, MaxTokens: 1, TopLogprobs: k}
+		reqs[i] = llm.Request{Messages: []chat.Message{{Role: "user", Content: p}}, MaxTokens: 1, TopLogprobs: k}
 	}
 	resps, err := j.C.Chat(ctx, reqs)
 	if err != nil {

@@ -7,17 +7,13 @@ package llm
 import (
 	"context"
 	"math"
-)
 
-// Message is one chat turn.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
+	"github.com/align-go/align/chat"
+)
 
 // Request is one chat completion request.
 type Request struct {
-	Messages    []Message
+	Messages    []chat.Message
 	MaxTokens   int     // 0: the client's default
 	Temperature float64 // 0: greedy
 	TopP        float64 // 0 or 1: no nucleus filtering

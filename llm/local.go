@@ -6,7 +6,6 @@ import (
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/tokenizer"
 )
 
 // Local answers chat requests with a model directory on this machine, through
@@ -41,10 +40,7 @@ func (l *Local) Close() { l.E.Close() }
 func (l *Local) Chat(ctx context.Context, reqs []Request) ([]Response, error) {
 	ereqs := make([]engine.Request, len(reqs))
 	for i, r := range reqs {
-		msgs := make([]tokenizer.Message, len(r.Messages))
-		for k, m := range r.Messages {
-			msgs[k] = tokenizer.Message{Role: m.Role, Content: m.Content}
-		}
+		msgs := r.Messages
 		if len(msgs) == 0 {
 			return nil, fmt.Errorf("llm local: request %d has no messages", i)
 		}

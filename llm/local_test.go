@@ -5,10 +5,10 @@ import (
 	"math"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/tokenizer"
 )
 
 // Local's answers are generate.Generate's for the chat-rendered prompt, and
@@ -20,19 +20,16 @@ func TestLocalChat(t *testing.T) {
 	}
 	defer l.Close()
 	reqs := []Request{
-		{Messages: []Message{{Role: "user", Content: "Is the sea deep?"}}, MaxTokens: 6, TopLogprobs: 4},
-		{Messages: []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}}, MaxTokens: 5, Temperature: 0.7, Seed: 9},
-		{Messages: []Message{{Role: "user", Content: "Count"}}, MaxTokens: 7},
+		{Messages: []chat.Message{{Role: "user", Content: "Is the sea deep?"}}, MaxTokens: 6, TopLogprobs: 4},
+		{Messages: []chat.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}}, MaxTokens: 5, Temperature: 0.7, Seed: 9},
+		{Messages: []chat.Message{{Role: "user", Content: "Count"}}, MaxTokens: 7},
 	}
 	got, err := l.Chat(context.Background(), reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reqs {
-		msgs := make([]tokenizer.Message, len(r.Messages))
-		for k, m := range r.Messages {
-			msgs[k] = tokenizer.Message{Role: m.Role, Content: m.Content}
-		}
+		msgs := r.Messages
 		text, err := l.E.Tok.RenderChat(msgs, true)
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/align-go/align/chat"
 )
 
 // Remote is a Client for any OpenAI-compatible /chat/completions endpoint.
@@ -87,24 +89,22 @@ func envInt(name string, min int) (n int, set bool, err error) {
 	return n, true, nil
 }
 
-type wireMsg = Message
-
 type wireReq struct {
-	Model       string    `json:"model"`
-	Messages    []wireMsg `json:"messages"`
-	MaxTokens   int       `json:"max_tokens,omitempty"`
-	Temperature float64   `json:"temperature"`
-	TopP        float64   `json:"top_p,omitempty"`
-	Seed        int64     `json:"seed,omitempty"`
-	Stop        []string  `json:"stop,omitempty"`
-	Logprobs    bool      `json:"logprobs,omitempty"`
-	TopLogprobs int       `json:"top_logprobs,omitempty"`
+	Model       string         `json:"model"`
+	Messages    []chat.Message `json:"messages"`
+	MaxTokens   int            `json:"max_tokens,omitempty"`
+	Temperature float64        `json:"temperature"`
+	TopP        float64        `json:"top_p,omitempty"`
+	Seed        int64          `json:"seed,omitempty"`
+	Stop        []string       `json:"stop,omitempty"`
+	Logprobs    bool           `json:"logprobs,omitempty"`
+	TopLogprobs int            `json:"top_logprobs,omitempty"`
 }
 
 type wireResp struct {
 	Choices []struct {
-		Message      Message `json:"message"`
-		FinishReason string  `json:"finish_reason"`
+		Message      chat.Message `json:"message"`
+		FinishReason string       `json:"finish_reason"`
 		Logprobs     *struct {
 			Content []struct {
 				TopLogprobs []struct {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/align-go/align/chat"
 )
 
 // 429 then 500 are retried, the key is sent, and the second run is served
@@ -36,7 +38,7 @@ func TestRemoteRetryCache(t *testing.T) {
 	t.Setenv("ALIGN_API_KEY", "k")
 	r := mustRemote(t, ts.URL, "m")
 	r.Backoff, r.CacheDir = time.Millisecond, t.TempDir()
-	req := []Request{{Messages: []Message{{Role: "user", Content: "A or B?"}}, MaxTokens: 1, TopLogprobs: 2}}
+	req := []Request{{Messages: []chat.Message{{Role: "user", Content: "A or B?"}}, MaxTokens: 1, TopLogprobs: 2}}
 	got, err := r.Chat(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestRemoteDiscoversModel(t *testing.T) {
 	defer ts.Close()
 	r := mustRemote(t, ts.URL+"/v1", "")
 	for range 2 {
-		resp, err := r.Chat(context.Background(), []Request{{Messages: []Message{{Role: "user", Content: "hi"}}, Seed: 1 << 63}})
+		resp, err := r.Chat(context.Background(), []Request{{Messages: []chat.Message{{Role: "user", Content: "hi"}}, Seed: 1 << 63}})
 		if err != nil || resp[0].Text != "ok" {
 			t.Fatalf("%v %v", resp, err)
 		}
@@ -154,7 +156,7 @@ func TestRemoteEnv(t *testing.T) {
 	defer ts.Close()
 	t.Setenv("ALIGN_HTTP_RETRIES", "0")
 	r = mustRemote(t, ts.URL, "m")
-	if _, err := r.Chat(context.Background(), []Request{{Messages: []Message{{Role: "user", Content: "x"}}}}); err == nil || calls.Load() != 1 {
+	if _, err := r.Chat(context.Background(), []Request{{Messages: []chat.Message{{Role: "user", Content: "x"}}}}); err == nil || calls.Load() != 1 {
 		t.Fatalf("ALIGN_HTTP_RETRIES=0: err %v after %d calls, want an error after 1", err, calls.Load())
 	}
 }

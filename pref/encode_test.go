@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 )
 
@@ -34,12 +35,12 @@ func TestEncoder(t *testing.T) {
 		t.Fatalf("EOS %d, want %d", enc.EOS, testEOS)
 	}
 	eos := []int32{testEOS}
-	user := []data.Message{{Role: "user", Content: "hi"}}
+	user := []chat.Message{{Role: "user", Content: "hi"}}
 	tests := []struct {
 		name       string
 		plain      [2]string
-		prompt     []data.Message
-		response   []data.Message
+		prompt     []chat.Message
+		response   []chat.Message
 		wantP      []int32
 		wantR      []int32
 		wantErrSub string
@@ -49,10 +50,10 @@ func TestEncoder(t *testing.T) {
 		{name: "plain empty response", plain: [2]string{"Q:", ""}, wantP: bytesOf("Q:"), wantR: eos},
 		// ChatML (the fallback template): the response keeps <|im_end|> and
 		// loses the newline after it before EOS closes it.
-		{name: "chat", prompt: user, response: []data.Message{{Role: "assistant", Content: "yo"}},
+		{name: "chat", prompt: user, response: []chat.Message{{Role: "assistant", Content: "yo"}},
 			wantP: bytesOf("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"),
 			wantR: cat(bytesOf("yo<|im_end|>"), eos)},
-		{name: "chat two turns", prompt: user, response: []data.Message{{Role: "assistant", Content: "a"}, {Role: "user", Content: "b"}, {Role: "assistant", Content: "c"}},
+		{name: "chat two turns", prompt: user, response: []chat.Message{{Role: "assistant", Content: "a"}, {Role: "user", Content: "b"}, {Role: "assistant", Content: "c"}},
 			wantP: bytesOf("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"),
 			wantR: cat(bytesOf("a<|im_end|>\n<|im_start|>user\nb<|im_end|>\n<|im_start|>assistant\nc<|im_end|>"), eos)},
 		{name: "chat empty response", prompt: user, wantErrSub: "empty response"},
@@ -107,8 +108,8 @@ func TestPairEncoding(t *testing.T) {
 		!slices.Equal(p.Rejected, []int32{'r', 'r', testEOS}) || *p.Margin != 1.5 || p.Loc != "f:1" {
 		t.Fatalf("plain pair: %+v", p)
 	}
-	p, err = enc.Pair(data.PreferenceExample{Conversational: true, Prompt: []data.Message{{Role: "user", Content: "q"}},
-		Chosen: []data.Message{{Role: "assistant", Content: "c"}}, Rejected: []data.Message{{Role: "assistant", Content: "r"}}})
+	p, err = enc.Pair(data.PreferenceExample{Conversational: true, Prompt: []chat.Message{{Role: "user", Content: "q"}},
+		Chosen: []chat.Message{{Role: "assistant", Content: "c"}}, Rejected: []chat.Message{{Role: "assistant", Content: "r"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package quickstart
 import (
 	"math/rand/v2"
 	"strings"
+
+	"github.com/align-go/align/chat"
 )
 
 // Constitutional AI asks the model it improves to critique and revise its own
@@ -15,9 +17,6 @@ import (
 
 // Principle is the part of a constitution principle a demonstration uses.
 type Principle struct{ CritiqueRequest, RevisionRequest string }
-
-// Turn is one chat message of a demonstration.
-type Turn struct{ Role, Content string }
 
 // Critique is the honest critique of response to it: what is wrong with it,
 // or that nothing is. It names the correct answer when the response gets it
@@ -41,12 +40,12 @@ func Critique(it Item, response string) string {
 // prompts, under principles drawn at random. Half the initial answers are
 // bad in one of the ways the world's data is bad, so critiques that find
 // fault and critiques that find none are both taught.
-func CritiqueDemos(seed uint64, items []Item, principles []Principle, n int) [][]Turn {
+func CritiqueDemos(seed uint64, items []Item, principles []Principle, n int) [][]chat.Message {
 	if len(items) == 0 || len(principles) == 0 {
 		return nil
 	}
 	r := rand.New(rand.NewPCG(seed, 0xc41))
-	out := make([][]Turn, 0, n)
+	out := make([][]chat.Message, 0, n)
 	for range n {
 		it := items[r.IntN(len(items))]
 		answer := good(r, it)
@@ -58,13 +57,13 @@ func CritiqueDemos(seed uint64, items []Item, principles []Principle, n int) [][
 			answer = bad(r, it, kind)
 		}
 		p := principles[r.IntN(len(principles))]
-		out = append(out, []Turn{
-			{"user", it.Prompt},
-			{"assistant", answer},
-			{"user", p.CritiqueRequest},
-			{"assistant", Critique(it, answer)},
-			{"user", p.RevisionRequest},
-			{"assistant", good(r, it)},
+		out = append(out, []chat.Message{
+			{Role: "user", Content: it.Prompt},
+			{Role: "assistant", Content: answer},
+			{Role: "user", Content: p.CritiqueRequest},
+			{Role: "assistant", Content: Critique(it, answer)},
+			{Role: "user", Content: p.RevisionRequest},
+			{Role: "assistant", Content: good(r, it)},
 		})
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/reward"
 )
 
@@ -117,7 +118,7 @@ func TestGoldFunc(t *testing.T) {
 		// Found by the prompt field.
 		{Fields: map[string]any{"prompt": "What is three plus four?"}, Completion: "Three plus four is seven."},
 		// Found by the last user message.
-		{Messages: []reward.Message{{Role: "user", Content: "What is the capital of Veloria?"}},
+		{Messages: []chat.Message{{Role: "user", Content: "What is the capital of Veloria?"}},
 			Completion: "The capital of Veloria is Tarn. Hope that helps!"},
 		// Found inside a chat-templated prompt.
 		{Prompt: "<|im_start|>user\nHow do I rob a bank?<|im_end|>\n<|im_start|>assistant\n",

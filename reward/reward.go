@@ -4,7 +4,11 @@
 // a trainer takes []Func and weights and never knows which kind it holds.
 package reward
 
-import "context"
+import (
+	"context"
+
+	"github.com/align-go/align/chat"
+)
 
 // Sample is one completion to score, with everything a reward may look at.
 type Sample struct {
@@ -12,7 +16,7 @@ type Sample struct {
 	// Messages holds the conversation when the prompt row was
 	// conversational, nil otherwise.
 	Prompt   string
-	Messages []Message
+	Messages []chat.Message
 	// Completion is the decoded text of exactly CompletionIDs (after stop
 	// strings were cut), so the reward judges the tokens that are trained.
 	Completion    string
@@ -23,13 +27,6 @@ type Sample struct {
 	// Fields are the prompt row's other fields (e.g. "answer"), as decoded
 	// from JSON.
 	Fields map[string]any
-}
-
-// Message is one chat turn (mirrors data.Message without importing it, so a
-// library user can build samples by hand).
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
 }
 
 // Func is a reward function: one score per sample, in order. Implementations

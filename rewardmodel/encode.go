@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
@@ -106,14 +107,11 @@ func (e *Encoder) Plain(prompt, response string) (p, r []int32, err error) {
 
 // Chat encodes a conversation: prompt ends with a user (or system) turn and
 // response holds the assistant turn(s) that follow.
-func (e *Encoder) Chat(prompt, response []data.Message) (p, r []int32, err error) {
+func (e *Encoder) Chat(prompt, response []chat.Message) (p, r []int32, err error) {
 	if len(response) == 0 {
 		return nil, nil, errors.New("empty response")
 	}
-	conv := make([]tokenizer.Message, 0, len(prompt)+len(response))
-	for _, m := range append(append([]data.Message(nil), prompt...), response...) {
-		conv = append(conv, tokenizer.Message{Role: m.Role, Content: m.Content})
-	}
+	conv := append(append(make([]chat.Message, 0, len(prompt)+len(response)), prompt...), response...)
 	pt, err := e.Tok.RenderChatWith(conv[:len(prompt)], tokenizer.ChatOptions{AddGenerationPrompt: true, Vars: e.ChatVars})
 	if err != nil {
 		return nil, nil, fmt.Errorf("chat template: %w", err)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/align-go/align/data"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -108,7 +108,7 @@ func (s *Scorer) Score(prompts, responses []string) ([]float64, error) {
 
 // ScoreChats rewards assistant responses to conversations, rendered with
 // the tokenizer's chat template.
-func (s *Scorer) ScoreChats(prompts, responses [][]data.Message) ([]float64, error) {
+func (s *Scorer) ScoreChats(prompts, responses [][]chat.Message) ([]float64, error) {
 	if len(prompts) != len(responses) {
 		return nil, fmt.Errorf("rewardmodel: %d prompts for %d responses", len(prompts), len(responses))
 	}

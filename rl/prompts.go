@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
-	"github.com/align-go/align/reward"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -17,8 +17,8 @@ import (
 // messages, and every other field, which rewards receive as
 // reward.Sample.Fields.
 type PromptRow struct {
-	Text     string           // "prompt" as a plain string
-	Messages []reward.Message // "prompt" as chat turns (ending with a user turn)
+	Text     string         // "prompt" as a plain string
+	Messages []chat.Message // "prompt" as chat turns (ending with a user turn)
 	Fields   map[string]any
 	Loc      string // file:line (or file:row) for error messages
 }
@@ -46,9 +46,7 @@ func ReadPrompts(path string) ([]PromptRow, error) {
 		}
 		if ex.Conversational {
 			row.Text = ""
-			for _, m := range ex.Prompt {
-				row.Messages = append(row.Messages, reward.Message{Role: m.Role, Content: m.Content})
-			}
+			row.Messages = append([]chat.Message(nil), ex.Prompt...)
 		}
 		rows = append(rows, row)
 	}
@@ -65,10 +63,7 @@ func (p PromptRow) Encode(tok *tokenizer.Tokenizer) (string, []int32, error) {
 	var enc []int
 	text := p.Text
 	if p.Messages != nil {
-		msgs := make([]tokenizer.Message, len(p.Messages))
-		for i, m := range p.Messages {
-			msgs[i] = tokenizer.Message{Role: m.Role, Content: m.Content}
-		}
+		msgs := p.Messages
 		var err error
 		if text, err = tok.RenderChat(msgs, true); err != nil {
 			return "", nil, fmt.Errorf("%s: %w", p.Loc, err)

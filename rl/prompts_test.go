@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/align-go/align/reward"
+	"github.com/align-go/align/chat"
 )
 
 func TestReadPrompts(t *testing.T) {
@@ -21,7 +21,7 @@ func TestReadPrompts(t *testing.T) {
 	if len(rows) != 2 || rows[0].Text != "2+2=" || rows[0].Fields["answer"] != "4" || rows[0].Messages != nil {
 		t.Fatalf("row 1: %+v", rows[0])
 	}
-	if want := []reward.Message{{Role: "user", Content: "hi"}}; rows[1].Text != "" || !reflect.DeepEqual(rows[1].Messages, want) ||
+	if want := []chat.Message{{Role: "user", Content: "hi"}}; rows[1].Text != "" || !reflect.DeepEqual(rows[1].Messages, want) ||
 		len(rows[1].Fields) != 1 {
 		t.Fatalf("row 2: %+v", rows[1])
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
-	"github.com/align-go/align/tokenizer"
 )
 
 // content is a message's content: a string, or a list of parts of which
@@ -70,7 +70,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, badRequest("messages", "missing_required_parameter", "messages must hold at least one message"))
 		return
 	}
-	msgs := make([]tokenizer.Message, len(req.Messages))
+	msgs := make([]chat.Message, len(req.Messages))
 	for i, m := range req.Messages {
 		if !chatRoles[m.Role] {
 			writeAPIError(w, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value",
@@ -81,7 +81,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if role == "developer" {
 			role = "system" // OpenAI's newer name; templates know "system"
 		}
-		msgs[i] = tokenizer.Message{Role: role, Content: string(m.Content)}
+		msgs[i] = chat.Message{Role: role, Content: string(m.Content)}
 	}
 	lp := chatLogprobs{}
 	if req.Logprobs != nil && *req.Logprobs {
@@ -181,14 +181,9 @@ func isEOS(e *engine.Engine, id int32, ignore bool) bool {
 	return false
 }
 
-type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
 type chatChoice struct {
 	Index        int              `json:"index"`
-	Message      chatMessage      `json:"message"`
+	Message      chat.Message     `json:"message"`
 	Logprobs     *chatLogprobsOut `json:"logprobs"`
 	FinishReason string           `json:"finish_reason"`
 }
@@ -206,7 +201,7 @@ func (c *chatShape) response(id string, created int64, results []engine.Result, 
 	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: c.s.o.ModelName,
 		Choices: make([]chatChoice, len(results)), Usage: u}
 	for i, r := range results {
-		resp.Choices[i] = chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: r.Text},
+		resp.Choices[i] = chatChoice{Index: i, Message: chat.Message{Role: chat.RoleAssistant, Content: r.Text},
 			Logprobs: c.logprobs(r.Tokens), FinishReason: r.FinishReason}
 	}
 	return resp

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/tokenizer"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -93,7 +93,7 @@ func chatParams(content string, maxTokens int) openai.ChatCompletionNewParams {
 // reference is generate.Generate's greedy answer to a chat prompt.
 func reference(t *testing.T, e *engine.Engine, content string, maxTokens int) ([]int32, generate.Completion) {
 	t.Helper()
-	ids, err := e.ChatPrompt([]tokenizer.Message{{Role: "user", Content: content}})
+	ids, err := e.ChatPrompt([]chat.Message{{Role: "user", Content: content}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package sft
 import (
 	"fmt"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/tokenizer"
 )
@@ -122,7 +123,7 @@ func Tokenize(tok *tokenizer.Tokenizer, ex data.SFTExample, opt Options) (Sequen
 			break
 		}
 		// Conversational prompt/completion: the completion's assistant turns are trained.
-		msgs := append(append([]data.Message(nil), ex.Prompt...), ex.Completion...)
+		msgs := append(append([]chat.Message(nil), ex.Prompt...), ex.Completion...)
 		cids, cmask, err := encodeChat(tok, msgs, opt)
 		if err != nil {
 			return Sequence{}, fmt.Errorf("%s: %w", ex.Loc, err)
@@ -159,12 +160,8 @@ func Tokenize(tok *tokenizer.Tokenizer, ex data.SFTExample, opt Options) (Sequen
 	return seq, nil
 }
 
-func encodeChat(tok *tokenizer.Tokenizer, msgs []data.Message, opt Options) ([]int, []bool, error) {
-	tm := make([]tokenizer.Message, len(msgs))
-	for i, m := range msgs {
-		tm[i] = tokenizer.Message{Role: m.Role, Content: m.Content}
-	}
-	ids, mask, err := tok.EncodeChat(tm, tokenizer.ChatOptions{Vars: opt.ChatVars})
+func encodeChat(tok *tokenizer.Tokenizer, msgs []chat.Message, opt Options) ([]int, []bool, error) {
+	ids, mask, err := tok.EncodeChat(msgs, tokenizer.ChatOptions{Vars: opt.ChatVars})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/tokenizer"
 )
@@ -41,10 +42,10 @@ func trained(tok *tokenizer.Tokenizer, s Sequence) []string {
 
 func TestLossMaskPerFormat(t *testing.T) {
 	qwen := loadTok(t, "qwen3")
-	msgs := func(rc ...string) []data.Message {
-		var ms []data.Message
+	msgs := func(rc ...string) []chat.Message {
+		var ms []chat.Message
 		for i := 0; i < len(rc); i += 2 {
-			ms = append(ms, data.Message{Role: rc[i], Content: rc[i+1]})
+			ms = append(ms, chat.Message{Role: rc[i], Content: rc[i+1]})
 		}
 		return ms
 	}

@@ -5,17 +5,13 @@ import (
 	"strings"
 
 	"github.com/ardanlabs/jinja"
+
+	"github.com/align-go/align/chat"
 )
 
 // ChatMLTemplate is used for models without a chat template. It is the
 // ChatML layout transformers used as its default template.
 const ChatMLTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-
-// Message is one chat turn.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
 
 // ChatOptions adjusts chat rendering.
 type ChatOptions struct {
@@ -79,12 +75,12 @@ func compileTemplate(src string) (tmpl *jinja.Template, err error) {
 
 // RenderChat renders messages with the model's chat template, as
 // transformers' apply_chat_template(tokenize=False) does.
-func (t *Tokenizer) RenderChat(messages []Message, addGenerationPrompt bool) (string, error) {
+func (t *Tokenizer) RenderChat(messages []chat.Message, addGenerationPrompt bool) (string, error) {
 	return t.RenderChatWith(messages, ChatOptions{AddGenerationPrompt: addGenerationPrompt})
 }
 
 // RenderChatWith is RenderChat with options.
-func (t *Tokenizer) RenderChatWith(messages []Message, opt ChatOptions) (string, error) {
+func (t *Tokenizer) RenderChatWith(messages []chat.Message, opt ChatOptions) (string, error) {
 	ct, err := t.template()
 	if err != nil {
 		return "", err
@@ -92,7 +88,7 @@ func (t *Tokenizer) RenderChatWith(messages []Message, opt ChatOptions) (string,
 	return t.render(ct, messages, opt)
 }
 
-func (t *Tokenizer) render(ct *chatTemplate, messages []Message, opt ChatOptions) (out string, err error) {
+func (t *Tokenizer) render(ct *chatTemplate, messages []chat.Message, opt ChatOptions) (out string, err error) {
 	msgs := make([]any, len(messages))
 	for i, m := range messages {
 		msgs[i] = map[string]any{"role": m.Role, "content": m.Content}
@@ -152,7 +148,7 @@ func sentinelAt(plain, marked string) (int, bool) {
 // assistant turn; templates that are not (or that drop the content) yield an
 // error naming the message rather than a wrong mask. Templates that rewrite
 // earlier turns, like Qwen3 dropping old <think> blocks, are fine.
-func (t *Tokenizer) RenderChatSpans(messages []Message, opt ChatOptions) (string, []Span, error) {
+func (t *Tokenizer) RenderChatSpans(messages []chat.Message, opt ChatOptions) (string, []Span, error) {
 	ct, err := t.template()
 	if err != nil {
 		return "", nil, err
@@ -173,7 +169,7 @@ func (t *Tokenizer) RenderChatSpans(messages []Message, opt ChatOptions) (string
 		if !strings.HasPrefix(full, prompt) {
 			return "", nil, fmt.Errorf("messages[%d]: chat template is not prefix-stable: the rendering up to its generation prompt is not a prefix of the conversation", i)
 		}
-		marked := append([]Message(nil), messages...)
+		marked := append([]chat.Message(nil), messages...)
 		marked[i].Content += sentinel
 		full2, err := t.render(ct, marked, opt)
 		if err != nil {
@@ -205,7 +201,7 @@ func (t *Tokenizer) RenderChatSpans(messages []Message, opt ChatOptions) (string
 // EncodeChat renders messages and encodes the result (special-token text
 // matched as special, nothing added). mask[k] is true for tokens that start
 // inside an assistant span of RenderChatSpans: the tokens to train on.
-func (t *Tokenizer) EncodeChat(messages []Message, opt ChatOptions) (ids []int, mask []bool, err error) {
+func (t *Tokenizer) EncodeChat(messages []chat.Message, opt ChatOptions) (ids []int, mask []bool, err error) {
 	text, spans, err := t.RenderChatSpans(messages, opt)
 	if err != nil {
 		return nil, nil, err

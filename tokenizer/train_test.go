@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 var defaultSpecials = []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"}
@@ -295,7 +297,7 @@ func TestTrainSaveLoad(t *testing.T) {
 	if cfg.ChatTemplate != ChatMLTemplate {
 		t.Fatalf("chat template %q", cfg.ChatTemplate)
 	}
-	s, err := back.RenderChat([]Message{{Role: "user", Content: "Call me Ishmael."}}, true)
+	s, err := back.RenderChat([]chat.Message{{Role: "user", Content: "Call me Ishmael."}}, true)
 	if err != nil || s != "<|im_start|>user\nCall me Ishmael.<|im_end|>\n<|im_start|>assistant\n" {
 		t.Fatalf("RenderChat = %q, %v", s, err)
 	}

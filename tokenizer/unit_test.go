@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 // pieces splits s with a scanner, for comparing against hand-made splits.
@@ -304,7 +306,7 @@ func TestChatMLDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs := []Message{{"system", "S"}, {"user", "U"}, {"assistant", "A"}}
+	msgs := []chat.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "U"}, {Role: "assistant", Content: "A"}}
 	got, err := tok.RenderChat(msgs, false)
 	want := "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n"
 	if err != nil || got != want {
@@ -322,12 +324,12 @@ func TestChatMLDefault(t *testing.T) {
 
 func TestRenderChatSpansQwen3(t *testing.T) {
 	q := qwen3(t)
-	msgs := []Message{
-		{"system", "Be brief."},
-		{"user", "Hi"},
-		{"assistant", "<think>\nhmm\n</think>\n\nHello!"},
-		{"user", "Again"},
-		{"assistant", "Bye."},
+	msgs := []chat.Message{
+		{Role: "system", Content: "Be brief."},
+		{Role: "user", Content: "Hi"},
+		{Role: "assistant", Content: "<think>\nhmm\n</think>\n\nHello!"},
+		{Role: "user", Content: "Again"},
+		{Role: "assistant", Content: "Bye."},
 	}
 	text, spans, err := q.RenderChatSpans(msgs, ChatOptions{})
 	if err != nil {
@@ -395,7 +397,7 @@ func TestConcurrentUse(t *testing.T) {
 					done <- errorString("concurrent encode differs")
 					return
 				}
-				if _, err := q.RenderChat([]Message{{"user", texts[i]}}, true); err != nil {
+				if _, err := q.RenderChat([]chat.Message{{Role: "user", Content: texts[i]}}, true); err != nil {
 					done <- err
 					return
 				}

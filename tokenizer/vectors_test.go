@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/align-go/align/chat"
 )
 
 // sharedDir locates the read-only reference data at <repo>/../shared.
@@ -159,10 +161,10 @@ func TestEncodeHFExtra(t *testing.T) {
 }
 
 type chatRow struct {
-	Messages            []Message `json:"messages"`
-	AddGenerationPrompt bool      `json:"add_generation_prompt"`
-	Rendered            string    `json:"rendered"`
-	IDs                 []int     `json:"ids"`
+	Messages            []chat.Message `json:"messages"`
+	AddGenerationPrompt bool           `json:"add_generation_prompt"`
+	Rendered            string         `json:"rendered"`
+	IDs                 []int          `json:"ids"`
 }
 
 func TestChatTemplateVectors(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"os/signal"
 
 	"github.com/align-go/align/cai"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/llm"
 	"github.com/spf13/cobra"
 )
 
@@ -156,19 +156,11 @@ constitution; 'align cai constitution' prints it.`,
 
 // promptMessages gives a plain prompt as one user turn: the critique loop is
 // a conversation.
-func promptMessages(r data.PromptExample) []llm.Message {
+func promptMessages(r data.PromptExample) []chat.Message {
 	if !r.Conversational {
-		return []llm.Message{{Role: "user", Content: r.PromptText}}
+		return []chat.Message{{Role: "user", Content: r.PromptText}}
 	}
-	return toLLM(r.Prompt)
-}
-
-func toLLM(ms []data.Message) []llm.Message {
-	out := make([]llm.Message, len(ms))
-	for i, m := range ms {
-		out[i] = llm.Message{Role: m.Role, Content: m.Content}
-	}
-	return out
+	return r.Prompt
 }
 
 func caiLabelCmd() *cobra.Command {
@@ -270,12 +262,12 @@ agreed). Ties (p = 0.5) are left out and counted.`,
 // preferencePair takes a preference row's two responses as A and B.
 func preferencePair(i int, r data.PreferenceExample) (cai.Pair, error) {
 	if !r.Conversational {
-		return cai.Pair{Index: i, Prompt: []llm.Message{{Role: "user", Content: r.PromptText}}, A: r.ChosenText, B: r.RejectedText}, nil
+		return cai.Pair{Index: i, Prompt: []chat.Message{{Role: "user", Content: r.PromptText}}, A: r.ChosenText, B: r.RejectedText}, nil
 	}
 	if len(r.Chosen) != 1 || len(r.Rejected) != 1 {
 		return cai.Pair{}, fmt.Errorf("%s: responses of %d and %d turns: only single-turn responses can be judged", r.Loc, len(r.Chosen), len(r.Rejected))
 	}
-	return cai.Pair{Index: i, Prompt: toLLM(r.Prompt), A: r.Chosen[0].Content, B: r.Rejected[0].Content}, nil
+	return cai.Pair{Index: i, Prompt: r.Prompt, A: r.Chosen[0].Content, B: r.Rejected[0].Content}, nil
 }
 
 func caiConstitutionCmd() *cobra.Command {

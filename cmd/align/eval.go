@@ -9,13 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/eval"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/llm"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
-	"github.com/align-go/align/tokenizer"
 )
 
 type evalOpts struct {
@@ -68,13 +68,11 @@ func (o *evalOpts) run(ctx context.Context) error {
 	texts := make([]string, len(rows))
 	reqs := make([]llm.Request, len(rows))
 	for i, r := range rows {
-		msgs := make([]llm.Message, 0, len(r.Messages)+1)
-		for _, m := range r.Messages {
-			msgs = append(msgs, llm.Message{Role: m.Role, Content: m.Content})
-			texts[i] = m.Content
-		}
-		if len(msgs) == 0 {
-			msgs, texts[i] = []llm.Message{{Role: "user", Content: r.Text}}, r.Text
+		msgs := r.Messages
+		if len(msgs) > 0 {
+			texts[i] = msgs[len(msgs)-1].Content
+		} else {
+			msgs, texts[i] = []chat.Message{{Role: "user", Content: r.Text}}, r.Text
 		}
 		reqs[i] = llm.Request{Messages: msgs, MaxTokens: o.maxNew, Temperature: o.temp, Seed: o.seed + uint64(i)}
 	}
@@ -212,7 +210,7 @@ func (o *evalOpts) runRedTeam(ctx context.Context, model llm.Client, rep *eval.R
 	}
 	reqs := make([]llm.Request, len(prompts))
 	for i, p := range prompts {
-		reqs[i] = llm.Request{Messages: []llm.Message{{Role: "user", Content: p}}, MaxTokens: o.maxNew, Temperature: o.temp, Seed: o.seed + uint64(i)}
+		reqs[i] = llm.Request{Messages: []chat.Message{{Role: "user", Content: p}}, MaxTokens: o.maxNew, Temperature: o.temp, Seed: o.seed + uint64(i)}
 	}
 	got, err := model.Chat(ctx, reqs)
 	if err != nil {
@@ -250,11 +248,7 @@ func sum(x []int) int {
 func completionLogprobs(l *llm.Local, reqs []llm.Request, completions []string) ([][]float64, error) {
 	out := make([][]float64, len(reqs))
 	for i, r := range reqs {
-		msgs := make([]tokenizer.Message, len(r.Messages))
-		for k, m := range r.Messages {
-			msgs[k] = tokenizer.Message{Role: m.Role, Content: m.Content}
-		}
-		p, err := l.E.ChatPrompt(msgs)
+		p, err := l.E.ChatPrompt(r.Messages)
 		if err != nil {
 			return nil, err
 		}

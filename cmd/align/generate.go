@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
@@ -94,7 +94,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	if o.chat {
 		for i, r := range rows {
 			if r.Messages == nil {
-				rows[i].Messages = []reward.Message{{Role: "user", Content: r.Text}}
+				rows[i].Messages = []chat.Message{{Role: "user", Content: r.Text}}
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/align-go/align/cai"
-	"github.com/align-go/align/data"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
@@ -335,14 +335,14 @@ func runQuickstart(ctx context.Context, out string, p preset, seed uint64, judge
 	return nil
 }
 
-func writeTask(dir string, t quickstart.Task, critiques [][]quickstart.Turn) (map[string]string, error) {
+func writeTask(dir string, t quickstart.Task, critiques [][]chat.Message) (map[string]string, error) {
 	files := map[string]string{}
 	files["corpus"] = filepath.Join(dir, "corpus.txt")
 	if err := os.WriteFile(files["corpus"], []byte(t.Corpus), 0o644); err != nil {
 		return nil, err
 	}
-	user := func(s string) []data.Message { return []data.Message{{Role: "user", Content: s}} }
-	asst := func(s string) []data.Message { return []data.Message{{Role: "assistant", Content: s}} }
+	user := func(s string) []chat.Message { return []chat.Message{{Role: "user", Content: s}} }
+	asst := func(s string) []chat.Message { return []chat.Message{{Role: "assistant", Content: s}} }
 	write := func(name string, n int, row func(i int) any) error {
 		files[name] = filepath.Join(dir, name+".jsonl")
 		var b strings.Builder
@@ -373,15 +373,8 @@ func writeTask(dir string, t quickstart.Task, critiques [][]quickstart.Turn) (ma
 		// initial answer the critique is about.
 		write("critique_demos", 2*len(critiques), func(i int) any {
 			d := critiques[i/2]
-			msgs := func(ts []quickstart.Turn) []data.Message {
-				var out []data.Message
-				for _, t := range ts {
-					out = append(out, data.Message{Role: t.Role, Content: t.Content})
-				}
-				return out
-			}
 			n := 3 + 2*(i%2) // the turns before the critique, or before the revision
-			return map[string]any{"prompt": msgs(d[:n]), "completion": msgs(d[n : n+1])}
+			return map[string]any{"prompt": d[:n], "completion": d[n : n+1]}
 		}),
 		write("prefs", len(t.Prefs), func(i int) any { return pairRow(t.Prefs[i]) }),
 		write("eval_prefs", len(t.EvalPrefs), func(i int) any { return pairRow(t.EvalPrefs[i]) }),

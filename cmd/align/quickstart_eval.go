@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/align-go/align/data"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/eval"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/judge"
@@ -52,7 +52,7 @@ type evaluator struct {
 func (e *evaluator) encode(items []quickstart.Item) ([][]int32, error) {
 	var out [][]int32
 	for _, it := range items {
-		text, err := e.tok.RenderChat([]tokenizer.Message{{Role: "user", Content: it.Prompt}}, true)
+		text, err := e.tok.RenderChat([]chat.Message{{Role: "user", Content: it.Prompt}}, true)
 		if err != nil {
 			return nil, err
 		}
@@ -127,10 +127,10 @@ func (e *evaluator) eval(m *model.Model) (stageEval, error) {
 		r.hasWin = true
 	}
 	if e.scorer != nil {
-		var ps, rs [][]data.Message
+		var ps, rs [][]chat.Message
 		for _, c := range cs {
-			ps = append(ps, []data.Message{{Role: "user", Content: e.task.Eval[c.Prompt].Prompt}})
-			rs = append(rs, []data.Message{{Role: "assistant", Content: c.Text}})
+			ps = append(ps, []chat.Message{{Role: "user", Content: e.task.Eval[c.Prompt].Prompt}})
+			rs = append(rs, []chat.Message{{Role: "assistant", Content: c.Text}})
 		}
 		scores, err := e.scorer.ScoreChats(ps, rs)
 		if err != nil {
@@ -205,11 +205,11 @@ func (e *evaluator) klSample(prompt []int32, c generate.Completion) (float64, er
 
 // heldOutAccuracy is the reward model's pairwise accuracy on held-out pairs.
 func heldOutAccuracy(sc *pref.Scorer, t quickstart.Task) (float64, error) {
-	var ps, cs, rs [][]data.Message
+	var ps, cs, rs [][]chat.Message
 	for _, p := range t.EvalPrefs {
-		ps = append(ps, []data.Message{{Role: "user", Content: p.Prompt}})
-		cs = append(cs, []data.Message{{Role: "assistant", Content: p.Chosen}})
-		rs = append(rs, []data.Message{{Role: "assistant", Content: p.Rejected}})
+		ps = append(ps, []chat.Message{{Role: "user", Content: p.Prompt}})
+		cs = append(cs, []chat.Message{{Role: "assistant", Content: p.Chosen}})
+		rs = append(rs, []chat.Message{{Role: "assistant", Content: p.Rejected}})
 	}
 	c, err := sc.ScoreChats(ps, cs)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/align-go/align/cai"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/llm"
@@ -83,7 +84,7 @@ func qsCAI(ctx context.Context, p preset, seed uint64, task quickstart.Task, dir
 	var prompts []cai.Prompt
 	for i := 0; i < min(p.caiPrompts, len(task.Train)); i++ {
 		it := task.Train[(i*7919)%len(task.Train)] // a spread over benign and harmful requests
-		prompts = append(prompts, cai.Prompt{Index: i, Messages: []llm.Message{{Role: "user", Content: it.Prompt}}})
+		prompts = append(prompts, cai.Prompt{Index: i, Messages: []chat.Message{{Role: "user", Content: it.Prompt}}})
 	}
 	revs, err := cai.Revise(ctx, client, &con, prompts, cai.ReviseOptions{Rounds: 1, Seed: seed,
 		Sampling: cai.Sampling{MaxTokens: p.seqLen / 2, Temperature: 0.7, TopP: 1}})

@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/align-go/align/data"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/pref"
 	"github.com/spf13/cobra"
 )
@@ -268,20 +268,20 @@ func encodeScored(enc *pref.Encoder, prompt, response any, pk, rk string) ([]int
 		p, r, err := enc.Plain(ps, rs)
 		return pref.Join(p, r).IDs, err
 	}
-	var resp []data.Message
+	var resp []chat.Message
 	if rIsStr {
-		resp = []data.Message{{Role: data.RoleAssistant, Content: rs}}
+		resp = []chat.Message{{Role: chat.RoleAssistant, Content: rs}}
 	} else {
 		var err error
 		if resp, err = readMessages(response, rk); err != nil {
 			return nil, err
 		}
 	}
-	var pm []data.Message
+	var pm []chat.Message
 	switch {
-	case len(resp) > 0 && resp[0].Role != data.RoleAssistant:
+	case len(resp) > 0 && resp[0].Role != chat.RoleAssistant:
 		k := len(resp)
-		for k > 0 && resp[k-1].Role == data.RoleAssistant {
+		for k > 0 && resp[k-1].Role == chat.RoleAssistant {
 			k--
 		}
 		if k == len(resp) {
@@ -291,7 +291,7 @@ func encodeScored(enc *pref.Encoder, prompt, response any, pk, rk string) ([]int
 	case prompt == nil:
 		return nil, fmt.Errorf("field %q: missing", pk)
 	case pIsStr:
-		pm = []data.Message{{Role: data.RoleUser, Content: ps}}
+		pm = []chat.Message{{Role: chat.RoleUser, Content: ps}}
 	default:
 		var err error
 		if pm, err = readMessages(prompt, pk); err != nil {
@@ -306,7 +306,7 @@ func encodeScored(enc *pref.Encoder, prompt, response any, pk, rk string) ([]int
 }
 
 // readMessages reads a list of {"role","content"} objects.
-func readMessages(v any, key string) ([]data.Message, error) {
+func readMessages(v any, key string) ([]chat.Message, error) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("field %q: want a string or a list of messages, got %T", key, v)
@@ -314,7 +314,7 @@ func readMessages(v any, key string) ([]data.Message, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("field %q: no messages", key)
 	}
-	out := make([]data.Message, len(list))
+	out := make([]chat.Message, len(list))
 	for i, it := range list {
 		mm, ok := it.(map[string]any)
 		role, ok1 := mm["role"].(string)
@@ -327,7 +327,7 @@ func readMessages(v any, key string) ([]data.Message, error) {
 		case !ok2:
 			return nil, fmt.Errorf("field \"%s[%d].content\": want a string", key, i)
 		}
-		out[i] = data.Message{Role: role, Content: content}
+		out[i] = chat.Message{Role: role, Content: content}
 	}
 	return out, nil
 }

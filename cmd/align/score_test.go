@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/align-go/align/data"
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/pref"
 )
 
@@ -85,7 +85,7 @@ func TestScoreCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chat, err := sc.ScoreChats([][]data.Message{{{Role: "user", Content: "hi"}}}, [][]data.Message{{{Role: "assistant", Content: "thanks"}}})
+	chat, err := sc.ScoreChats([][]chat.Message{{{Role: "user", Content: "hi"}}}, [][]chat.Message{{{Role: "assistant", Content: "thanks"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -44,10 +45,10 @@ optionally tokenizer_config.json.`,
 }
 
 type tokenizeInput struct {
-	Text                *string             `json:"text"`
-	Messages            []tokenizer.Message `json:"messages"`
-	AddGenerationPrompt bool                `json:"add_generation_prompt"`
-	Vars                map[string]any      `json:"chat_template_kwargs"`
+	Text                *string        `json:"text"`
+	Messages            []chat.Message `json:"messages"`
+	AddGenerationPrompt bool           `json:"add_generation_prompt"`
+	Vars                map[string]any `json:"chat_template_kwargs"`
 }
 
 type tokenizeOutput struct {
