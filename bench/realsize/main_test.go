@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
 )
@@ -49,7 +50,7 @@ func TestLlamaTokenizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, _, err := tok.EncodeChat([]tokenizer.Message{{Role: "user", Content: "Call me Ishmael. Some years ago—never mind how long"}}, tokenizer.ChatOptions{})
+	ids, _, err := tok.EncodeChat([]chat.Message{{Role: "user", Content: "Call me Ishmael. Some years ago—never mind how long"}}, tokenizer.ChatOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
