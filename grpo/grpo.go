@@ -81,7 +81,7 @@ type Objective struct {
 	policyLoss loss.PolicyLossFn // the registry's loss for cfg.ISLevel
 	trimmed    bool              // samples.jsonl holds no rows beyond the run's start
 	step       *stepData
-	dlogit     []float32
+	dhidden    []float32
 }
 
 // stepData is one optimizer step's rollout.

@@ -71,7 +71,7 @@ func sft(t testing.TB, m *model.Model, ps []Prompt) {
 	const T = 6
 	B := len(ps)
 	ids, mask, cm := make([]int32, B*T), make([]int32, B*T), make([]int32, B*T)
-	dl := make([]float32, B*T*vocab)
+	dh := make([]float32, B*T*m.Cfg.Dim)
 	for step := 0; step < 300; step++ {
 		for k, p := range ps {
 			ans := int32(p.Fields["answer"].(int))
@@ -86,7 +86,7 @@ func sft(t testing.TB, m *model.Model, ps []Prompt) {
 		}
 		clear(m.Grad)
 		b := model.Batch{B: B, T: T, IDs: ids, Mask: mask}
-		lg, _, err := m.Forward(b, true)
+		_, hid, err := m.Forward(b, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,8 +96,9 @@ func sft(t testing.TB, m *model.Model, ps []Prompt) {
 				d[i] = -1.0 / float64(2*B)
 			}
 		}
-		policy.Backward(dl, lg, ids, d, nil, T, vocab, 1)
-		if err := m.Backward(dl, nil); err != nil {
+		clear(dh)
+		policy.LogProbs(m.LMHead(), hid, ids, cm, B, T, 1, policy.LogpOnly).Backward(dh, d, nil)
+		if err := m.Backward(nil, dh); err != nil {
 			t.Fatal(err)
 		}
 		if err := opt.Step(m.Data, m.Grad, 3e-3); err != nil {

@@ -47,7 +47,7 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	B, T, V := ro.B, ro.T, o.Policy.Cfg.Vocab
+	B, T := ro.B, ro.T
 	// The loss counts the completion tokens of kept completions, each with
 	// its completion's advantage.
 	mask := make([]float64, B*T)
@@ -73,14 +73,14 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 		if lora {
 			o.Policy.SetLoRAEnabled(false)
 		}
-		lg, _, err := o.Ref.Forward(b, true)
+		_, hid, err := o.Ref.Forward(b, false)
 		if lora {
 			o.Policy.SetLoRAEnabled(true)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("grpo: reference: %w", err)
 		}
-		ref = policy.LogProbs(lg, ro.IDs, ro.CompletionMask, B, T, V, temp).Logp
+		ref = policy.LogProbs(o.Ref.LMHead(), hid, ro.IDs, ro.CompletionMask, B, T, temp, policy.LogpOnly).Logp
 	}
 	if lo := o.Policy.LoRA(); lo != nil && lo.Cfg.Dropout > 0 {
 		// Masks are a function of the step and the micro-batch, so a resumed
@@ -90,11 +90,11 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 		lo.DropoutSeed, lo.Training = h.Sum64(), true
 		defer func() { lo.Training = false }()
 	}
-	lg, _, err := o.Policy.Forward(b, true)
+	_, hid, err := o.Policy.Forward(b, false)
 	if err != nil {
 		return nil, err
 	}
-	tp := policy.LogProbs(lg, ro.IDs, ro.CompletionMask, B, T, V, temp)
+	tp := policy.LogProbs(o.Policy.LMHead(), hid, ro.IDs, ro.CompletionMask, B, T, temp, policy.Want{Entropy: true, Raw: ro.Logprobs != nil})
 	// The loss type's weights over the whole step's counts, so the
 	// micro-batches add up to the step's loss.
 	w, err := loss.GRPOWeights(cfg.LossType, mask, T, sd.counts)
@@ -163,9 +163,10 @@ func (o *Objective) Accumulate(idx []int, _ int) (train.Metrics, error) {
 			}
 		}
 	}
-	o.dlogit = grow(o.dlogit, len(lg))
-	policy.Backward(o.dlogit, lg, ro.IDs, grad, nil, T, V, temp)
-	if err := o.Policy.Backward(o.dlogit, nil); err != nil {
+	o.dhidden = grow(o.dhidden, len(hid))
+	clear(o.dhidden)
+	tp.Backward(o.dhidden, grad, nil)
+	if err := o.Policy.Backward(nil, o.dhidden); err != nil {
 		return nil, err
 	}
 	return met, nil

@@ -41,6 +41,7 @@ type Model struct {
 	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
 	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
 	ckpt    bool         // SetGradientCheckpointing
+	head    *nn.LMHead   // LMHead's chunk scratch
 
 	qlin    [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
 	loadOpt LoadOptions            // how qlin was loaded

@@ -101,7 +101,7 @@ type Trainer struct {
 	sets   []train.ParamSet
 	opts   []*optim.AdamW
 
-	dlogits []float32 // d(loss)/d(logits) of the last minibatch, reused
+	dhidden []float32 // d(loss)/d(final hidden) of the last minibatch, reused
 
 	// Last holds the last rollout's completions and their scores (after
 	// the missing-EOS penalty), for samples.jsonl.

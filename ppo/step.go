@@ -12,14 +12,15 @@ import (
 	"github.com/align-go/align/policy"
 )
 
-// policyLogProbs runs the policy (or, ref true, the reference) over b and
-// returns each completion token's log-prob at the sampling temperature.
-func (t *Trainer) logProbs(m *model.Model, b model.Batch, cmask []int32) ([]float64, []float32, error) {
-	lg, _, err := m.Forward(b, true)
+// logProbs runs m (the policy or the reference) over b and returns each
+// completion token's log-prob at the sampling temperature, through the
+// model's fused head; the pass's Backward gives d(hidden).
+func (t *Trainer) logProbs(m *model.Model, b model.Batch, cmask []int32) (*policy.Pass, error) {
+	_, hidden, err := m.Forward(b, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return policy.LogProbs(lg, b.IDs, cmask, b.B, b.T, m.Cfg.Vocab, t.Cfg.Sampling.Temperature).Logp, lg, nil
+	return policy.LogProbs(m.LMHead(), hidden, b.IDs, cmask, b.B, b.T, t.Cfg.Sampling.Temperature, policy.LogpOnly), nil
 }
 
 // shiftValues aligns the value model with the log-probs: the value of
@@ -63,20 +64,20 @@ func (t *Trainer) passes(ro *generate.Rollout) (*rolloutData, error) {
 		if err := t.usePolicy(); err != nil {
 			return nil, err
 		}
-		lp, _, err := t.logProbs(t.Roles.Policy, cb, cm)
+		lp, err := t.logProbs(t.Roles.Policy, cb, cm)
 		if err != nil {
 			return nil, err
 		}
-		copy(logp[lo*T:], lp)
+		copy(logp[lo*T:], lp.Logp)
 		if t.Roles.Ref == t.Roles.Policy {
 			if err := t.Roles.Policy.UseLoRA(""); err != nil {
 				return nil, err
 			}
 		}
-		if lp, _, err = t.logProbs(t.Roles.Ref, cb, cm); err != nil {
+		if lp, err = t.logProbs(t.Roles.Ref, cb, cm); err != nil {
 			return nil, err
 		}
-		copy(ref[lo*T:], lp)
+		copy(ref[lo*T:], lp.Logp)
 		v, err := t.Roles.Value.Forward(cb)
 		if err != nil {
 			return nil, err
@@ -196,7 +197,6 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 	var st [len(minibatchMetrics)]float64
 	cfg := &t.Cfg
 	T := d.r.T
-	V := t.Roles.Policy.Cfg.Vocab
 	pcfg := loss.PPOConfig{ClipLow: cfg.ClipRange, ClipHigh: cfg.ClipRange, AggMode: loss.TokenMean}
 	b := model.Batch{B: len(idx), T: T, IDs: rows(d.r.IDs, idx, T), Mask: rows(d.r.Mask, idx, T)}
 	cm := rows(d.r.CompletionMask, idx, T)
@@ -204,10 +204,11 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 	if err := t.usePolicy(); err != nil {
 		return st, err
 	}
-	logp, lg, err := t.logProbs(t.Roles.Policy, b, cm)
+	lp, err := t.logProbs(t.Roles.Policy, b, cm)
 	if err != nil {
 		return st, err
 	}
+	logp := lp.Logp
 	pl, err := loss.PPOPolicyLoss(pcfg, old, logp, adv, mask, T)
 	if err != nil {
 		return st, err
@@ -217,9 +218,10 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 			pl.Grad[i] *= scale
 		}
 	}
-	t.dlogits = grow(t.dlogits, len(lg))
-	policy.Backward(t.dlogits, lg, b.IDs, pl.Grad, nil, T, V, cfg.Sampling.Temperature)
-	if err := t.Roles.Policy.Backward(t.dlogits, nil); err != nil {
+	t.dhidden = grow(t.dhidden, b.B*T*t.Roles.Policy.Cfg.Dim)
+	clear(t.dhidden)
+	lp.Backward(t.dhidden, pl.Grad, nil)
+	if err := t.Roles.Policy.Backward(nil, t.dhidden); err != nil {
 		return st, err
 	}
 	raw, err := t.Roles.Value.Forward(b)

@@ -7,33 +7,32 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/nn"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
 // LogProbs computes per-sequence summed log-probabilities of response
-// tokens, and their gradient, for one model. It keeps scratch buffers
-// (the logit gradient is [rows·T, vocab]) between calls.
+// tokens, and their gradient, for one model, through the model's fused
+// head (package policy): no [rows·T, vocab] logits are held.
 type LogProbs struct {
 	Model *model.Model
 	Pad   int32
 
 	pad     rewardmodel.Padder
-	targets []int32
+	mask    []int32 // [N] 1 at response tokens that are predicted
 	rowOf   []int32
-	losses  []float32
-	dloss   []float32
-	dlogits []float32
-	logits  []float32
-	N, V    int
+	dhidden []float32
+	pass    *policy.Pass
+	N, T    int
 }
 
 // Forward runs the model on seqs (right-padded into one batch) and returns,
 // for each, Σ log p(token) over its response tokens IDs[Start:] (each
 // predicted from the position before it, so a response starting at
 // position 0 loses its first token) and how many tokens that sum has.
-// The logits stay available to Backward until the model's next forward.
+// The hidden states stay available to Backward until the model's next
+// forward.
 func (l *LogProbs) Forward(seqs []Seq) (sums []float64, counts []int, err error) {
 	rows := make([][]int32, len(seqs))
 	for i, s := range seqs {
@@ -43,57 +42,52 @@ func (l *LogProbs) Forward(seqs []Seq) (sums []float64, counts []int, err error)
 	if err != nil {
 		return nil, nil, err
 	}
-	logits, _, err := l.Model.Forward(b, true)
+	_, hidden, err := l.Model.Forward(b, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	N, V, T := b.B*b.T, l.Model.Cfg.Vocab, b.T
-	l.logits, l.N, l.V = logits, N, V
-	l.targets = grow(l.targets, N)
+	N, T := b.B*b.T, b.T
+	l.N, l.T = N, T
+	l.mask = grow(l.mask, N)
 	l.rowOf = grow(l.rowOf, N)
+	clear(l.mask)
 	counts = make([]int, len(seqs))
 	for r, s := range seqs {
-		tg := l.targets[r*T : (r+1)*T]
-		for t := range tg {
-			tg[t] = -1
+		for t := range T {
 			l.rowOf[r*T+t] = int32(r)
 		}
 		for t := max(s.Start, 1); t < len(s.IDs); t++ {
-			tg[t-1] = s.IDs[t]
+			l.mask[r*T+t] = 1
 			counts[r]++
 		}
 	}
-	l.losses = grow(l.losses, N)
-	nn.CrossEntropyForward(l.losses, logits, l.targets, N, V)
+	l.pass = policy.LogProbs(l.Model.LMHead(), hidden, b.IDs, l.mask, b.B, T, 1, policy.LogpOnly)
 	sums = make([]float64, len(seqs))
-	for i, tgt := range l.targets {
-		if tgt >= 0 {
-			sums[l.rowOf[i]] -= float64(l.losses[i])
+	for i, m := range l.mask[:N] {
+		if m != 0 {
+			sums[l.rowOf[i]] += l.pass.Logp[i]
 		}
 	}
 	return sums, counts, nil
 }
 
-// Backward accumulates into the model's gradients d(loss)/d(logits) for
-// g[r] = d(loss)/d(sum of row r's response log-probs), through the last
-// Forward: at each response position, g·(onehot − softmax).
+// Backward accumulates into the model's gradients the gradient of a loss
+// with g[r] = d(loss)/d(sum of row r's response log-probs), through the
+// last Forward.
 func (l *LogProbs) Backward(g []float64) error {
-	if l.logits == nil {
+	if l.pass == nil {
 		return fmt.Errorf("pref: log-prob backward without a forward")
 	}
-	l.dloss = grow(l.dloss, l.N)
-	for i, tgt := range l.targets[:l.N] {
-		l.dloss[i] = 0
-		if tgt >= 0 {
-			// d(−log p)/d(logits) is softmax − onehot; the sum of log-probs
-			// has the opposite sign.
-			l.dloss[i] = float32(-g[l.rowOf[i]])
+	dlogp := make([]float64, l.N)
+	for i, m := range l.mask[:l.N] {
+		if m != 0 {
+			dlogp[i] = g[l.rowOf[i]]
 		}
 	}
-	l.dlogits = grow(l.dlogits, l.N*l.V)
-	clear(l.dlogits)
-	nn.CrossEntropyBackward(l.dlogits, l.logits, l.targets, l.dloss, l.N, l.V)
-	return l.Model.Backward(l.dlogits, nil)
+	l.dhidden = grow(l.dhidden, l.N*l.Model.Cfg.Dim)
+	clear(l.dhidden)
+	l.pass.Backward(l.dhidden, dlogp, nil)
+	return l.Model.Backward(nil, l.dhidden)
 }
 
 // DPOObjective trains a policy with a DPO-family loss (package loss picks

@@ -5,19 +5,19 @@ import (
 	"sort"
 
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/nn"
 )
 
 // CausalLM computes next-token cross-entropy of a model on a micro-batch of
-// rows, padding them to a common length, and keeps the scratch buffers
-// (logit gradients are [rows·T, vocab]) between calls.
+// rows, padding them to a common length, through the model's fused head
+// (no [rows·T, vocab] logits are held), and keeps its scratch buffers
+// between calls.
 type CausalLM struct {
 	Model *model.Model
 	PadID int32 // token written into padding (masked out); any valid id
 
 	ids, mask, seg, targets []int32
 	losses, dloss           []float32
-	dlogits                 []float32
+	dhidden                 []float32
 }
 
 // Run scores rows against labels with HuggingFace's convention: labels has
@@ -111,13 +111,16 @@ func (c *CausalLM) RunPacked(rows, labels, segs [][]int32, weight float32, backw
 			}
 		}
 	}
-	logits, _, err := c.Model.Forward(model.Batch{B: B, T: T, IDs: c.ids, Mask: mask, Seg: seg}, true)
+	_, hidden, err := c.Model.Forward(model.Batch{B: B, T: T, IDs: c.ids, Mask: mask, Seg: seg}, false)
 	if err != nil {
 		return 0, 0, err
 	}
+	// The fused head: logits are computed a chunk of rows at a time and
+	// never held whole.
+	head := c.Model.LMHead()
 	c.losses = resize(c.losses, N)
 	if !backward || count == 0 {
-		nn.CrossEntropyForward(c.losses, logits, c.targets, N, V)
+		head.CrossEntropy(c.losses, nil, hidden, c.targets, nil, N)
 		return c.sumLosses(), count, nil
 	}
 	c.dloss = resize(c.dloss, N)
@@ -127,11 +130,12 @@ func (c *CausalLM) RunPacked(rows, labels, segs [][]int32, weight float32, backw
 			c.dloss[i] = weight
 		}
 	}
-	// One pass gives the losses and writes the whole logit gradient.
-	c.dlogits = resize(c.dlogits, N*V)
-	nn.CrossEntropyFused(c.losses, c.dlogits, logits, c.targets, c.dloss, N, V)
+	// One pass gives the losses, the head's gradient and d(hidden).
+	c.dhidden = resize(c.dhidden, N*c.Model.Cfg.Dim)
+	clear(c.dhidden)
+	head.CrossEntropy(c.losses, c.dhidden, hidden, c.targets, c.dloss, N)
 	sum = c.sumLosses()
-	return sum, count, c.Model.Backward(c.dlogits, nil)
+	return sum, count, c.Model.Backward(nil, c.dhidden)
 }
 
 // sumLosses adds the losses of the trained positions.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/align-go/align/policy"
 	"os"
 	"slices"
 
@@ -262,7 +263,7 @@ func completionLogprobs(l *llm.Local, reqs []llm.Request, completions []string) 
 		if len(ids) == len(p) {
 			continue
 		}
-		lp, err := SequenceLogprobs(l.E.Model, ids)
+		lp, err := policy.SequenceLogprobs(l.E.Model, ids)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -47,7 +48,7 @@ func init() {
 			if len(ids) == 0 {
 				return fmt.Errorf("no tokens to score")
 			}
-			lps, err := SequenceLogprobs(m, ids)
+			lps, err := policy.SequenceLogprobs(m, ids)
 			if err != nil {
 				return err
 			}
@@ -85,32 +86,4 @@ func init() {
 	cmd.Flags().BoolVar(&addSpecial, "add-special-tokens", false, "add the tokenizer's special tokens (e.g. BOS)")
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
-}
-
-// SequenceLogprobs scores one sequence: out[i] = log p(ids[i+1] | ids[..i]).
-func SequenceLogprobs(m *model.Model, ids []int32) ([]float64, error) {
-	T := len(ids)
-	logits, _, err := m.Forward(model.Batch{B: 1, T: T, IDs: ids}, true)
-	if err != nil {
-		return nil, err
-	}
-	V := m.Cfg.Vocab
-	out := make([]float64, T-1)
-	for i := 0; i < T-1; i++ {
-		out[i] = logSoftmaxAt(logits[i*V:(i+1)*V], int(ids[i+1]))
-	}
-	return out, nil
-}
-
-// logSoftmaxAt is log softmax(row)[j], summed in float64 for an exact reference.
-func logSoftmaxAt(row []float32, j int) float64 {
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, float64(v))
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v) - mx)
-	}
-	return float64(row[j]) - mx - math.Log(s)
 }

@@ -76,3 +76,17 @@ func TestLogprobsErrors(t *testing.T) {
 		}
 	}
 }
+
+// logSoftmaxAt is log softmax(row)[j], summed in float64: the reference the
+// command's output is checked against.
+func logSoftmaxAt(row []float32, j int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return float64(row[j]) - mx - math.Log(s)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/align-go/align/policy"
 	"math"
 	"strings"
 
@@ -189,7 +190,7 @@ func (e *evaluator) klSample(prompt []int32, c generate.Completion) (float64, er
 		return 0, nil
 	}
 	ids := append(append([]int32{}, prompt...), c.Tokens...)
-	lp, err := SequenceLogprobs(e.ref, ids)
+	lp, err := policy.SequenceLogprobs(e.ref, ids)
 	if err != nil {
 		return 0, err
 	}

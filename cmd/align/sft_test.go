@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/align-go/align/policy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,9 +156,9 @@ func TestSFTWithLoRAAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	orig, _ := model.LoadDir(base)
-	a, _ := SequenceLogprobs(adapted, ids)
-	p, _ := SequenceLogprobs(plain, ids)
-	o, _ := SequenceLogprobs(orig, ids)
+	a, _ := policy.SequenceLogprobs(adapted, ids)
+	p, _ := policy.SequenceLogprobs(plain, ids)
+	o, _ := policy.SequenceLogprobs(orig, ids)
 	moved := false
 	for i := range a {
 		if d := a[i] - p[i]; d > 1e-4 || d < -1e-4 {
