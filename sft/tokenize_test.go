@@ -9,12 +9,13 @@ import (
 
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
+	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/tokenizer"
 )
 
 func loadTok(t *testing.T, name string) *tokenizer.Tokenizer {
 	t.Helper()
-	tok, err := tokenizer.Load("../../shared/tokenizers/" + name)
+	tok, err := tokenizer.Load(refdata.Dir(t, "tokenizers/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,16 @@
 package tokenizer
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/align-go/align/internal/refdata"
 )
 
 // BenchmarkEncodeMobyDick measures encoding throughput (MB/s) on the
 // 1.2 MB Moby-Dick text, with the word cache warm (the steady state when
 // tokenizing a corpus) and disabled (every word merged from bytes).
 func BenchmarkEncodeMobyDick(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(b), "corpora", "moby-dick.txt"))
+	data, err := refdata.Load("corpora/moby-dick.txt")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func BenchmarkEncodeMobyDick(b *testing.B) {
 }
 
 func BenchmarkDecodeMobyDick(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(b), "corpora", "moby-dick.txt"))
+	data, err := refdata.Load("corpora/moby-dick.txt")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/internal/refdata"
 )
 
 // hfTrainRow is one line of testdata/train_hf.jsonl (see gen_train_hf.js).
@@ -83,7 +85,7 @@ func TestTrainMatchesHuggingFace(t *testing.T) {
 		// which shift every id alike and so change nothing.
 		opt.SpecialTokens = defaultSpecials
 		opt.VocabSize = len(defaultSpecials) + 256 + r.MergesCompared
-		text, err := os.ReadFile(filepath.Join(sharedDir(t), r.Corpus))
+		text, err := refdata.Load(r.Corpus)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/internal/refdata"
 )
 
 var defaultSpecials = []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"}
 
 func mobyDick(t testing.TB) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "corpora", "moby-dick.txt"))
+	data, err := refdata.Load("corpora/moby-dick.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

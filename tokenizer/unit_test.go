@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/internal/refdata"
 )
 
 // pieces splits s with a scanner, for comparing against hand-made splits.
@@ -188,7 +189,7 @@ func TestSaveRoundTripQwen3(t *testing.T) {
 		}
 		return f.Model, m
 	}
-	orig, origMerges := read(filepath.Join(sharedDir(t), "tokenizers", "qwen3", "tokenizer.json"))
+	orig, origMerges := read(refdata.Path(t, "tokenizers/qwen3/tokenizer.json"))
 	saved, savedMerges := read(filepath.Join(dir, "tokenizer.json"))
 	if len(orig.Vocab) != len(saved.Vocab) || !slices.Equal(origMerges, savedMerges) {
 		t.Fatalf("vocab %d vs %d, merges equal %v", len(orig.Vocab), len(saved.Vocab), slices.Equal(origMerges, savedMerges))
@@ -255,10 +256,7 @@ func TestSpecialTokenOptions(t *testing.T) {
 	}
 	// GPT-2 with a config asking for BOS.
 	dir := t.TempDir()
-	gdir := filepath.Join(sharedDir(t), "tokenizers", "gpt2")
-	if err := os.Symlink(filepath.Join(gdir, "tokenizer.json"), filepath.Join(dir, "tokenizer.json")); err != nil {
-		t.Fatal(err)
-	}
+	refdata.CopyTo(t, "tokenizers/gpt2", dir, "tokenizer.json")
 	cfg := `{"bos_token": {"content": "<|endoftext|>", "__type": "AddedToken"}, "add_bos_token": true,
 		"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "{{ bos_token }}D"}]}`
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(cfg), 0o644); err != nil {
@@ -277,7 +275,7 @@ func TestSpecialTokenOptions(t *testing.T) {
 }
 
 func TestTemplateProcessing(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "tokenizers", "gpt2", "tokenizer.json"))
+	data, err := refdata.Load("tokenizers/gpt2/tokenizer.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,29 +10,8 @@ import (
 	"testing"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/internal/refdata"
 )
-
-// sharedDir locates the read-only reference data at <repo>/../shared.
-// Missing data is a failure, not a skip: these vectors are the bar.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			shared := filepath.Join(d, "..", "shared")
-			if _, err := os.Stat(filepath.Join(shared, "testdata", "tokenizer")); err != nil {
-				t.Fatalf("reference data missing: %v (expected shared/ beside the repository)", err)
-			}
-			return shared
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
 
 var (
 	loadOnce sync.Map // name -> *loaded
@@ -44,13 +23,13 @@ type loaded struct {
 	err  error
 }
 
-// loadShared loads a tokenizer once per test binary: qwen3 takes a moment.
-func loadShared(t testing.TB, name string, load func(shared string) (*Tokenizer, error)) *Tokenizer {
+// loadRef loads a tokenizer from the repository's testdata once per test
+// binary: qwen3 takes a moment.
+func loadRef(t testing.TB, name string, load func() (*Tokenizer, error)) *Tokenizer {
 	t.Helper()
-	shared := sharedDir(t)
 	v, _ := loadOnce.LoadOrStore(name, &loaded{})
 	l := v.(*loaded)
-	l.once.Do(func() { l.tok, l.err = load(shared) })
+	l.once.Do(func() { l.tok, l.err = load() })
 	if l.err != nil {
 		t.Fatalf("load %s: %v", name, l.err)
 	}
@@ -58,32 +37,24 @@ func loadShared(t testing.TB, name string, load func(shared string) (*Tokenizer,
 }
 
 func gpt2JSON(t testing.TB) *Tokenizer {
-	return loadShared(t, "gpt2-json", func(s string) (*Tokenizer, error) {
-		return Load(filepath.Join(s, "tokenizers", "gpt2"))
+	return loadRef(t, "gpt2-json", func() (*Tokenizer, error) {
+		return Load(refdata.Dir(t, "tokenizers/gpt2"))
 	})
 }
 
 // gpt2Files loads the vocab.json + merges.txt layout through Load, from a
 // directory holding only those two files.
 func gpt2Files(t testing.TB) *Tokenizer {
-	return loadShared(t, "gpt2-files", func(s string) (*Tokenizer, error) {
-		dir, err := os.MkdirTemp("", "gpt2files")
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range []string{"vocab.json", "merges.txt"} {
-			if err := os.Symlink(filepath.Join(s, "tokenizers", "gpt2", f), filepath.Join(dir, f)); err != nil {
-				return nil, err
-			}
-		}
-		defer os.RemoveAll(dir)
+	return loadRef(t, "gpt2-files", func() (*Tokenizer, error) {
+		dir := t.TempDir()
+		refdata.CopyTo(t, "tokenizers/gpt2", dir, "vocab.json", "merges.txt")
 		return Load(dir)
 	})
 }
 
 func qwen3(t testing.TB) *Tokenizer {
-	return loadShared(t, "qwen3", func(s string) (*Tokenizer, error) {
-		return Load(filepath.Join(s, "tokenizers", "qwen3"))
+	return loadRef(t, "qwen3", func() (*Tokenizer, error) {
+		return Load(refdata.Dir(t, "tokenizers/qwen3"))
 	})
 }
 
@@ -120,7 +91,6 @@ type encodeRow struct {
 }
 
 func TestEncodeVectors(t *testing.T) {
-	shared := sharedDir(t)
 	cases := []struct {
 		name string
 		file string
@@ -133,7 +103,7 @@ func TestEncodeVectors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tok := c.tok(t)
-			rows := readJSONL[encodeRow](t, filepath.Join(shared, "testdata", "tokenizer", c.file))
+			rows := readJSONL[encodeRow](t, refdata.Path(t, "tokenizer-vectors/"+c.file))
 			for i, r := range rows {
 				got := tok.Encode(r.Text)
 				if !slices.Equal(got, r.IDs) {
@@ -169,7 +139,7 @@ type chatRow struct {
 
 func TestChatTemplateVectors(t *testing.T) {
 	tok := qwen3(t)
-	rows := readJSONL[chatRow](t, filepath.Join(sharedDir(t), "testdata", "tokenizer", "qwen3_chat_template.jsonl"))
+	rows := readJSONL[chatRow](t, refdata.Path(t, "tokenizer-vectors/qwen3_chat_template.jsonl"))
 	for i, r := range rows {
 		got, err := tok.RenderChat(r.Messages, r.AddGenerationPrompt)
 		if err != nil {

@@ -7,24 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
 )
 
-// genModelDir writes a tiny random Qwen3 model with the shared Qwen3
+// genModelDir writes a tiny random Qwen3 model with the real Qwen3
 // tokenizer (whose chat template --chat uses) and returns its directory.
 func genModelDir(t *testing.T) string {
 	t.Helper()
-	shared := tokenizeShared(t)
 	dir := t.TempDir()
-	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		b, err := os.ReadFile(filepath.Join(shared, "tokenizers", "qwen3", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	refdata.CopyTo(t, "tokenizers/qwen3", dir, "tokenizer.json", "tokenizer_config.json")
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": 151936.0, "hidden_size": 16.0,
 		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 8.0,
 		"intermediate_size": 32.0, "max_position_embeddings": 512.0, "tie_word_embeddings": true})

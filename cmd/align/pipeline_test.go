@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -13,10 +14,7 @@ import (
 // trained by `align tokenizer train` on Moby-Dick, then a tiny model pretrained
 // from scratch on the same book with it, showing a clearly falling loss.
 func TestTokenizerTrainThenPretrain(t *testing.T) {
-	book := "../../../shared/corpora/moby-dick.txt"
-	if _, err := os.Stat(book); err != nil {
-		t.Fatal("shared corpus missing:", err)
-	}
+	book := refdata.Path(t, "corpora/moby-dick.txt")
 	dir := t.TempDir()
 	tokDir := filepath.Join(dir, "tok")
 	if _, stderr, err := runAlign(t, "", "tokenizer", "train", "--text", book, "--vocab-size", "1024",

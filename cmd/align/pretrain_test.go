@@ -13,30 +13,32 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
 )
 
-const gpt2Tok = "../../../shared/tokenizers/gpt2"
-
 // pretrainFixture writes a tiny GPT-2 config whose vocab matches the GPT-2
-// tokenizer and the first 40 kB of Moby-Dick (~10.6k tokens).
-func pretrainFixture(t *testing.T) (cfg, text string) {
+// tokenizer, that tokenizer's directory, and the first 40 kB of Moby-Dick
+// (~10.6k tokens).
+func pretrainFixture(t *testing.T) (cfg, text, tok string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg = filepath.Join(dir, "config.json")
 	if err := os.WriteFile(cfg, []byte(`{"model_type":"gpt2","vocab_size":50257,"n_embd":32,"n_layer":2,"n_head":2,"n_positions":64}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	book, err := os.ReadFile("../../../shared/corpora/moby-dick.txt")
-	if err != nil {
-		t.Skip("shared corpus not available:", err)
-	}
+	book := refdata.ReadFile(t, "corpora/moby-dick.txt")
 	text = filepath.Join(dir, "moby.txt")
 	if err := os.WriteFile(text, book[:40000], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, text
+	tok = filepath.Join(dir, "gpt2")
+	if err := os.Mkdir(tok, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refdata.CopyTo(t, "tokenizers/gpt2", tok)
+	return cfg, text, tok
 }
 
 func metricRows(t *testing.T, out string) []map[string]float64 {
@@ -57,7 +59,7 @@ func metricRows(t *testing.T, out string) []map[string]float64 {
 }
 
 func TestPretrainLossFalls(t *testing.T) {
-	cfg, text := pretrainFixture(t)
+	cfg, text, gpt2Tok := pretrainFixture(t)
 	out := filepath.Join(t.TempDir(), "run")
 	yml := filepath.Join(t.TempDir(), "c.yaml")
 	// seq_len comes from the file and from the command line: the flag must win.
@@ -121,7 +123,7 @@ func TestPretrainLossFalls(t *testing.T) {
 
 // pretrainArgs is a run long enough to interrupt: 24 steps, a checkpoint
 // every 6, cosine schedule with warmup, weight decay, accumulation.
-func pretrainArgs(cfg, text, out string) []string {
+func pretrainArgs(cfg, gpt2Tok, text, out string) []string {
 	return []string{"pretrain", "--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out,
 		"--seq-len", "32", "--batch-size", "2", "--grad-accum", "2", "--max-steps", "24", "--save-steps", "6",
 		"--logging-steps", "3", "--lr", "0.01", "--warmup-steps", "3", "--eval-fraction", "0.05", "--eval-steps", "6"}
@@ -215,15 +217,15 @@ func sameRun(t *testing.T, ref, out string) {
 // checkpoint, SIGTERM mid-run — and resumes them; each must end with weights
 // bit-identical to an uninterrupted run with the same seed.
 func TestPretrainInterruptAndResume(t *testing.T) {
-	cfg, text := pretrainFixture(t)
+	cfg, text, gpt2Tok := pretrainFixture(t)
 	ref := filepath.Join(t.TempDir(), "ref")
-	if _, stderr, err := runAlign(t, "", pretrainArgs(cfg, text, ref)...); err != nil {
+	if _, stderr, err := runAlign(t, "", pretrainArgs(cfg, gpt2Tok, text, ref)...); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 
 	t.Run("SIGKILL", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run")
-		args := pretrainArgs(cfg, text, out)
+		args := pretrainArgs(cfg, gpt2Tok, text, out)
 		p := startAlign(t, args, func(l string) bool { return strings.HasPrefix(l, "saved ") && strings.HasSuffix(l, "checkpoint-6") })
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.wait()
@@ -238,7 +240,7 @@ func TestPretrainInterruptAndResume(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run")
-		p := startAlign(t, pretrainArgs(cfg, text, out), func(l string) bool { return strings.HasPrefix(l, "train step 9/") })
+		p := startAlign(t, pretrainArgs(cfg, gpt2Tok, text, out), func(l string) bool { return strings.HasPrefix(l, "train step 9/") })
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		msg := ""
 		if err := p.wait(); err == nil {
@@ -270,7 +272,7 @@ func TestPretrainInterruptAndResume(t *testing.T) {
 }
 
 func TestPretrainErrors(t *testing.T) {
-	cfg, text := pretrainFixture(t)
+	cfg, text, gpt2Tok := pretrainFixture(t)
 	small := filepath.Join(t.TempDir(), "small.json")
 	os.WriteFile(small, []byte(`{"model_type":"gpt2","vocab_size":1000,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`), 0o644)
 	badYAML := filepath.Join(t.TempDir(), "bad.yaml")

@@ -3,33 +3,16 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/internal/refdata"
 )
 
-// tokenizeShared locates <repo>/../shared, failing when it is missing.
-func tokenizeShared(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := filepath.Join(wd, "..", "..", "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "testdata", "tokenizer")); err != nil {
-		t.Fatalf("reference data missing: %v", err)
-	}
-	return shared
-}
-
 func TestTokenizeChatTemplateVectors(t *testing.T) {
-	shared := tokenizeShared(t)
-	data, err := os.ReadFile(filepath.Join(shared, "testdata", "tokenizer", "qwen3_chat_template.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := refdata.ReadFile(t, "tokenizer-vectors/qwen3_chat_template.jsonl")
 	type row struct {
 		Messages            json.RawMessage `json:"messages"`
 		AddGenerationPrompt bool            `json:"add_generation_prompt"`
@@ -49,7 +32,7 @@ func TestTokenizeChatTemplateVectors(t *testing.T) {
 	}
 	// A text line between chat lines checks that order and kinds mix.
 	in.WriteString(`{"text": "Hello world<|im_end|>"}` + "\n")
-	stdout, stderr, err := runAlign(t, in.String(), "tokenize", "--model", filepath.Join(shared, "tokenizers", "qwen3"))
+	stdout, stderr, err := runAlign(t, in.String(), "tokenize", "--model", refdata.Dir(t, "tokenizers/qwen3"))
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
@@ -84,7 +67,7 @@ func TestTokenizeChatTemplateVectors(t *testing.T) {
 }
 
 func TestTokenizeErrors(t *testing.T) {
-	gpt2 := filepath.Join(tokenizeShared(t), "tokenizers", "gpt2")
+	gpt2 := refdata.Dir(t, "tokenizers/gpt2")
 	cases := []struct {
 		name, stdin string
 		args        []string

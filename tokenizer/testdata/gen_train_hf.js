@@ -18,18 +18,23 @@
 // head), while the small corpora run to exhaustion in both and are compared
 // whole.
 //
+// Moby-Dick is the repository's copy (testdata/corpora/moby-dick.txt.gz;
+// provenance in testdata/README.md).
+//
 // Usage, from tokenizer/testdata:
-//   go run ../../cmd/align tokenizer train -q --text ../../../shared/corpora/moby-dick.txt \
+//   gunzip -c ../../testdata/corpora/moby-dick.txt.gz > /tmp/moby-dick.txt
+//   go run ../../cmd/align tokenizer train -q --text /tmp/moby-dick.txt \
 //     --vocab-size 8192 --out /tmp/align-tok8k
 //   npm install tokenizers@0.23.2
-//   NODE_PATH=node_modules node gen_train_hf.js ../../../shared /tmp/align-tok8k/tokenizer.json train_hf.jsonl
+//   NODE_PATH=node_modules node gen_train_hf.js ../../testdata /tmp/align-tok8k/tokenizer.json train_hf.jsonl
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const crypto = require("crypto");
+const zlib = require("zlib");
 const { Tokenizer } = require("tokenizers");
 
-const [shared, ours, outFile] = process.argv.slice(2);
+const [testdata, ours, outFile] = process.argv.slice(2);
 const mergeStr = (m) => (Array.isArray(m) ? m.join(" ") : m);
 const tmp = (name) => path.join(os.tmpdir(), `gen-train-hf-${process.pid}-${name}`);
 
@@ -81,7 +86,9 @@ const pieces = [
 
 (async () => {
   const trainings = [];
-  const moby = path.join(shared, "corpora", "moby-dick.txt");
+  // HuggingFace's trainer reads files: the corpus is decompressed to one.
+  const moby = tmp("moby-dick.txt");
+  fs.writeFileSync(moby, zlib.gunzipSync(fs.readFileSync(path.join(testdata, "corpora", "moby-dick.txt.gz"))));
   for (const [pattern, nfc, compared] of [["gpt2", false, 8192 - 4 - 256], ["qwen2", true, 4096 - 4 - 256]]) {
     const merges = hfTrain(moby, pattern, nfc);
     const head = merges.slice(0, compared);
@@ -144,4 +151,5 @@ const pieces = [
   for (const e of encode) rows.push({ kind: "encode", ...e });
   // Written to a file: HuggingFace's trainer prints blank lines on stdout.
   fs.writeFileSync(outFile, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  fs.unlinkSync(moby);
 })();
