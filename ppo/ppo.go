@@ -9,6 +9,7 @@ package ppo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,18 +21,24 @@ import (
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/optim"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/train"
 )
 
-// Config holds PPO's hyperparameters; DefaultConfig gives TRL's.
+// Config holds PPO's hyperparameters; DefaultConfig gives TRL's. The
+// optimizer, learning-rate schedule, clipping and the number of rollouts are
+// the shared loop's (train.Settings); Trainer is a train.RolloutObjective.
 type Config struct {
-	BatchSize      int // prompts (one completion each) per rollout batch
+	// BatchSize is the number of prompts (one completion each) per rollout,
+	// TRL's batch_size: per_device_train_batch_size × gradient_accumulation_steps
+	// × num_mini_batches.
+	BatchSize      int
 	NumPPOEpochs   int
 	NumMiniBatches int
-	Updates        int // rollout batches in the run
+	// GradAccum splits each minibatch into this many micro-batches whose
+	// gradients add up to the minibatch's (TRL's gradient_accumulation_steps).
+	GradAccum int
 
 	KL          loss.KLController
 	KLEstimator string // k1 (TRL's default), k2 or k3: loss.KLPenalty's names
@@ -44,30 +51,33 @@ type Config struct {
 	MissingEOSPenalty float64
 	WhitenRewards     bool
 
-	LR          float64 // decays linearly to 0 over the run, TRL's default schedule
-	MaxGradNorm float64
-	Adam        optim.AdamWConfig
-
 	Sampling     generate.Sampling
 	MaxNewTokens int
-	Seed         uint64
+	// Seed draws the prompts and samples of each rollout and the minibatch
+	// order: everything random in step s comes from (Seed, s).
+	Seed uint64
 
 	// Alarms watch length, distinct-2 and KL every update; their length
 	// baseline is saved in checkpoints. Warnings go to Log when set.
 	Alarms rl.Alarms
 	Log    io.Writer
+	// Samples, when set, is the samples.jsonl path that every SamplesEvery
+	// steps gets the rollout's prompts, completions and scores.
+	Samples      string
+	SamplesEvery int
 }
 
 // DefaultConfig is TRL's PPOConfig: kl_coef 0.05 (k1), γ 1, λ 0.95,
 // cliprange 0.2, vf_coef 0.1, cliprange_value 0.2, 4 PPO epochs, 1
-// minibatch, temperature 0.7, response_length 53, lr 3e-6, max_grad_norm 1.
+// minibatch, temperature 0.7, response_length 53 (lr 3e-6 and
+// max_grad_norm 1 are the loop's settings).
 func DefaultConfig() Config {
 	return Config{
-		BatchSize: 8, NumPPOEpochs: 4, NumMiniBatches: 1, Updates: 1,
+		BatchSize: 8, NumPPOEpochs: 4, NumMiniBatches: 1, GradAccum: 1,
 		KL: loss.KLController{Coef: 0.05, Horizon: 10000}, KLEstimator: "k1",
 		Gamma: 1, Lam: 0.95, ClipRange: 0.2, VFCoef: 0.1, ClipValue: 0.2,
-		MissingEOSPenalty: math.NaN(), LR: 3e-6, MaxGradNorm: 1, Adam: optim.DefaultAdamWConfig(),
-		Sampling: generate.Sampling{Temperature: 0.7}, MaxNewTokens: 53,
+		MissingEOSPenalty: math.NaN(),
+		Sampling:          generate.Sampling{Temperature: 0.7}, MaxNewTokens: 53,
 	}
 }
 
@@ -81,7 +91,10 @@ type Roles struct {
 	Reward    reward.Func
 }
 
-// Trainer runs PPO over a fixed prompt set.
+// Trainer is PPO over a fixed prompt set, as a train.RolloutObjective: each
+// loop step samples one completion for BatchSize prompts, scores them,
+// computes advantages, and plans NumPPOEpochs × NumMiniBatches updates of
+// GradAccum micro-batches each. Run it with train.Run and ParamSets.
 type Trainer struct {
 	Cfg     Config
 	Roles   Roles
@@ -93,32 +106,27 @@ type Trainer struct {
 	// Decode, when set, fills the samples' text for the reward and the log.
 	Decode func([]int32) string
 
-	// Update is the number of rollout batches done; everything random in
-	// update u is drawn from (Seed, u), so a run resumed at Update u repeats
-	// the uninterrupted run exactly given the same weights, optimizer
-	// state and KL coefficient.
-	Update int
-	sets   []train.ParamSet
-	opts   []*optim.AdamW
+	sets    []train.ParamSet
+	cur     *rolloutData // the rollout being trained on
+	trimmed bool         // samples.jsonl cut back to where this run starts
 
-	dhidden []float32 // d(loss)/d(final hidden) of the last minibatch, reused
+	dhidden []float32 // d(loss)/d(final hidden) of the last micro-batch, reused
 
 	// Last holds the last rollout's completions and their scores (after
-	// the missing-EOS penalty), for samples.jsonl.
+	// the missing-EOS penalty).
 	Last       []generate.Completion
 	LastScores []float64
 }
 
-// BatchPrompt is the index into Prompts of prompt k of update u's batch.
-func (t *Trainer) BatchPrompt(u, k int) int { return t.batchPrompts(u)[k] }
-
-// New checks the configuration and builds one AdamW per parameter set.
+// New checks the configuration and gathers the trained parameter sets.
 func New(cfg Config, roles Roles, prompts [][]int32, eos []int32, pad int32) (*Trainer, error) {
 	switch {
-	case cfg.BatchSize <= 0 || cfg.NumPPOEpochs <= 0 || cfg.NumMiniBatches <= 0:
-		return nil, fmt.Errorf("ppo: batch size %d, ppo epochs %d, minibatches %d: want > 0", cfg.BatchSize, cfg.NumPPOEpochs, cfg.NumMiniBatches)
-	case cfg.BatchSize%cfg.NumMiniBatches != 0:
-		return nil, fmt.Errorf("ppo: batch size %d is not a multiple of --num-mini-batches %d", cfg.BatchSize, cfg.NumMiniBatches)
+	case cfg.BatchSize <= 0 || cfg.NumPPOEpochs <= 0 || cfg.NumMiniBatches <= 0 || cfg.GradAccum <= 0:
+		return nil, fmt.Errorf("ppo: batch size %d, ppo epochs %d, minibatches %d, gradient accumulation %d: want > 0",
+			cfg.BatchSize, cfg.NumPPOEpochs, cfg.NumMiniBatches, cfg.GradAccum)
+	case cfg.BatchSize%(cfg.NumMiniBatches*cfg.GradAccum) != 0:
+		return nil, fmt.Errorf("ppo: rollout batch %d is not a multiple of --num-mini-batches %d × --grad-accum %d",
+			cfg.BatchSize, cfg.NumMiniBatches, cfg.GradAccum)
 	case !slices.Contains(loss.KLKinds(), cfg.KLEstimator):
 		return nil, fmt.Errorf("ppo: --kl-estimator %q: want one of %v", cfg.KLEstimator, loss.KLKinds())
 	case cfg.Sampling.Temperature <= 0:
@@ -149,22 +157,12 @@ func New(cfg Config, roles Roles, prompts [][]int32, eos []int32, pad int32) (*T
 		pol = train.ModelParams("policy", roles.Policy)
 	}
 	t.sets = append([]train.ParamSet{pol}, roles.Value.Params()...)
-	for _, ps := range t.sets {
-		o, err := optim.NewAdamW(cfg.Adam, ps.Spans, len(ps.Data))
-		if err != nil {
-			return nil, fmt.Errorf("ppo: parameter set %s: %w", ps.Name, err)
-		}
-		t.opts = append(t.opts, o)
-	}
 	return t, nil
 }
 
-// ParamSets are the trained sets (policy, value, value head), each with its
-// own AdamW (Optimizers, same order).
+// ParamSets are the trained sets (policy, value, value head), for the
+// loop's Job.Params: each gets its own AdamW, clipped together.
 func (t *Trainer) ParamSets() []train.ParamSet { return t.sets }
-
-// Optimizers are the sets' AdamW states, for checkpoints.
-func (t *Trainer) Optimizers() []*optim.AdamW { return t.opts }
 
 func (t *Trainer) usePolicy() error {
 	if t.Roles.PolicySet == "" {
@@ -200,50 +198,63 @@ type rolloutData struct {
 	rewards               []float64 // per-token rewards (KL penalty + score at EOS), before any whitening
 }
 
-// Step samples, scores and trains on one rollout batch and returns its
-// metrics with TRL's names.
-func (t *Trainer) Step(ctx context.Context) (map[string]float64, error) {
+// Len is the number of prompts.
+func (t *Trainer) Len() int { return len(t.Prompts) }
+
+// Length is prompt i's length.
+func (t *Trainer) Length(i int) int { return len(t.Prompts[i]) }
+
+// RolloutSize: BatchSize prompts per rollout, NumPPOEpochs × NumMiniBatches
+// optimizer updates on it.
+func (t *Trainer) RolloutSize() (int, int) {
+	return t.Cfg.BatchSize, t.Cfg.NumPPOEpochs * t.Cfg.NumMiniBatches
+}
+
+// Rollout samples, scores and prepares step ctx.Step's batch and plans its
+// updates: per PPO epoch a fresh permutation of the rows cut into
+// NumMiniBatches minibatches of GradAccum micro-batches. Its metrics carry
+// TRL's names.
+func (t *Trainer) Rollout(ctx *train.StepContext) ([][][]int, train.Metrics, error) {
 	cfg := &t.Cfg
-	u := t.Update
+	u := ctx.Step - 1
 	idx := t.batchPrompts(u)
 	prompts := make([][]int32, len(idx))
 	for k, i := range idx {
 		prompts[k] = t.Prompts[i]
 	}
 	if err := t.usePolicy(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cs, err := generate.Generate(t.Roles.Policy, prompts, generate.Options{Sampling: cfg.Sampling,
 		MaxNewTokens: cfg.MaxNewTokens, Seed: cfg.Seed ^ (uint64(u+1) * 0x9e3779b97f4a7c15), EOS: t.EOS, Decode: t.Decode})
 	if err != nil {
-		return nil, fmt.Errorf("ppo: rollout: %w", err)
+		return nil, nil, fmt.Errorf("ppo: rollout: %w", err)
 	}
 	t.Last = cs
 	ro, err := generate.NewRollout(prompts, cs, t.Pad)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := t.passes(ro)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	scores, eosCount, err := t.score(ctx, ro, idx)
+	scores, eosCount, err := t.score(context.Background(), ro, idx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t.LastScores = scores
 	met, err := t.prepare(d, scores)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	t.cur = d
 	met["val/num_eos_tokens"] = float64(eosCount)
-	if err := t.train(d, u, met); err != nil {
-		return nil, err
-	}
 	met["objective/kl_coef"] = cfg.KL.Coef
+	// The new coefficient applies from the next rollout: this one's rewards
+	// are already folded.
 	cfg.KL.Update(met["objective/kl"], cfg.BatchSize)
-	t.Update++
-	met["episode"] = float64(t.Update * cfg.BatchSize)
+	met["episode"] = float64(ctx.Step * cfg.BatchSize)
 	toks := make([][]int32, len(cs))
 	for i, c := range cs {
 		toks[i] = c.Tokens
@@ -259,13 +270,137 @@ func (t *Trainer) Step(ctx context.Context) (map[string]float64, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	cfg.Alarms.Check(t.Update, am, met["objective/kl"], log)
+	cfg.Alarms.Check(ctx.Step, am, met["objective/kl"], log)
 	for k, v := range am {
 		if strings.HasPrefix(k, "alarm/") {
 			met[k] = v
 		}
 	}
-	return met, nil
+	if err := t.writeSamples(ctx.Step, idx); err != nil {
+		return nil, nil, err
+	}
+	return t.plan(u), met, nil
+}
+
+// plan is update u's minibatch order: per epoch a permutation of the rows
+// from (Seed, u), cut into minibatches and those into micro-batches.
+func (t *Trainer) plan(u int) [][][]int {
+	cfg := &t.Cfg
+	B := cfg.BatchSize
+	mb := B / cfg.NumMiniBatches
+	micro := mb / cfg.GradAccum
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3b0+uint64(u)))
+	var plan [][][]int
+	for ep := 0; ep < cfg.NumPPOEpochs; ep++ {
+		perm := rng.Perm(B)
+		for lo := 0; lo < B; lo += mb {
+			var upd [][]int
+			for m := lo; m < lo+mb; m += micro {
+				upd = append(upd, perm[m:m+micro])
+			}
+			plan = append(plan, upd)
+		}
+	}
+	return plan
+}
+
+// writeSamples appends the rollout to Samples every SamplesEvery steps,
+// after cutting rows a killed run wrote past this run's start.
+func (t *Trainer) writeSamples(step int, idx []int) error {
+	cfg := &t.Cfg
+	if cfg.Samples == "" {
+		return nil
+	}
+	if !t.trimmed {
+		if err := rl.TrimSteps(cfg.Samples, step-1); err != nil {
+			return fmt.Errorf("ppo: samples: %w", err)
+		}
+		t.trimmed = true
+	}
+	if cfg.SamplesEvery <= 0 || step%cfg.SamplesEvery != 0 {
+		return nil
+	}
+	for i, c := range t.Last {
+		row := map[string]any{"step": step, "completion": c.Text, "finish_reason": c.FinishReason, "score": t.LastScores[i]}
+		if t.Decode != nil {
+			row["prompt"] = t.Decode(t.Prompts[idx[c.Prompt]])
+		}
+		if err := rl.AppendJSONL(cfg.Samples, row); err != nil {
+			return fmt.Errorf("ppo: samples: %w", err)
+		}
+	}
+	return nil
+}
+
+// Units is the number of completion tokens in rows idx of the rollout.
+func (t *Trainer) Units(idx []int) int {
+	T, n := t.cur.r.T, 0
+	for _, r := range idx {
+		for _, m := range t.cur.r.CompletionMask[r*T : (r+1)*T] {
+			n += int(m)
+		}
+	}
+	return n
+}
+
+// Accumulate adds the gradients of rows idx of the rollout, their losses
+// weighted by their share of totalUnits completion tokens, so that the
+// micro-batches of an update add up to token means over the whole
+// minibatch. TRL averages its micro-batches' token means instead; the two
+// agree without accumulation.
+func (t *Trainer) Accumulate(idx []int, totalUnits int) (train.Metrics, error) {
+	scale := float64(t.Units(idx)) / float64(totalUnits)
+	st, err := t.accumulate(t.cur, idx, scale)
+	if err != nil {
+		return nil, err
+	}
+	m := train.Metrics{"loss": scale * (st[2] + t.Cfg.VFCoef*st[3])}
+	for i, k := range minibatchMetrics {
+		m[k] = scale * st[i]
+	}
+	return m, nil
+}
+
+// state is what a checkpoint must restore beyond the loop's own state.
+type state struct {
+	KLCoef         float64         `json:"kl_coef"`
+	BatchSize      int             `json:"batch_size"`
+	NumMiniBatches int             `json:"num_mini_batches"`
+	NumPPOEpochs   int             `json:"num_ppo_epochs"`
+	Alarms         json.RawMessage `json:"alarms,omitempty"`
+}
+
+// State is the adaptive KL coefficient and the alarms' length baseline.
+func (t *Trainer) State() ([]byte, error) {
+	st := state{KLCoef: t.Cfg.KL.Coef, BatchSize: t.Cfg.BatchSize, NumMiniBatches: t.Cfg.NumMiniBatches, NumPPOEpochs: t.Cfg.NumPPOEpochs}
+	var err error
+	if st.Alarms, err = t.Cfg.Alarms.State(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(st)
+}
+
+// LoadState restores State's output, refusing one from a run with another
+// rollout shape.
+func (t *Trainer) LoadState(b []byte) error {
+	if b == nil {
+		return errors.New("ppo: the checkpoint holds no PPO state")
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.BatchSize != t.Cfg.BatchSize || st.NumMiniBatches != t.Cfg.NumMiniBatches || st.NumPPOEpochs != t.Cfg.NumPPOEpochs {
+		return fmt.Errorf("written by a run with rollout batch %d, %d minibatches, %d PPO epochs; this one has %d, %d and %d",
+			st.BatchSize, st.NumMiniBatches, st.NumPPOEpochs, t.Cfg.BatchSize, t.Cfg.NumMiniBatches, t.Cfg.NumPPOEpochs)
+	}
+	if len(st.Alarms) > 0 {
+		if err := t.Cfg.Alarms.LoadState(st.Alarms); err != nil {
+			return fmt.Errorf("alarms: %w", err)
+		}
+	}
+	t.Cfg.KL.Coef = st.KLCoef
+	return nil
 }
 
 // score asks the reward for one score per completion and applies the

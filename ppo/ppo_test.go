@@ -3,8 +3,13 @@ package ppo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +19,7 @@ import (
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
+	"github.com/align-go/align/train"
 )
 
 const (
@@ -145,8 +151,7 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	}
 	vm := &ValueModel{Model: pol, Set: "value", Head: append([]float32(nil), scorer.RM.Head...)} // --value-init reward
 	cfg := DefaultConfig()
-	cfg.BatchSize, cfg.NumMiniBatches, cfg.Updates, cfg.MaxNewTokens = 64, 4, 30, maxNew
-	cfg.LR = 3e-3 // tiny models need a far higher rate than TRL's 3e-6
+	cfg.BatchSize, cfg.NumMiniBatches, cfg.MaxNewTokens = 64, 4, maxNew
 	cfg.KL.Coef = 0.05
 	cfg.Sampling.Temperature = 1
 	cfg.Seed = testSeed
@@ -159,12 +164,12 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const updates = 30
+	s := testSettings(t.TempDir(), updates)
+	s.LR = 3e-3 // tiny models need a far higher rate than TRL's 3e-6
+	rows := runLoop(t, tr, s)
 	var scores, kls, rlhf []float64
-	for u := 0; u < cfg.Updates; u++ {
-		met, err := tr.Step(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+	for u, met := range rows {
 		for _, k := range []string{"objective/kl", "objective/entropy", "objective/rlhf_reward", "policy/approxkl_avg",
 			"policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio", "val/num_eos_tokens", "lr", "episode"} {
 			if _, ok := met[k]; !ok {
@@ -179,8 +184,11 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 		scores, kls = append(scores, met["objective/scores"]), append(kls, met["objective/kl"])
 		rlhf = append(rlhf, met["objective/rlhf_reward"])
 	}
-	if n := strings.Count(alarmLog.String(), "distinct-2"); n != cfg.Updates {
-		t.Fatalf("%d distinct-2 warnings for %d updates:\n%s", n, cfg.Updates, alarmLog.String())
+	if len(rows) != updates {
+		t.Fatalf("%d metrics rows for %d updates", len(rows), updates)
+	}
+	if n := strings.Count(alarmLog.String(), "distinct-2"); n != updates {
+		t.Fatalf("%d distinct-2 warnings for %d updates:\n%s", n, updates, alarmLog.String())
 	}
 	first := (scores[0] + scores[1]) / 2
 	last := (scores[len(scores)-1] + scores[len(scores)-2]) / 2
@@ -197,10 +205,69 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	}
 }
 
-// TestResumeBitExact: 2 updates, a checkpoint, a fresh trainer (new models,
-// as a new process would build) resumed from it for 2 more updates ends
-// with exactly the parameters and KL coefficient of 4 uninterrupted
-// updates, with the adaptive controller on.
+// testSettings are the loop's settings for a PPO test: TRL's linear decay,
+// AdamW with weight decay 0.01, a metrics row every update.
+func testSettings(out string, updates int) train.Settings {
+	s := train.DefaultSettings()
+	s.Out, s.MaxSteps, s.LoggingSteps, s.SaveSteps, s.GroupByLength = out, updates, 1, 0, false
+	s.WeightDecay = 0.01
+	return s
+}
+
+// runLoop trains tr on the shared loop and returns its metrics rows.
+func runLoop(t *testing.T, tr *Trainer, s train.Settings) []map[string]float64 {
+	t.Helper()
+	tr.Cfg.Seed = s.Seed
+	if _, err := train.Run(context.Background(), loopJob(tr, s)); err != nil {
+		t.Fatal(err)
+	}
+	return readMetrics(t, filepath.Join(s.Out, "metrics.jsonl"))
+}
+
+func loopJob(obj train.RolloutObjective, s train.Settings) *train.Job {
+	tr := obj.(interface{ trainer() *Trainer }).trainer()
+	return &train.Job{Settings: s, Objective: obj, Params: tr.ParamSets(), Log: io.Discard, ResumeCommand: "resume",
+		Saver: train.SaverFunc(func(dir string) error { return tr.Roles.Value.Save(filepath.Join(dir, "value"), "", "F32") })}
+}
+
+func (t *Trainer) trainer() *Trainer { return t }
+
+// stopAfter cancels the run's context once step has been taken.
+type stopAfter struct {
+	*Trainer
+	step   int
+	cancel func()
+}
+
+func (s stopAfter) AfterStep(ctx *train.StepContext) error {
+	if ctx.Step == s.step {
+		s.cancel()
+	}
+	return nil
+}
+
+func readMetrics(t *testing.T, path string) []map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]float64
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r map[string]float64
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestResumeBitExact: on the shared loop, 2 updates with a checkpoint, then
+// a fresh trainer (new models, as a new process would build) resumed from it
+// for 2 more ends with exactly the parameters, KL coefficient, alarm
+// baseline and metrics rows of 4 uninterrupted updates, with the adaptive
+// controller on, two PPO epochs of two minibatches of two micro-batches.
 func TestResumeBitExact(t *testing.T) {
 	scorer := trainLikesRM(t)
 	build := func() *Trainer {
@@ -216,8 +283,7 @@ func TestResumeBitExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := DefaultConfig()
-		cfg.BatchSize, cfg.NumMiniBatches, cfg.NumPPOEpochs, cfg.Updates, cfg.MaxNewTokens = 8, 2, 2, 4, maxNew
-		cfg.LR, cfg.Seed = 3e-3, 5
+		cfg.BatchSize, cfg.NumMiniBatches, cfg.GradAccum, cfg.NumPPOEpochs, cfg.MaxNewTokens = 8, 2, 2, 2, maxNew
 		cfg.KL = loss.KLController{Coef: 0.1, Target: 0.5, Horizon: 20}
 		cfg.MissingEOSPenalty = 0.5
 		cfg.Alarms = rl.Alarms{BaselineSteps: 3} // its length baseline spans the save point
@@ -229,26 +295,32 @@ func TestResumeBitExact(t *testing.T) {
 		}
 		return tr
 	}
-	run := func(tr *Trainer, n int) {
-		for i := 0; i < n; i++ {
-			if _, err := tr.Step(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
+	settings := func(out string) train.Settings {
+		s := testSettings(out, 4)
+		s.LR, s.Seed, s.WarmupSteps = 3e-3, 5, 5 // warm-up counts optimizer updates: 4 per step here
+		return s
 	}
 	full := build()
-	run(full, 4)
-	half := build()
-	run(half, 2)
-	dir := t.TempDir()
-	if err := half.SaveState(dir); err != nil {
+	fullRows := runLoop(t, full, settings(t.TempDir()))
+	// The same run stopped after step 2, as SIGINT would stop it.
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	half := stopAfter{Trainer: build(), step: 2, cancel: cancel}
+	half.Cfg.Seed = 5
+	_, err := train.Run(ctx, loopJob(half, settings(out)))
+	var ie *train.InterruptedError
+	if !errors.As(err, &ie) || ie.Step != 2 {
+		t.Fatalf("the interrupted run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint-2", "trainer_state.json")); err != nil {
 		t.Fatal(err)
 	}
+	s := settings(out)
 	resumed := build()
-	if err := resumed.LoadState(dir); err != nil {
-		t.Fatal(err)
-	}
-	run(resumed, 2)
+	s = settings(out)
+	s.Resume = train.ResumeLatest
+	rows := runLoop(t, resumed, s)
 	if full.Cfg.KL.Coef != resumed.Cfg.KL.Coef || full.Cfg.KL.Coef == 0.1 {
 		t.Fatalf("kl coef: uninterrupted %v, resumed %v (start 0.1)", full.Cfg.KL.Coef, resumed.Cfg.KL.Coef)
 	}
@@ -261,6 +333,24 @@ func TestResumeBitExact(t *testing.T) {
 			if ps.Data[j] != got[j] {
 				t.Fatalf("set %s[%d]: uninterrupted %v, resumed %v", ps.Name, j, ps.Data[j], got[j])
 			}
+		}
+	}
+	if len(rows) != 4 || len(fullRows) != 4 {
+		t.Fatalf("%d and %d metrics rows, want 4", len(rows), len(fullRows))
+	}
+	for i := range rows {
+		for k, v := range fullRows[i] {
+			if k != "tokens_per_second" && rows[i][k] != v {
+				t.Errorf("row %d %s: uninterrupted %v, resumed %v", i+1, k, v, rows[i][k])
+			}
+		}
+	}
+	// Warm-up over the first 5 of the 16 updates (4 per step), then linear
+	// decay to 0: step 1's last update (index 3) runs at 3e-3·3/5, step 2's
+	// (index 7) at 3e-3·(16−7)/(16−5).
+	for i, want := range []float64{3e-3 * 3 / 5, 3e-3 * 9 / 11} {
+		if lr := fullRows[i]["lr"]; math.Abs(lr-want) > 1e-15 || fullRows[i]["learning_rate"] != lr {
+			t.Errorf("step %d lr %v, want %v", i+1, lr, want)
 		}
 	}
 }

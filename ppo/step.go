@@ -3,12 +3,10 @@ package ppo
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/optim"
 	"github.com/align-go/align/policy"
 )
 
@@ -49,11 +47,11 @@ func (t *Trainer) passes(ro *generate.Rollout) (*rolloutData, error) {
 	for i, m := range ro.CompletionMask {
 		mask[i] = float64(m)
 	}
-	// The passes run in minibatch-sized chunks (TRL's
+	// The passes run in micro-batch-sized chunks (TRL's
 	// local_rollout_forward_batch_size), so they need no activations
-	// beyond what a training minibatch holds.
+	// beyond what a training micro-batch holds.
 	logp, ref, raw := make([]float64, B*T), make([]float64, B*T), make([]float64, B*T)
-	mb := B / cfg.NumMiniBatches
+	mb := B / (cfg.NumMiniBatches * cfg.GradAccum)
 	for lo := 0; lo < B; lo += mb {
 		idx := make([]int, min(mb, B-lo))
 		for k := range idx {
@@ -150,41 +148,6 @@ func rows[T any](x []T, idx []int, width int) []T {
 	return out
 }
 
-// train runs the PPO epochs over minibatches of d, one optimizer step each.
-func (t *Trainer) train(d *rolloutData, u int, met map[string]float64) error {
-	cfg := &t.Cfg
-	B := d.r.B
-	mbSize := B / cfg.NumMiniBatches
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3b0+uint64(u)))
-	total := float64(cfg.Updates * cfg.NumPPOEpochs * cfg.NumMiniBatches)
-	var sums [6]float64
-	n := 0
-	for ep := 0; ep < cfg.NumPPOEpochs; ep++ {
-		perm := rng.Perm(B)
-		for lo := 0; lo < B; lo += mbSize {
-			for _, ps := range t.sets {
-				clear(ps.Grad)
-			}
-			st, err := t.accumulate(d, perm[lo:lo+mbSize], 1)
-			if err != nil {
-				return err
-			}
-			if err := t.optimizerStep(total); err != nil {
-				return err
-			}
-			for i, v := range st {
-				sums[i] += v
-			}
-			n++
-		}
-	}
-	for i, k := range minibatchMetrics {
-		met[k] = sums[i] / float64(n)
-	}
-	met["lr"] = t.lr(total)
-	return nil
-}
-
 // minibatchMetrics name accumulate's statistics with TRL's names; each is
 // averaged over the run's minibatches.
 var minibatchMetrics = [...]string{"policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "val/ratio"}
@@ -259,37 +222,4 @@ func (t *Trainer) accumulate(d *rolloutData, idx []int, scale float64) ([len(min
 	}
 	st = [...]float64{akl / nTok, pl.Metrics["pg_clipfrac"], pl.Loss, vl.Loss, vl.Metrics["vf_clipfrac"], ratio / nTok}
 	return st, nil
-}
-
-// lr is the linearly decaying learning rate of the next optimizer step.
-func (t *Trainer) lr(total float64) float64 {
-	return t.Cfg.LR * math.Max(0, 1-float64(t.opts[0].StepCount())/total)
-}
-
-// optimizerStep clips the global gradient norm (torch's rule) and steps
-// every set's AdamW.
-func (t *Trainer) optimizerStep(total float64) error {
-	ss := 0.0
-	for _, ps := range t.sets {
-		g := optim.GradNorm(ps.Grad, ps.Spans)
-		ss += g * g
-	}
-	norm := math.Sqrt(ss)
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return fmt.Errorf("ppo: update %d: gradient norm is %v", t.Update+1, norm)
-	}
-	if c := t.Cfg.MaxGradNorm / (norm + 1e-6); t.Cfg.MaxGradNorm > 0 && c < 1 {
-		for _, ps := range t.sets {
-			for i := range ps.Grad {
-				ps.Grad[i] *= float32(c)
-			}
-		}
-	}
-	lr := t.lr(total)
-	for i, o := range t.opts {
-		if err := o.Step(t.sets[i].Data, t.sets[i].Grad, lr); err != nil {
-			return err
-		}
-	}
-	return nil
 }

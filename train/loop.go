@@ -95,6 +95,9 @@ type runner struct {
 	winTokens int
 	winStart  time.Time
 	lastLoss  float64
+
+	rollout     RolloutObjective // r.obj when it is one
+	rolloutSize int              // examples per rollout
 }
 
 // Run trains job to completion, or until interrupted or poisoned by a
@@ -234,11 +237,20 @@ func setup(job *Job) (*runner, *trainerState, error) {
 		r.lengths[i] = r.obj.Length(i)
 	}
 	r.spe = stepsPerEpoch(r.n, s.BatchSize, s.GradAccum)
+	updates := 1 // optimizer updates per step: the schedule's unit
+	if ro, ok := r.obj.(RolloutObjective); ok {
+		var examples int
+		if examples, updates = ro.RolloutSize(); examples <= 0 || updates <= 0 {
+			return nil, nil, fmt.Errorf("train: a rollout of %d examples and %d updates", examples, updates)
+		}
+		r.rollout, r.rolloutSize = ro, examples
+		r.spe = (r.n + examples - 1) / examples
+	}
 	r.total = s.MaxSteps
 	if r.total <= 0 {
 		r.total = int(math.Ceil(s.Epochs * float64(r.spe)))
 	}
-	r.sched = s.schedule(r.total)
+	r.sched = s.schedule(r.total * updates)
 	if err := r.sched.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -295,6 +307,9 @@ func (r *runner) setNames() []string {
 
 // step takes one optimizer step from the data position in st and advances it.
 func (r *runner) step(st *trainerState) error {
+	if r.rollout != nil {
+		return r.rolloutStep(st)
+	}
 	if r.plan == nil || r.plan.epoch != st.DataEpoch {
 		r.plan = epochPlan(r.lengths, r.s.BatchSize, r.s.GradAccum, r.s.Seed, st.DataEpoch, r.s.GroupByLength)
 	}
@@ -315,53 +330,17 @@ func (r *runner) step(st *trainerState) error {
 			return fmt.Errorf("train: step %d: %w", stepNo, err)
 		}
 	}
-	units, tokens := 0, 0
+	tokens := 0
 	for _, mb := range micro {
-		units += r.obj.Units(mb)
 		for _, i := range mb {
 			tokens += r.lengths[i]
 		}
 	}
-	for i := range r.sets {
-		clear(r.sets[i].Grad)
+	sum, norm, lr, _, err := r.update(st, stepNo, micro)
+	if err != nil {
+		return err
 	}
-	sum := Metrics{}
-	for _, mb := range micro {
-		m, err := r.obj.Accumulate(mb, max(units, 1))
-		if err != nil {
-			return fmt.Errorf("train: step %d: %w", stepNo, err)
-		}
-		sum.Add(m)
-	}
-	loss, ok := sum["loss"]
-	if !ok {
-		return fmt.Errorf("train: step %d: the objective reported no \"loss\" metric", stepNo)
-	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return &NonFiniteError{Step: stepNo, What: fmt.Sprintf("loss is %v", loss), LastCheckpoint: r.last}
-	}
-	norm := r.gradNorm()
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		what := fmt.Sprintf("gradient norm is %v", norm)
-		for _, ps := range r.sets {
-			if err := optim.CheckFinite(ps.Grad, ps.Spans); err != nil {
-				what = fmt.Sprintf("non-finite gradient in parameter set %q: %v", ps.Name, err)
-				break
-			}
-		}
-		return &NonFiniteError{Step: stepNo, What: what, LastCheckpoint: r.last}
-	}
-	r.clip(norm)
-	lr := r.s.LR * r.sched.Factor(st.SchedulerStep)
-	for i, o := range r.opts {
-		if o == nil {
-			continue
-		}
-		if err := o.Step(r.sets[i].Data, r.sets[i].Grad, lr); err != nil {
-			return fmt.Errorf("train: step %d: %w", stepNo, err)
-		}
-	}
-	st.SchedulerStep++
+	loss := sum["loss"]
 	st.GlobalStep = stepNo
 	st.DataStep++
 	st.Epoch = float64(st.DataEpoch) + float64(st.DataStep)/float64(r.spe)
@@ -376,6 +355,105 @@ func (r *runner) step(st *trainerState) error {
 	st.Window.Metrics["grad_norm"] = norm
 	r.winTokens += tokens
 	r.prog.update(stepNo, loss, r.tokensPerSecond())
+	return nil
+}
+
+// update takes one optimizer update on the micro-batches micro: the loss
+// over all of them (normalised by their total units), its gradients, global
+// clipping and every set's AdamW step at the schedule's rate, advancing
+// st.SchedulerStep. It returns the summed metrics, the gradient norm before
+// clipping, the rate used and the units.
+func (r *runner) update(st *trainerState, stepNo int, micro [][]int) (Metrics, float64, float64, int, error) {
+	units := 0
+	for _, mb := range micro {
+		units += r.obj.Units(mb)
+	}
+	for i := range r.sets {
+		clear(r.sets[i].Grad)
+	}
+	sum := Metrics{}
+	for _, mb := range micro {
+		m, err := r.obj.Accumulate(mb, max(units, 1))
+		if err != nil {
+			return nil, 0, 0, 0, fmt.Errorf("train: step %d: %w", stepNo, err)
+		}
+		sum.Add(m)
+	}
+	loss, ok := sum["loss"]
+	if !ok {
+		return nil, 0, 0, 0, fmt.Errorf("train: step %d: the objective reported no \"loss\" metric", stepNo)
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return nil, 0, 0, 0, &NonFiniteError{Step: stepNo, What: fmt.Sprintf("loss is %v", loss), LastCheckpoint: r.last}
+	}
+	norm := r.gradNorm()
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		what := fmt.Sprintf("gradient norm is %v", norm)
+		for _, ps := range r.sets {
+			if err := optim.CheckFinite(ps.Grad, ps.Spans); err != nil {
+				what = fmt.Sprintf("non-finite gradient in parameter set %q: %v", ps.Name, err)
+				break
+			}
+		}
+		return nil, 0, 0, 0, &NonFiniteError{Step: stepNo, What: what, LastCheckpoint: r.last}
+	}
+	r.clip(norm)
+	lr := r.s.LR * r.sched.Factor(st.SchedulerStep)
+	for i, o := range r.opts {
+		if o == nil {
+			continue
+		}
+		if err := o.Step(r.sets[i].Data, r.sets[i].Grad, lr); err != nil {
+			return nil, 0, 0, 0, fmt.Errorf("train: step %d: %w", stepNo, err)
+		}
+	}
+	st.SchedulerStep++
+	return sum, norm, lr, units, nil
+}
+
+// rolloutStep takes one step of a RolloutObjective: its rollout, then every
+// update of the rollout's plan.
+func (r *runner) rolloutStep(st *trainerState) error {
+	stepNo := st.GlobalStep + 1
+	ctx := &StepContext{Step: stepNo, Epoch: st.DataEpoch, RNG: r.rng}
+	plan, rm, err := r.rollout.Rollout(ctx)
+	if err != nil {
+		return fmt.Errorf("train: step %d: %w", stepNo, err)
+	}
+	if len(plan) == 0 {
+		return fmt.Errorf("train: step %d: the rollout planned no updates", stepNo)
+	}
+	upd := Metrics{}
+	var norm, lr float64
+	tokens := 0
+	for _, micro := range plan {
+		m, n, l, units, err := r.update(st, stepNo, micro)
+		if err != nil {
+			return err
+		}
+		upd.Add(m)
+		norm, lr, tokens = n, l, tokens+units
+	}
+	sum := Metrics{}
+	for k, v := range upd {
+		sum[k] = v / float64(len(plan))
+	}
+	sum.Add(rm)
+	st.GlobalStep = stepNo
+	st.DataStep++
+	st.Epoch = float64(stepNo*r.rolloutSize) / float64(r.n)
+	if h, ok := r.obj.(StepHook); ok {
+		if err := h.AfterStep(ctx); err != nil {
+			return fmt.Errorf("train: step %d: %w", stepNo, err)
+		}
+	}
+	st.Window.Steps++
+	st.Window.Metrics.Add(sum)
+	st.Window.Metrics["learning_rate"] = lr // the last update's; see logRow
+	st.Window.Metrics["lr"] = lr            // TRL's PPOTrainer name for it
+	st.Window.Metrics["grad_norm"] = norm
+	r.winTokens += tokens
+	r.prog.update(stepNo, sum["loss"], r.tokensPerSecond())
 	return nil
 }
 

@@ -22,7 +22,8 @@ import (
 var trainKeys = []string{"loss", "learning_rate", "grad_norm", "tokens_per_second"}
 
 // lastValued window entries are the value at the row's step, not a mean.
-var lastValued = map[string]bool{"learning_rate": true, "grad_norm": true}
+// episode (TRL's PPO count of completions so far) is one too.
+var lastValued = map[string]bool{"learning_rate": true, "lr": true, "grad_norm": true, "episode": true}
 
 func (r *runner) tokensPerSecond() float64 {
 	el := time.Since(r.winStart).Seconds()

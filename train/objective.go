@@ -65,6 +65,33 @@ type BatchPreparer interface {
 	PrepareBatch(ctx *StepContext, idx []int) error
 }
 
+// RolloutObjective is an Objective that makes its own training data at
+// every step and then takes several optimizer updates on it: PPO's
+// num_ppo_epochs × num_mini_batches updates over each rollout batch. For such
+// an objective one loop step is one rollout. The loop calls Rollout, then for
+// each update of the plan it returns sums Units over the update's
+// micro-batches, clears the gradients, calls Accumulate on each micro-batch
+// (indices into the rollout, not into the Len examples), checks the loss and
+// gradient norm, clips across every parameter set and steps AdamW. The
+// learning-rate schedule advances once per update, so its total and its
+// warm-up count updates. The step's row holds the Rollout metrics and the
+// mean over its updates of the Accumulate metrics; checkpoints, resume,
+// signals and rotation are the loop's as for any objective.
+//
+// The loop's data order is not used: Rollout chooses its examples itself
+// from ctx.Step and its seed (or ctx.RNG), so that a resumed run repeats
+// them. Len and Length describe the examples a rollout draws from (PPO's
+// prompts); Len sets the epoch count and is checked on resume.
+type RolloutObjective interface {
+	Objective
+	// RolloutSize is the number of examples each rollout draws and the
+	// number of optimizer updates it takes (every plan's length).
+	RolloutSize() (examples, updates int)
+	// Rollout generates and scores step ctx.Step's batch and returns its
+	// plan — plan[u] lists update u's micro-batches — and its metrics.
+	Rollout(ctx *StepContext) (plan [][][]int, m Metrics, err error)
+}
+
 // StepHook is implemented by objectives that act after each optimizer
 // update (refreshing a reference or old policy, say).
 type StepHook interface {

@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -28,6 +29,7 @@ import (
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rewardmodel"
+	"github.com/align-go/align/train"
 )
 
 func main() {
@@ -91,7 +93,7 @@ func run(mode string, dim, layers, ffn, vocab, batch, promptLen, newTok, rank in
 	}
 	lc := model.LoRAConfig{R: rank, Alpha: float64(2 * rank), Targets: []string{"all-linear"}}
 	cfg := ppo.DefaultConfig()
-	cfg.BatchSize, cfg.NumMiniBatches, cfg.NumPPOEpochs, cfg.Updates, cfg.MaxNewTokens = batch, 2, 1, 1, newTok
+	cfg.BatchSize, cfg.NumMiniBatches, cfg.NumPPOEpochs, cfg.MaxNewTokens = batch, 2, 1, newTok
 	// Completions run to --max-new-tokens (EOS id 0 is never sampled from a
 	// random model in practice), so every role sees the full shape.
 	eos := []int32{0}
@@ -126,11 +128,24 @@ func run(mode string, dim, layers, ffn, vocab, batch, promptLen, newTok, rank in
 	if err != nil {
 		return err
 	}
-	met, err := tr.Step(context.Background())
+	// One update on the shared loop, as align ppo runs it.
+	out, err := os.MkdirTemp("", "ppo_memory")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("completion_tokens %.0f\n", met["completions/mean_length"]*float64(batch))
+	defer os.RemoveAll(out)
+	s := train.DefaultSettings()
+	s.Out, s.MaxSteps, s.BatchSize, s.SaveSteps, s.LoggingSteps, s.GroupByLength = out, 1, batch/cfg.NumMiniBatches, 0, 1, false
+	job := &train.Job{Settings: s, Objective: tr, Params: tr.ParamSets(), Log: io.Discard,
+		Saver: train.SaverFunc(func(string) error { return nil })}
+	if _, err := train.Run(context.Background(), job); err != nil {
+		return err
+	}
+	n := 0
+	for _, c := range tr.Last {
+		n += len(c.Tokens)
+	}
+	fmt.Printf("completion_tokens %d\n", n)
 	return nil
 }
 

@@ -28,20 +28,30 @@ import (
 // the policy only sees the learned reward, never the gold one).
 func qsPPO(ctx context.Context, p preset, seed uint64, dirs, files map[string]string, log io.Writer) error {
 	o := ppoOpts{cfg: ppo.DefaultConfig(), policy: dirs["sft"], rewardDir: dirs["rm"], prompts: files["train_prompts"],
-		out: dirs["ppo"], valueInit: "reward", missingEOS: math.NaN(), dtype: "F32", lora: &loraFlags{},
-		loggingSteps: max(p.ppoUpdates/10, 1), sample: max(p.ppoUpdates/5, 1), topP: 1}
+		valueInit: "reward", missingEOS: math.NaN(), dtype: "F32", lora: &loraFlags{},
+		sample: max(p.ppoUpdates/5, 1), topP: 1}
 	c := &o.cfg
-	c.BatchSize, c.Updates, c.NumMiniBatches = p.ppoBatch, p.ppoUpdates, p.ppoMiniBatches
-	c.LR, c.KL.Coef, c.MaxNewTokens, c.Seed = p.ppoLR, p.ppoKL, p.seqLen/2, seed
+	c.NumMiniBatches, c.KL.Coef, c.MaxNewTokens = p.ppoMiniBatches, p.ppoKL, p.seqLen/2
 	// Rollouts sample at temperature 1, where the evaluation samples: at
 	// TRL's 0.7 the policy is sharpened only for a distribution nobody
 	// evaluates (red-team pass 93% against 97% at 1, in a sweep on this preset).
-	c.Sampling.Temperature = 1
-	o.temp = c.Sampling.Temperature
+	o.temp = 1
 	// Completions that never stop are penalised, as TRL's examples do
 	// (missing_eos_penalty), so the policy cannot gain by rambling.
 	o.missingEOS = 1
-	return o.run(ctx, log)
+	s := train.DefaultSettings()
+	s.Out, s.MaxSteps, s.LR, s.Seed = dirs["ppo"], p.ppoUpdates, p.ppoLR, seed
+	s.BatchSize, s.GradAccum = p.ppoBatch/p.ppoMiniBatches, 1 // rollouts of ppoBatch prompts
+	s.LoggingSteps, s.SaveSteps, s.GroupByLength = 1, 0, false
+	// Linear decay without warm-up over the optimizer updates, and AdamW's
+	// weight decay 0.01: the settings this stage was tuned with.
+	s.LRScheduler, s.WarmupSteps, s.WeightDecay = "linear", 0, 0.01
+	job, err := o.job(s, log)
+	if err != nil {
+		return err
+	}
+	_, err = train.Run(ctx, job)
+	return err
 }
 
 // qsGRPO runs GRPO from the SFT model with the gold reward: a verifiable
