@@ -7,6 +7,7 @@ import (
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/train"
 )
 
 // TestMinibatchLossGrad: the gradient one PPO minibatch leaves in the policy
@@ -112,6 +113,45 @@ func TestMinibatchLossGrad(t *testing.T) {
 	for _, name := range []string{"policy", "value", "value_head"} {
 		if checked[name] < 4 {
 			t.Errorf("set %s: only %d of 8 probes moved the loss", name, checked[name])
+		}
+	}
+	// Gradient accumulation: micro-batches {2} and {0, 1} weighted by their
+	// share of the update's completion tokens add up to the whole minibatch.
+	tr.cur = d
+	U := tr.Units(idx)
+	if U != 3+4+2 {
+		t.Fatalf("units %d, want 9 completion tokens", U)
+	}
+	one := func(parts ...[]int) ([][]float32, train.Metrics) {
+		for _, ps := range sets {
+			clear(ps.Grad)
+		}
+		sum := train.Metrics{}
+		for _, p := range parts {
+			m, err := tr.Accumulate(p, U)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum.Add(m)
+		}
+		var gs [][]float32
+		for _, ps := range sets {
+			gs = append(gs, append([]float32(nil), ps.Grad...))
+		}
+		return gs, sum
+	}
+	whole, wm := one(idx)
+	split, sm := one([]int{2}, []int{0, 1})
+	for k, ps := range sets {
+		for i := range whole[k] {
+			if a, b := float64(whole[k][i]), float64(split[k][i]); math.Abs(a-b) > 1e-6+1e-4*math.Abs(a) {
+				t.Fatalf("%s[%d]: one micro-batch %v, two %v", ps.Name, i, a, b)
+			}
+		}
+	}
+	for k, v := range wm {
+		if math.Abs(sm[k]-v) > 1e-6*math.Max(1, math.Abs(v)) { // float32 forwards of other batch shapes
+			t.Errorf("metric %s: one micro-batch %v, two %v", k, v, sm[k])
 		}
 	}
 }

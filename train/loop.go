@@ -249,6 +249,9 @@ func setup(job *Job) (*runner, *trainerState, error) {
 	r.total = s.MaxSteps
 	if r.total <= 0 {
 		r.total = int(math.Ceil(s.Epochs * float64(r.spe)))
+		if r.rollout != nil { // TRL's ceil(total_episodes / batch_size)
+			r.total = int(math.Ceil(s.Epochs * float64(r.n) / float64(r.rolloutSize)))
+		}
 	}
 	r.sched = s.schedule(r.total * updates)
 	if err := r.sched.Validate(); err != nil {

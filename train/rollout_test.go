@@ -84,6 +84,13 @@ func TestRolloutObjective(t *testing.T) {
 			t.Errorf("step %d: epoch %v, want %v", i+1, rows[i]["epoch"], want)
 		}
 	}
+	// Without --max-steps, --epochs 1.5 over 12 examples in rollouts of 3:
+	// TRL's ceil(18 / 3) = 6 steps.
+	s2 := s
+	s2.Out, s2.MaxSteps, s2.Epochs = t.TempDir(), 0, 1.5
+	if res, err := run(t, rolloutJob(&rolloutQuad{quad: newQuad(12, 1)}, s2)); err != nil || res.Steps != 6 {
+		t.Fatalf("epochs 1.5: %v steps (%v), want 6", res, err)
+	}
 	whole := &rolloutQuad{quad: newQuad(12, 1), oneMicro: true}
 	s.Out = t.TempDir()
 	if _, err := run(t, rolloutJob(whole, s)); err != nil {
