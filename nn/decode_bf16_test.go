@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 func TestBF16Round(t *testing.T) {
@@ -81,6 +83,8 @@ var bf16KernelName = map[int]string{kernF32: "go", kernBF16Cvt: "widen", kernBF1
 func TestLinearDecodeBF16(t *testing.T) {
 	oldK, oldAsm := bf16Kernel, haveDecodeAsm
 	defer func() { bf16Kernel, haveDecodeAsm = oldK, oldAsm }()
+	cputest.Check(t, haveBF16Asm, "AVX512_BF16 decode tiles", "avx512f", "avx512vl", "avx512_bf16")
+	cputest.Check(t, haveDecodeAsm, "AVX-512 widening bf16 tiles", "avx512f", "avx512vl")
 	r := newRNG(32)
 	for _, s := range []struct{ N, IC, OC int }{
 		{1, 32, 4}, {1, 768, 36}, {3, 48, 8}, {4, 64, 12}, {5, 80, 9}, {9, 35, 7}, {16, 130, 21}, {2, 7, 3},

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 // forEachKernel runs f with the assembly tiles (when the CPU has them) and
@@ -10,6 +12,7 @@ import (
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	orig := haveDecodeAsm
 	defer func() { haveDecodeAsm = orig }()
+	cputest.Check(t, orig, "AVX-512 decode tiles", "avx512f", "avx512vl")
 	modes := []bool{false}
 	if orig {
 		modes = append(modes, true)

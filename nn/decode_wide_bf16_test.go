@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 // bf16Case is a weight in bf16 and the float64 reference the DP kernels
@@ -30,9 +32,7 @@ func bf16Want(inp, w, b []float32, N, IC, OC int) (w16 []uint16, want []float64)
 // around the 12-row group; and that a row's result does not depend on the
 // other rows, as in the f32 wide tiles.
 func TestLinearDecodeWideBF16(t *testing.T) {
-	if !haveBF16Asm {
-		t.Skip("no AVX512_BF16: the bf16 wide tiles do not run")
-	}
+	cputest.Require(t, haveBF16Asm, "AVX512_BF16 wide tiles", "avx512f", "avx512vl", "avx512_bf16")
 	oldKC, oldK := DecodeWideKC, bf16Kernel
 	defer func() { DecodeWideKC, bf16Kernel = oldKC, oldK }()
 	bf16Kernel = kernBF16DP
@@ -78,9 +78,7 @@ func TestLinearDecodeWideBF16(t *testing.T) {
 // result is the same at any row count and place in a panel; and a Linear
 // fused with others gives what it gives alone.
 func TestLinearDecodeWideBF16RowsIndependent(t *testing.T) {
-	if !haveBF16Asm {
-		t.Skip("no AVX512_BF16: the bf16 wide tiles do not run")
-	}
+	cputest.Require(t, haveBF16Asm, "AVX512_BF16 wide tiles", "avx512f", "avx512vl", "avx512_bf16")
 	oldK := bf16Kernel
 	defer func() { bf16Kernel = oldK }()
 	bf16Kernel = kernBF16DP

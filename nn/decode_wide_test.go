@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 // TestLinearDecodeWide checks the wide tiles (rows above DecodeMaxRows)
@@ -10,9 +12,7 @@ import (
 // or 32, partly padding), input widths that are not multiples of 16 or of
 // the k block, and output counts around the 12-row group.
 func TestLinearDecodeWide(t *testing.T) {
-	if !haveDecodeAsm {
-		t.Skip("no AVX-512: the wide tiles do not run")
-	}
+	cputest.Require(t, haveDecodeAsm, "AVX-512 wide tiles", "avx512f", "avx512vl")
 	oldKC := DecodeWideKC
 	defer func() { DecodeWideKC = oldKC }()
 	r := newRNG(31)
@@ -56,9 +56,7 @@ func TestLinearDecodeWide(t *testing.T) {
 // other rows of the batch or on its place in a panel (each output is one FMA
 // chain in k order), so it is the same at any row count the wide path takes.
 func TestLinearDecodeWideRowsIndependent(t *testing.T) {
-	if !haveDecodeAsm {
-		t.Skip("no AVX-512: the wide tiles do not run")
-	}
+	cputest.Require(t, haveDecodeAsm, "AVX-512 wide tiles", "avx512f", "avx512vl")
 	r := newRNG(32)
 	const IC, OC = 200, 37
 	inp, w, b := randn(r, 128*IC, 1), randn(r, OC*IC, 1), randn(r, OC, 1)
@@ -81,9 +79,7 @@ func TestLinearDecodeWideRowsIndependent(t *testing.T) {
 // gate and up) gives exactly what separate calls give, groups split across
 // Linears included.
 func TestLinearDecodeManyWide(t *testing.T) {
-	if !haveDecodeAsm {
-		t.Skip("no AVX-512: the wide tiles do not run")
-	}
+	cputest.Require(t, haveDecodeAsm, "AVX-512 wide tiles", "avx512f", "avx512vl")
 	r := newRNG(33)
 	for _, N := range []int{48, 64, 65} {
 		const IC = 96
@@ -126,6 +122,7 @@ func TestLinearDecodeManyWide(t *testing.T) {
 func TestPackXT(t *testing.T) {
 	orig := haveDecodeAsm
 	defer func() { haveDecodeAsm = orig }()
+	cputest.Check(t, orig, "AVX-512 register transpose", "avx512f", "avx512vl")
 	r := newRNG(34)
 	for _, N := range []int{1, 16, 17, 33, 48, 64, 65, 100, 128} {
 		for _, IC := range []int{1, 15, 16, 17, 100, 768} {

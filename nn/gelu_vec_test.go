@@ -6,15 +6,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 // TestGeluVectorMatchesFloat64: the fused AVX2 GELU kernels agree with a
 // float64 evaluation of the same formulas to a few float32 ulps, over a range
 // that reaches the exp clamps (|x| up to 100), for forward and backward.
 func TestGeluVectorMatchesFloat64(t *testing.T) {
-	if !useExpAVX2 {
-		t.Skip("no AVX2+FMA")
-	}
+	cputest.Require(t, useExpAVX2, "AVX2 GELU", "avx2", "fma")
 	r := rand.New(rand.NewPCG(5, 6))
 	n := 4096 + 3 // a scalar tail too
 	x := make([]float32, n)

@@ -6,15 +6,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/align-go/align/internal/cputest"
 )
 
 // TestAdamWVectorBitIdentical: the AVX2 update gives exactly the scalar loop's
 // bits (no FMA, same operation order), so runs and resumes stay reproducible
 // whichever path a CPU takes. Sizes leave scalar tails; spans mix decay.
 func TestAdamWVectorBitIdentical(t *testing.T) {
-	if !useAdamAVX2 {
-		t.Skip("no AVX2")
-	}
+	cputest.Require(t, useAdamAVX2, "AVX2 AdamW", "avx2")
 	run := func(vec bool) []float32 {
 		defer func(old bool) { useAdamAVX2 = old }(useAdamAVX2)
 		useAdamAVX2 = vec
