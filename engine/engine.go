@@ -24,6 +24,9 @@ type Options struct {
 	// DType is the weights decoding reads: "f32" (default) or "bf16"
 	// (model.SetDecodeDType).
 	DType string
+	// Load stores the model's Linear weights compactly (bf16/f16 as the
+	// checkpoint has them, int8, NF4/FP4: model.LoadDirOpts); zero: f32.
+	Load model.LoadOptions
 	// MaxBatch is the most sequences decoded together (default 8).
 	MaxBatch int
 	// QueueSize is the most requests waiting for a free row (default 64);
@@ -89,7 +92,7 @@ func Load(dir string, o Options) (*Engine, error) {
 
 // loadModel is the one place weights are read.
 func loadModel(dir string, o Options) (*model.Model, error) {
-	m, err := model.LoadDir(dir)
+	m, _, err := model.LoadDirOpts(dir, o.Load)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,14 @@ func (r *RewardModel) InitHead(seed uint64) {
 // checkpoint brings its score.weight (hasHead true); a causal LM loads with
 // Head nil, for the caller to initialise (InitHead) or reject.
 func LoadRewardModel(dir string) (r *RewardModel, hasHead bool, err error) {
-	m, extra, err := model.LoadDirWith(dir, ScoreTensor)
+	return LoadRewardModelOpts(dir, model.LoadOptions{})
+}
+
+// LoadRewardModelOpts is LoadRewardModel with the trunk's Linear weights
+// stored as opt says (model.LoadDirOpts; compact ones are frozen: a LoRA
+// trunk, a scorer).
+func LoadRewardModelOpts(dir string, opt model.LoadOptions) (r *RewardModel, hasHead bool, err error) {
+	m, extra, err := model.LoadDirOpts(dir, opt, ScoreTensor)
 	if err != nil {
 		return nil, false, err
 	}

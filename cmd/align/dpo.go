@@ -74,7 +74,7 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if pl.ReferenceFree && o.ref != "" {
 		return nil, fmt.Errorf("--ref: the %s loss uses no reference model", o.cfg.LossType)
 	}
-	m, err := model.LoadDir(o.model)
+	m, err := o.lora.loadBase(o.model)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	switch {
 	case pl.ReferenceFree:
 	case o.ref != "":
-		if ref, err = model.LoadDir(o.ref); err != nil {
+		if ref, err = o.lora.load.load(o.ref, true); err != nil {
 			return nil, fmt.Errorf("--ref: %w", err)
 		}
 		if ref.Cfg.Vocab != m.Cfg.Vocab {

@@ -48,7 +48,8 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 	f.StringArrayVar(&o.stop, "stop", nil, "stop string, cut from the completion (repeatable)")
 	f.IntVar(&o.batch, "batch-size", 16, "prompts decoded together")
 	f.IntVar(&o.n, "n", 1, "completions per prompt (each on its own seed stream; the prompt is prefilled once)")
-	f.StringVar(&o.dtype, "dtype", "f32", "weights decoding reads: f32, or bf16 (a bfloat16 copy, f32 sums: faster, log-probs within ~1e-3)")
+	f.StringVar(&o.dtype, "dtype", "f32", "weights decoding reads: f32, or bf16 (a bfloat16 copy of f32 weights, f32 sums: faster, log-probs within ~1e-3); weights loaded compact (--torch-dtype, --load-in-*) are read as loaded")
+	o.load = addLoadFlags(f)
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
 }
@@ -62,6 +63,7 @@ type genFlags struct {
 	seed                 uint64
 	stop                 []string
 	dtype                string
+	load                 *loadFlags
 }
 
 func runGenerate(cmd *cobra.Command, o *genFlags) error {
@@ -98,7 +100,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 			}
 		}
 	}
-	m, err := model.LoadDir(o.dir)
+	m, err := o.load.load(o.dir, true)
 	if err != nil {
 		return err
 	}

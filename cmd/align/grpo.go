@@ -143,7 +143,7 @@ func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.LoadDir(o.policy)
+	m, err := o.lora.loadBase(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 func init() {
 	var dir, text, idList string
 	var asJSON, addSpecial bool
+	var load *loadFlags
 	cmd := &cobra.Command{
 		Use:   "logprobs --model DIR (--text STR | --ids 1,2,3) [--json]",
 		Short: "Per-token log-probabilities: logprobs[i] = log p(ids[i+1] | ids[0..i])",
@@ -23,7 +24,7 @@ func init() {
 			if (text == "") == (idList == "") {
 				return fmt.Errorf("give exactly one of --text and --ids")
 			}
-			m, err := model.LoadDir(dir)
+			m, err := load.load(dir, true)
 			if err != nil {
 				return err
 			}
@@ -84,6 +85,7 @@ func init() {
 	cmd.Flags().StringVar(&idList, "ids", "", "comma-separated token ids to score")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"ids":[...],"logprobs":[...]}`)
 	cmd.Flags().BoolVar(&addSpecial, "add-special-tokens", false, "add the tokenizer's special tokens (e.g. BOS)")
+	load = addLoadFlags(cmd.Flags())
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
 }

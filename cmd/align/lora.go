@@ -16,6 +16,7 @@ type loraFlags struct {
 	alpha   float64
 	dropout float64
 	targets []string
+	load    *loadFlags // how the (frozen) base is stored
 }
 
 func addLoRAFlags(fs *pflag.FlagSet) *loraFlags {
@@ -25,10 +26,30 @@ func addLoRAFlags(fs *pflag.FlagSet) *loraFlags {
 	fs.Float64Var(&f.dropout, "lora-dropout", 0.05, "dropout on the adapters' input")
 	fs.StringSliceVar(&f.targets, "lora-targets", []string{"all-linear"},
 		"modules to adapt: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (Llama family), c_attn,c_proj,c_fc (GPT-2), or all-linear")
+	f.load = addLoadFlags(fs)
 	return f
 }
 
 func (f *loraFlags) enabled() bool { return f.r > 0 }
+
+// loadBase reads the model to train: under LoRA its frozen base is stored as
+// --torch-dtype / --load-in-8bit / --load-in-4bit say; a full fine-tune loads
+// f32.
+func (f *loraFlags) loadBase(dir string) (*model.Model, error) {
+	return f.load.load(dir, f.enabled())
+}
+
+// baseOptions is loadBase's choice as load options.
+func (f *loraFlags) baseOptions() (model.LoadOptions, error) {
+	opt, err := f.load.options()
+	if err != nil || f.enabled() {
+		return opt, err
+	}
+	if f.load.quantized() {
+		return opt, errQuantTrainable
+	}
+	return model.LoadOptions{}, nil
+}
 
 // params attaches adapters when enabled and returns the parameter sets to
 // train: the adapters alone (the base is frozen and holds no optimizer state),

@@ -129,7 +129,7 @@ func (o *ppoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	c.MissingEOSPenalty = o.missingEOS
 	c.Sampling.Temperature, c.Sampling.TopK, c.Sampling.TopP = o.temp, o.topK, o.topP
 	c.Samples, c.SamplesEvery = filepath.Join(s.Out, "samples.jsonl"), o.sample
-	pol, err := model.LoadDir(o.policy)
+	pol, err := o.lora.loadBase(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -161,7 +162,11 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	rm, hasHead, err := pref.LoadRewardModel(o.model)
+	opt, err := o.lora.baseOptions()
+	if err != nil {
+		return nil, err
+	}
+	rm, hasHead, err := rewardmodel.LoadRewardModelOpts(o.model, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ gracefully: no new connections, running requests finish (up to 30 s).`,
 	f.IntVar(&o.queue, "queue-size", 64, "most requests waiting for a free row before 429")
 	f.IntVar(&o.maxLen, "max-seq-len", 0, "most tokens per sequence, prompt + completion (default: the model's context, at most 2048)")
 	f.Int64Var(&o.maxBody, "max-body-bytes", 4<<20, "largest request body accepted (413 beyond)")
+	o.load = addLoadFlags(f)
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
 }
@@ -58,6 +59,7 @@ type serveFlags struct {
 	dir, adapter, addr, apiKey, name, dtype string
 	batch, queue, maxLen                    int
 	maxBody                                 int64
+	load                                    *loadFlags
 }
 
 func runServe(cmd *cobra.Command, o *serveFlags) error {
@@ -67,7 +69,11 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 	if _, err := model.ParseDecodeDType(o.dtype); err != nil {
 		return fmt.Errorf("--dtype: %w", err)
 	}
-	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, DType: o.dtype, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen})
+	lopt, err := o.load.options()
+	if err != nil {
+		return err
+	}
+	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, DType: o.dtype, Load: lopt, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/align-go/align/data"
-	"github.com/align-go/align/model"
 	"github.com/align-go/align/sft"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
@@ -81,7 +80,7 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	default:
 		return nil, fmt.Errorf("--truncation: %q (want right, left or skip)", o.truncation)
 	}
-	m, err := model.LoadDir(o.model)
+	m, err := o.lora.loadBase(o.model)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/align-go/align/model"
+	"github.com/spf13/pflag"
+)
+
+// loadFlags say how a command stores the frozen weights it loads, under TRL
+// ModelConfig's / transformers' names. They apply to the transformer blocks'
+// Linear weights of a frozen model — a LoRA base (and the reference that is
+// that base with adapters off), a model that only generates or serves —;
+// embeddings, norms, biases, an untied LM head, adapters and optimizer state
+// stay f32, and a model trained in full keeps f32 weights.
+type loadFlags struct {
+	torchDType  string
+	in8, in4    bool
+	quantType   string
+	doubleQuant bool
+}
+
+// Accuracy notes measured by bench/quant_accuracy (see README "Memory: load
+// dtypes"): mean |Δ log p| per token against f32 on the quickstart's SFT model.
+func addLoadFlags(fs *pflag.FlagSet) *loadFlags {
+	f := &loadFlags{}
+	fs.StringVar(&f.torchDType, "torch-dtype", "float32",
+		"dtype of frozen Linear weights: float32; auto (the checkpoint's own: bf16/f16 stay as stored, half the memory, exact); "+
+			"bfloat16 or float16 (converted while loading: exact for a checkpoint already in that dtype, else one rounding per weight)")
+	fs.BoolVar(&f.in8, "load-in-8bit", false,
+		"quantise frozen Linear weights to int8 with one absmax per output row (LLM.int8 weights, no outlier split): a quarter of f32's memory; small log-prob error")
+	fs.BoolVar(&f.in4, "load-in-4bit", false,
+		"quantise frozen Linear weights to 4 bits in blocks of 64 (QLoRA): an eighth of f32's memory; larger log-prob error than 8-bit")
+	fs.StringVar(&f.quantType, "bnb-4bit-quant-type", "nf4", "4-bit levels: nf4 (NormalFloat, for normally distributed weights: the more accurate) or fp4")
+	fs.BoolVar(&f.doubleQuant, "bnb-4bit-use-double-quant", false,
+		"quantise the 4-bit block scales again (8 bits per 256 blocks): 0.37 fewer bits per weight, nearly no extra error")
+	return f
+}
+
+// options validates the flags and returns the load options for a frozen model.
+func (f *loadFlags) options() (model.LoadOptions, error) {
+	if f.in8 && f.in4 {
+		return model.LoadOptions{}, fmt.Errorf("--load-in-8bit and --load-in-4bit: give one")
+	}
+	qt := strings.ToLower(f.quantType)
+	if qt != "nf4" && qt != "fp4" {
+		return model.LoadOptions{}, fmt.Errorf("--bnb-4bit-quant-type: %q (want nf4 or fp4)", f.quantType)
+	}
+	if f.doubleQuant && !f.in4 {
+		return model.LoadOptions{}, fmt.Errorf("--bnb-4bit-use-double-quant needs --load-in-4bit")
+	}
+	switch {
+	case f.in8:
+		return model.LoadOptions{WeightDType: "int8"}, nil
+	case f.in4:
+		return model.LoadOptions{WeightDType: qt, DoubleQuant: f.doubleQuant}, nil
+	}
+	switch strings.ToLower(f.torchDType) {
+	case "float32", "fp32", "f32", "":
+		return model.LoadOptions{}, nil
+	case "auto":
+		return model.LoadOptions{WeightDType: "auto"}, nil
+	case "bfloat16", "bf16":
+		return model.LoadOptions{WeightDType: "bf16"}, nil
+	case "float16", "fp16", "f16":
+		return model.LoadOptions{WeightDType: "f16"}, nil
+	}
+	return model.LoadOptions{}, fmt.Errorf("--torch-dtype: %q (want auto, bfloat16, float16 or float32)", f.torchDType)
+}
+
+var errQuantTrainable = fmt.Errorf("--load-in-8bit/--load-in-4bit: quantised weights are frozen; train adapters on them with --lora-r")
+
+// quantized reports whether the flags ask for 8- or 4-bit weights.
+func (f *loadFlags) quantized() bool { return f.in8 || f.in4 }
+
+// load reads dir. frozen says whether its Linear weights stay frozen (a LoRA
+// base, a model that only runs forward); a model trained in full loads in
+// f32 whatever --torch-dtype says, and refuses 8/4-bit weights.
+func (f *loadFlags) load(dir string, frozen bool) (*model.Model, error) {
+	opt, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	if !frozen {
+		if f.quantized() {
+			return nil, errQuantTrainable
+		}
+		opt = model.LoadOptions{}
+	}
+	m, _, err := model.LoadDirOpts(dir, opt)
+	return m, err
+}
