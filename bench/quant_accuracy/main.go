@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/align-go/align/chat"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
 )
@@ -47,8 +48,8 @@ func readRows(path string, tok *tokenizer.Tokenizer, n int) ([][]int32, error) {
 	var out [][]int32
 	for line := 1; sc.Scan() && len(out) < n; line++ {
 		var r struct {
-			Messages []tokenizer.Message `json:"messages"`
-			Prompt   []tokenizer.Message `json:"prompt"`
+			Messages []chat.Message `json:"messages"`
+			Prompt   []chat.Message `json:"prompt"`
 			Answer   string              `json:"answer"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -56,7 +57,7 @@ func readRows(path string, tok *tokenizer.Tokenizer, n int) ([][]int32, error) {
 		}
 		msgs := r.Messages
 		if msgs == nil {
-			msgs = append(r.Prompt, tokenizer.Message{Role: "assistant", Content: r.Answer})
+			msgs = append(r.Prompt, chat.Message{Role: "assistant", Content: r.Answer})
 		}
 		ids, _, err := tok.EncodeChat(msgs, tokenizer.ChatOptions{})
 		if err != nil {
