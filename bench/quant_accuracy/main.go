@@ -50,7 +50,7 @@ func readRows(path string, tok *tokenizer.Tokenizer, n int) ([][]int32, error) {
 		var r struct {
 			Messages []chat.Message `json:"messages"`
 			Prompt   []chat.Message `json:"prompt"`
-			Answer   string              `json:"answer"`
+			Answer   string         `json:"answer"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
