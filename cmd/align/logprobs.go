@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/align-go/align/model"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/tokenizer"
 	"github.com/spf13/cobra"
