@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
@@ -15,9 +16,23 @@ func init() {
 	var dir string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "info --model DIR",
-		Short: "Describe a model directory: architecture, parameters, dtype, vocabulary, context",
+		Use:   "info --model DIR | info FILE.gguf",
+		Short: "Describe a model directory (architecture, parameters, dtype, vocabulary, context) or a GGUF file (metadata, tensors)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 || strings.HasSuffix(dir, ".gguf") {
+				if len(args) == 1 && dir != "" {
+					return fmt.Errorf("give either --model DIR or a GGUF file, not both")
+				}
+				path := dir
+				if len(args) == 1 {
+					path = args[0]
+				}
+				return ggufInfo(cmd.OutOrStdout(), path, asJSON)
+			}
+			if dir == "" {
+				return fmt.Errorf("--model DIR or a GGUF file is required")
+			}
 			cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
 			if err != nil {
 				return err
@@ -65,7 +80,6 @@ func init() {
 	}
 	cmd.Flags().StringVar(&dir, "model", "", "HF model directory (config.json + safetensors)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
 }
 
