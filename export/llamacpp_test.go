@@ -373,10 +373,10 @@ func TestLlamaCppLogProbs(t *testing.T) {
 			worst = vsF32
 		}
 		tol := tolerance(j.tm.name, j.typ)
-		t.Logf("%-8s %-7s max |Δ log-prob| vs Align on the stored weights %.2e (bound %.0e); vs the f32 model %.3f",
+		t.Logf("%-8s %-7s max |Δ log-prob| vs Align on the stored weights %.2e (bound %.2g); vs the f32 model %.3f",
 			j.tm.name, j.typ, worst, tol, vsF32)
 		if worst > tol || math.IsNaN(worst) {
-			t.Errorf("%s %s: llama.cpp's log-probs differ from Align's by %.3g (bound %.0e)", j.tm.name, j.typ, worst, tol)
+			t.Errorf("%s %s: llama.cpp's log-probs differ from Align's by %.3g (bound %.2g)", j.tm.name, j.typ, worst, tol)
 		}
 		if (j.typ == "q4_0" || j.typ == "q4_k_m") && !(worst <= 0.35*vsF32) {
 			t.Errorf("%s %s: llama.cpp is %.3g from Align on the stored weights but only %.3g from the f32 model: it does not run the weights we stored",
