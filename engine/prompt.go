@@ -101,32 +101,8 @@ func (g *GenerationConfig) Sampling() generate.Sampling {
 	return s
 }
 
-// EOSIDs gathers every end-of-sequence id the model declares: config.json and
-// generation_config.json (an id or a list: Llama 3 and Qwen chat models end
-// turns with several), and the tokenizer's eos_token.
+// EOSIDs is model.EOSIDs of a model directory's config.json,
+// generation_config.json and tokenizer: every id generation stops on.
 func EOSIDs(cfg *model.Config, g *GenerationConfig, tok *tokenizer.Tokenizer) []int32 {
-	seen := map[int32]bool{}
-	var out []int32
-	var add func(v any)
-	add = func(v any) {
-		switch x := v.(type) {
-		case float64:
-			if id := int32(x); x >= 0 && float64(id) == x && int(id) < cfg.Vocab && !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
-		case []any:
-			for _, e := range x {
-				if f, ok := e.(float64); ok {
-					add(f)
-				}
-			}
-		}
-	}
-	add(cfg.Raw["eos_token_id"])
-	add(g.EOS)
-	if id := tok.EOS(); id >= 0 {
-		add(float64(id))
-	}
-	return out
+	return model.EOSIDs(cfg, g.EOS, tok.EOS())
 }

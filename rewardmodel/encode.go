@@ -39,11 +39,16 @@ func NewEncoder(tok *tokenizer.Tokenizer, cfg *model.Config) (*Encoder, error) {
 	return &Encoder{Tok: tok, EOS: int32(eos), Vocab: cfg.Vocab}, nil
 }
 
-// ResolveEOS finds the end-of-sequence id a model and tokenizer agree on.
+// ResolveEOS finds the end-of-sequence id training rows end with: the first
+// of model.EOSIDs (the tokenizer's eos_token, else config.json's), else
+// "<|endoftext|>".
 func ResolveEOS(tok *tokenizer.Tokenizer, cfg *model.Config) (int, error) {
-	eos := tok.EOS()
-	if eos < 0 {
-		eos = cfg.EOS
+	if e := tok.EOS(); e >= cfg.Vocab || e < 0 && cfg.EOS >= cfg.Vocab {
+		return 0, fmt.Errorf("EOS id %d is outside the model's vocab_size %d (tokenizer and model do not match)", max(e, cfg.EOS), cfg.Vocab)
+	}
+	eos := -1
+	if ids := model.EOSIDs(cfg, nil, tok.EOS()); len(ids) > 0 {
+		eos = int(ids[0])
 	}
 	if eos < 0 {
 		if id, ok := tok.TokenID("<|endoftext|>"); ok {

@@ -56,6 +56,10 @@ every --sample-steps steps, checkpoint-N every --save-steps steps (rotated by
 	def.LR, def.LoggingSteps, def.GroupByLength = 3e-6, 1, false
 	flags := train.AddFlags(cmd, def)
 	fs := cmd.Flags()
+	// PPO has no held-out set, and its rollouts are not length-bucketed.
+	for _, f := range []string{"eval-steps", "group-by-length"} {
+		fs.MarkHidden(f)
+	}
 	c := &o.cfg
 	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
 	fs.StringVar(&o.rewardDir, "reward", "", "reward model directory from align rm (required)")
