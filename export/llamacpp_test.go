@@ -128,18 +128,23 @@ func testModels() []testModel {
 func (tm testModel) build(t *testing.T) (*model.Model, *tokenizer.Tokenizer) {
 	t.Helper()
 	m := model.New(parseConfig(t, tm.cfg))
-	r := rand.New(rand.NewPCG(7, uint64(len(tm.name))))
+	fillRandom(m, uint64(len(tm.name)), 0.05)
+	return m, cutTokenizer(t, 2048)
+}
+
+// fillRandom sets every weight to N(0, std²), norm weights to 1 + N(0, std²).
+func fillRandom(m *model.Model, seed uint64, std float64) {
+	r := rand.New(rand.NewPCG(7, seed))
 	for _, p := range m.Params {
 		d := m.Data[p.Offset : p.Offset+p.Size]
 		for i := range d {
-			v := float32(0.05 * r.NormFloat64())
+			v := float32(std * r.NormFloat64())
 			if len(p.Shape) == 1 && strings.Contains(p.Name, "norm") {
 				v += 1
 			}
 			d[i] = v
 		}
 	}
-	return m, cutTokenizer(t, 2048)
 }
 
 // cutTokenizer is GPT-2's tokenizer keeping the ids below n (the 256 byte
