@@ -317,8 +317,9 @@ func (o *Objective) advantages(r []float64, met train.Metrics) ([]float64, []boo
 	if err != nil {
 		return nil, nil, err
 	}
-	// TRL divides by std + 1e-4.
-	adv, err := est(r, groups, loss.AdvantageConfig{Scale: o.Cfg.ScaleRewards, Eps: 1e-4})
+	ac := loss.DefaultAdvantageConfig() // TRL's: std + 1e-4
+	ac.Scale = o.Cfg.ScaleRewards
+	adv, err := est(r, groups, ac)
 	if err != nil {
 		return nil, nil, err
 	}

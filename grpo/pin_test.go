@@ -183,11 +183,12 @@ func seqLogProbs(t *testing.T, m *model.Model, prompt, comp []int32, temp float6
 // the largest gradients; the β term is required to carry a sizeable part
 // of each checked gradient, so a sign error in it cannot hide.
 func TestStepFiniteDifferences(t *testing.T) {
-	const temp, beta, sharpen = 0.8, 0.5, 2
+	const temp, beta, sharpen = 0.8, 0.5, 4
 	m := tinyModel(t)
 	// Sharper random models than the default init, so log-probs differ
-	// between policy and reference and the KL term is far from 0 (but each
-	// token's k3 stays below the estimator's clamp at 10, checked below).
+	// between policy and reference and the KL term is far from 0; some
+	// tokens' k3 exceeds 10, where verl's low_var_kl would clamp it (TRL's
+	// k3, which GRPO follows, does not).
 	for i := range m.Data {
 		m.Data[i] *= sharpen
 	}
@@ -236,14 +237,20 @@ func TestStepFiniteDifferences(t *testing.T) {
 			for j := range lp {
 				pg += w * -adv[i] * math.Exp(lp[j]-lp0[i][j])
 				x := refLP[i][j] - lp[j]
-				k := math.Exp(x) - x - 1
-				if k > 9 {
-					t.Fatalf("k3 = %v at a token: near the estimator's clamp at 10", k)
-				}
-				kl += w * beta * k
+				kl += w * beta * (math.Exp(x) - x - 1)
 			}
 		}
 		return pg, kl
+	}
+	maxK := 0.0
+	for i := range refLP {
+		for j := range refLP[i] {
+			x := refLP[i][j] - lp0[i][j]
+			maxK = math.Max(maxK, math.Exp(x)-x-1)
+		}
+	}
+	if maxK <= 10 {
+		t.Fatalf("largest token k3 %v: want one beyond verl's clamp at 10", maxK)
 	}
 	pg0, kl0 := objective()
 	if kl0 < 1e-3 {

@@ -11,7 +11,7 @@ import (
 type klFn func(logp, ref float64) (kl, dlogp float64)
 
 // KL estimators from Schulman's "Approximating KL divergence", named as in
-// verl's kl_penalty (each has a k-name alias).
+// verl's kl_penalty (kl and mse are aliases of k1 and k2).
 var klFns = map[string]klFn{
 	// k1: log π − log π_ref; unbiased, high variance, can be negative.
 	"k1": func(p, r float64) (float64, float64) { return p - r, 1 },
@@ -27,10 +27,16 @@ var klFns = map[string]klFn{
 	},
 	// k2: ½(log π − log π_ref)²; verl's "mse".
 	"k2": func(p, r float64) (float64, float64) { d := p - r; return 0.5 * d * d, d },
-	// k3: e^(ref−p) − (ref−p) − 1 ≥ 0, unbiased with low variance (GRPO's
-	// choice; verl's "low_var_kl"), with verl's clamps: the exponent to
-	// ±20 and the result to ±10.
+	// k3: e^(ref−p) − (ref−p) − 1 ≥ 0, unbiased with low variance
+	// (Schulman's k3; TRL's GRPO and PPO use it as it is).
 	"k3": func(p, r float64) (float64, float64) {
+		x := r - p
+		e := math.Exp(x)
+		return e - x - 1, 1 - e
+	},
+	// low_var_kl: verl's k3, with its clamps: the exponent to ±20 and the
+	// result to ±10 (a clamped token has no gradient).
+	"low_var_kl": func(p, r float64) (float64, float64) {
 		x := r - p
 		dx := -1.0
 		if x < -20 || x > 20 {
@@ -45,7 +51,7 @@ var klFns = map[string]klFn{
 	},
 }
 
-var klAliases = map[string]string{"kl": "k1", "mse": "k2", "low_var_kl": "k3"}
+var klAliases = map[string]string{"kl": "k1", "mse": "k2"}
 
 // KLKinds lists the accepted estimator names, aliases included.
 func KLKinds() []string {
@@ -61,7 +67,7 @@ func KLKinds() []string {
 }
 
 // KLPenalty evaluates a KL estimator per token: kind is "k1"/"kl",
-// "k2"/"mse", "k3"/"low_var_kl" or "abs". It returns the estimates and their
+// "k2"/"mse", "k3", "low_var_kl" (k3 with verl's clamps) or "abs". It returns the estimates and their
 // derivatives with respect to logp (the reference is frozen).
 func KLPenalty(kind string, logp, ref []float64) (kl, grad []float64, err error) {
 	if a, ok := klAliases[kind]; ok {

@@ -314,10 +314,15 @@ func TestKLHand(t *testing.T) {
 			}
 		}
 	}
-	// k3 is clamped to 10 far from the reference, with zero gradient
-	kl, g, _ := KLPenalty("k3", []float64{-30}, []float64{0})
+	// Far from the reference (x = 30) verl's low_var_kl is clamped to 10
+	// with zero gradient; k3 (TRL's) is not: e³⁰ − 31, gradient 1 − e³⁰.
+	kl, g, _ := KLPenalty("low_var_kl", []float64{-30}, []float64{0})
 	if kl[0] != 10 || g[0] != 0 {
-		t.Errorf("clamped k3 = %v, %v", kl, g)
+		t.Errorf("clamped low_var_kl = %v, %v", kl, g)
+	}
+	kl, g, _ = KLPenalty("k3", []float64{-30}, []float64{0})
+	if e := math.Exp(30); !near(kl[0], e-31) || !near(g[0], 1-e) {
+		t.Errorf("k3 at x = 30: %v, %v; want %v, %v", kl, g, e-31, 1-e)
 	}
 	if _, _, err := KLPenalty("k4", p, ref); err == nil {
 		t.Error("unknown estimator accepted")
@@ -330,7 +335,7 @@ func TestKLLossFiniteDiff(t *testing.T) {
 	p, ref := randVec(r, n, -3, 1), randVec(r, n, -3, 1)
 	mask := []float64{1, 1, 1, 1, 0, 1, 1, 1, 0, 0}
 	w, _ := AggWeights(mask, 5, SeqMeanTokenMean)
-	for _, kind := range []string{"k1", "k2", "k3", "abs"} {
+	for _, kind := range []string{"k1", "k2", "k3", "low_var_kl", "abs"} {
 		res, err := KLLoss(kind, p, ref, mask, w)
 		if err != nil {
 			t.Fatal(err)

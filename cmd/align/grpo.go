@@ -71,7 +71,7 @@ steps and checkpoints that --resume continues exactly.`,
 	fs.Float64Var(&c.Beta, "beta", c.Beta, "k3 KL coefficient to the reference (0 loads no reference)")
 	fs.BoolVar(&c.MaskTruncated, "mask-truncated", false, "exclude completions that hit --max-new-tokens without EOS from the loss")
 	fs.StringVar(&c.Advantage, "advantage", c.Advantage, "advantage estimator: grpo (group mean/std) or rloo (leave-one-out baseline)")
-	fs.BoolVar(&c.DynamicSampling, "dynamic-sampling", false, "drop groups whose rewards are all equal from the loss (DAPO)")
+	fs.BoolVar(&c.DynamicSampling, "dynamic-sampling", false, "drop groups whose rewards are all equal from the loss (DAPO's filter; the step trains on fewer completions, none are resampled)")
 	fs.StringVar(&c.ISLevel, "importance-sampling-level", c.ISLevel, "policy ratio per token or per sequence (GSPO)")
 	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "most tokens per completion (TRL max_completion_length)")
 	fs.Float64Var(&c.Sampling.Temperature, "temperature", c.Sampling.Temperature, "sampling temperature (> 0); log-probs are taken at it")
