@@ -152,14 +152,16 @@ func TestPPOConfigFile(t *testing.T) {
 			t.Errorf("config.yaml lacks %q:\n%s", want, got)
 		}
 	}
-	// The written file reruns the same settings (into another --out).
+	// The written file reruns the same settings (into another --out), here
+	// with --grad-accum 2: rollouts of batch 2 × grad-accum 2 × 2 minibatches.
 	out2 := filepath.Join(dir, "rerun")
 	if _, stderr, err := runAlign(t, "", "ppo", "--config", filepath.Join(out, "config.yaml"), "--out", out2,
-		"--save-steps", "1", "--save-total-limit", "1"); err != nil {
+		"--save-steps", "1", "--save-total-limit", "1", "--grad-accum", "2"); err != nil {
 		t.Fatalf("rerun from config.yaml: %v\n%s", err, stderr)
 	}
-	if rows := metricRows(t, out2); len(rows) != 2 {
-		t.Fatalf("rerun: %d metrics rows, want 2", len(rows))
+	rows := metricRows(t, out2)
+	if len(rows) != 2 || rows[1]["episode"] != 16 {
+		t.Fatalf("rerun: %d metrics rows, episode %v; want 2 rows and 2 rollouts of 8 prompts", len(rows), rows[len(rows)-1]["episode"])
 	}
 	// Checkpoints after updates 1 and 2 (the final one); the limit keeps the newest.
 	ckpts, _ := filepath.Glob(filepath.Join(out2, "checkpoint-*"))
