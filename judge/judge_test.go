@@ -52,13 +52,15 @@ func TestRules(t *testing.T) {
 			t.Errorf("refusal(%q) = %v %v, want %v", resp, g, err, want)
 		}
 	}
-	re, err := Parse("rule:regex:^[0-9]+$")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := re.Compare(ctx, []Comparison{{A: "42", B: "forty"}, {A: "x", B: "7"}, {A: "1", B: "2"}})
-	if p[0].PA != 1 || p[1].PA != 0 || p[2].PA != 0.5 {
-		t.Errorf("regex compare %+v, want 1 0 0.5", p)
+	for _, spec := range []string{"rule:regex:^[0-9]+$", "rule:regex=^[0-9]+$"} { // the second: earlier releases' spelling
+		re, err := Parse(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := re.Compare(ctx, []Comparison{{A: "42", B: "forty"}, {A: "x", B: "7"}, {A: "1", B: "2"}})
+		if p[0].PA != 1 || p[1].PA != 0 || p[2].PA != 0.5 {
+			t.Errorf("%s compare %+v, want 1 0 0.5", spec, p)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/align-go/align/endpoint"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/llm"
 )
@@ -13,15 +14,25 @@ import (
 // Parse builds a judge from a spec:
 //
 //	rule:refusal        the built-in refusal detector
-//	rule:regex:PATTERN  passes when the response matches PATTERN (Go syntax)
+//	rule:regex:PATTERN  passes when the response matches PATTERN (Go syntax;
+//	                    rule:regex=PATTERN, earlier releases' spelling, too)
 //
 //	http:URL[#MODEL]    an LLM judge behind an OpenAI-compatible endpoint
 //	                    (llm.Remote; ALIGN_JUDGE_CACHE names its cache dir)
 //	local:DIR           a local model comparing the options' log-probabilities
+//
+// The syntax is endpoint.Parse's, shared with llm.Open and reward.Parse.
 func Parse(spec string) (Judge, error) {
-	kind, arg, _ := strings.Cut(spec, ":")
-	switch kind {
+	s, err := endpoint.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("judge %w", err)
+	}
+	arg := s.Arg
+	switch s.Kind {
 	case "rule":
+		if pat, ok := strings.CutPrefix(arg, "regex="); ok {
+			arg = "regex:" + pat
+		}
 		name, rest, _ := strings.Cut(arg, ":")
 		switch name {
 		case "refusal":
@@ -40,12 +51,8 @@ func Parse(spec string) (Judge, error) {
 			return Rule{Name: "regex", Match: re.MatchString}, nil
 		}
 		return nil, fmt.Errorf("judge %q: unknown rule %q (want refusal or regex:PATTERN)", spec, name)
-	case "http", "https":
-		url, model, _, err := llm.ParseEndpoint(spec)
-		if err != nil {
-			return nil, fmt.Errorf("judge %w", err)
-		}
-		r, err := llm.NewRemote(url, model)
+	case endpoint.KindHTTP:
+		r, err := llm.NewRemote(s.URL, s.Model)
 		if err != nil {
 			return nil, fmt.Errorf("judge %q: %w", spec, err)
 		}

@@ -60,25 +60,6 @@ func TestRemoteRetryCache(t *testing.T) {
 	}
 }
 
-func TestParseEndpoint(t *testing.T) {
-	for _, c := range []struct {
-		spec, url, model string
-		ok, bad          bool
-	}{
-		{"http:http://127.0.0.1:8080/v1#tiny", "http://127.0.0.1:8080/v1", "tiny", true, false},
-		{"http://h/v1", "http://h/v1", "", true, false},
-		{"https://api.example.com/v1#gpt-x", "https://api.example.com/v1", "gpt-x", true, false},
-		{"http:ftp://x", "", "", true, true},
-		{"local:/models/a", "", "", false, false},
-		{"/models/a", "", "", false, false},
-	} {
-		url, model, ok, err := ParseEndpoint(c.spec)
-		if url != c.url || model != c.model || ok != c.ok || (err != nil) != c.bad {
-			t.Errorf("ParseEndpoint(%q) = %q, %q, %v, %v", c.spec, url, model, ok, err)
-		}
-	}
-}
-
 // A Remote with no model asks /models once and names the first it lists.
 func TestRemoteDiscoversModel(t *testing.T) {
 	var listed, posted int

@@ -2,24 +2,19 @@ package reward
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/align-go/align/endpoint"
 )
 
 // Options configure the rewards Parse builds. The zero value works.
 type Options struct {
-	// HTTPClient sends http: rewards' requests (nil: a client with Timeout).
-	HTTPClient *http.Client
-	// Timeout bounds one http: request (0: 60s).
-	Timeout time.Duration
-	// Retries is how often an http: request is retried after a 429, a 5xx
-	// or a transport error, with exponential backoff from Backoff (0: 3;
-	// negative: none).
-	Retries int
-	Backoff time.Duration // 0: 500ms
+	// HTTP sends http: rewards' requests, retrying as it says (nil:
+	// endpoint.FromEnv, the ALIGN_HTTP_* settings over the shared defaults).
+	// No API key is sent unless this Client carries one.
+	HTTP *endpoint.Client
 	// RMBatchSize is the number of sequences per rm: forward pass (0: 8).
 	RMBatchSize int
 }
@@ -35,14 +30,18 @@ type Options struct {
 //	cmd:PROGRAM [ARGS...]     a long-running program, one JSON line each way
 //	http:URL                  POST a JSON batch to URL (http://… or https://…)
 //
-// A bare http:// or https:// URL is taken as http:URL. Close the returned
-// Func (io.Closer) when done: cmd: stops its program then.
+// The syntax is endpoint.Parse's: a bare http:// or https:// URL is taken as
+// http:URL. Close the returned Func (io.Closer) when done: cmd: stops its
+// program then.
 func Parse(spec string, opts Options) (Func, error) {
-	spec = strings.TrimSpace(spec)
-	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
-		spec = "http:" + spec
+	s, err := endpoint.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("reward %w", err)
 	}
-	kind, arg, hasArg := strings.Cut(spec, ":")
+	spec, kind, arg, hasArg := s.Raw, s.Kind, s.Arg, s.HasArg
+	if !hasArg {
+		kind, arg = arg, "" // a kind that takes no argument
+	}
 	switch kind {
 	case "exact-match":
 		field := "answer"
@@ -80,11 +79,19 @@ func Parse(spec string, opts Options) (Func, error) {
 			return nil, fmt.Errorf("reward %q: cmd needs a program (cmd:PROGRAM [ARGS])", spec)
 		}
 		return &Command{Argv: argv}, nil
-	case "http":
-		if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
-			return nil, fmt.Errorf("reward %q: http needs an http:// or https:// URL", spec)
+	case endpoint.KindHTTP:
+		if s.Model != "" {
+			return nil, fmt.Errorf("reward %q: an http reward takes a URL, not #MODEL", spec)
 		}
-		return newHTTP(arg, opts), nil
+		c := opts.HTTP
+		if c == nil {
+			env, err := endpoint.FromEnv()
+			if err != nil {
+				return nil, fmt.Errorf("reward %q: %w", spec, err)
+			}
+			c = &env
+		}
+		return &HTTP{URL: s.URL, Client: c}, nil
 	}
 	return nil, fmt.Errorf("reward %q: unknown kind %q (exact-match, regex:, length:, rm:, cmd:, http:)", spec, kind)
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/align-go/align/endpoint"
 )
 
 // TestMain lets the test binary play a cmd: reward program: with
@@ -194,7 +196,7 @@ func TestHTTP(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"rewards": out})
 	}))
 	defer srv.Close()
-	f, err := Parse("http:"+srv.URL, Options{Backoff: time.Millisecond})
+	f, err := Parse("http:"+srv.URL, Options{HTTP: &endpoint.Client{Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestHTTP(t *testing.T) {
 	}))
 	defer bad.Close()
 	calls.Store(0)
-	f, _ = Parse(bad.URL, Options{Backoff: time.Millisecond})
+	f, _ = Parse(bad.URL, Options{HTTP: &endpoint.Client{Backoff: time.Millisecond}})
 	if _, err := f.Score(context.Background(), make([]Sample, 2)); err == nil || !strings.Contains(err.Error(), "404") || calls.Load() != 1 {
 		t.Fatalf("404 (%d calls): %v", calls.Load(), err)
 	}
@@ -222,8 +224,28 @@ func TestHTTP(t *testing.T) {
 	}
 }
 
+// An http: reward without a Client of its own reads the ALIGN_HTTP_*
+// settings, as llm.NewRemote does, and sends no API key.
+func TestHTTPEnv(t *testing.T) {
+	t.Setenv("ALIGN_HTTP_RETRIES", "2")
+	t.Setenv("ALIGN_HTTP_TIMEOUT", "7s")
+	t.Setenv("ALIGN_API_KEY", "secret")
+	f, err := Parse("https://rewards.example/score", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.(*HTTP)
+	if want := (endpoint.Client{Retries: 2, Timeout: 7 * time.Second}); h.URL != "https://rewards.example/score" || *h.Client != want {
+		t.Fatalf("%s %+v, want %+v", h.URL, *h.Client, want)
+	}
+	t.Setenv("ALIGN_HTTP_RETRIES", "x")
+	if _, err := Parse("http://h", Options{}); err == nil || !strings.Contains(err.Error(), "ALIGN_HTTP_RETRIES") {
+		t.Fatalf("bad setting: %v", err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
-	for _, s := range []string{"", "nope", "regex:", "regex:(", "length:0", "length:x", "exact-match:answer", "cmd:", "http:ftp://x", "rm:"} {
+	for _, s := range []string{"", "nope", "regex:", "regex:(", "length:0", "length:x", "exact-match:answer", "exact-match:", "regex", "length", "rm", "cmd", "cmd:", "http:ftp://x", "http://h#model", "rm:"} {
 		if _, err := Parse(s, Options{}); err == nil {
 			t.Errorf("%q: no error", s)
 		}

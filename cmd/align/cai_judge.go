@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/judge"
@@ -21,12 +20,8 @@ func openClient(spec string, batch int) (llm.Client, func(), error) {
 	return c, closeFn, nil
 }
 
-// openJudge parses a --judge spec with judge.Parse. rule:regex=PATTERN, the
-// spelling of earlier releases, still works.
+// openJudge parses a --judge spec with judge.Parse.
 func openJudge(spec string) (judge.Judge, error) {
-	if pat, ok := strings.CutPrefix(spec, "rule:regex="); ok {
-		spec = "rule:regex:" + pat
-	}
 	j, err := judge.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("--judge: %w", err)
