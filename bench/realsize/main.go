@@ -13,9 +13,11 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -139,9 +141,9 @@ func filler(seed, i uint64, std float64) func([]float32, int) {
 // with the chat template's special tokens intact.
 func writeTokenizer(dir, tokDir string, vocab int) error {
 	src := filepath.Join(tokDir, "tokenizer.json")
-	b, err := os.ReadFile(src)
+	b, err := readMaybeGzip(src)
 	if err != nil {
-		return fmt.Errorf("tokenizer: %w (pass -tokenizer DIR holding the Qwen3 tokenizer.json and tokenizer_config.json)", err)
+		return fmt.Errorf("tokenizer: %w (pass -tokenizer DIR holding the Qwen3 tokenizer.json[.gz] and tokenizer_config.json)", err)
 	}
 	cb, err := os.ReadFile(filepath.Join(tokDir, "tokenizer_config.json"))
 	if err != nil {
@@ -268,4 +270,23 @@ func writeData(out string, rows, rowTokens int, seed uint64) error {
 		}
 	}
 	return nil
+}
+
+// readMaybeGzip reads path, or path.gz decompressed (the repository keeps
+// its tokenizer copies gzipped; the Hub ships them plain).
+func readMaybeGzip(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil || !os.IsNotExist(err) {
+		return b, err
+	}
+	f, err := os.Open(path + ".gz")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s.gz: %w", path, err)
+	}
+	return io.ReadAll(zr)
 }

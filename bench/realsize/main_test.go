@@ -19,6 +19,7 @@ func TestShapesParse(t *testing.T) {
 		"qwen2.5-1.5b": 1543714304,
 		"llama-3.2-3b": 3212749824,
 		"llama-3.1-8b": 8030261248,
+		"tiny":         151936*64 + 2*(2*64+64*64+64+2*(64*32+32)+64*64+3*64*128) + 64,
 	}
 	for name, sh := range shapes {
 		var raw map[string]any
@@ -39,7 +40,7 @@ func TestShapesParse(t *testing.T) {
 // 128,256, with the chat template's special tokens from 128,000 up.
 func TestLlamaTokenizer(t *testing.T) {
 	src := filepath.Join("..", "..", "testdata", "tokenizers", "qwen3")
-	if _, err := os.Stat(filepath.Join(src, "tokenizer.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(src, "tokenizer.json.gz")); err != nil {
 		t.Skip("no Qwen3 tokenizer in testdata")
 	}
 	dir := t.TempDir()

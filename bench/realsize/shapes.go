@@ -8,6 +8,29 @@ type shape struct {
 }
 
 var shapes = map[string]shape{
+	// Not a Hub model: Qwen2.5's layout and vocabulary at d_model 64, for a
+	// quick check of bench/realsize/run.sh itself.
+	"tiny": {"(smoke test)", `{
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "bos_token_id": 151643,
+  "eos_token_id": 151643,
+  "hidden_act": "silu",
+  "hidden_size": 64,
+  "intermediate_size": 128,
+  "max_position_embeddings": 4096,
+  "model_type": "qwen2",
+  "num_attention_heads": 4,
+  "num_hidden_layers": 2,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 151936
+}
+`},
 	"qwen2.5-0.5b": {"Qwen/Qwen2.5-0.5B", `{
   "architectures": [
     "Qwen2ForCausalLM"

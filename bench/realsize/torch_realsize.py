@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""PyTorch's side of bench/realsize/run.sh: the same steps on the same
+checkpoint, in plain PyTorch modules (transformers is not installed here), so
+the figures compare kernels and memory, not framework overheads.
+
+  python3 torch_realsize.py lora-sft|full-sft|decode MODEL_DIR WORK_DIR STEPS
+
+lora-sft: LoRA r 16 (alpha 32) on every Linear of a frozen base, AdamW on the
+adapters, B = 4 rows of 512 tokens, cross-entropy over all positions.
+full-sft: every weight trained, AdamW, same batch. decode: batch 1, greedy,
+128 new tokens after a 32-token prompt, KV cache. Token ids are random (the
+cost of a step does not depend on them). Weights are read from the bf16
+safetensors and run in float32 (TORCH_DTYPE=bfloat16 keeps them bf16: PyTorch
+CPU bf16 matmuls, for comparison). Prints one line ending in tokens_per_s=N
+(steady: the median step after the first).
+"""
+import json
+import math
+import os
+import statistics
+import struct
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+DT = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+
+
+def read_safetensors(path):
+    out = {}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        hdr = json.loads(f.read(n))
+        base = 8 + n
+        for name, info in hdr.items():
+            if name == "__metadata__":
+                continue
+            a, b = info["data_offsets"]
+            f.seek(base + a)
+            buf = bytearray(f.read(b - a))
+            t = torch.frombuffer(buf, dtype=DT[info["dtype"]]).reshape(info["shape"])
+            out[name] = t
+    return out
+
+
+def load_weights(d):
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if os.path.exists(idx):
+        files = sorted(set(json.load(open(idx))["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    w = {}
+    for f in files:
+        w.update(read_safetensors(os.path.join(d, f)))
+    return w
+
+
+class LoRALinear(torch.nn.Module):
+    def __init__(self, w, b, r, alpha):
+        super().__init__()
+        self.w = torch.nn.Parameter(w, requires_grad=r == 0)
+        self.b = None if b is None else torch.nn.Parameter(b, requires_grad=r == 0)
+        self.r = r
+        if r:
+            self.A = torch.nn.Parameter(torch.randn(r, w.shape[1], dtype=w.dtype) / math.sqrt(w.shape[1]))
+            self.B = torch.nn.Parameter(torch.zeros(w.shape[0], r, dtype=w.dtype))
+            self.scale = alpha / r
+
+    def forward(self, x):
+        y = F.linear(x, self.w, self.b)
+        if self.r:
+            y = y + (x @ self.A.t() @ self.B.t()) * self.scale
+        return y
+
+
+def rms(x, w, eps):
+    v = x.float().pow(2).mean(-1, keepdim=True)
+    return (x.float() * torch.rsqrt(v + eps)).to(x.dtype) * w
+
+
+def rope_tables(c, T, dtype):
+    hd = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
+    inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    rs = c.get("rope_scaling")
+    if rs and rs.get("rope_type") == "llama3":
+        lo, hi, fac, old = rs["low_freq_factor"], rs["high_freq_factor"], rs["factor"], rs["original_max_position_embeddings"]
+        wl = 2 * math.pi / inv
+        smooth = (old / wl - lo) / (hi - lo)
+        inv = torch.where(wl > old / lo, inv / fac, torch.where(wl < old / hi, inv, (1 - smooth) * inv / fac + smooth * inv))
+    t = torch.arange(T, dtype=torch.float64)[:, None] * inv[None]
+    emb = torch.cat([t, t], -1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rot(x, cos, sin):
+    h = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., h:], x[..., :h]], -1) * sin
+
+
+class Model(torch.nn.Module):
+    def __init__(self, c, w, r, alpha, dtype):
+        super().__init__()
+        self.c = c
+        cv = lambda t: t.to(dtype)
+        self.embed = torch.nn.Parameter(cv(w["model.embed_tokens.weight"]), requires_grad=r == 0)
+        self.head = self.embed if c.get("tie_word_embeddings") else torch.nn.Parameter(cv(w["lm_head.weight"]), requires_grad=r == 0)
+        self.norm = torch.nn.Parameter(cv(w["model.norm.weight"]), requires_grad=r == 0)
+        self.layers = torch.nn.ModuleList()
+        for l in range(c["num_hidden_layers"]):
+            p = "model.layers.%d." % l
+            g = lambda n: cv(w[p + n]) if p + n in w else None
+            m = torch.nn.Module()
+            for n in ("q", "k", "v", "o"):
+                setattr(m, n, LoRALinear(g("self_attn.%s_proj.weight" % n), g("self_attn.%s_proj.bias" % n), r, alpha))
+            for n in ("gate", "up", "down"):
+                setattr(m, n, LoRALinear(g("mlp.%s_proj.weight" % n), None, r, alpha))
+            m.n1 = torch.nn.Parameter(g("input_layernorm.weight"), requires_grad=r == 0)
+            m.n2 = torch.nn.Parameter(g("post_attention_layernorm.weight"), requires_grad=r == 0)
+            self.layers.append(m)
+        self.nh, self.nkv = c["num_attention_heads"], c["num_key_value_heads"]
+        self.hd = c.get("head_dim") or c["hidden_size"] // self.nh
+        self.eps = c["rms_norm_eps"]
+
+    def forward(self, ids, cos, sin, cache=None, start=0):
+        B, T = ids.shape
+        x = self.embed[ids]
+        for i, m in enumerate(self.layers):
+            h = rms(x, m.n1, self.eps)
+            q = m.q(h).view(B, T, self.nh, self.hd).transpose(1, 2)
+            k = m.k(h).view(B, T, self.nkv, self.hd).transpose(1, 2)
+            v = m.v(h).view(B, T, self.nkv, self.hd).transpose(1, 2)
+            q, k = rot(q, cos[start:start + T], sin[start:start + T]), rot(k, cos[start:start + T], sin[start:start + T])
+            if cache is not None:
+                if i in cache:
+                    k = torch.cat([cache[i][0], k], 2)
+                    v = torch.cat([cache[i][1], v], 2)
+                cache[i] = (k, v)
+            g = self.nh // self.nkv
+            kk, vv = (k, v) if g == 1 else (k.repeat_interleave(g, 1), v.repeat_interleave(g, 1))
+            y = F.scaled_dot_product_attention(q, kk, vv, is_causal=cache is None or start == 0)
+            x = x + m.o(y.transpose(1, 2).reshape(B, T, -1))
+            h = rms(x, m.n2, self.eps)
+            x = x + m.down(F.silu(m.gate(h)) * m.up(h))
+        return rms(x, self.norm, self.eps) @ self.head.t()
+
+
+def main():
+    what, d, work, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    torch.manual_seed(1)
+    dtype = getattr(torch, os.environ.get("TORCH_DTYPE", "float32"))
+    c = json.load(open(os.path.join(d, "config.json")))
+    r = 16 if what == "lora-sft" else 0
+    model = Model(c, load_weights(d), r, 32, dtype)
+    V = c["vocab_size"]
+    if what == "decode":
+        cos, sin = rope_tables(c, 32 + 128, dtype)
+        ids = torch.randint(0, V, (1, 32))
+        times = []
+        with torch.inference_mode():
+            for rep in range(2):
+                cache = {}
+                t0 = time.perf_counter()
+                lg = model(ids, cos, sin, cache, 0)
+                nxt = lg[:, -1].argmax(-1, keepdim=True)
+                for s in range(127):
+                    lg = model(nxt, cos, sin, cache, 32 + s)
+                    nxt = lg[:, -1].argmax(-1, keepdim=True)
+                times.append(time.perf_counter() - t0)
+        print("decode batch 1, 128 new tokens: %.2f s best of %d; tokens_per_s=%.1f" % (min(times), len(times), 128 / min(times)))
+        return
+    B, T = 4, 512
+    cos, sin = rope_tables(c, T, dtype)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    ids = torch.randint(0, V, (B, T))
+    times = []
+    for s in range(steps):
+        t0 = time.perf_counter()
+        lg = model(ids[:, :-1], cos, sin)
+        loss = F.cross_entropy(lg.float().reshape(-1, V), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+        print("step %d loss %.4f %.2f s" % (s + 1, loss.item(), times[-1]), file=sys.stderr)
+    steady = statistics.median(times[1:] or times)
+    print("%s B=%d T=%d, %d params trained: %.2f s/step; tokens_per_s=%.1f" % (what, B, T, sum(p.numel() for p in params), steady, B * (T - 1) / steady))
+
+
+if __name__ == "__main__":
+    main()
