@@ -1,13 +1,13 @@
 package engine
 
 import (
-	"math"
 	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/nn"
 	"github.com/align-go/align/tensor"
 )
 
@@ -227,15 +227,7 @@ func topLogprobs(logits []float32, k int) []Candidate {
 	if k <= 0 {
 		return nil
 	}
-	mx := float32(math.Inf(-1))
-	for _, l := range logits {
-		mx = max(mx, l)
-	}
-	var sum float64
-	for _, l := range logits {
-		sum += math.Exp(float64(l - mx))
-	}
-	lse := float64(mx) + math.Log(sum)
+	lse := nn.LogSumExp(logits)
 	top := make([]Candidate, 0, k+1)
 	for i, l := range logits {
 		if len(top) == k && l <= top[k-1].Logprob {

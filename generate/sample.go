@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/align-go/align/nn"
 )
 
 // Sampling says how the next token is drawn from a row of logits. The
@@ -198,12 +200,7 @@ func (s *Sampler) kthLargest(logits []float32, k int) float32 {
 // LogProb returns log softmax(logits)[tok]: the model's own log-probability of
 // tok, before temperature or filtering. Summed in float64.
 func LogProb(logits []float32, tok int32) float32 {
-	mx := logits[argmax(logits)]
-	var sum float64
-	for _, l := range logits {
-		sum += float64(exp32(l - mx))
-	}
-	return float32(float64(logits[tok]-mx) - math.Log(sum))
+	return float32(float64(logits[tok]) - nn.LogSumExp(logits))
 }
 
 // argmax returns the first index of the largest value (NaN never wins).

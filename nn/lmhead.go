@@ -157,6 +157,14 @@ func rowStats(x []float32, inv float32, ent bool) (mx float32, lse, ez float64) 
 	return mx, math.Log(s), ez
 }
 
+// LogSumExp is log Σ exp(x) over one row of logits, shifted by its max and
+// summed in float64: the log-softmax of decoding (a sampled token's
+// log-prob, top log-probs), where the row exists anyway.
+func LogSumExp(x []float32) float64 {
+	mx, lse, _ := rowStats(x, 1, false)
+	return float64(mx) + lse
+}
+
 // Forward computes, for every row with targets[i] >= 0, log
 // softmax(hidden[i]·Wᵀ / temp)[targets[i]] and what want asks for.
 // hidden and targets must stay unchanged until Backward.
