@@ -38,6 +38,14 @@ func TestRoundTrip(t *testing.T) {
 	for i := range vals {
 		vals[i] = float32(r.NormFloat64())
 	}
+	// Large enough that WriteTo encodes it in more than one chunk of rows.
+	big := make([]float32, 32*40000)
+	for i := range big {
+		big[i] = float32(i%977) - 400
+	}
+	if err := w.AddFloat32("big", F32, []int{32, 40000}, big); err != nil {
+		t.Fatal(err)
+	}
 	types := []Type{F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K}
 	for _, typ := range types {
 		if err := w.AddFloat32("t."+typ.String(), typ, []int{256, 2}, vals); err != nil {
@@ -69,6 +77,15 @@ func TestRoundTrip(t *testing.T) {
 		if f.KV[i].Key != kv.Key || !reflect.DeepEqual(f.KV[i].Value, kv.Value) {
 			t.Errorf("kv %d: got %s=%#v, want %s=%#v", i, f.KV[i].Key, f.KV[i].Value, kv.Key, kv.Value)
 		}
+	}
+	gotBig, _, err := f.Float32("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	encBig, _ := Encode(F32, big, 32)
+	wantBig, _ := Decode(F32, encBig, len(big))
+	if !reflect.DeepEqual(gotBig, wantBig) {
+		t.Fatal("chunked tensor read back differs")
 	}
 	for _, typ := range types {
 		got, ti, err := f.Float32("t." + typ.String())

@@ -26,6 +26,8 @@ type Tensor struct {
 	Type  Type
 	Shape []int
 	Data  func() ([]byte, error)
+
+	src []float32 // AddFloat32's values: WriteTo encodes them a chunk of rows at a time
 }
 
 // Bytes is the encoded size of t.
@@ -101,7 +103,7 @@ func (w *Writer) AddFloat32(name string, typ Type, shape []int, data []float32) 
 	if n != len(data) {
 		return fmt.Errorf("tensor %q: shape %v holds %d values, got %d", name, shape, n, len(data))
 	}
-	return w.Add(&Tensor{Name: name, Type: typ, Shape: shape, Data: func() ([]byte, error) {
+	return w.Add(&Tensor{Name: name, Type: typ, Shape: shape, src: data, Data: func() ([]byte, error) {
 		return Encode(typ, data, shape[0])
 	}})
 }
@@ -150,14 +152,34 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	}
 	bw.zeros(pad(int(bw.n), align) - int(bw.n))
 	for i, t := range w.tensors {
-		b, err := t.Data()
-		if err != nil {
-			return bw.n, fmt.Errorf("tensor %q: %w", t.Name, err)
+		if t.src != nil {
+			// Encode about 4 MB of output at a time, so exporting a large
+			// embedding never holds a second copy of it.
+			row := t.Shape[0]
+			rb, _ := RowBytes(t.Type, row)
+			step := max(1, (4<<20)/rb) * row
+			n := 0
+			for off := 0; off < len(t.src) && bw.err == nil; off += step {
+				b, err := Encode(t.Type, t.src[off:min(off+step, len(t.src))], row)
+				if err != nil {
+					return bw.n, fmt.Errorf("tensor %q: %w", t.Name, err)
+				}
+				bw.raw(b)
+				n += len(b)
+			}
+			if bw.err == nil && n != sizes[i] {
+				return bw.n, fmt.Errorf("tensor %q: encoded %d bytes, want %d for %s %v", t.Name, n, sizes[i], t.Type, t.Shape)
+			}
+		} else {
+			b, err := t.Data()
+			if err != nil {
+				return bw.n, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			if len(b) != sizes[i] {
+				return bw.n, fmt.Errorf("tensor %q: encoded %d bytes, want %d for %s %v", t.Name, len(b), sizes[i], t.Type, t.Shape)
+			}
+			bw.raw(b)
 		}
-		if len(b) != sizes[i] {
-			return bw.n, fmt.Errorf("tensor %q: encoded %d bytes, want %d for %s %v", t.Name, len(b), sizes[i], t.Type, t.Shape)
-		}
-		bw.raw(b)
 		bw.zeros(pad(sizes[i], align) - sizes[i])
 	}
 	if bw.err == nil {
