@@ -24,6 +24,7 @@ type evalOpts struct {
 	maxNew                                                          int
 	temp                                                            float64
 	seed                                                            uint64
+	load                                                            *loadFlags // --model's and --baseline's weights
 }
 
 func init() {
@@ -36,6 +37,7 @@ func init() {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory to evaluate")
+	o.load = addLoadFlags(f)
 	f.StringVar(&o.baseline, "baseline", "", "baseline model directory (normally the SFT model) for win-rate and length drift")
 	f.StringVar(&o.prompts, "prompts", "", "held-out prompts (JSONL/JSON/Parquet with \"prompt\")")
 	f.StringVar(&o.rm, "reward", "", "reward model directory: mean and std of its score")
@@ -78,7 +80,11 @@ func (o *evalOpts) run(ctx context.Context) error {
 		reqs[i] = llm.Request{Messages: msgs, MaxTokens: o.maxNew, Temperature: o.temp, Seed: o.seed + uint64(i)}
 	}
 	rep := eval.Report{Model: o.model, Baseline: o.baseline, Prompts: len(rows), Metrics: map[string]float64{}}
-	model, err := llm.NewLocal(o.model, engine.Options{})
+	lopt, err := o.load.options()
+	if err != nil {
+		return err
+	}
+	model, err := llm.NewLocal(o.model, engine.Options{Load: lopt})
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
@@ -124,7 +130,7 @@ func (o *evalOpts) run(ctx context.Context) error {
 	}
 
 	if o.baseline != "" {
-		base, err := llm.NewLocal(o.baseline, engine.Options{})
+		base, err := llm.NewLocal(o.baseline, engine.Options{Load: lopt})
 		if err != nil {
 			return fmt.Errorf("--baseline: %w", err)
 		}

@@ -12,10 +12,18 @@ import (
 )
 
 // TestLogprobsMatchesPyTorch scores the fixture inputs (checkpoints written by
-// PyTorch) and compares with log-softmax of PyTorch's own logits.
+// PyTorch) and compares with log-softmax of PyTorch's own logits. The bf16
+// and f16 checkpoints also run with their weights kept compact
+// (--torch-dtype auto: PyTorch's reference used the same rounded weights).
 func TestLogprobsMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"gpt2", "llama", "qwen3", "llama_bf16", "mistral"} {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{{"gpt2", nil}, {"llama", nil}, {"qwen3", nil}, {"llama_bf16", nil}, {"mistral", nil},
+		{"llama_bf16", []string{"--torch-dtype", "auto"}}, {"gpt2_f16", []string{"--torch-dtype", "auto"}},
+		{"llama", []string{"--torch-dtype", "auto"}}} {
+		name := c.name
+		t.Run(strings.Join(append([]string{name}, c.args...), " "), func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", "models", name)
 			ref, err := checkpoint.Open(filepath.Join(dir, "reference.safetensors"))
 			if err != nil {
@@ -34,7 +42,7 @@ func TestLogprobsMatchesPyTorch(t *testing.T) {
 					pos = append(pos, t0)
 				}
 			}
-			out, stderr, err := runAlign(t, "", "logprobs", "--model", dir, "--ids", strings.Join(seq, ","), "--json")
+			out, stderr, err := runAlign(t, "", append([]string{"logprobs", "--model", dir, "--ids", strings.Join(seq, ","), "--json"}, c.args...)...)
 			if err != nil {
 				t.Fatalf("%v: %s", err, stderr)
 			}
