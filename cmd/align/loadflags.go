@@ -38,8 +38,13 @@ func addLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	return f
 }
 
-// options validates the flags and returns the load options for a frozen model.
+// options validates the flags and returns the load options for a frozen
+// model. Nil flags (a recipe such as the quickstart's, which sets none) are
+// the defaults: f32.
 func (f *loadFlags) options() (model.LoadOptions, error) {
+	if f == nil {
+		return model.LoadOptions{}, nil
+	}
 	if f.in8 && f.in4 {
 		return model.LoadOptions{}, fmt.Errorf("--load-in-8bit and --load-in-4bit: give one")
 	}
@@ -72,7 +77,7 @@ func (f *loadFlags) options() (model.LoadOptions, error) {
 var errQuantTrainable = fmt.Errorf("--load-in-8bit/--load-in-4bit: quantised weights are frozen; train adapters on them with --lora-r")
 
 // quantized reports whether the flags ask for 8- or 4-bit weights.
-func (f *loadFlags) quantized() bool { return f.in8 || f.in4 }
+func (f *loadFlags) quantized() bool { return f != nil && (f.in8 || f.in4) }
 
 // load reads dir. frozen says whether its Linear weights stay frozen (a LoRA
 // base, a model that only runs forward); a model trained in full loads in
