@@ -4,7 +4,10 @@
 // reference (all adapters off) share one frozen base. Each rollout batch is
 // sampled, scored at its EOS, turned into per-token rewards with a KL
 // penalty folded in, given GAE advantages, and trained on for several epochs
-// of minibatches with the clipped policy and value losses.
+// of minibatches with the clipped policy and value losses. The math is
+// loss's (KLPenalty, TokenRewards, GAE, MaskedWhiten, PPOPolicyLoss,
+// ValueLoss), the per-token log-probs policy's, and the optimizer, schedule
+// and checkpoints the shared loop's: Trainer is a train.RolloutObjective.
 package ppo
 
 import (
