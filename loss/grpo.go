@@ -52,11 +52,6 @@ func tokenWeights(w, mask []float64, B, T int, c Counts) {
 	}
 }
 
-// RegisterGRPOLossType adds a loss type (token aggregation) by name.
-func RegisterGRPOLossType(name string, fn func(w, mask []float64, B, T int, c Counts)) {
-	grpoAggs[name] = fn
-}
-
 // GRPOLossTypes lists the accepted --loss-type names.
 func GRPOLossTypes() []string {
 	out := make([]string, 0, len(grpoAggs))
