@@ -27,14 +27,14 @@ func (l listReward) Score(_ context.Context, ss []reward.Sample) ([]float64, err
 	return append([]float64(nil), l[:len(ss)]...), nil
 }
 
-// prepare runs PrepareBatch on two arithmetic prompts with G = 4 and the
-// given rewards.
+// maxNew is the completion length cap of prepare's steps.
+const maxNew = 10
+
+// prepare runs PrepareBatch on two arithmetic prompts with G = 4, at most
+// 10 new tokens, and the given rewards.
 func prepare(t *testing.T, cfg Config, m, ref *model.Model, rewards []float64) *Objective {
 	t.Helper()
-	cfg.NumGenerations = 4
-	if cfg.MaxNewTokens == 0 {
-		cfg.MaxNewTokens = 3
-	}
+	cfg.NumGenerations, cfg.MaxNewTokens = 4, maxNew
 	obj, err := New(cfg, m, ref, []reward.Func{listReward(rewards)}, arithmeticPrompts()[:2], []int32{eos}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +188,18 @@ func seqLogProbs(t *testing.T, m *model.Model, prompt, comp []int32, temp float6
 // the largest gradients; the β term is required to carry a sizeable part
 // of each checked gradient, so a sign error in it cannot hide.
 func TestStepFiniteDifferences(t *testing.T) {
+	for _, c := range []struct{ lossType, level string }{
+		{"grpo", "token"}, {"dapo", "token"}, {"dr_grpo", "sequence"},
+	} {
+		t.Run(c.lossType+"/"+c.level, func(t *testing.T) { stepFiniteDifferences(t, c.lossType, c.level) })
+	}
+}
+
+// stepFiniteDifferences is TestStepFiniteDifferences for one loss type
+// (token weights w_ct: grpo 1/(|c|·S), dapo 1/(step tokens), dr_grpo
+// 1/(S·max new tokens)) and importance-sampling level (sequence: every
+// token's ratio is exp of its completion's mean log-ratio, GSPO).
+func stepFiniteDifferences(t *testing.T, lossType, level string) {
 	const temp, beta, sharpen = 0.8, 0.5, 4
 	m := tinyModel(t)
 	// Sharper random models than the default init, so log-probs differ
@@ -204,7 +216,7 @@ func TestStepFiniteDifferences(t *testing.T) {
 	}
 	rewards := []float64{1, 2, 3, 6, 0, 1, 0, 0}
 	cfg := DefaultConfig()
-	cfg.LossType, cfg.Beta, cfg.Sampling.Temperature = "grpo", beta, temp
+	cfg.LossType, cfg.ISLevel, cfg.Beta, cfg.Sampling.Temperature = lossType, level, beta, temp
 	obj := prepare(t, cfg, m, ref, rewards)
 	sd := obj.step
 	m.EnableGrad()
@@ -234,13 +246,26 @@ func TestStepFiniteDifferences(t *testing.T) {
 		refLP[i] = seqLogProbs(t, ref, prompts[i/4].IDs, c.Tokens, temp)
 		lp0[i] = seqLogProbs(t, m, prompts[i/4].IDs, c.Tokens, temp)
 	}
+	tokens := 0
+	for _, c := range sd.cs {
+		tokens += len(c.Tokens)
+	}
 	// objective returns the policy and KL parts of L at the current weights.
 	objective := func() (pg, kl float64) {
 		for i, c := range sd.cs {
 			lp := seqLogProbs(t, m, prompts[i/4].IDs, c.Tokens, temp)
-			w := 1 / (float64(len(c.Tokens)) * 8)
+			w := map[string]float64{"grpo": 1 / (float64(len(c.Tokens)) * 8), "dapo": 1 / float64(tokens),
+				"dr_grpo": 1 / (8 * float64(maxNew))}[lossType]
+			seqLR := 0.0
 			for j := range lp {
-				pg += w * -adv[i] * math.Exp(lp[j]-lp0[i][j])
+				seqLR += (lp[j] - lp0[i][j]) / float64(len(lp))
+			}
+			for j := range lp {
+				logRatio := lp[j] - lp0[i][j]
+				if level == "sequence" {
+					logRatio = seqLR
+				}
+				pg += w * -adv[i] * math.Exp(logRatio)
 				x := refLP[i][j] - lp[j]
 				kl += w * beta * (math.Exp(x) - x - 1)
 			}
