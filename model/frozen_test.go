@@ -318,3 +318,21 @@ func loraTrain(t *testing.T, m *Model, steps int, lr float32) (first, last float
 	}
 	return first, last
 }
+
+// A clone of a compact model shares its frozen weights, holds only the f32
+// rest, and computes the same logits.
+func TestCompactClone(t *testing.T) {
+	dir := savedModel(t, cacheConfig("llama", true), "BF16", 0)
+	m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: "int8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Clone()
+	if len(c.Data) != len(m.Data) || c.WeightDType() != "int8" {
+		t.Fatalf("clone: %d floats (want %d), dtype %s", len(c.Data), len(m.Data), c.WeightDType())
+	}
+	b := Batch{B: 1, T: 6, IDs: []int32{1, 5, 9, 3, 7, 2}}
+	if d := relDiff(logitsOf(t, c, b), logitsOf(t, m, b)); d != 0 {
+		t.Fatalf("clone's logits differ by %g", d)
+	}
+}

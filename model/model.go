@@ -192,11 +192,13 @@ func (m *Model) ZeroGrad() {
 
 // Clone returns an independent copy of the parameters (no gradients, no activations).
 func (m *Model) Clone() *Model {
-	c := New(m.Cfg)
+	var c *Model
 	if m.qlin != nil {
 		// Compact weights are frozen and read-only: the copy shares them.
 		c = newCompact(m.Cfg)
 		c.qlin, c.loadOpt = slices.Clone(m.qlin), m.loadOpt
+	} else {
+		c = New(m.Cfg)
 	}
 	copy(c.Data, m.Data)
 	c.hfPrefix, c.prefixKnown, c.missingLMHead = m.hfPrefix, m.prefixKnown, m.missingLMHead
