@@ -21,20 +21,23 @@ type loadFlags struct {
 	doubleQuant bool
 }
 
-// Accuracy notes measured by bench/quant_accuracy (see README "Memory: load
-// dtypes"): mean |Δ log p| per token against f32 on the quickstart's SFT model.
+// The accuracy figures in the help are bench/quant_accuracy's on the
+// quickstart's tiny SFT model (README, "Memory: load dtypes for a frozen
+// base"): the change of the mean per-token NLL against f32 and how often the
+// greedy next token agrees.
 func addLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	f := &loadFlags{}
 	fs.StringVar(&f.torchDType, "torch-dtype", "float32",
 		"dtype of frozen Linear weights: float32; auto (the checkpoint's own: bf16/f16 stay as stored, half the memory, exact); "+
-			"bfloat16 or float16 (converted while loading: exact for a checkpoint already in that dtype, else one rounding per weight)")
+			"bfloat16 or float16 (converted while loading: exact for a checkpoint already in that dtype, else one rounding per weight; "+
+			"from f32, NLL +0.001 (bf16) / +0.00002 (f16) nats per token, greedy token agrees 99.9% / 100%)")
 	fs.BoolVar(&f.in8, "load-in-8bit", false,
-		"quantise frozen Linear weights to int8 with one absmax per output row (LLM.int8 weights, no outlier split): a quarter of f32's memory; small log-prob error")
+		"quantise frozen Linear weights to int8 with one absmax per output row (LLM.int8 weights, no outlier split): a quarter of f32's memory; NLL -0.005 nats per token, greedy token agrees 99.6%")
 	fs.BoolVar(&f.in4, "load-in-4bit", false,
-		"quantise frozen Linear weights to 4 bits in blocks of 64 (QLoRA): an eighth of f32's memory; larger log-prob error than 8-bit")
+		"quantise frozen Linear weights to 4 bits in blocks of 64 (QLoRA): about an eighth of f32's memory; NLL +0.15 nats per token, greedy token agrees 95% (nf4, on a 124K-parameter model: less on real ones)")
 	fs.StringVar(&f.quantType, "bnb-4bit-quant-type", "nf4", "4-bit levels: nf4 (NormalFloat, for normally distributed weights: the more accurate) or fp4")
 	fs.BoolVar(&f.doubleQuant, "bnb-4bit-use-double-quant", false,
-		"quantise the 4-bit block scales again (8 bits per 256 blocks): 0.37 fewer bits per weight, nearly no extra error")
+		"quantise the 4-bit block scales again (8-bit codes, a scale per 256 blocks): 0.37 fewer bits per weight, NLL change within 0.001 of plain 4-bit")
 	return f
 }
 
