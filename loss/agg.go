@@ -21,27 +21,32 @@ const (
 	SeqMeanTokenSumNorm = "seq-mean-token-sum-norm"
 )
 
+// aggDenoms are an aggregation's denominators: those of the [B,T] mask
+// itself (AggWeights, verl's per-batch aggregation) or of a whole
+// optimizer step (GRPOWeights, so micro-batches add up to the step).
+type aggDenoms struct {
+	tokens float64 // unmasked tokens
+	seqs   float64 // sequences
+	norm   float64 // seq-mean-token-sum-norm's constant
+}
+
 // aggFns map a [B,T] mask to the weights w with aggregate = Σ w·x. Every
 // mode is linear in x, so w is also the gradient of the aggregate.
-var aggFns = map[string]func(w, mask []float64, B, T int){
-	TokenMean: func(w, mask []float64, B, T int) {
-		s := 0.0
-		for _, m := range mask {
-			s += m
-		}
-		if s == 0 {
+var aggFns = map[string]func(w, mask []float64, B, T int, d aggDenoms){
+	TokenMean: func(w, mask []float64, B, T int, d aggDenoms) {
+		if d.tokens == 0 {
 			return // nothing counts: the loss is 0, not verl's NaN
 		}
 		for i, m := range mask {
-			w[i] = m / s
+			w[i] = m / d.tokens
 		}
 	},
-	SeqMeanTokenSum: func(w, mask []float64, B, T int) {
+	SeqMeanTokenSum: func(w, mask []float64, B, T int, d aggDenoms) {
 		for i, m := range mask {
-			w[i] = m / float64(B)
+			w[i] = m / d.seqs
 		}
 	},
-	SeqMeanTokenMean: func(w, mask []float64, B, T int) {
+	SeqMeanTokenMean: func(w, mask []float64, B, T int, d aggDenoms) {
 		for b := 0; b < B; b++ {
 			row := mask[b*T : (b+1)*T]
 			s := 0.0
@@ -52,13 +57,13 @@ var aggFns = map[string]func(w, mask []float64, B, T int){
 				continue // an empty sequence adds 0 but still counts in B
 			}
 			for t, m := range row {
-				w[b*T+t] = m / (s * float64(B))
+				w[b*T+t] = m / (s * d.seqs)
 			}
 		}
 	},
-	SeqMeanTokenSumNorm: func(w, mask []float64, B, T int) {
+	SeqMeanTokenSumNorm: func(w, mask []float64, B, T int, d aggDenoms) {
 		for i, m := range mask {
-			w[i] = m / float64(T)
+			w[i] = m / d.norm
 		}
 	},
 }
@@ -86,8 +91,12 @@ func AggWeights(mask []float64, T int, mode string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	d := aggDenoms{seqs: float64(B), norm: float64(T)}
+	for _, m := range mask {
+		d.tokens += m
+	}
 	w := make([]float64, len(mask))
-	fn(w, mask, B, T)
+	fn(w, mask, B, T, d)
 	return w, nil
 }
 

@@ -14,43 +14,27 @@ type Counts struct {
 	MaxLen int // the completion length cap (Dr. GRPO's constant)
 }
 
-// grpoAggs map a loss type to the per-token weights of a micro-batch's
-// [B,T] mask under the step's counts c: the step's loss is Σ w·l over
-// all of its micro-batches.
-var grpoAggs = map[string]func(w, mask []float64, B, T int, c Counts){
+// grpoAggs map TRL's GRPO loss types onto aggregation modes, with the
+// whole step's counts c as denominators: the step's loss is Σ w·l over all
+// of its micro-batches.
+var grpoAggs = map[string]struct {
+	mode   string
+	denoms func(c Counts) aggDenoms
+}{
 	// grpo: each sequence's token mean, averaged over sequences (the paper).
-	"grpo": func(w, mask []float64, B, T int, c Counts) {
-		for b := 0; b < B; b++ {
-			s := 0.0
-			for _, m := range mask[b*T : (b+1)*T] {
-				s += m
-			}
-			if s == 0 {
-				continue
-			}
-			for t := b * T; t < (b+1)*T; t++ {
-				w[t] = mask[t] / (s * float64(c.Seqs))
-			}
-		}
-	},
+	"grpo": {SeqMeanTokenMean, func(c Counts) aggDenoms { return aggDenoms{seqs: float64(c.Seqs)} }},
 	// bnpo and dapo: every token of the batch weighs the same. TRL's bnpo
 	// normalises per local batch and dapo per global batch; with global
 	// counts both are the token mean of the step.
-	"bnpo": tokenWeights,
-	"dapo": tokenWeights,
-	// dr_grpo: token sum over sequences × the length cap (no length bias).
-	"dr_grpo": func(w, mask []float64, B, T int, c Counts) {
-		for i, m := range mask {
-			w[i] = m / float64(c.Seqs*c.MaxLen)
-		}
-	},
+	"bnpo": {TokenMean, stepTokens},
+	"dapo": {TokenMean, stepTokens},
+	// dr_grpo: the token sum over sequences × the length cap (no length
+	// bias): seq-mean-token-sum-norm with TRL's constant, which also
+	// divides by the sequences, where verl's is the padded length alone.
+	"dr_grpo": {SeqMeanTokenSumNorm, func(c Counts) aggDenoms { return aggDenoms{norm: float64(c.Seqs * c.MaxLen)} }},
 }
 
-func tokenWeights(w, mask []float64, B, T int, c Counts) {
-	for i, m := range mask {
-		w[i] = m / float64(c.Tokens)
-	}
-}
+func stepTokens(c Counts) aggDenoms { return aggDenoms{tokens: float64(c.Tokens)} }
 
 // GRPOLossTypes lists the accepted --loss-type names.
 func GRPOLossTypes() []string {
@@ -77,6 +61,6 @@ func GRPOWeights(name string, mask []float64, T int, c Counts) ([]float64, error
 		return nil, fmt.Errorf("loss: batch counts %+v: want > 0", c)
 	}
 	w := make([]float64, len(mask))
-	fn(w, mask, B, T, c)
+	aggFns[fn.mode](w, mask, B, T, fn.denoms(c))
 	return w, nil
 }
