@@ -77,7 +77,7 @@ func (m *Model) LoadPEFTSet(dir, name string) error {
 	var raw struct {
 		PeftType  string   `json:"peft_type"`
 		R         int      `json:"r"`
-		Alpha     float64  `json:"lora_alpha"`
+		Alpha     *float64 `json:"lora_alpha"`
 		Dropout   float64  `json:"lora_dropout"`
 		Targets   any      `json:"target_modules"`
 		UseRSLoRA bool     `json:"use_rslora"`
@@ -109,16 +109,31 @@ func (m *Model) LoadPEFTSet(dir, name string) error {
 	default:
 		return fmt.Errorf("%s: field \"target_modules\": want a list of module names", cfgPath)
 	}
-	if err := m.AttachLoRASet(name, LoRAConfig{R: raw.R, Alpha: raw.Alpha, Dropout: raw.Dropout, Targets: targets}, 0); err != nil {
-		return fmt.Errorf("%s: %w", cfgPath, err)
-	}
-	lo := m.LoRASet(name)
 	wPath := filepath.Join(dir, PEFTWeightsFile)
 	f, err := checkpoint.Open(wPath)
 	if err != nil {
-		m.detachLoRA(lo)
 		return err
 	}
+	// The rank sizes every adapter buffer: it must agree with the stored
+	// tensors before anything is allocated, so that a wrong "r" is an error
+	// naming it rather than an allocation of whatever size it claims.
+	if err := checkPEFTRank(f, raw.R, cfgPath, wPath); err != nil {
+		return err
+	}
+	// PEFT's LoraConfig defaults lora_alpha to 8, not to r as
+	// AttachLoRASet's zero does; a written 0 (an adapter with no effect in
+	// PEFT) is refused rather than read as that zero.
+	alpha := 8.0
+	if raw.Alpha != nil {
+		alpha = *raw.Alpha
+	}
+	if alpha == 0 {
+		return fmt.Errorf("%s: field \"lora_alpha\": 0 makes the adapter a no-op", cfgPath)
+	}
+	if err := m.AttachLoRASet(name, LoRAConfig{R: raw.R, Alpha: alpha, Dropout: raw.Dropout, Targets: targets}, 0); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	lo := m.LoRASet(name)
 	want := map[string]bool{}
 	for _, p := range lo.Params {
 		name := peftPrefix + p.Name
@@ -143,6 +158,35 @@ func (m *Model) LoadPEFTSet(dir, name string) error {
 			m.detachLoRA(lo)
 			return fmt.Errorf("%s: unexpected tensor %q", wPath, n)
 		}
+	}
+	return nil
+}
+
+// checkPEFTRank checks config.json's "r" against the lora_A [r, in] and
+// lora_B [out, r] tensors of the weights file.
+func checkPEFTRank(f *checkpoint.File, r int, cfgPath, wPath string) error {
+	if r <= 0 {
+		return fmt.Errorf("%s: field \"r\": must be positive, got %d", cfgPath, r)
+	}
+	found := false
+	for _, n := range f.Names() {
+		in, _ := f.Info(n)
+		dim := -1
+		switch {
+		case strings.Contains(n, ".lora_A."):
+			dim = 0
+		case strings.Contains(n, ".lora_B."):
+			dim = 1
+		default:
+			continue
+		}
+		found = true
+		if len(in.Shape) != 2 || in.Shape[dim] != r {
+			return fmt.Errorf("%s: tensor %q has shape %v, but %s gives r = %d", wPath, n, in.Shape, cfgPath, r)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s: no lora_A or lora_B tensors", wPath)
 	}
 	return nil
 }
