@@ -63,7 +63,7 @@ func OpenDir(dir string) (*Set, error) {
 	shardNames := make([]string, 0)
 	seen := map[string]bool{}
 	for name, shard := range idx.WeightMap {
-		if shard == "" || filepath.IsAbs(shard) || shard != filepath.Base(shard) {
+		if shard == "" || shard == "." || shard == ".." || filepath.IsAbs(shard) || shard != filepath.Base(shard) {
 			return nil, fmt.Errorf("checkpoint: %s: tensor %q: shard %q must be a plain file name in the same directory", index, name, shard)
 		}
 		if !seen[shard] {

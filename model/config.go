@@ -157,6 +157,21 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	// Sizes no checkpoint has would overflow the parameter table's int
+	// arithmetic (a panic) or ask for terabytes before any weight is read.
+	for _, f := range []struct {
+		n string
+		v int
+	}{{"vocab_size", c.Vocab}, {"hidden_size", c.Dim}, {"num_hidden_layers", c.Layers},
+		{"num_attention_heads", c.Heads}, {"num_key_value_heads", c.KVHeads}, {"head_dim", c.HeadDim},
+		{"intermediate_size", c.FFN}, {"max_position_embeddings", c.MaxPos}} {
+		if f.v > maxConfigDim {
+			return fmt.Errorf("field %q: %d is larger than any model's (limit %d)", f.n, f.v, maxConfigDim)
+		}
+	}
+	if n := c.paramEstimate(); n > maxParams {
+		return fmt.Errorf("config describes %.3g parameters, more than the %.3g this build allocates", n, float64(maxParams))
+	}
 	if c.Heads%c.KVHeads != 0 {
 		return fmt.Errorf("field \"num_key_value_heads\": %d does not divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
@@ -167,6 +182,32 @@ func (c *Config) validate() error {
 		return fmt.Errorf("field \"head_dim\": RoPE needs an even head size, got %d", c.HeadDim)
 	}
 	return nil
+}
+
+// Limits on a config's sizes: 16M in any one dimension (a 10M-token context
+// fits) and 2^40 parameters (4 TiB in float32).
+const (
+	maxConfigDim = 1 << 24
+	maxParams    = 1 << 40
+)
+
+// paramEstimate counts the parameters paramTable allocates, in float64 so
+// that an absurd config cannot overflow the count (norms and biases, a few
+// vectors per layer, are left out).
+func (c *Config) paramEstimate() float64 {
+	C, Q, KV, F := float64(c.Dim), float64(c.Heads*c.HeadDim), float64(c.KVHeads*c.HeadDim), float64(c.FFN)
+	n := float64(c.Vocab) * C
+	if !c.Tied {
+		n *= 2
+	}
+	if c.Arch == ArchGPT2 {
+		n += float64(c.MaxPos) * C
+	}
+	mlp := 3 * C * F // gate, up, down
+	if c.Arch == ArchGPT2 {
+		mlp = 2 * C * F
+	}
+	return n + float64(c.Layers)*(2*Q*C+2*KV*C+mlp)
 }
 
 // cfgReader reads typed fields from decoded JSON, remembering the first type error.
@@ -194,7 +235,7 @@ func (r *cfgReader) int(key string, def int) int {
 		return int(x)
 	case []any: // eos_token_id may be a list; the first is the canonical one
 		if len(x) > 0 {
-			if f, ok := x[0].(float64); ok {
+			if f, ok := x[0].(float64); ok && f == float64(int(f)) {
 				return int(f)
 			}
 		}
