@@ -235,13 +235,24 @@ func (j *Job) Wait() (Result, error) {
 }
 
 // Submit queues requests together (all or none: ErrQueueFull when the queue
-// has no room for all of them). A job whose ctx ends is dropped at the next
-// step and ends with ctx's error.
+// has no room for all of them; nothing is allocated per token before that).
+// A job whose ctx ends leaves the queue at once (its place is free for the
+// next caller) or, once running, is dropped at the next step; either way it
+// ends with ctx's error.
 func (e *Engine) Submit(ctx context.Context, reqs ...Request) ([]*Job, error) {
 	for i := range reqs {
 		if err := e.check(&reqs[i]); err != nil {
 			return nil, err
 		}
+	}
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return nil, ErrClosed
+	case e.queueSize > 0 && len(e.waiting)+len(reqs) > e.queueSize:
+		e.mu.Unlock()
+		return nil, ErrQueueFull
 	}
 	jobs := make([]*Job, len(reqs))
 	for i, r := range reqs {
@@ -250,20 +261,42 @@ func (e *Engine) Submit(ctx context.Context, reqs ...Request) ([]*Job, error) {
 		// on a slow reader.
 		jobs[i] = &Job{req: r, ctx: ctx, events: make(chan Event, r.MaxTokens+2)}
 	}
-	e.mu.Lock()
-	switch {
-	case e.closed:
-		e.mu.Unlock()
-		return nil, ErrClosed
-	case e.queueSize > 0 && len(e.waiting)+len(jobs) > e.queueSize:
-		e.mu.Unlock()
-		return nil, ErrQueueFull
-	}
 	e.waiting = append(e.waiting, jobs...)
 	e.mu.Unlock()
+	if ctx.Done() != nil {
+		context.AfterFunc(ctx, func() { e.dequeue(jobs, ctx.Err()) })
+	}
 	e.signal()
 	return jobs, nil
 }
+
+// dequeue ends those of jobs still waiting with err (the scheduler owns the
+// others and drops them at its next step).
+func (e *Engine) dequeue(jobs []*Job, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	drop := make(map[*Job]bool, len(jobs))
+	for _, j := range jobs {
+		drop[j] = true
+	}
+	kept := e.waiting[:0]
+	for _, j := range e.waiting {
+		if drop[j] {
+			finishErr(j, err)
+		} else {
+			kept = append(kept, j)
+		}
+	}
+	clear(e.waiting[len(kept):])
+	e.waiting = kept
+}
+
+// QueueSize is the most requests that may wait for a row (<= 0: unbounded);
+// a Submit of more sequences than this can never succeed.
+func (e *Engine) QueueSize() int { return e.queueSize }
+
+// MaxBatch is the number of rows decoded together.
+func (e *Engine) MaxBatch() int { return e.batch }
 
 func (e *Engine) check(r *Request) error {
 	if len(r.Prompt) == 0 {
@@ -280,6 +313,11 @@ func (e *Engine) check(r *Request) error {
 	}
 	if len(r.Prompt)+r.MaxTokens > e.ctxLen {
 		return &TooLongError{Prompt: len(r.Prompt), MaxTokens: r.MaxTokens, Context: e.ctxLen}
+	}
+	for id := range r.LogitBias {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("logit bias for token id %d, outside the vocabulary [0,%d)", id, V)
+		}
 	}
 	if r.TopLogprobs < 0 || r.TopLogprobs > V {
 		return fmt.Errorf("top logprobs %d: want [0, %d]", r.TopLogprobs, V)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/generate"
@@ -27,7 +28,8 @@ func testEngine(t *testing.T, o Options) *Engine {
 func TestEngineMatchesGenerate(t *testing.T) {
 	e := testEngine(t, Options{MaxBatch: 3})
 	prompts := []string{"The whale", "Once upon a time there was", "Hi", "A long prompt about ships and the sea"}
-	samplings := []generate.Sampling{{}, {Temperature: 0.9, TopP: 0.8}, {Temperature: 1.3}, {}}
+	samplings := []generate.Sampling{{}, {Temperature: 0.9, TopP: 0.8, PresencePenalty: 0.5},
+		{Temperature: 1.3, FrequencyPenalty: 1, LogitBias: map[int32]float32{11: 3, 198: -100}}, {}}
 	var ids [][]int32
 	for _, p := range prompts {
 		ids = append(ids, e.TextPrompt(p))
@@ -164,8 +166,53 @@ func TestSubmitErrors(t *testing.T) {
 	if _, err := jobs[0].Wait(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled job: got %v", err)
 	}
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4,
+		Sampling: generate.Sampling{LogitBias: map[int32]float32{int32(e.Model.Cfg.Vocab): 1}}}); err == nil {
+		t.Fatal("logit bias past the vocabulary accepted")
+	}
+
 	e.Close()
 	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: got %v", err)
 	}
+}
+
+func TestCancelLeavesQueue(t *testing.T) {
+	e := testEngine(t, Options{QueueSize: 1, MaxBatch: 1})
+	p := e.TextPrompt("The whale")
+	// A waiting job whose caller goes away leaves the queue at once: the one
+	// row is busy with a long job, the one queue place is taken and given up,
+	// and the place is free again before the long job ends (500 tokens).
+	long, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 500, IgnoreEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e.Queued() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting, err := e.Submit(ctx, Request{Prompt: p, MaxTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("queue of one holding one: got %v", err)
+	}
+	cancel()
+	if _, err := waiting[0].Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiting job: got %v", err)
+	}
+	if q := e.Queued(); q != 0 {
+		t.Fatalf("%d jobs still queued after their caller left", q)
+	}
+	next, err := e.Submit(context.Background(), Request{Prompt: p, MaxTokens: 4})
+	if err != nil {
+		t.Fatalf("the freed place: %v", err)
+	}
+	for _, j := range append(long, next...) {
+		if _, err := j.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 }

@@ -19,6 +19,20 @@ type Sampling struct {
 	// TopP keeps the smallest set of most likely tokens whose probability
 	// reaches P (nucleus sampling); 0 or 1 = off.
 	TopP float64
+	// LogitBias is added to the logits of these token ids before anything
+	// else, greedy included (OpenAI's logit_bias; -100 bans a token, +100
+	// forces it). Ids outside the vocabulary are ignored.
+	LogitBias map[int32]float32
+	// PresencePenalty is subtracted from the logit of every token the Sampler
+	// has already drawn, FrequencyPenalty once per earlier draw of it
+	// (OpenAI's definitions: logit[j] -= c[j]*frequency + (c[j] > 0)*presence,
+	// over the generated tokens only, not the prompt).
+	PresencePenalty, FrequencyPenalty float64
+}
+
+// adjusts reports whether the logits change before sampling.
+func (s Sampling) adjusts() bool {
+	return len(s.LogitBias) > 0 || s.PresencePenalty != 0 || s.FrequencyPenalty != 0
 }
 
 // Validate reports a setting that cannot be sampled with.
@@ -30,6 +44,15 @@ func (s Sampling) Validate() error {
 		return fmt.Errorf("top-k %d: want >= 0", s.TopK)
 	case !(s.TopP >= 0 && s.TopP <= 1):
 		return fmt.Errorf("top-p %v: want a value in [0, 1]", s.TopP)
+	case !(s.PresencePenalty >= -2 && s.PresencePenalty <= 2):
+		return fmt.Errorf("presence penalty %v: want a value in [-2, 2]", s.PresencePenalty)
+	case !(s.FrequencyPenalty >= -2 && s.FrequencyPenalty <= 2):
+		return fmt.Errorf("frequency penalty %v: want a value in [-2, 2]", s.FrequencyPenalty)
+	}
+	for id, b := range s.LogitBias {
+		if !(b >= -100 && b <= 100) {
+			return fmt.Errorf("logit bias %v for token %d: want a value in [-100, 100]", b, id)
+		}
 	}
 	return nil
 }
@@ -41,12 +64,38 @@ type Sampler struct {
 	prob []float32 // [V] unnormalised probabilities of the candidates
 	cand []int32   // candidate token ids
 	keys []float32 // top-k selection scratch
+	adj  []float32 // [V] logits after bias and penalties
+	seen map[int32]int
 }
 
 // Sample draws one token id from logits (one row, length V). With
 // Temperature 0 it is the argmax and rng is not used; otherwise it consumes
-// exactly one rng draw, so a row's draws do not depend on other rows.
+// exactly one rng draw, so a row's draws do not depend on other rows. With a
+// logit bias or a penalty it draws from adjusted logits (logits itself is left
+// as it is, so log-probs stay the model's) and counts the token it returns.
 func (s *Sampler) Sample(logits []float32, rng *rand.Rand) int32 {
+	if !s.adjusts() {
+		return s.sample(logits, rng)
+	}
+	s.adj = append(s.adj[:0], logits...)
+	V := int32(len(logits))
+	for id, b := range s.LogitBias {
+		if id >= 0 && id < V {
+			s.adj[id] += b
+		}
+	}
+	for id, c := range s.seen {
+		s.adj[id] -= float32(float64(c)*s.FrequencyPenalty + s.PresencePenalty)
+	}
+	tok := s.sample(s.adj, rng)
+	if s.seen == nil {
+		s.seen = map[int32]int{}
+	}
+	s.seen[tok]++
+	return tok
+}
+
+func (s *Sampler) sample(logits []float32, rng *rand.Rand) int32 {
 	if s.Temperature == 0 {
 		return argmax(logits)
 	}

@@ -51,6 +51,12 @@ func TestSamplerFrequencies(t *testing.T) {
 		{"top-k then top-p", Sampling{Temperature: 1, TopK: 3, TopP: 0.65}, norm([]float64{0, 0.5, 0, 0.2, 0})},
 		{"top-k 1 is greedy", Sampling{Temperature: 1.5, TopK: 1}, []float64{0, 1, 0, 0, 0}},
 		{"greedy", Sampling{}, []float64{0, 1, 0, 0, 0}},
+		// Bias ln 0.2 on token 1 scales its weight 0.5 to 0.1; id 9 is past
+		// the vocabulary and ignored.
+		{"logit bias", Sampling{Temperature: 1, LogitBias: map[int32]float32{1: float32(math.Log(0.2)), 9: 5}},
+			norm([]float64{0.15, 0.1, 0.05, 0.2, 0.1})},
+		// Greedy sees the bias too: ln 0.2 + 1 = -0.61 beats ln 0.5 = -0.69.
+		{"greedy logit bias", Sampling{LogitBias: map[int32]float32{3: 1}}, []float64{0, 0, 0, 1, 0}},
 	} {
 		const draws = 40000
 		s := Sampler{Sampling: tc.s}
@@ -180,5 +186,40 @@ func TestNewRandFirstDraws(t *testing.T) {
 	}
 	if NewRand(1, 2).Uint64() != NewRand(1, 2).Uint64() || NewRand(1, 2).Uint64() == NewRand(2, 1).Uint64() {
 		t.Fatal("streams must be deterministic and distinct")
+	}
+}
+
+// TestSamplerPenalties follows greedy decoding under OpenAI's penalties,
+// worked out by hand: logit[j] -= c[j]*frequency + (c[j] > 0)*presence.
+func TestSamplerPenalties(t *testing.T) {
+	lg := []float32{1, 2, 0.5}
+	for _, tc := range []struct {
+		name string
+		s    Sampling
+		want []int32
+	}{
+		// c=0: 1 (2.0). c1=1: 1.4 still wins. c1=2: 0.8 < 1.0, so 0. Then
+		// 0 is at 0.4 and 1 at 0.8: 1. c1=3: 0.2, 0 at 0.4, 2 at 0.5: 2.
+		{"frequency 0.6", Sampling{FrequencyPenalty: 0.6}, []int32{1, 1, 0, 1, 2}},
+		// Any earlier draw costs 1.5: 1, then 0 (1.0 > 0.5), then 1 and 2
+		// tie at 0.5 (lowest id wins) and 0 is at -0.5: 1, 1, ...
+		{"presence 1.5", Sampling{PresencePenalty: 1.5}, []int32{1, 0, 1, 1, 1}},
+		// A negative penalty rewards repetition.
+		{"presence -1", Sampling{PresencePenalty: -1, LogitBias: map[int32]float32{0: 1.5}}, []int32{0, 0, 0, 0, 0}},
+	} {
+		s := Sampler{Sampling: tc.s}
+		for i, w := range tc.want {
+			if got := s.Sample(lg, nil); got != w {
+				t.Errorf("%s: draw %d is %d, want %d", tc.name, i, got, w)
+			}
+		}
+		if lg[0] != 1 || lg[1] != 2 || lg[2] != 0.5 {
+			t.Fatalf("%s: Sample changed its logits: %v", tc.name, lg)
+		}
+	}
+	for _, bad := range []Sampling{{PresencePenalty: 2.5}, {FrequencyPenalty: math.NaN()}, {LogitBias: map[int32]float32{3: 101}}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validated", bad)
+		}
 	}
 }
