@@ -64,6 +64,7 @@ type Engine struct {
 	Defaults generate.Sampling
 
 	batch, queueSize, ctxLen int
+	kvBytes                  int64
 
 	mu      sync.Mutex
 	waiting []*Job
@@ -130,9 +131,15 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generat
 	if err != nil {
 		return nil, err
 	}
+	for l := range cache.K {
+		e.kvBytes += int64(len(cache.K[l])+len(cache.V[l])) * 4
+	}
 	go e.run(cache)
 	return e, nil
 }
+
+// KVCacheBytes is the size of the KV cache, allocated once at New.
+func (e *Engine) KVCacheBytes() int64 { return e.kvBytes }
 
 // ContextLen is the most tokens (prompt + completion) of one sequence.
 func (e *Engine) ContextLen() int { return e.ctxLen }

@@ -2,52 +2,93 @@ package serve
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 )
 
 // content is a message's content: a string, or a list of parts of which
-// only text parts are accepted.
-type content string
+// only text parts are taken (the handler names any other part's path).
+type content struct {
+	text  string
+	parts []contentPart
+}
+
+// contentPart is one part of a content list. The non-text kinds are listed
+// so that they are refused by name, not as unknown fields.
+type contentPart struct {
+	Type       string `json:"type"`
+	Text       string `json:"text"`
+	ImageURL   any    `json:"image_url"`
+	InputAudio any    `json:"input_audio"`
+	File       any    `json:"file"`
+	Refusal    any    `json:"refusal"`
+}
+
+func init() {
+	checkers[reflect.TypeFor[content]()] = func(w *walker, tok token, path string) *apiError {
+		if tok.kind == '"' || tok.kind == 'n' {
+			return nil
+		}
+		if tok.kind != '[' {
+			return mismatch(path, "a string or an array of content parts", tok)
+		}
+		return w.check(tok, reflect.TypeFor[[]contentPart](), path)
+	}
+}
 
 func (c *content) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, &c.parts)
+	}
 	var s *string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s != nil {
-			*c = content(*s)
-		}
-		return nil
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
 	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+	if s != nil {
+		c.text = *s
 	}
-	if err := json.Unmarshal(b, &parts); err != nil {
-		return fmt.Errorf("want a string or a list of content parts")
-	}
-	var all string
-	for _, p := range parts {
-		if p.Type != "text" {
-			return fmt.Errorf("content part of type %q: this server takes text only", p.Type)
-		}
-		all += p.Text
-	}
-	*c = content(all)
 	return nil
+}
+
+// textOf joins a content's text parts; path names the content for errors.
+func (c *content) textOf(path string) (string, *apiError) {
+	if c.parts == nil {
+		return c.text, nil
+	}
+	var all strings.Builder
+	for k, p := range c.parts {
+		if p.Type != "text" {
+			return "", badRequest(index(path, k)+".type", "unsupported_value",
+				"%s.type %q: this server takes text parts only", index(path, k), p.Type)
+		}
+		all.WriteString(p.Text)
+	}
+	return all.String(), nil
 }
 
 type chatRequest struct {
 	params
+	// Messages are chat.Message on the wire, with content that may be a
+	// list of parts. name and tool_call_id are taken and not used (the
+	// chat templates here do not render them); tool calls are not
+	// supported yet and are refused by name.
 	Messages []struct {
-		Role    string  `json:"role"`
-		Content content `json:"content"`
+		Role         string  `json:"role"`
+		Content      content `json:"content"`
+		Name         *string `json:"name"`
+		ToolCallID   *string `json:"tool_call_id"`
+		Refusal      *string `json:"refusal"`
+		ToolCalls    any     `json:"tool_calls"`
+		FunctionCall any     `json:"function_call"`
+		Audio        any     `json:"audio"`
 	} `json:"messages"`
-	MaxCompletionTokens *int  `json:"max_completion_tokens"`
-	Logprobs            *bool `json:"logprobs"`
-	TopLogprobs         *int  `json:"top_logprobs"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Logprobs            *bool           `json:"logprobs"`
+	TopLogprobs         *int            `json:"top_logprobs"`
 }
 
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
@@ -59,7 +100,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.MaxCompletionTokens != nil {
-		req.MaxTokens = req.MaxCompletionTokens
+		req.MaxTokens, req.maxTokensName = req.MaxCompletionTokens, "max_completion_tokens"
 	}
 	pr, ae := s.check(&req.params)
 	if ae != nil {
@@ -72,16 +113,31 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := make([]chat.Message, len(req.Messages))
 	for i, m := range req.Messages {
+		path := index("messages", i)
 		if !chatRoles[m.Role] {
-			writeAPIError(w, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value",
-				"messages[%d].role %q: want system, developer, user, assistant or tool", i, m.Role))
+			writeAPIError(w, badRequest(path+".role", "invalid_value",
+				"%s.role %q: want system, developer, user, assistant or tool", path, m.Role))
+			return
+		}
+		for _, f := range []struct {
+			name string
+			v    any
+		}{{"tool_calls", m.ToolCalls}, {"function_call", m.FunctionCall}, {"audio", m.Audio}} {
+			if f.v != nil {
+				writeAPIError(w, badRequest(path+"."+f.name, "unsupported_parameter", "%s.%s is not supported by this server", path, f.name))
+				return
+			}
+		}
+		text, ae := m.Content.textOf(path + ".content")
+		if ae != nil {
+			writeAPIError(w, ae)
 			return
 		}
 		role := m.Role
 		if role == "developer" {
 			role = "system" // OpenAI's newer name; templates know "system"
 		}
-		msgs[i] = chat.Message{Role: role, Content: string(m.Content)}
+		msgs[i] = chat.Message{Role: role, Content: text}
 	}
 	lp := chatLogprobs{}
 	if req.Logprobs != nil && *req.Logprobs {
@@ -99,18 +155,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		lp.top = *req.TopLogprobs
 	}
 	pr.req.Logprobs, pr.req.TopLogprobs = lp.on, lp.top
+	if ae := s.countCheck(1, pr, "n"); ae != nil {
+		writeAPIError(w, ae)
+		return
+	}
 	ids, err := s.e.ChatPrompt(msgs)
 	if err != nil {
 		writeAPIError(w, badRequest("messages", "invalid_value", "%v", err))
 		return
 	}
 	prompts := [][]int32{ids}
-	reqs, ae := s.requests(prompts, pr, "messages")
+	reqs, release, ae := s.requests(prompts, pr, "messages")
 	if ae != nil {
 		writeAPIError(w, ae)
 		return
 	}
-	s.run(w, r, prompts, reqs, pr, &chatShape{s: s, lp: lp, ignoreEOS: pr.req.IgnoreEOS}, "chatcmpl-", "messages")
+	s.run(w, r, prompts, reqs, release, pr, &chatShape{s: s, lp: lp, ignoreEOS: pr.req.IgnoreEOS}, "chatcmpl-", "messages")
 }
 
 type chatLogprobs struct {
@@ -183,26 +243,30 @@ func isEOS(e *engine.Engine, id int32, ignore bool) bool {
 
 type chatChoice struct {
 	Index        int              `json:"index"`
-	Message      chat.Message     `json:"message"`
+	Message      struct {
+		chat.Message
+		Refusal *string `json:"refusal"` // always null: this server never refuses in-band
+	} `json:"message"`
 	Logprobs     *chatLogprobsOut `json:"logprobs"`
 	FinishReason string           `json:"finish_reason"`
 }
 
 type chatResponse struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   *usage       `json:"usage"`
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             *usage       `json:"usage"`
 }
 
 func (c *chatShape) response(id string, created int64, results []engine.Result, u *usage) any {
 	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: c.s.o.ModelName,
-		Choices: make([]chatChoice, len(results)), Usage: u}
+		SystemFingerprint: c.s.fingerprint, Choices: make([]chatChoice, len(results)), Usage: u}
 	for i, r := range results {
-		resp.Choices[i] = chatChoice{Index: i, Message: chat.Message{Role: chat.RoleAssistant, Content: r.Text},
-			Logprobs: c.logprobs(r.Tokens), FinishReason: r.FinishReason}
+		resp.Choices[i] = chatChoice{Index: i, Logprobs: c.logprobs(r.Tokens), FinishReason: r.FinishReason}
+		resp.Choices[i].Message.Message = chat.Message{Role: chat.RoleAssistant, Content: r.Text}
 	}
 	return resp
 }
@@ -210,6 +274,9 @@ func (c *chatShape) response(id string, created int64, results []engine.Result, 
 type chatDelta struct {
 	Role    string  `json:"role,omitempty"`
 	Content *string `json:"content,omitempty"`
+	// Refusal is null in a choice's first chunk (as OpenAI sends it) and
+	// absent after.
+	Refusal json.RawMessage `json:"refusal,omitempty"`
 }
 
 type chatChunkChoice struct {
@@ -220,12 +287,13 @@ type chatChunkChoice struct {
 }
 
 type chatChunk struct {
-	ID      string            `json:"id"`
-	Object  string            `json:"object"`
-	Created int64             `json:"created"`
-	Model   string            `json:"model"`
-	Choices []chatChunkChoice `json:"choices"`
-	Usage   *usage            `json:"usage"`
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Created           int64             `json:"created"`
+	Model             string            `json:"model"`
+	SystemFingerprint string            `json:"system_fingerprint"`
+	Choices           []chatChunkChoice `json:"choices"`
+	Usage             *usage            `json:"usage"`
 }
 
 func (c *chatShape) chunk(id string, created int64, idx int, ev *engine.Event, first bool) any {
@@ -233,17 +301,17 @@ func (c *chatShape) chunk(id string, created int64, idx int, ev *engine.Event, f
 	text := ev.Text
 	ch.Delta.Content = &text
 	if first {
-		ch.Delta.Role = "assistant"
+		ch.Delta.Role, ch.Delta.Refusal = "assistant", json.RawMessage("null")
 	}
 	if ev.Done {
 		fr := ev.FinishReason
 		ch.FinishReason = &fr
 	}
 	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.s.o.ModelName,
-		Choices: []chatChunkChoice{ch}}
+		SystemFingerprint: c.s.fingerprint, Choices: []chatChunkChoice{ch}}
 }
 
 func (c *chatShape) usageChunk(id string, created int64, u *usage) any {
 	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.s.o.ModelName,
-		Choices: []chatChunkChoice{}, Usage: u}
+		SystemFingerprint: c.s.fingerprint, Choices: []chatChunkChoice{}, Usage: u}
 }

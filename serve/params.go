@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"strconv"
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
@@ -12,6 +14,18 @@ import (
 
 // stopList is OpenAI's "stop": a string, a list of up to 4 strings, or null.
 type stopList []string
+
+func init() {
+	checkers[reflect.TypeFor[stopList]()] = func(w *walker, tok token, path string) *apiError {
+		if tok.kind == '"' || tok.kind == 'n' {
+			return nil
+		}
+		if tok.kind != '[' {
+			return mismatch(path, "a string or an array of strings", tok)
+		}
+		return w.check(tok, reflect.TypeFor[[]string](), path)
+	}
+}
 
 func (s *stopList) UnmarshalJSON(b []byte) error {
 	var one *string
@@ -29,6 +43,9 @@ func (s *stopList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// maxLogitBias is the most tokens logit_bias may name (OpenAI's limit).
+const maxLogitBias = 300
+
 // params are the request fields chat and completions share.
 type params struct {
 	Model         string   `json:"model"`
@@ -42,8 +59,64 @@ type params struct {
 	Stream        bool     `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
+		// Obfuscation pads chunks against length side channels; this
+		// server never pads, so either value is honoured.
+		IncludeObfuscation *bool `json:"include_obfuscation"`
 	} `json:"stream_options"`
-	IgnoreEOS bool `json:"ignore_eos"` // vLLM's extension
+	IgnoreEOS        bool               `json:"ignore_eos"` // vLLM's extension
+	LogitBias        map[string]float64 `json:"logit_bias"`
+	PresencePenalty  *float64           `json:"presence_penalty"`
+	FrequencyPenalty *float64           `json:"frequency_penalty"`
+	// User identifies the caller for the caller's own records; it changes
+	// nothing here.
+	User *string `json:"user"`
+
+	// OpenAI parameters this server does not implement: a request that sets
+	// one is refused naming it, rather than answered as if it were unset.
+	Tools             any `json:"tools"`
+	ToolChoice        any `json:"tool_choice"`
+	ParallelToolCalls any `json:"parallel_tool_calls"`
+	Functions         any `json:"functions"`
+	FunctionCall      any `json:"function_call"`
+	ResponseFormat    any `json:"response_format"`
+	Store             any `json:"store"`
+	Metadata          any `json:"metadata"`
+	ServiceTier       any `json:"service_tier"`
+	Modalities        any `json:"modalities"`
+	Audio             any `json:"audio"`
+	Prediction        any `json:"prediction"`
+	ReasoningEffort   any `json:"reasoning_effort"`
+	WebSearchOptions  any `json:"web_search_options"`
+	BestOf            any `json:"best_of"`
+
+	maxTokensName string // the field MaxTokens came from ("" is max_tokens)
+}
+
+// unsupported names the first unimplemented parameter p sets.
+func (p *params) unsupported() string {
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"tools", p.Tools}, {"tool_choice", p.ToolChoice}, {"parallel_tool_calls", p.ParallelToolCalls},
+		{"functions", p.Functions}, {"function_call", p.FunctionCall}, {"response_format", p.ResponseFormat},
+		{"store", p.Store}, {"metadata", p.Metadata}, {"service_tier", p.ServiceTier}, {"modalities", p.Modalities},
+		{"audio", p.Audio}, {"prediction", p.Prediction}, {"reasoning_effort", p.ReasoningEffort},
+		{"web_search_options", p.WebSearchOptions}, {"best_of", p.BestOf}} {
+		switch v := f.v.(type) {
+		case nil:
+		case bool:
+			if v { // store: false, parallel_tool_calls: false ask for nothing
+				return f.name
+			}
+		case float64:
+			if f.name != "best_of" || v != 1 {
+				return f.name
+			}
+		default:
+			return f.name
+		}
+	}
+	return ""
 }
 
 // parsed is a validated request, ready to become engine requests.
@@ -58,6 +131,9 @@ type parsed struct {
 // check validates the shared fields. Defaults follow OpenAI: temperature 1,
 // top_p 1, n 1, a fresh random seed when none is given.
 func (s *Server) check(p *params) (*parsed, *apiError) {
+	if name := p.unsupported(); name != "" {
+		return nil, badRequest(name, "unsupported_parameter", "%s is not supported by this server", name)
+	}
 	if p.Model == "" {
 		return nil, badRequest("model", "missing_required_parameter", "you must provide a model parameter")
 	}
@@ -94,10 +170,48 @@ func (s *Server) check(p *params) (*parsed, *apiError) {
 		out.n = *p.N
 	}
 	if p.MaxTokens != nil {
+		name := p.maxTokensName
+		if name == "" {
+			name = "max_tokens"
+		}
 		if *p.MaxTokens < 1 {
-			return nil, badRequest("max_tokens", "invalid_value", "max_tokens %d: want >= 1", *p.MaxTokens)
+			return nil, badRequest(name, "invalid_value", "%s %d: want >= 1", name, *p.MaxTokens)
+		}
+		// Every prompt has a token, so more than ContextLen-1 never fits.
+		if ctx := s.e.ContextLen(); *p.MaxTokens > ctx-1 {
+			return nil, badRequest(name, "context_length_exceeded",
+				"%s %d: this model's context is %d tokens, prompt included", name, *p.MaxTokens, ctx)
 		}
 		out.maxTokens = *p.MaxTokens
+	}
+	for _, pen := range []struct {
+		name string
+		v    *float64
+		to   *float64
+	}{{"presence_penalty", p.PresencePenalty, &smp.PresencePenalty}, {"frequency_penalty", p.FrequencyPenalty, &smp.FrequencyPenalty}} {
+		if pen.v != nil {
+			if !(*pen.v >= -2 && *pen.v <= 2) {
+				return nil, badRequest(pen.name, "invalid_value", "%s %v: want a number in [-2, 2]", pen.name, *pen.v)
+			}
+			*pen.to = *pen.v
+		}
+	}
+	if len(p.LogitBias) > 0 {
+		if len(p.LogitBias) > maxLogitBias {
+			return nil, badRequest("logit_bias", "invalid_value", "logit_bias holds %d tokens: at most %d", len(p.LogitBias), maxLogitBias)
+		}
+		V := s.e.Model.Cfg.Vocab
+		smp.LogitBias = make(map[int32]float32, len(p.LogitBias))
+		for k, b := range p.LogitBias {
+			id, err := strconv.ParseInt(k, 10, 32)
+			if err != nil || id < 0 || int(id) >= V {
+				return nil, badRequest("logit_bias", "invalid_value", "logit_bias key %q: want a token id in [0, %d)", k, V)
+			}
+			if !(b >= -100 && b <= 100) {
+				return nil, badRequest("logit_bias", "invalid_value", "logit_bias[%s] %v: want a number in [-100, 100]", k, b)
+			}
+			smp.LogitBias[int32(id)] = float32(b)
+		}
 	}
 	if len(p.Stop) > 4 {
 		return nil, badRequest("stop", "invalid_value", "stop holds %d strings: at most 4", len(p.Stop))
@@ -119,31 +233,6 @@ func (s *Server) check(p *params) (*parsed, *apiError) {
 	}
 	out.req = engine.Request{Sampling: smp, Seed: seed, Stop: p.Stop, IgnoreEOS: p.IgnoreEOS}
 	return out, nil
-}
-
-// requests are the engine requests for prompts, n choices each (choice
-// index p*n+i), all drawing from the request's seed on stream i.
-func (s *Server) requests(prompts [][]int32, pr *parsed, param string) ([]engine.Request, *apiError) {
-	ctxLen := s.e.ContextLen()
-	var reqs []engine.Request
-	for pi, ids := range prompts {
-		if len(ids) == 0 {
-			return nil, badRequest(param, "invalid_value", "prompt %d encodes to no tokens", pi)
-		}
-		mt := pr.maxTokens
-		if mt == 0 {
-			mt = ctxLen - len(ids)
-			if mt < 1 {
-				return nil, engineError(&engine.TooLongError{Prompt: len(ids), MaxTokens: 1, Context: ctxLen}, param)
-			}
-		}
-		for i := 0; i < pr.n; i++ {
-			r := pr.req
-			r.Prompt, r.MaxTokens, r.Stream = ids, mt, uint64(i)
-			reqs = append(reqs, r)
-		}
-	}
-	return reqs, nil
 }
 
 type usage struct {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,63 +22,39 @@ type shape interface {
 	usageChunk(id string, created int64, u *usage) any
 }
 
-// run submits reqs (param names the field a too-long error blames) and answers with their results, plain or streamed.
+// run submits reqs (param names the field a too-long error blames) and
+// answers with their results, plain or streamed. release returns the
+// request's token reservation once nothing of it is left in the engine.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, prompts [][]int32, reqs []engine.Request,
-	pr *parsed, sh shape, prefix, param string) {
-	jobs, err := s.e.Submit(r.Context(), reqs...)
+	release func(), pr *parsed, sh shape, prefix, param string) {
+	start := time.Now()
+	defer release()
+	// The jobs end with the request, or earlier when a stream's reader fails.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	jobs, err := s.e.Submit(ctx, reqs...)
 	if err != nil {
-		writeAPIError(w, engineError(err, param))
+		writeAPIError(w, s.engineError(err, param))
 		return
 	}
+	s.metrics.start()
+	results := make([]engine.Result, len(jobs))
+	defer func() {
+		n := 0
+		for _, p := range prompts {
+			n += len(p)
+		}
+		s.metrics.end(n)
+	}()
 	id, created := newID(prefix), time.Now().Unix()
-	if !pr.stream {
-		results := make([]engine.Result, len(jobs))
-		var firstErr error
-		for i, j := range jobs {
-			// Every job is waited for, so none is left running for nobody.
-			if results[i], err = j.Wait(); err != nil && firstErr == nil {
-				firstErr = err
-			}
-		}
-		if firstErr != nil {
-			if r.Context().Err() == nil {
-				writeAPIError(w, engineError(firstErr, ""))
-			}
-			return
-		}
-		writeJSON(w, sh.response(id, created, results, makeUsage(prompts, results)))
-		return
-	}
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriter(w)
-	flusher, _ := w.(http.Flusher)
-	send := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(bw, "data: %s\n\n", b); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	}
 
 	type tagged struct {
 		idx int
 		ev  engine.Event
 	}
-	// Fan the choices' events into one ordered stream of chunks.
+	// Fan the choices' events into one ordered stream. Every job is read to
+	// its end, so none is left running for nobody (a gone client's context
+	// ends them at the next step).
 	evs := make(chan tagged)
 	for i, j := range jobs {
 		go func() {
@@ -86,40 +63,87 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, prompts [][]int32, 
 			}
 		}()
 	}
-	results := make([]engine.Result, len(jobs))
+	var send func(v any) error
+	var bw *bufio.Writer
+	if pr.stream {
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Connection", "keep-alive")
+		setWriteDeadline(w, s.o.WriteTimeout)
+		w.WriteHeader(http.StatusOK)
+		bw = bufio.NewWriter(w)
+		rc := http.NewResponseController(w)
+		send = func(v any) error {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			// A reader that stalls for WriteTimeout loses its stream (and
+			// its row) instead of holding it.
+			rc.SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
+			if _, err := fmt.Fprintf(bw, "data: %s\n\n", b); err != nil {
+				return err
+			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+	}
 	started := make([]bool, len(jobs))
-	failed := false
+	var firstErr error
+	gotFirst := false
 	for left := len(jobs); left > 0; {
 		t := <-evs
 		res := &results[t.idx]
 		res.Tokens = append(res.Tokens, t.ev.Tokens...)
-		if t.ev.Done {
-			left--
-			if t.ev.Err != nil && !failed {
-				failed = true
-				ae := engineError(t.ev.Err, "")
-				send(struct {
-					Error *apiError `json:"error"`
-				}{ae})
+		res.Text += t.ev.Text
+		if len(t.ev.Tokens) > 0 {
+			s.metrics.generated(len(t.ev.Tokens))
+			if !gotFirst {
+				gotFirst = true
+				s.metrics.firstToken(time.Since(start))
 			}
 		}
-		if failed {
-			continue // drain the other choices; their rows end with the request context
+		if t.ev.Done {
+			left--
+			res.FinishReason = t.ev.FinishReason
+			if t.ev.Err != nil && firstErr == nil {
+				firstErr = t.ev.Err
+				if pr.stream && r.Context().Err() == nil {
+					send(struct {
+						Error *apiError `json:"error"`
+					}{engineError(t.ev.Err, "")})
+				}
+			}
+		}
+		if !pr.stream || firstErr != nil {
+			continue // drain the other choices
 		}
 		if err := send(sh.chunk(id, created, t.idx, &t.ev, !started[t.idx])); err != nil {
-			failed = true // the client went away; r.Context() ends the jobs
+			firstErr = err // the client went away or stalled
+			cancel()
 		}
 		started[t.idx] = true
 	}
-	if failed {
+	if firstErr != nil {
+		if !pr.stream && r.Context().Err() == nil {
+			writeAPIError(w, engineError(firstErr, ""))
+		}
+		return
+	}
+	if !pr.stream {
+		setWriteDeadline(w, s.o.WriteTimeout)
+		writeJSON(w, sh.response(id, created, results, makeUsage(prompts, results)))
 		return
 	}
 	if pr.includeUsage {
-		send(sh.usageChunk(id, created, makeUsage(prompts, results)))
+		if send(sh.usageChunk(id, created, makeUsage(prompts, results))) != nil {
+			return
+		}
 	}
 	fmt.Fprint(bw, "data: [DONE]\n\n")
 	bw.Flush()
-	if flusher != nil {
-		flusher.Flush()
-	}
+	http.NewResponseController(w).Flush()
 }

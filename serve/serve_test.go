@@ -269,8 +269,14 @@ func TestBadRequests(t *testing.T) {
 
 	p = chatParams("hi", 1000)
 	_, err = client.Chat.Completions.New(ctx, p)
-	apiErr(t, err, 400, "messages")
+	apiErr(t, err, 400, "max_tokens")
 	var ae *openai.Error
+	if errors.As(err, &ae); ae.Code != "context_length_exceeded" {
+		t.Errorf("code %q", ae.Code)
+	}
+	p = chatParams(strings.Repeat("whale ", 40), 500)
+	_, err = client.Chat.Completions.New(ctx, p)
+	apiErr(t, err, 400, "messages")
 	if errors.As(err, &ae); ae.Code != "context_length_exceeded" {
 		t.Errorf("code %q", ae.Code)
 	}
@@ -306,7 +312,7 @@ func TestBadRequests(t *testing.T) {
 		want   string
 	}{
 		{`{"model": "tiny", "messages": [`, 400, "not valid JSON"},
-		{`{"model": "tiny", "messages": "hi"}`, 400, `"messages"`},
+		{`{"model": "tiny", "messages": "hi"}`, 400, `"param":"messages"`},
 		{`{"model": "tiny", "messages": [{"role": "wizard", "content": "hi"}]}`, 400, "role"},
 		{`{"model": "tiny", "messages": [{"role": "user", "content": "` + strings.Repeat("a", 3000) + `"}]}`, 413, "exceeds"},
 	} {

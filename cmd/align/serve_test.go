@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -76,6 +77,31 @@ func TestServeCLIBadFlags(t *testing.T) {
 		_, stderr, err := runAlign(t, "", append([]string{"serve", "--model", dir, "--addr", "127.0.0.1:0"}, c.args...)...)
 		if err == nil || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: err %v, stderr %q, want it to name %s", c.args, err, stderr, c.want)
+		}
+	}
+}
+
+func TestServeAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/key"
+	if err := os.WriteFile(file, []byte("  from-file \nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ALIGN_API_KEY", "from-env")
+	for _, c := range []struct {
+		o       serveFlags
+		want    string
+		wantErr string
+	}{
+		{serveFlags{apiKeyFile: file}, "from-file", ""},
+		{serveFlags{apiKey: "flag"}, "flag", ""},
+		{serveFlags{}, "from-env", ""},
+		{serveFlags{apiKey: "a", apiKeyFile: file}, "", "give one"},
+		{serveFlags{apiKeyFile: dir + "/missing"}, "", "--api-key-file"},
+	} {
+		got, err := serveAPIKey(&c.o)
+		if got != c.want || (err == nil) != (c.wantErr == "") || err != nil && !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%+v: %q, %v", c.o, got, err)
 		}
 	}
 }
