@@ -86,9 +86,9 @@ type chatRequest struct {
 		FunctionCall any     `json:"function_call"`
 		Audio        any     `json:"audio"`
 	} `json:"messages"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Logprobs            *bool           `json:"logprobs"`
-	TopLogprobs         *int            `json:"top_logprobs"`
+	MaxCompletionTokens *int  `json:"max_completion_tokens"`
+	Logprobs            *bool `json:"logprobs"`
+	TopLogprobs         *int  `json:"top_logprobs"`
 }
 
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
@@ -242,8 +242,8 @@ func isEOS(e *engine.Engine, id int32, ignore bool) bool {
 }
 
 type chatChoice struct {
-	Index        int              `json:"index"`
-	Message      struct {
+	Index   int `json:"index"`
+	Message struct {
 		chat.Message
 		Refusal *string `json:"refusal"` // always null: this server never refuses in-band
 	} `json:"message"`
