@@ -45,9 +45,9 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 		return &apiError{Message: "reading the request body: " + err.Error(), Type: "invalid_request_error",
 			status: http.StatusBadRequest}
 	}
-	// The body is in: the read deadline (ReadTimeout) has done its work. Left
-	// set, it would fire during a long generation and cancel the request.
-	clearReadDeadline(w)
+	// The body is in. net/http clears the read deadline (ReadTimeout) now,
+	// before it watches the connection for the client leaving, so a long
+	// generation is not cut by it (TestLongRequestOutlivesReadTimeout).
 	// Parsing is CPU work: one per CPU at a time also bounds the memory
 	// parses hold at once (bodyAlloc per body byte each).
 	select {

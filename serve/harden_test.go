@@ -308,7 +308,9 @@ func TestTimeoutsAndKeyFirst(t *testing.T) {
 		t.Fatal("a slow or idle connection was held past its timeout")
 	}
 	// A wrong key is answered without the 100,000-byte body, and the
-	// connection is closed rather than drained.
+	// connection is closed rather than drained (draining would wait for the
+	// body until ReadTimeout, here 60 s).
+	addr = serveOn(t, New(e, Options{ModelName: modelName, APIKey: "sekrit", ReadTimeout: time.Minute}))
 	c := dial(head + "Authorization: Bearer wrong\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -124,7 +124,3 @@ func (w *statusWriter) Flush() {
 func setWriteDeadline(w http.ResponseWriter, d time.Duration) {
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 }
-
-func clearReadDeadline(w http.ResponseWriter) {
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
-}

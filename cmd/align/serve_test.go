@@ -34,10 +34,11 @@ func TestServeCLI(t *testing.T) {
 	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("address line %q", line)
 	}
-	post := func(key string) (int, string) {
+	post := func(key string, ctype ...string) (int, string) {
 		req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(
 			`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0}`))
 		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", append(ctype, "application/json")[0])
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -51,6 +52,9 @@ func TestServeCLI(t *testing.T) {
 	}
 	if code, body := post("nope"); code != 401 || !strings.Contains(body, "invalid_api_key") {
 		t.Fatalf("%d %s", code, body)
+	}
+	if code, body := post("k", "text/plain"); code != 415 {
+		t.Fatalf("text/plain: %d %s", code, body)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
