@@ -54,7 +54,8 @@ func (e *Engine) run(cache *model.KVCache) {
 		e.mu.Unlock()
 		if closed {
 			for _, s := range slots {
-				if s != nil {
+				// A job that finished at the last step has closed its events.
+				if s != nil && !s.done {
 					finishErr(s.job, ErrClosed)
 				}
 			}
