@@ -3,7 +3,6 @@ package cai
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -18,25 +17,17 @@ type Pair struct {
 	A, B   string
 }
 
-// Label is a judge's verdict on one Pair under one principle.
+// Label is a judge's verdict on one Pair under one principle: the pair
+// judged in both orders by judge.CompareBoth, whose Pairwise holds PA (the
+// probability that A is better, averaged over the orders, so a judge that
+// always picks the first position lands on 0.5), the raw answer in each
+// order, Tie, and Inconsistent (judge's one consistency rule: the orders do
+// not give the same verdict).
 type Label struct {
 	Index     int
 	Principle string
-	// PA is the probability that A is better, averaged over both orders:
-	// (P(A|A first) + 1 − P(B|B first)) / 2, so a judge that always picks
-	// the first position lands on 0.5.
-	PA float64
-	// PAB and PBA are the judge's answers in each order: the probability
-	// that the response shown first is better.
-	PAB, PBA float64
-	// Consistent is false when the two orders disagree: opposite winners,
-	// or a tie in one order and a winner in the other.
-	Consistent bool
+	judge.Pairwise
 }
-
-// Tie reports a pair the judge could not separate; it makes no preference
-// row.
-func (l Label) Tie() bool { return math.Abs(l.PA-0.5) < 1e-9 }
 
 // LabelOptions control LabelPairs.
 type LabelOptions struct {
@@ -60,59 +51,36 @@ func RenderPrompt(msgs []chat.Message) string {
 }
 
 // LabelPairs asks j which response of each pair better follows a randomly
-// drawn principle, in both orders, in one Compare call.
+// drawn principle, in both orders, in one judge.CompareBoth call.
 func LabelPairs(ctx context.Context, j judge.Judge, c *Constitution, pairs []Pair, o LabelOptions) ([]Label, error) {
-	reqs := make([]judge.Comparison, 0, 2*len(pairs))
+	reqs := make([]judge.Comparison, len(pairs))
 	ps := make([]Principle, len(pairs))
 	for i, p := range pairs {
 		ps[i] = c.Principles[rand.New(rand.NewPCG(o.Seed, uint64(p.Index))).IntN(len(c.Principles))]
-		prompt := RenderPrompt(p.Prompt)
-		crit := ps[i].Criterion()
-		reqs = append(reqs, judge.Comparison{Prompt: prompt, A: p.A, B: p.B, Criterion: crit},
-			judge.Comparison{Prompt: prompt, A: p.B, B: p.A, Criterion: crit})
+		reqs[i] = judge.Comparison{Prompt: RenderPrompt(p.Prompt), A: p.A, B: p.B, Criterion: ps[i].Criterion()}
 	}
-	got, err := j.Compare(ctx, reqs)
-	if err == nil && len(got) != len(reqs) {
-		err = fmt.Errorf("judge returned %d answers for %d comparisons", len(got), len(reqs))
-	}
+	both, err := judge.CompareBoth(ctx, j, reqs)
 	if err != nil {
 		return nil, fmt.Errorf("cai: labelling: %w", err)
 	}
 	out := make([]Label, len(pairs))
 	for i, p := range pairs {
-		ab, ba := got[2*i].PA, got[2*i+1].PA
-		for _, v := range []float64{ab, ba} {
-			if !(v >= 0 && v <= 1) {
-				return nil, fmt.Errorf("cai: labelling pair %d: judge probability %v outside [0,1]", p.Index, v)
-			}
-		}
-		out[i] = Label{Index: p.Index, Principle: ps[i].Name, PAB: ab, PBA: ba, PA: (ab + 1 - ba) / 2,
-			Consistent: sign(ab-0.5) == -sign(ba-0.5)}
+		out[i] = Label{Index: p.Index, Principle: ps[i].Name, Pairwise: both[i]}
 	}
 	return out, nil
-}
-
-func sign(x float64) int {
-	switch {
-	case x > 1e-9:
-		return 1
-	case x < -1e-9:
-		return -1
-	}
-	return 0
 }
 
 // Row is the preference row for a labelled pair: chosen is the side the
 // judge preferred, PChosen the averaged probability for it. Ties give nil.
 func (l Label) Row(p Pair) *PreferenceRow {
-	if l.Tie() {
+	if l.Tie {
 		return nil
 	}
 	chosen, rejected, pc := p.A, p.B, l.PA
 	if l.PA < 0.5 {
 		chosen, rejected, pc = p.B, p.A, 1-l.PA
 	}
-	cons := l.Consistent
+	cons := !l.Inconsistent
 	return &PreferenceRow{Prompt: p.Prompt, Chosen: assistant(chosen), Rejected: assistant(rejected),
 		PChosen: &pc, Principle: l.Principle, Consistent: &cons}
 }

@@ -51,7 +51,8 @@ func TestLabelPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.seen) != 8 || j.seen[0].A != "good" || j.seen[1].A != "bad" || j.seen[1].B != "good" {
+	// judge.CompareBoth's layout: every pair as given, then every pair swapped.
+	if len(j.seen) != 8 || j.seen[0].A != "good" || j.seen[4].A != "bad" || j.seen[4].B != "good" || j.seen[5].A != "good" {
 		t.Fatalf("comparisons %+v", j.seen)
 	}
 	// Hand-computed: (0.9 + 1 − 0.3)/2 = 0.8; mirrored (0.3 + 1 − 0.9)/2 = 0.2;
@@ -60,12 +61,12 @@ func TestLabelPairs(t *testing.T) {
 		pa         float64
 		consistent bool
 	}{{0.8, true}, {0.2, true}, {0.5, false}, {0.65, false}} {
-		if math.Abs(ls[i].PA-want.pa) > 1e-12 || ls[i].Consistent != want.consistent {
+		if math.Abs(ls[i].PA-want.pa) > 1e-12 || ls[i].Inconsistent == want.consistent {
 			t.Errorf("pair %d: %+v, want PA %v consistent %v", i, ls[i], want.pa, want.consistent)
 		}
 		p, _ := c.Principle(ls[i].Principle)
-		if j.seen[2*i].Criterion != p.Criterion() || j.seen[2*i+1].Criterion != p.Criterion() || j.seen[2*i].Prompt != "q" {
-			t.Errorf("pair %d asked %+v under %s", i, j.seen[2*i], p.Name)
+		if j.seen[i].Criterion != p.Criterion() || j.seen[4+i].Criterion != p.Criterion() || j.seen[i].Prompt != "q" {
+			t.Errorf("pair %d asked %+v under %s", i, j.seen[i], p.Name)
 		}
 	}
 	r := ls[0].Row(pairs[0])

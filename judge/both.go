@@ -12,13 +12,16 @@ type Pairwise struct {
 	PA float64
 	// AB and BA are the raw answers in each order (BA.PA is P(B better)).
 	AB, BA Preference
-	// Tie: PA is 0.5. Inconsistent: each order names a different winner
-	// (position bias outweighs the content).
+	// Tie: PA is 0.5. Inconsistent: the two orders do not give the same
+	// verdict — opposite winners (position bias outweighs the content), or a
+	// tie in one order and a winner in the other. This is the one
+	// consistency rule: eval's win-rates and cai's labels both use it.
 	Tie, Inconsistent bool
 }
 
 // CompareBoth asks j every comparison as given and with A and B swapped, in
-// one batch, and combines the two answers.
+// one batch (all as given, then all swapped), and combines the two answers.
+// A probability outside [0,1] is an error naming the comparison.
 func CompareBoth(ctx context.Context, j Judge, reqs []Comparison) ([]Pairwise, error) {
 	all := make([]Comparison, 0, 2*len(reqs))
 	all = append(all, reqs...)
@@ -36,10 +39,15 @@ func CompareBoth(ctx context.Context, j Judge, reqs []Comparison) ([]Pairwise, e
 	out := make([]Pairwise, len(reqs))
 	for i := range reqs {
 		ab, ba := prefs[i], prefs[len(reqs)+i]
+		for _, p := range []float64{ab.PA, ba.PA} {
+			if !(p >= 0 && p <= 1) {
+				return nil, fmt.Errorf("comparison %d: judge probability %v outside [0,1]", i, p)
+			}
+		}
 		p1, p2 := ab.PA, 1-ba.PA // both P(A better)
 		w1, w2 := side(p1), side(p2)
 		pa := (p1 + p2) / 2
-		out[i] = Pairwise{PA: pa, AB: ab, BA: ba, Tie: side(pa) == 0, Inconsistent: w1 != 0 && w2 != 0 && w1 != w2}
+		out[i] = Pairwise{PA: pa, AB: ab, BA: ba, Tie: side(pa) == 0, Inconsistent: w1 != w2}
 	}
 	return out, nil
 }

@@ -78,21 +78,38 @@ func (f firstBiased) Compare(_ context.Context, reqs []Comparison) ([]Preference
 func (firstBiased) Grade(context.Context, []Grading) ([]Grade, error) { return nil, nil }
 
 func TestCompareBoth(t *testing.T) {
-	j := firstBiased{map[string]float64{"good": 0.2, "bad": -0.2, "ok": 0}}
-	got, err := CompareBoth(context.Background(), j, []Comparison{{A: "good", B: "bad"}, {A: "ok", B: "ok"}, {A: "ok", B: "good"}})
+	j := firstBiased{map[string]float64{"good": 0.2, "bad": -0.2, "ok": 0, "meh": -0.1}}
+	got, err := CompareBoth(context.Background(), j, []Comparison{{A: "good", B: "bad"}, {A: "ok", B: "ok"}, {A: "ok", B: "good"}, {A: "meh", B: "good"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// good/bad: AB 0.5+0.3+0.4 → 1 (clamped); BA 0.5+0.3-0.4 = 0.4 so P(A)=0.6; mean 0.8.
 	// ok/ok: AB 0.8, BA 0.8 → P(A) 0.2; mean 0.5, a tie, and the orders disagree.
 	// ok/good: AB 0.6; BA 1 → P(A) 0; mean 0.3, the orders disagree.
-	want := []Pairwise{{PA: 0.8}, {PA: 0.5, Tie: true, Inconsistent: true}, {PA: 0.3, Inconsistent: true}}
+	// meh/good: AB 0.5+0.3-0.3 = 0.5, a tie; BA 1 → P(A) 0; mean 0.25: a tie in
+	// one order and a winner in the other is inconsistent too.
+	want := []Pairwise{{PA: 0.8}, {PA: 0.5, Tie: true, Inconsistent: true}, {PA: 0.3, Inconsistent: true}, {PA: 0.25, Inconsistent: true}}
 	for i, w := range want {
 		g := got[i]
 		if math.Abs(g.PA-w.PA) > 1e-12 || g.Tie != w.Tie || g.Inconsistent != w.Inconsistent {
 			t.Errorf("%d: %+v, want %+v", i, g, w)
 		}
 	}
+	j.quality["wild"] = 1 // AB 0.5+0.3+1.2 = 2: no probability
+	if _, err := CompareBoth(context.Background(), unclamped{j}, []Comparison{{A: "wild", B: "bad"}}); err == nil || !strings.Contains(err.Error(), "outside [0,1]") {
+		t.Errorf("a probability of 2: %v", err)
+	}
+}
+
+// unclamped is firstBiased without its clamp to [0,1].
+type unclamped struct{ firstBiased }
+
+func (u unclamped) Compare(_ context.Context, reqs []Comparison) ([]Preference, error) {
+	out := make([]Preference, len(reqs))
+	for i, c := range reqs {
+		out[i].PA = 0.5 + 0.3 + u.quality[c.A] - u.quality[c.B]
+	}
+	return out, nil
 }
 
 type item struct{ ID, Text string }

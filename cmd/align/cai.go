@@ -222,7 +222,7 @@ agreed). Ties (p = 0.5) are left out and counted.`,
 					return err
 				}
 				for k, l := range ls {
-					if !l.Consistent {
+					if l.Inconsistent {
 						inconsistent++
 					}
 					row := l.Row(batch[k])
