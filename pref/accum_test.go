@@ -50,6 +50,24 @@ func accumCases(t *testing.T) []accumCase {
 			return obj, []train.ParamSet{train.ModelParams("model", m)}
 		}})
 	}
+	cs = append(cs, accumCase{"orpo", func(t *testing.T) (train.Objective, []train.ParamSet) {
+		m := tinyModel(t, "llama", 7)
+		obj, err := NewORPOObjective(m, 0.5, pairs(m), 0, testPAD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj, []train.ParamSet{train.ModelParams("model", m)}
+	}})
+	for _, lt := range []string{"sigmoid", "simpo"} {
+		cs = append(cs, accumCase{"cpo " + lt, func(t *testing.T) (train.Objective, []train.ParamSet) {
+			m := tinyModel(t, "llama", 7)
+			obj, err := NewCPOObjective(m, loss.CPOConfig{LossType: lt, Beta: 0.5, SimPOGamma: 0.5, Alpha: 1}, pairs(m), 0, testPAD)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return obj, []train.ParamSet{train.ModelParams("model", m)}
+		}})
+	}
 	cs = append(cs, accumCase{"rm", func(t *testing.T) (train.Objective, []train.ParamSet) {
 		m := tinyModel(t, "llama", 7)
 		p := pairs(m)

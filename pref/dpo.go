@@ -113,6 +113,9 @@ type DPOObjective struct {
 	locs        []string
 	pChosen     []float64 // per pair, 1 for rows without p_chosen
 	soft        bool      // some pair has p_chosen < 1
+	// lossFn replaces loss.DPO for the reference-free one-stage losses
+	// (CPO, ORPO: see NewCPOObjective, NewORPOObjective).
+	lossFn func(loss.PairBatch) (loss.PairResult, error)
 
 	// The training step's pairs and chosen response tokens (PrepareBatch):
 	// the RPO term is a token mean over the whole step, as the pair losses
@@ -143,20 +146,35 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 		}
 		o.ref = &LogProbs{Model: ref, Pad: pad}
 	}
+	err = o.addPairs(pairs, maxLen, func(p Pair, pc float64) error {
+		if pc != 1 && pl.SoftLoss == nil {
+			return fmt.Errorf("%s: p_chosen %v is a soft label, which the %s loss has no form for (use %s, or drop the p_chosen column)",
+				p.Loc, pc, pl.Name, strings.Join(loss.SoftLabelLossNames(), ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// addPairs encodes pairs, each response cut to maxLen, after soft
+// accepts the pair's label (1 when it has no p_chosen).
+func (o *DPOObjective) addPairs(pairs []Pair, maxLen int, soft func(p Pair, pc float64) error) error {
 	for _, p := range pairs {
 		c, r := Join(p.Prompt, p.Chosen).KeepEnd(maxLen), Join(p.Prompt, p.Rejected).KeepEnd(maxLen)
 		for _, s := range []Seq{c, r} {
 			if len(s.IDs) <= max(s.Start, 1) {
-				return nil, fmt.Errorf("%s: no response token left to score (max length %d)", p.Loc, maxLen)
+				return fmt.Errorf("%s: no response token left to score (max length %d)", p.Loc, maxLen)
 			}
 		}
 		pc := 1.0
 		if p.PChosen != nil {
 			pc = *p.PChosen
 		}
-		if pc != 1 && pl.SoftLoss == nil {
-			return nil, fmt.Errorf("%s: p_chosen %v is a soft label, which the %s loss has no form for (use %s, or drop the p_chosen column)",
-				p.Loc, pc, pl.Name, strings.Join(loss.SoftLabelLossNames(), ", "))
+		if err := soft(p, pc); err != nil {
+			return err
 		}
 		o.soft = o.soft || pc != 1
 		o.chosen = append(o.chosen, c)
@@ -164,7 +182,7 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 		o.locs = append(o.locs, p.Loc)
 		o.pChosen = append(o.pChosen, pc)
 	}
-	return o, nil
+	return nil
 }
 
 // checkSelfRef allows the policy to be its own reference only through
@@ -309,7 +327,12 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 		// the step's tokens times that share leaves Σ log p / step tokens.
 		pb.NLLTokens = float64(o.stepChosen) * float64(B) / float64(totalUnits)
 	}
-	res, err := loss.DPO(o.Cfg, pb)
+	var res loss.PairResult
+	if o.lossFn != nil {
+		res, err = o.lossFn(pb)
+	} else {
+		res, err = loss.DPO(o.Cfg, pb)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("batch with %s: %w", o.locs[idx[0]], err)
 	}
