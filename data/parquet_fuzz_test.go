@@ -53,8 +53,9 @@ func FuzzParquetRows(f *testing.F) {
 	f.Add([]byte("PAR1"))
 	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
 
+	dir := f.TempDir() // one file, rewritten per input: inputs run one at a time per process
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := filepath.Join(t.TempDir(), "fuzz.parquet")
+		p := filepath.Join(dir, "fuzz.parquet")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,25 +32,32 @@ func FuzzRemoteResponse(f *testing.F) {
 	}
 	f.Add(uint8(2), []byte(`{"error":"busy"}`), []byte(models), false)
 	f.Add(uint8(0), []byte(`{"choices":[{"message":{"content":"hi"}}]}`), []byte(`{"data":[]}`), false)
+	// One server for the whole run (a server per input makes each one wait
+	// for its connections to close); the fuzz function runs one input at a
+	// time per process, so the answer to serve is set before each call.
+	var answer atomic.Pointer[[3][]byte] // status, body, models body
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := answer.Load()
+		switch r.URL.Path {
+		case "/models":
+			w.Write(a[2])
+		case "/chat/completions":
+			w.WriteHeader([]int{200, 400, 429, 500}[a[0][0]%4])
+			w.Write(a[1])
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	f.Cleanup(ts.Close)
+	hc := &http.Client{Transport: &http.Transport{}}
 	f.Fuzz(func(t *testing.T, status uint8, body, modelsBody []byte, named bool) {
 		code := []int{200, 400, 429, 500}[status%4]
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			switch r.URL.Path {
-			case "/models":
-				w.Write(modelsBody)
-			case "/chat/completions":
-				w.WriteHeader(code)
-				w.Write(body)
-			default:
-				http.NotFound(w, r)
-			}
-		}))
-		defer ts.Close()
+		answer.Store(&[3][]byte{{status}, body, modelsBody})
 		model := ""
 		if named {
 			model = "m"
 		}
-		r := &Remote{BaseURL: ts.URL, Model: model, Client: endpoint.Client{Retries: -1, Timeout: 10 * time.Second}}
+		r := &Remote{BaseURL: ts.URL, Model: model, Client: endpoint.Client{HTTP: hc, Retries: -1, Timeout: 10 * time.Second}}
 		reqs := []Request{{Messages: []chat.Message{{Role: "user", Content: "A or B?"}}, MaxTokens: 1, TopLogprobs: 2}}
 		got, err := r.Chat(context.Background(), reqs)
 		if err != nil {
