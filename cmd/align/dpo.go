@@ -46,7 +46,7 @@ the adapters switched off (no second copy of the weights); OUT then holds PEFT a
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-6, 1
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.StringVar(&o.ref, "ref", "", "reference model directory (default: a frozen copy of --model)")

@@ -56,7 +56,7 @@ steps and checkpoints that --resume continues exactly.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.GroupByLength = 1e-6, false
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	c := &o.cfg
 	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")

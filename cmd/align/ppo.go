@@ -54,7 +54,7 @@ every --sample-steps steps, checkpoint-N every --save-steps steps (rotated by
 	}
 	def := train.DefaultSettings()
 	def.LR, def.LoggingSteps, def.GroupByLength = 3e-6, 1, false
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	// PPO has no held-out set, and its rollouts are not length-bucketed.
 	for _, f := range []string{"eval-steps", "group-by-length"} {

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// pretrainOpts are pretrain's own flags (the loop's are in train.Flags).
+// pretrainOpts are pretrain's own flags (the loop's are in trainFlags).
 type pretrainOpts struct {
 	model, modelConfig, tokenizer string
 	text, evalText                []string
@@ -38,7 +38,7 @@ metrics.jsonl and checkpoint-STEP/ directories.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.LRScheduler, def.WarmupRatio, def.WeightDecay, def.Epochs = 3e-4, "cosine", 0.05, 0.1, 1
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	fs.StringVar(&o.model, "model", "", "HF model directory to continue training")
 	fs.StringVar(&o.modelConfig, "model-config", "", "config.json of a model to initialise randomly")

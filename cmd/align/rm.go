@@ -148,7 +148,7 @@ adapters are merged into the saved model, so OUT is a plain reward model either 
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-5, 1
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.Float64Var(&o.centerRewards, "center-rewards", 0, "coefficient of the mean squared (r_chosen + r_rejected) term that centres rewards on 0 (TRL recommends 0.01)")

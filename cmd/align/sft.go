@@ -41,7 +41,7 @@ config.yaml, metrics.jsonl and checkpoints.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs, def.LRScheduler, def.WarmupRatio = 2e-5, 3, "linear", 0
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	fs.StringVar(&o.model, "model", "", "HF model directory to fine-tune")
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer directory (default: --model)")

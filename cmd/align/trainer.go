@@ -10,7 +10,7 @@ import (
 
 // runTrainer is every trainer command's RunE: resolve the settings (flags over
 // --config), build the job, run the loop, and say where the result is.
-func runTrainer(flags *train.Flags, build func(train.Settings, io.Writer) (*train.Job, error), what string) func(*cobra.Command, []string) error {
+func runTrainer(flags *trainFlags, build func(train.Settings, io.Writer) (*train.Job, error), what string) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		s, err := flags.Resolve(args)
 		if err != nil {

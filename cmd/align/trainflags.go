@@ -1,4 +1,4 @@
-package train
+package main
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/align-go/align/train"
 )
 
 // aliases map HuggingFace/TRL argument names onto ours, so a TRL YAML config
@@ -34,22 +36,21 @@ func normalizeName(name string) string {
 	return n
 }
 
-// ConfigFile is --config FILE.yaml for a command: a YAML mapping of flag
+// configFile is --config FILE.yaml for a command: a YAML mapping of flag
 // names (max_steps or max-steps, and the HF names in aliases) to values,
 // applied to every flag not given on the command line; and the command's
 // resolved flags rendered back as such a file, for OUT/config.yaml. Trainers
-// on the shared loop get it through AddFlags; commands with a loop of their
-// own (ppo) add it directly.
-type ConfigFile struct {
+// get it through addTrainFlags.
+type configFile struct {
 	cmd  *cobra.Command
 	path string
 }
 
-// AddConfigFlag registers --config on cmd and makes its flags accept
+// addConfigFlag registers --config on cmd and makes its flags accept
 // underscored spellings and the aliases. Call it before adding aliases of
 // the command's own (they chain onto this normalisation).
-func AddConfigFlag(cmd *cobra.Command) *ConfigFile {
-	c := &ConfigFile{cmd: cmd}
+func addConfigFlag(cmd *cobra.Command) *configFile {
+	c := &configFile{cmd: cmd}
 	fs := cmd.Flags()
 	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		return pflag.NormalizedName(normalizeName(name))
@@ -60,26 +61,27 @@ func AddConfigFlag(cmd *cobra.Command) *ConfigFile {
 
 // Apply sets, from the --config file if one was given, every flag the
 // command line did not set.
-func (c *ConfigFile) Apply() error {
+func (c *configFile) Apply() error {
 	if c.path == "" {
 		return nil
 	}
 	return applyYAML(c.cmd.Flags(), c.path)
 }
 
-// Flags binds the loop's settings to a cobra command and resolves them
-// against a --config YAML file. Each trainer adds its own flags to the same
-// command; the YAML file may set those too.
-type Flags struct {
+// trainFlags binds the loop's settings (train.Settings, which a Go program
+// fills in directly) to a cobra command and resolves them against a --config
+// YAML file. Each trainer adds its own flags to the same command; the YAML
+// file may set those too.
+type trainFlags struct {
 	cmd    *cobra.Command
-	s      Settings
-	config *ConfigFile
+	s      train.Settings
+	config *configFile
 }
 
-// AddFlags registers the common training flags on cmd with def as defaults,
-// plus --config FILE.yaml (AddConfigFlag).
-func AddFlags(cmd *cobra.Command, def Settings) *Flags {
-	f := &Flags{cmd: cmd, s: def, config: AddConfigFlag(cmd)}
+// addTrainFlags registers the common training flags on cmd with def as defaults,
+// plus --config FILE.yaml (addConfigFlag).
+func addTrainFlags(cmd *cobra.Command, def train.Settings) *trainFlags {
+	f := &trainFlags{cmd: cmd, s: def, config: addConfigFlag(cmd)}
 	fs := cmd.Flags()
 	s := &f.s
 	fs.StringVar(&s.Out, "out", def.Out, "run directory: config.yaml, metrics.jsonl, checkpoints, final model")
@@ -103,7 +105,7 @@ func AddFlags(cmd *cobra.Command, def Settings) *Flags {
 	fs.IntVar(&s.SaveSteps, "save-steps", def.SaveSteps, "write a checkpoint every N steps (0: never)")
 	fs.IntVar(&s.SaveTotalLimit, "save-total-limit", def.SaveTotalLimit, "keep only the newest N checkpoints (0: all)")
 	fs.StringVar(&s.Resume, "resume", def.Resume, "resume from a checkpoint directory; bare --resume takes the newest checkpoint in --out")
-	fs.Lookup("resume").NoOptDefVal = ResumeLatest
+	fs.Lookup("resume").NoOptDefVal = train.ResumeLatest
 	fs.BoolVar(&s.GroupByLength, "group-by-length", def.GroupByLength, "put examples of similar length in the same micro-batch")
 	fs.BoolVar(&s.GradientCheckpointing, "gradient-checkpointing", def.GradientCheckpointing, "keep only each layer's input and recompute the layer in backward: activation memory falls to about 1/layers for one more forward pass per step; gradients are unchanged")
 	if cmd.Args == nil {
@@ -116,21 +118,21 @@ func AddFlags(cmd *cobra.Command, def Settings) *Flags {
 // Resolve applies --config (only to flags not given explicitly), accepts
 // "--resume DIR" written with a space, and validates. args are the
 // command's positional arguments; none other is accepted.
-func (f *Flags) Resolve(args []string) (Settings, error) {
+func (f *trainFlags) Resolve(args []string) (train.Settings, error) {
 	fs := f.cmd.Flags()
 	if len(args) > 0 {
 		rf := fs.Lookup("resume")
-		if rf.Changed && f.s.Resume == ResumeLatest && len(args) == 1 {
+		if rf.Changed && f.s.Resume == train.ResumeLatest && len(args) == 1 {
 			f.s.Resume = args[0]
 		} else {
-			return Settings{}, fmt.Errorf("unexpected argument %q (every option is a --flag)", args[0])
+			return train.Settings{}, fmt.Errorf("unexpected argument %q (every option is a --flag)", args[0])
 		}
 	}
 	if err := f.config.Apply(); err != nil {
-		return Settings{}, err
+		return train.Settings{}, err
 	}
 	if err := f.s.Validate(); err != nil {
-		return Settings{}, err
+		return train.Settings{}, err
 	}
 	return f.s, nil
 }
@@ -201,7 +203,7 @@ func setFromYAML(fs *pflag.FlagSet, fl *pflag.Flag, v *yaml.Node) error {
 			if b, err := strconv.ParseBool(val); err == nil && v.Tag == "!!bool" {
 				val = ""
 				if b {
-					val = ResumeLatest
+					val = train.ResumeLatest
 				}
 			}
 		}
@@ -231,10 +233,10 @@ func setFromYAML(fs *pflag.FlagSet, fl *pflag.Flag, v *yaml.Node) error {
 // ConfigYAML renders every flag of the command (the loop's and the
 // trainer's own) as resolved, underscored like a TRL config, for
 // OUT/config.yaml. It is a valid --config file for the same command.
-func (f *Flags) ConfigYAML() ([]byte, error) { return f.config.YAML() }
+func (f *trainFlags) ConfigYAML() ([]byte, error) { return f.config.YAML() }
 
 // YAML renders every flag of the command as resolved (ConfigYAML).
-func (c *ConfigFile) YAML() ([]byte, error) {
+func (c *configFile) YAML() ([]byte, error) {
 	var flags []*pflag.Flag
 	c.cmd.Flags().VisitAll(func(fl *pflag.Flag) {
 		switch fl.Name {

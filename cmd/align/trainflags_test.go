@@ -1,4 +1,4 @@
-package train
+package main
 
 import (
 	"math"
@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/align-go/align/train"
 )
 
-// newCmd builds a trainer-like command with the common flags and two of its own.
-func newCmd() (*cobra.Command, *Flags, *[]string, *int) {
+// newTrainCmd builds a trainer-like command with the common flags and two of its own.
+func newTrainCmd() (*cobra.Command, *trainFlags, *[]string, *int) {
 	cmd := &cobra.Command{Use: "t", RunE: func(*cobra.Command, []string) error { return nil }}
-	f := AddFlags(cmd, DefaultSettings())
+	f := addTrainFlags(cmd, train.DefaultSettings())
 	texts := new([]string)
 	seq := new(int)
 	cmd.Flags().StringSliceVar(texts, "text", nil, "")
@@ -22,10 +24,10 @@ func newCmd() (*cobra.Command, *Flags, *[]string, *int) {
 	return cmd, f, texts, seq
 }
 
-func parse(t *testing.T, cmd *cobra.Command, f *Flags, argv ...string) (Settings, error) {
+func parseTrainFlags(t *testing.T, cmd *cobra.Command, f *trainFlags, argv ...string) (train.Settings, error) {
 	t.Helper()
 	if err := cmd.ParseFlags(argv); err != nil {
-		return Settings{}, err
+		return train.Settings{}, err
 	}
 	return f.Resolve(cmd.Flags().Args())
 }
@@ -47,8 +49,8 @@ max-grad-norm: 0.5
 lr: 0.001
 learning_rate_is_not_here: 1
 `)
-	cmd, f, _, _ := newCmd()
-	if _, err := parse(t, cmd, f, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+":6: learning_rate_is_not_here: unknown setting") {
+	cmd, f, _, _ := newTrainCmd()
+	if _, err := parseTrainFlags(t, cmd, f, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+":6: learning_rate_is_not_here: unknown setting") {
 		t.Fatalf("unknown key: got %v", err)
 	}
 
@@ -64,14 +66,14 @@ resume: true
 lr_scheduler: cosine
 group_by_length: false
 `)
-	cmd, f, texts, seq := newCmd()
-	s, err := parse(t, cmd, f, "--config", cfg, "--lr", "0.01", "--seq_len=32", "--batch-size", "3")
+	cmd, f, texts, seq := newTrainCmd()
+	s, err := parseTrainFlags(t, cmd, f, "--config", cfg, "--lr", "0.01", "--seq_len=32", "--batch-size", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultSettings()
+	want := train.DefaultSettings()
 	want.Out, want.MaxSteps, want.MaxGradNorm, want.LR, want.GradAccum = "runs/a", 7, 0.5, 0.01, 4
-	want.BatchSize, want.Resume, want.LRScheduler, want.GroupByLength = 3, ResumeLatest, "cosine", false
+	want.BatchSize, want.Resume, want.LRScheduler, want.GroupByLength = 3, train.ResumeLatest, "cosine", false
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("settings\n got %+v\nwant %+v", s, want)
 	}
@@ -89,8 +91,8 @@ group_by_length: false
 			t.Errorf("config.yaml lacks %q:\n%s", k, y)
 		}
 	}
-	cmd2, f2, texts2, seq2 := newCmd()
-	s2, err := parse(t, cmd2, f2, "--config", writeYAML(t, string(y)))
+	cmd2, f2, texts2, seq2 := newTrainCmd()
+	s2, err := parseTrainFlags(t, cmd2, f2, "--config", writeYAML(t, string(y)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestResumeFlagForms(t *testing.T) {
 		err  string
 	}{
 		{[]string{"--out", "o"}, "", ""},
-		{[]string{"--out", "o", "--resume"}, ResumeLatest, ""},
+		{[]string{"--out", "o", "--resume"}, train.ResumeLatest, ""},
 		{[]string{"--out", "o", "--resume", "o/checkpoint-5"}, "o/checkpoint-5", ""},
 		{[]string{"--out", "o", "--resume=o/checkpoint-6"}, "o/checkpoint-6", ""},
 		{[]string{"--out", "o", "stray"}, "", `unexpected argument "stray"`},
@@ -116,8 +118,8 @@ func TestResumeFlagForms(t *testing.T) {
 		{[]string{"--out", "o", "--lr-scheduler", "step"}, "", `unknown lr schedule "step"`},
 	}
 	for _, tc := range tests {
-		cmd, f, _, _ := newCmd()
-		s, err := parse(t, cmd, f, tc.argv...)
+		cmd, f, _, _ := newTrainCmd()
+		s, err := parseTrainFlags(t, cmd, f, tc.argv...)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: got %v, want %q", tc.argv, err, tc.err)
@@ -130,29 +132,12 @@ func TestResumeFlagForms(t *testing.T) {
 	}
 }
 
-func TestResumeCommand(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"align", "pretrain", "--out", "o"}, "align pretrain --out o --resume"},
-		{[]string{"align", "pretrain", "--resume", "o/checkpoint-4", "--lr", "1e-3"}, "align pretrain --lr 1e-3 --resume"},
-		{[]string{"align", "pretrain", "--resume=x", "--text", "my file.txt"}, "align pretrain --text 'my file.txt' --resume"},
-		{[]string{"align", "pretrain", "--resume", "--text", "it's"}, `align pretrain --text 'it'\''s' --resume`},
-	}
-	for _, tc := range tests {
-		if got := ResumeCommand(tc.args); got != tc.want {
-			t.Errorf("%q: got %s, want %s", tc.args, got, tc.want)
-		}
-	}
-}
-
 // TestConfigFileSpecialFloats: a NaN or infinite float setting written into
 // config.yaml (YAML's .nan, .inf, -.inf) reads back as the same value.
 func TestConfigFileSpecialFloats(t *testing.T) {
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0.25} {
 		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
-		c := AddConfigFlag(cmd)
+		c := addConfigFlag(cmd)
 		var x float64
 		cmd.Flags().Float64Var(&x, "penalty", v, "")
 		b, err := c.YAML()
@@ -160,7 +145,7 @@ func TestConfigFileSpecialFloats(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd2 := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
-		c2 := AddConfigFlag(cmd2)
+		c2 := addConfigFlag(cmd2)
 		var y float64
 		cmd2.Flags().Float64Var(&y, "penalty", 1, "")
 		cmd2.SetArgs([]string{"--config", writeYAML(t, string(b))})
@@ -176,20 +161,20 @@ func TestConfigFileSpecialFloats(t *testing.T) {
 	}
 }
 
-// TestGradientCheckpointingSetting: TRL's name reaches Settings from the
+// TestGradientCheckpointingSetting: TRL's name reaches train.Settings from the
 // command line and from a TRL YAML config (gradient_checkpointing: true).
 func TestGradientCheckpointingSetting(t *testing.T) {
-	cmd, f, _, _ := newCmd()
-	s, err := parse(t, cmd, f, "--out", "o")
+	cmd, f, _, _ := newTrainCmd()
+	s, err := parseTrainFlags(t, cmd, f, "--out", "o")
 	if err != nil || s.GradientCheckpointing {
 		t.Fatalf("default: %v, %v (want off)", s.GradientCheckpointing, err)
 	}
-	cmd, f, _, _ = newCmd()
-	if s, err = parse(t, cmd, f, "--out", "o", "--gradient-checkpointing"); err != nil || !s.GradientCheckpointing {
+	cmd, f, _, _ = newTrainCmd()
+	if s, err = parseTrainFlags(t, cmd, f, "--out", "o", "--gradient-checkpointing"); err != nil || !s.GradientCheckpointing {
 		t.Fatalf("flag: %v, %v", s.GradientCheckpointing, err)
 	}
-	cmd, f, _, _ = newCmd()
-	if s, err = parse(t, cmd, f, "--out", "o", "--config", writeYAML(t, "gradient_checkpointing: true\n")); err != nil || !s.GradientCheckpointing {
+	cmd, f, _, _ = newTrainCmd()
+	if s, err = parseTrainFlags(t, cmd, f, "--out", "o", "--config", writeYAML(t, "gradient_checkpointing: true\n")); err != nil || !s.GradientCheckpointing {
 		t.Fatalf("config: %v, %v", s.GradientCheckpointing, err)
 	}
 }
