@@ -99,7 +99,7 @@ With --lora-r only adapters train and OUT holds PEFT adapters.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-6, 1
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.Float64Var(&o.beta, "beta", 0.1, "weight λ of the odds-ratio term (TRL's beta)")
@@ -123,7 +123,7 @@ With --lora-r only adapters train and OUT holds PEFT adapters.`,
 	}
 	def = train.DefaultSettings()
 	def.LR, def.Epochs = 1e-6, 1
-	flags = train.AddFlags(cmd, def)
+	flags = addTrainFlags(cmd, def)
 	fs = cmd.Flags()
 	c.addFlags(fs)
 	dc := loss.DefaultCPOConfig()
