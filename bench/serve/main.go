@@ -7,7 +7,9 @@
 // the wrong status class.
 //
 //	go build -o /tmp/align ./cmd/align
-//	go run ./bench/serve -align /tmp/align -tiny-tokenizer ../shared/tokenizers/qwen3
+//	mkdir -p /tmp/qwen3-tok && cp testdata/tokenizers/qwen3/tokenizer_config.json /tmp/qwen3-tok/ &&
+//	  gunzip -c testdata/tokenizers/qwen3/tokenizer.json.gz > /tmp/qwen3-tok/tokenizer.json
+//	go run ./bench/serve -align /tmp/align -tiny-tokenizer /tmp/qwen3-tok
 //
 // -tiny-tokenizer writes a small random Qwen3-shaped model (hidden 64, 2
 // layers) with that tokenizer; -model serves an existing directory instead.
