@@ -13,7 +13,10 @@
 # pp = 511 / (t(512-token prompt, 1 new) - t(1-token prompt, 1 new)) and
 # tg = 64 / (t(1-token prompt, 65 new) - t(1-token prompt, 1 new)), each time
 # the best of ROUNDS, so model loading cancels out.
-# Usage: bench/gguf/run.sh [ROUNDS=3] [WORKDIR=/tmp/align-gguf-bench]
+# Usage: [LLAMA_THREADS=N] bench/gguf/run.sh [ROUNDS=3] [WORKDIR=/tmp/align-gguf-bench]
+# LLAMA_THREADS (default: every core) is llama.cpp's thread count: on a busy
+# machine its per-op thread barriers starve (2 threads decoded 0.3 tok/s where
+# 1 thread made 7.3 with the load average at ~20), so try 1 there too.
 # Needs ~5 GB of disk and ~3 GB of memory (the f32 runs); testdata/llamacpp
 # installed (cd testdata/llamacpp && npm ci).
 set -euo pipefail
@@ -49,7 +52,7 @@ secs() { # secs ARGS...: best wall time of `align generate ARGS` over the rounds
 declare -A alignflags=([f32]="--dtype f32" [bf16]="--torch-dtype auto" [q8_0]="--load-in-8bit")
 for t in f32 bf16 q8_0; do
 	echo "== $t: load $(cut -d' ' -f1 /proc/loadavg)"
-	node bench/gguf/llamacpp_bench.mjs "$work/m-$t.gguf" 512 64 "$rounds" | sed 's/^/llama.cpp: /'
+	node bench/gguf/llamacpp_bench.mjs "$work/m-$t.gguf" 512 64 "$rounds" "${LLAMA_THREADS:-$(nproc)}" | sed 's/^/llama.cpp: /'
 	# shellcheck disable=SC2086
 	a=$(secs ${alignflags[$t]} --prompt hello --max-new-tokens 1)
 	# shellcheck disable=SC2086
