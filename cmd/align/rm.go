@@ -68,31 +68,10 @@ func (d *prefData) maxLen(cfg *model.Config, log io.Writer) int {
 	return d.maxLength
 }
 
-// pairs reads and encodes the training and evaluation pairs.
+// pairs reads and encodes the training and evaluation pairs (pref.LoadPairs).
 func (d *prefData) pairs(enc *pref.Encoder, seed uint64, log io.Writer) (trainPairs, evalPairs []pref.Pair, err error) {
-	read := func(path string) ([]pref.Pair, error) {
-		exs, rep, err := data.ReadPreference(path, data.Options{SkipBadRows: d.skipBadRows})
-		if err != nil {
-			return nil, err
-		}
-		if rep.Skipped > 0 {
-			fmt.Fprintf(log, "%s: skipped %d bad rows (first: %s)\n", path, rep.Skipped, rep.FirstErrors[0])
-		}
-		return enc.EncodePairs(exs)
-	}
-	if trainPairs, err = read(d.data); err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case d.evalData != "":
-		evalPairs, err = read(d.evalData)
-	case d.evalFraction > 0:
-		trainPairs, evalPairs, err = data.Split(trainPairs, d.evalFraction, seed)
-		if err != nil {
-			err = fmt.Errorf("--eval-fraction: %w", err)
-		}
-	}
-	return trainPairs, evalPairs, err
+	return pref.LoadPairs(enc, pref.PairFiles{Train: d.data, Eval: d.evalData,
+		EvalFraction: d.evalFraction, Seed: seed, Options: data.Options{SkipBadRows: d.skipBadRows}}, log)
 }
 
 func (d *prefData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *pref.Encoder, error) {
