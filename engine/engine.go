@@ -36,6 +36,9 @@ type Options struct {
 	// MaxSeqLen caps prompt + completion per sequence (default: the model's
 	// context length, at most 2048, since the cache holds MaxBatch rows of it).
 	MaxSeqLen int
+	// MaxAdapters caps the LoRA adapters LoadAdapter holds at once
+	// (default 8).
+	MaxAdapters int
 }
 
 // Errors a caller maps to its own answers (HTTP 429, 400).
@@ -65,6 +68,16 @@ type Engine struct {
 
 	batch, queueSize, ctxLen int
 	kvBytes                  int64
+
+	// modelMu is held by the scheduler for its forward passes and by
+	// LoadAdapter/UnloadAdapter, which change the model's adapter sets.
+	modelMu     sync.Mutex
+	amu         sync.Mutex // guards adapters and inUse
+	adapters    []string
+	inUse       map[string]int // sequences queued or running per adapter
+	maxAdapters int
+	defaultSet  bool      // Options.Adapter was loaded as the model's default set
+	logits      []float32 // [batch, V] when one step runs several adapters
 
 	mu      sync.Mutex
 	waiting []*Job
@@ -114,7 +127,11 @@ func loadModel(dir string, o Options) (*model.Model, error) {
 func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generate.Sampling, o Options) (*Engine, error) {
 	e := &Engine{Model: m, Tok: tok, EOS: eos, Defaults: defaults,
 		batch: o.MaxBatch, queueSize: o.QueueSize, ctxLen: o.MaxSeqLen,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		inUse: map[string]int{}, maxAdapters: o.MaxAdapters, defaultSet: m.LoRASet(model.DefaultLoRA) != nil}
+	if e.maxAdapters <= 0 {
+		e.maxAdapters = 8
+	}
 	if e.batch <= 0 {
 		e.batch = 8
 	}
@@ -178,6 +195,9 @@ type Request struct {
 	IgnoreEOS    bool     // keep going past EOS (benchmarks, tests)
 	Logprobs     bool     // fill Token.Logprob
 	TopLogprobs  int      // fill Token.Top with this many candidates
+	// Adapter names a LoRA adapter loaded with LoadAdapter; "" runs the
+	// engine's own weights (the base model, or Options.Adapter on it).
+	Adapter string
 }
 
 // Candidate is one likely token at a position.
@@ -261,6 +281,10 @@ func (e *Engine) Submit(ctx context.Context, reqs ...Request) ([]*Job, error) {
 		e.mu.Unlock()
 		return nil, ErrQueueFull
 	}
+	if err := e.claim(reqs); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
 	jobs := make([]*Job, len(reqs))
 	for i, r := range reqs {
 		r.Stop = append([]string(nil), r.Stop...)
@@ -289,7 +313,7 @@ func (e *Engine) dequeue(jobs []*Job, err error) {
 	kept := e.waiting[:0]
 	for _, j := range e.waiting {
 		if drop[j] {
-			finishErr(j, err)
+			e.finishErr(j, err)
 		} else {
 			kept = append(kept, j)
 		}

@@ -47,7 +47,7 @@ func (e *Engine) run(cache *model.KVCache) {
 			}
 		} else {
 			for _, j := range e.waiting {
-				finishErr(j, ErrClosed)
+				e.finishErr(j, ErrClosed)
 			}
 			e.waiting = nil
 		}
@@ -56,13 +56,14 @@ func (e *Engine) run(cache *model.KVCache) {
 			for _, s := range slots {
 				// A job that finished at the last step has closed its events.
 				if s != nil && !s.done {
-					finishErr(s.job, ErrClosed)
+					e.finishErr(s.job, ErrClosed)
 				}
 			}
 			return
 		}
 		// Prefill each admitted job alone: its rows then hold no padding, so
 		// the context check of Submit is exact.
+		e.modelMu.Lock()
 		for b, s := range slots {
 			if s == nil || s.rng != nil {
 				continue
@@ -71,18 +72,19 @@ func (e *Engine) run(cache *model.KVCache) {
 			s.rng = generate.NewRand(r.Seed, r.Stream)
 			s.sampler = generate.Sampler{Sampling: r.Sampling}
 			if err := s.job.ctx.Err(); err != nil {
-				finishErr(s.job, err)
+				e.finishErr(s.job, err)
 				slots[b] = nil
 				continue
 			}
-			lg, err := e.prefill(cache, b, r.Prompt)
+			lg, err := e.prefill(cache, b, r)
 			if err != nil {
-				finishErr(s.job, err)
+				e.finishErr(s.job, err)
 				slots[b] = nil
 				continue
 			}
 			e.step(s, lg)
 		}
+		e.modelMu.Unlock()
 		var active []int
 		var ids []int32
 		for b, s := range slots {
@@ -91,7 +93,7 @@ func (e *Engine) run(cache *model.KVCache) {
 			}
 			if s.done || s.job.ctx.Err() != nil {
 				if !s.done {
-					finishErr(s.job, s.job.ctx.Err())
+					e.finishErr(s.job, s.job.ctx.Err())
 				}
 				slots[b] = nil
 				continue
@@ -108,10 +110,12 @@ func (e *Engine) run(cache *model.KVCache) {
 			}
 			continue
 		}
-		lg, err := e.Model.ForwardCached(cache, active, ids, nil, 1, false)
+		e.modelMu.Lock()
+		lg, err := e.decode(cache, slots, active, ids)
+		e.modelMu.Unlock()
 		if err != nil {
 			for _, b := range active {
-				finishErr(slots[b].job, err)
+				e.finishErr(slots[b].job, err)
 				slots[b] = nil
 			}
 			continue
@@ -125,14 +129,63 @@ func (e *Engine) run(cache *model.KVCache) {
 	}
 }
 
-func (e *Engine) prefill(cache *model.KVCache, b int, prompt []int32) ([]float32, error) {
+func (e *Engine) prefill(cache *model.KVCache, b int, r *Request) ([]float32, error) {
 	if err := cache.ResetRow(b); err != nil {
 		return nil, err
 	}
-	return e.Model.ForwardCached(cache, []int{b}, prompt, nil, len(prompt), false)
+	if err := e.use(r.Adapter); err != nil {
+		return nil, err
+	}
+	return e.Model.ForwardCached(cache, []int{b}, r.Prompt, nil, len(r.Prompt), false)
 }
 
-func finishErr(j *Job, err error) {
+// decode advances the active rows one token, one forward pass per adapter
+// among them, and returns their logits in active's order.
+func (e *Engine) decode(cache *model.KVCache, slots []*slot, active []int, ids []int32) ([]float32, error) {
+	adapter := func(k int) string { return slots[active[k]].job.req.Adapter }
+	mixed := false
+	for k := range active {
+		mixed = mixed || adapter(k) != adapter(0)
+	}
+	if !mixed {
+		if err := e.use(adapter(0)); err != nil {
+			return nil, err
+		}
+		return e.Model.ForwardCached(cache, active, ids, nil, 1, false)
+	}
+	V := e.Model.Cfg.Vocab
+	if len(e.logits) < len(active)*V {
+		e.logits = make([]float32, e.batch*V)
+	}
+	done := make([]bool, len(active))
+	for k := range active {
+		if done[k] {
+			continue
+		}
+		var rows, idx []int
+		var gids []int32
+		for k2 := k; k2 < len(active); k2++ {
+			if !done[k2] && adapter(k2) == adapter(k) {
+				rows, idx, gids = append(rows, active[k2]), append(idx, k2), append(gids, ids[k2])
+				done[k2] = true
+			}
+		}
+		if err := e.use(adapter(k)); err != nil {
+			return nil, err
+		}
+		lg, err := e.Model.ForwardCached(cache, rows, gids, nil, 1, false)
+		if err != nil {
+			return nil, err
+		}
+		for j, k2 := range idx {
+			copy(e.logits[k2*V:(k2+1)*V], lg[j*V:(j+1)*V])
+		}
+	}
+	return e.logits[:len(active)*V], nil
+}
+
+func (e *Engine) finishErr(j *Job, err error) {
+	e.unclaim(&j.req)
 	j.events <- Event{Done: true, Err: err}
 	close(j.events)
 }
@@ -194,6 +247,7 @@ func (e *Engine) step(s *slot, logits []float32) {
 		s.job.events <- ev
 	}
 	if s.done {
+		e.unclaim(r)
 		close(s.job.events)
 	}
 }

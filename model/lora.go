@@ -431,6 +431,17 @@ func (m *Model) MergeLoRA() {
 	m.detachLoRA(lo)
 }
 
+// DetachLoRASet removes the adapter set name (a server unloading one of
+// several adapters); the selection moves to the first set left, if any.
+func (m *Model) DetachLoRASet(name string) error {
+	lo := m.LoRASet(name)
+	if lo == nil {
+		return fmt.Errorf("lora: no adapter set %q (have %v)", name, m.LoRASets())
+	}
+	m.detachLoRA(lo)
+	return nil
+}
+
 // detachLoRA removes set lo; the base thaws once no set is left.
 func (m *Model) detachLoRA(lo *LoRA) {
 	m.loras = slices.DeleteFunc(m.loras, func(x *LoRA) bool { return x == lo })
