@@ -170,7 +170,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, ae)
 		return
 	}
-	s.run(w, r, prompts, reqs, release, pr, &chatShape{s: s, lp: lp, ignoreEOS: pr.req.IgnoreEOS}, "chatcmpl-", "messages")
+	s.run(w, r, prompts, reqs, release, pr, &chatShape{s: s, model: req.Model, lp: lp, ignoreEOS: pr.req.IgnoreEOS}, "chatcmpl-", "messages")
 }
 
 type chatLogprobs struct {
@@ -180,6 +180,7 @@ type chatLogprobs struct {
 
 type chatShape struct {
 	s         *Server
+	model     string // the model the request named: the served one or an adapter
 	lp        chatLogprobs
 	ignoreEOS bool
 }
@@ -262,7 +263,7 @@ type chatResponse struct {
 }
 
 func (c *chatShape) response(id string, created int64, results []engine.Result, u *usage) any {
-	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: c.s.o.ModelName,
+	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: c.model,
 		SystemFingerprint: c.s.fingerprint, Choices: make([]chatChoice, len(results)), Usage: u}
 	for i, r := range results {
 		resp.Choices[i] = chatChoice{Index: i, Logprobs: c.logprobs(r.Tokens), FinishReason: r.FinishReason}
@@ -307,11 +308,11 @@ func (c *chatShape) chunk(id string, created int64, idx int, ev *engine.Event, f
 		fr := ev.FinishReason
 		ch.FinishReason = &fr
 	}
-	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.s.o.ModelName,
+	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.model,
 		SystemFingerprint: c.s.fingerprint, Choices: []chatChunkChoice{ch}}
 }
 
 func (c *chatShape) usageChunk(id string, created int64, u *usage) any {
-	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.s.o.ModelName,
+	return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: c.model,
 		SystemFingerprint: c.s.fingerprint, Choices: []chatChunkChoice{}, Usage: u}
 }

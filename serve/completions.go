@@ -195,12 +195,13 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, ae)
 		return
 	}
-	s.run(w, r, prompts, reqs, release, pr, &completionShape{s: s, logprobs: req.Logprobs != nil, ignoreEOS: pr.req.IgnoreEOS,
+	s.run(w, r, prompts, reqs, release, pr, &completionShape{s: s, model: req.Model, logprobs: req.Logprobs != nil, ignoreEOS: pr.req.IgnoreEOS,
 		offsets: make([]int, len(reqs))}, "cmpl-", "prompt")
 }
 
 type completionShape struct {
 	s                   *Server
+	model               string // the model the request named
 	logprobs, ignoreEOS bool
 	offsets             []int // per choice, the characters streamed so far
 }
@@ -260,7 +261,7 @@ type completionResponse struct {
 }
 
 func (c *completionShape) response(id string, created int64, results []engine.Result, u *usage) any {
-	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.s.o.ModelName, SystemFingerprint: c.s.fingerprint,
+	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.model, SystemFingerprint: c.s.fingerprint,
 		Choices: make([]completionChoice, len(results)), Usage: u}
 	for i, r := range results {
 		fr := r.FinishReason
@@ -276,11 +277,11 @@ func (c *completionShape) chunk(id string, created int64, idx int, ev *engine.Ev
 		fr := ev.FinishReason
 		ch.FinishReason = &fr
 	}
-	return completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.s.o.ModelName, SystemFingerprint: c.s.fingerprint,
+	return completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.model, SystemFingerprint: c.s.fingerprint,
 		Choices: []completionChoice{ch}}
 }
 
 func (c *completionShape) usageChunk(id string, created int64, u *usage) any {
-	return completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.s.o.ModelName, SystemFingerprint: c.s.fingerprint,
+	return completionResponse{ID: id, Object: "text_completion", Created: created, Model: c.model, SystemFingerprint: c.s.fingerprint,
 		Choices: []completionChoice{}, Usage: u}
 }

@@ -137,8 +137,9 @@ func (s *Server) check(p *params) (*parsed, *apiError) {
 	if p.Model == "" {
 		return nil, badRequest("model", "missing_required_parameter", "you must provide a model parameter")
 	}
-	if p.Model != s.o.ModelName {
-		return nil, s.unknownModel(p.Model)
+	adapter, ae := s.adapterOf(p.Model)
+	if ae != nil {
+		return nil, ae
 	}
 	out := &parsed{n: 1, stream: p.Stream}
 	smp := generate.Sampling{Temperature: 1}
@@ -231,7 +232,7 @@ func (s *Server) check(p *params) (*parsed, *apiError) {
 	if p.Seed != nil {
 		seed = uint64(*p.Seed)
 	}
-	out.req = engine.Request{Sampling: smp, Seed: seed, Stop: p.Stop, IgnoreEOS: p.IgnoreEOS}
+	out.req = engine.Request{Sampling: smp, Seed: seed, Stop: p.Stop, IgnoreEOS: p.IgnoreEOS, Adapter: adapter}
 	return out, nil
 }
 

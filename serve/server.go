@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/align-go/align/engine"
@@ -50,6 +51,10 @@ type Options struct {
 	// literals and localhost ("*": any). Other names are refused, so a page
 	// whose DNS name is rebound to this address cannot read replies.
 	AllowedHosts []string
+	// AllowAdapterLoading adds vLLM's POST /v1/load_lora_adapter and
+	// /v1/unload_lora_adapter. Off by default: they make the server read
+	// directories a client names.
+	AllowAdapterLoading bool
 	// CORSOrigins are the browser origins allowed to call the API
 	// ("https://app.example", or "*"). Empty: CORS is off, and requests a
 	// browser marks as cross-origin are refused.
@@ -97,14 +102,15 @@ func (o *Options) defaults(e *engine.Engine) {
 
 // Server answers the OpenAI-compatible API from one engine.
 type Server struct {
-	e           *engine.Engine
-	o           Options
-	created     int64
-	fingerprint string
-	routes      map[string]*route
-	tokens      budget
-	metrics     *metrics
-	parsing     chan struct{} // a slot per body being checked and decoded
+	e            *engine.Engine
+	o            Options
+	created      int64
+	fingerprint  string
+	routes       map[string]*route
+	tokens       budget
+	metrics      *metrics
+	parsing      chan struct{} // a slot per body being checked and decoded
+	adapterPaths sync.Map      // adapter name -> the directory it was loaded from
 }
 
 // route is one path's handlers by method.
@@ -132,6 +138,10 @@ func New(e *engine.Engine, o Options) *Server {
 		"/v1/models/{id}":      {methods: map[string]http.HandlerFunc{"GET": s.model}, auth: true},
 		"/health":              {methods: map[string]http.HandlerFunc{"GET": s.health}},
 		"/metrics":             {methods: map[string]http.HandlerFunc{"GET": s.serveMetrics}},
+	}
+	if o.AllowAdapterLoading {
+		s.routes["/v1/load_lora_adapter"] = &route{methods: map[string]http.HandlerFunc{"POST": s.loadAdapter}, auth: true, json: true}
+		s.routes["/v1/unload_lora_adapter"] = &route{methods: map[string]http.HandlerFunc{"POST": s.unloadAdapter}, auth: true, json: true}
 	}
 	for name, rt := range s.routes {
 		rt.name = name
@@ -364,6 +374,10 @@ func writeAPIError(w http.ResponseWriter, err error) {
 
 // engineError maps an engine submit error to an API error.
 func (s *Server) engineError(err error, param string) *apiError {
+	if errors.Is(err, engine.ErrNoAdapter) { // unloaded since the request was checked
+		p := "model"
+		return &apiError{Message: err.Error(), Type: "invalid_request_error", Param: &p, Code: "model_not_found", status: http.StatusNotFound}
+	}
 	if errors.Is(err, engine.ErrQueueFull) {
 		return s.busy("the server's request queue is full; retry later")
 	}
@@ -382,35 +396,49 @@ func engineError(err error, param string) *apiError {
 	return &apiError{Message: err.Error(), Type: "server_error", status: http.StatusInternalServerError}
 }
 
+// modelObject is OpenAI's model, with vLLM's root and parent (an adapter's
+// directory and base model).
 type modelObject struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	OwnedBy string `json:"owned_by"`
+	ID      string  `json:"id"`
+	Object  string  `json:"object"`
+	Created int64   `json:"created"`
+	OwnedBy string  `json:"owned_by"`
+	Root    string  `json:"root,omitempty"`
+	Parent  *string `json:"parent"`
 }
 
-func (s *Server) modelObject() modelObject {
-	return modelObject{ID: s.o.ModelName, Object: "model", Created: s.created, OwnedBy: "align"}
+// modelObjects are the served model and its loaded adapters.
+func (s *Server) modelObjects() []modelObject {
+	out := []modelObject{{ID: s.o.ModelName, Object: "model", Created: s.created, OwnedBy: "align"}}
+	for _, a := range s.e.Adapters() {
+		root, _ := s.adapterPaths.Load(a)
+		dir, _ := root.(string)
+		out = append(out, modelObject{ID: a, Object: "model", Created: s.created, OwnedBy: "align", Root: dir, Parent: &s.o.ModelName})
+	}
+	return out
 }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, struct {
 		Object string        `json:"object"`
 		Data   []modelObject `json:"data"`
-	}{"list", []modelObject{s.modelObject()}})
+	}{"list", s.modelObjects()})
 }
 
 func (s *Server) model(w http.ResponseWriter, r *http.Request) {
-	if id := r.PathValue("id"); id != s.o.ModelName {
-		writeError(w, http.StatusNotFound, s.unknownModel(id))
-		return
+	id := r.PathValue("id")
+	for _, m := range s.modelObjects() {
+		if m.ID == id {
+			writeJSON(w, m)
+			return
+		}
 	}
-	writeJSON(w, s.modelObject())
+	writeError(w, http.StatusNotFound, s.unknownModel(id))
 }
 
 func (s *Server) unknownModel(id string) *apiError {
 	p := "model"
-	return &apiError{Message: fmt.Sprintf("the model %q does not exist; this server serves %q", id, s.o.ModelName),
+	return &apiError{Message: fmt.Sprintf("the model %q does not exist; this server serves %q and its adapters (GET /v1/models)", id, s.o.ModelName),
 		Type: "invalid_request_error", Param: &p, Code: "model_not_found", status: http.StatusNotFound}
 }
 

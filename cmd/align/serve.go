@@ -26,6 +26,7 @@ func init() {
   POST /v1/completions
   GET  /v1/models
   GET  /health, GET /metrics  (Prometheus text format; no key needed)
+  POST /v1/load_lora_adapter, /v1/unload_lora_adapter  (--enable-lora-loading)
 Plain JSON or SSE streaming ("stream": true), logprobs / top_logprobs, usage
 counts, stop, max_tokens, temperature, top_p, seed, n, logit_bias,
 presence_penalty, frequency_penalty; vLLM's top_k and ignore_eos too.
@@ -33,6 +34,10 @@ Defaults follow OpenAI (temperature 1, top_p 1; chat max_tokens up to the
 context, completions 16). Unknown fields, wrongly cased keys and parameters
 this server does not implement (tools, response_format, ...) get 400 naming
 them.
+
+LoRA adapters on the one base (--lora NAME=DIR, or vLLM's load_lora_adapter
+API): a request picks one by "model", /v1/models lists them. Rows of
+different adapters share each decode step, one forward pass per adapter.
 
 Requests from all clients share one continuous batch: a request joins the
 running batch at the next decode step when a row is free (--max-batch rows),
@@ -86,6 +91,9 @@ gracefully: no new connections, running requests finish (up to 30 s).`,
 	f.Int64Var(&o.maxPending, "max-pending-tokens", 0, "most tokens (prompt + max_tokens per sequence) of all requests in flight (default (queue-size + max-batch) × max-seq-len)")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "host names the Host header may carry besides IP addresses, localhost and the --addr host (.example.com: its subdomains too; *: any)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "browser origins allowed to call the API, e.g. https://app.example (*: any); default none")
+	f.StringArrayVar(&o.loras, "lora", nil, "NAME=DIR: serve the PEFT LoRA adapter in DIR as model NAME beside the base (repeatable; vLLM's --lora-modules)")
+	f.IntVar(&o.maxLoras, "max-loras", 8, "most LoRA adapters loaded at once")
+	f.BoolVar(&o.loraLoading, "enable-lora-loading", false, "add POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's API; clients then make the server read directories they name)")
 	f.IntVar(&o.maxConns, "max-conns", 64, "most connections open at once (more wait in the listen backlog)")
 	f.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to receive a request's headers")
 	f.DurationVar(&o.readTimeout, "read-timeout", 60*time.Second, "time to receive a whole request, body included")
@@ -99,7 +107,9 @@ type serveFlags struct {
 	dir, adapter, addr, apiKey, apiKeyFile, name, dtype       string
 	batch, queue, maxLen, maxConns                            int
 	maxBody, maxPending                                       int64
-	allowedHosts, corsOrigins                                 []string
+	allowedHosts, corsOrigins, loras                          []string
+	maxLoras                                                  int
+	loraLoading                                               bool
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	load                                                      *loadFlags
 }
@@ -148,11 +158,22 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w", o.addr, err)
 	}
-	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, DType: o.dtype, Load: lopt, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen})
+	e, err := engine.Load(o.dir, engine.Options{Adapter: o.adapter, DType: o.dtype, Load: lopt, MaxBatch: o.batch, QueueSize: o.queue, MaxSeqLen: o.maxLen, MaxAdapters: o.maxLoras})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	var loaded [][2]string
+	for _, l := range o.loras {
+		name, dir, ok := strings.Cut(l, "=")
+		if !ok || name == "" || dir == "" {
+			return fmt.Errorf("--lora %q: want NAME=DIR", l)
+		}
+		if err := e.LoadAdapter(name, dir); err != nil {
+			return fmt.Errorf("--lora %s: %w", l, err)
+		}
+		loaded = append(loaded, [2]string{name, dir})
+	}
 	name := o.name
 	if name == "" {
 		name = filepath.Base(filepath.Clean(o.dir))
@@ -166,8 +187,11 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 		hosts = append(hosts, host)
 	}
 	s := serve.New(e, serve.Options{ModelName: name, APIKey: key, MaxBodyBytes: o.maxBody, MaxPendingTokens: o.maxPending,
-		AllowedHosts: hosts, CORSOrigins: o.corsOrigins, MaxConns: o.maxConns, ReadHeaderTimeout: o.readHeaderTimeout,
+		AllowedHosts: hosts, CORSOrigins: o.corsOrigins, AllowAdapterLoading: o.loraLoading, MaxConns: o.maxConns, ReadHeaderTimeout: o.readHeaderTimeout,
 		ReadTimeout: o.readTimeout, WriteTimeout: o.writeTimeout, IdleTimeout: o.idleTimeout})
+	for _, l := range loaded {
+		s.AdapterLoaded(l[0], l[1])
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// The address line is what scripts wait for (with port 0 it is the only
