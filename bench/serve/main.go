@@ -7,12 +7,11 @@
 // the wrong status class.
 //
 //	go build -o /tmp/align ./cmd/align
-//	mkdir -p /tmp/qwen3-tok && cp testdata/tokenizers/qwen3/tokenizer_config.json /tmp/qwen3-tok/ &&
-//	  gunzip -c testdata/tokenizers/qwen3/tokenizer.json.gz > /tmp/qwen3-tok/tokenizer.json
-//	go run ./bench/serve -align /tmp/align -tiny-tokenizer /tmp/qwen3-tok
+//	go run ./bench/serve -align /tmp/align -tiny
 //
-// -tiny-tokenizer writes a small random Qwen3-shaped model (hidden 64, 2
-// layers) with that tokenizer; -model serves an existing directory instead.
+// -tiny writes a small random Qwen3-shaped model (hidden 64, 2 layers,
+// context 512) with the repository's Qwen3 tokenizer; -model serves an
+// existing directory instead.
 package main
 
 import (
@@ -33,20 +32,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
 )
 
 func main() {
 	alignBin := flag.String("align", "align", "the align binary")
 	dir := flag.String("model", "", "model directory to serve")
-	tok := flag.String("tiny-tokenizer", "", "write a small random model with the tokenizer files of this directory and serve it")
+	tiny := flag.Bool("tiny", false, "write a small random model with the repository's Qwen3 tokenizer and serve it")
 	conc := flag.String("concurrency", "1,8,32", "client concurrency levels")
 	perLevel := flag.Int("requests", 64, "requests per concurrency level")
 	mixed := flag.Int("mixed", 1000, "mixed good and bad requests for the RSS check")
 	maxTokens := flag.Int("max-tokens", 16, "tokens generated per good request (ignore_eos)")
 	flag.Parse()
-	if *tok != "" {
-		d, err := tinyModel(*tok)
+	if *tiny {
+		d, err := tinyModel()
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func main() {
 		*dir = d
 	}
 	if *dir == "" {
-		log.Fatal("give -model DIR or -tiny-tokenizer DIR")
+		log.Fatal("give -model DIR or -tiny")
 	}
 	cmd := exec.Command(*alignBin, "serve", "--model", *dir, "--addr", "127.0.0.1:0", "--served-model-name", "bench")
 	cmd.Stderr = os.Stderr
@@ -222,15 +222,15 @@ func rss(pid int) int64 {
 	return -1
 }
 
-// tinyModel writes a small random Qwen3-shaped model with the tokenizer
-// files of tokDir.
-func tinyModel(tokDir string) (string, error) {
+// tinyModel writes a small random Qwen3-shaped model with the repository's
+// Qwen3 tokenizer (testdata/tokenizers/qwen3).
+func tinyModel() (string, error) {
 	dir, err := os.MkdirTemp("", "bench-serve")
 	if err != nil {
 		return "", err
 	}
 	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		b, err := os.ReadFile(filepath.Join(tokDir, f))
+		b, err := refdata.Load("tokenizers/qwen3/" + f)
 		if err != nil {
 			return "", err
 		}
