@@ -23,6 +23,8 @@ func FuzzJSONLRow(f *testing.F) {
 		`{"messages":[null,{"role":{}}]}`, `[]`, `null`, `{"prompt":1e999}`, `{"margin":"x","chosen":[],"rejected":[]}`,
 		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":0.5}`, `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":1e999}`,
 		`{"prompt":"p","chosen":"a","rejected":"b","p_chosen":-0}`, `{"prompt":"p","chosen":"a","rejected":"b","p_chosen":{}}`,
+		`{"prompt":"p","completion":"c","label":true}`, `{"prompt":[{"role":"user","content":"q"}],"completion":"c","label":false}`,
+		`{"prompt":"p","completion":"c","label":null}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -48,6 +50,13 @@ func FuzzJSONLRow(f *testing.F) {
 		}
 		if ex, err := parsePreference(m); err == nil {
 			checkPreference(t, ex)
+		}
+		if fm, err := detectUnpaired(m); err == nil {
+			if exs, err := parseUnpaired(fm, m); err == nil {
+				checkUnpaired(t, exs)
+			} else {
+				_ = err.at("x").Error()
+			}
 		}
 		if ex, err := parsePrompt(m); err == nil && ex.Conversational {
 			if len(ex.Prompt) == 0 || ex.Prompt[len(ex.Prompt)-1].Role != chat.RoleUser {
@@ -100,5 +109,23 @@ func checkPreference(t *testing.T, ex PreferenceExample) {
 	}
 	if slices.Equal(ex.Chosen, ex.Rejected) {
 		t.Fatalf("identical sides accepted: %+v", ex)
+	}
+}
+
+// checkUnpaired: one row or a split pair (desirable first), each with a
+// completion and, when conversational, a prompt ending in a user turn.
+func checkUnpaired(t *testing.T, exs []UnpairedExample) {
+	if len(exs) != 1 && !(len(exs) == 2 && exs[0].Label && !exs[1].Label) {
+		t.Fatalf("unpaired rows %+v", exs)
+	}
+	for _, ex := range exs {
+		if ex.Conversational {
+			if len(ex.Completion) == 0 || ex.Completion[0].Role != chat.RoleAssistant ||
+				len(ex.Prompt) == 0 || ex.Prompt[len(ex.Prompt)-1].Role != chat.RoleUser {
+				t.Fatalf("conversational unpaired row %+v", ex)
+			}
+		} else if ex.CompletionText == "" {
+			t.Fatalf("empty completion %+v", ex)
+		}
 	}
 }
