@@ -68,6 +68,18 @@ func accumCases(t *testing.T) []accumCase {
 			return obj, []train.ParamSet{train.ModelParams("model", m)}
 		}})
 	}
+	// apo_zero_unpaired's loss is per row, so micro-batches add up to the
+	// step exactly (kto's z₀ is a per-micro-batch estimate, as in TRL).
+	cs = append(cs, accumCase{"kto apo_zero_unpaired", func(t *testing.T) (train.Objective, []train.ParamSet) {
+		m := tinyModel(t, "llama", 7)
+		rows := ktoRows(t, m, 2)
+		obj, err := NewKTOObjective(m, tinyModel(t, "llama", 8), loss.KTOConfig{LossType: "apo_zero_unpaired", Beta: 0.5,
+			DesirableWeight: 1.2, UndesirableWeight: 0.8}, rows, 0, testPAD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj, []train.ParamSet{train.ModelParams("model", m)}
+	}})
 	cs = append(cs, accumCase{"rm", func(t *testing.T) (train.Objective, []train.ParamSet) {
 		m := tinyModel(t, "llama", 7)
 		p := pairs(m)
