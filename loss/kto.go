@@ -32,7 +32,8 @@ func KTOLossTypes() []string { return []string{"kto", "apo_zero_unpaired"} }
 // log-probs of mismatched prompt/completion pairs (KTOBatch.PolicyKL).
 func (c KTOConfig) UsesKL() bool { return c.LossType == "kto" }
 
-func (c KTOConfig) check() error {
+// Check validates the configuration.
+func (c KTOConfig) Check() error {
 	if c.LossType != "kto" && c.LossType != "apo_zero_unpaired" {
 		return fmt.Errorf("loss: unknown KTO loss type %q (have %v)", c.LossType, KTOLossTypes())
 	}
@@ -90,7 +91,7 @@ type KTOResult struct {
 // logps/rejected (means of π over the same rows), each present only when
 // the batch has such rows, count/chosen, count/rejected, and kl (z₀).
 func KTO(cfg KTOConfig, b KTOBatch) (KTOResult, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return KTOResult{}, err
 	}
 	N := len(b.Policy)

@@ -97,6 +97,16 @@ func (d dropoutObjective) Accumulate(idx []int, total int) (train.Metrics, error
 	return d.Objective.Accumulate(idx, total)
 }
 
+// PrepareBatch passes the step's examples on to an objective that counts
+// them (the step-wide NLL token mean of DPO's RPO term, KTO's per-kind
+// metric means); without it the wrapper would hide the method.
+func (d dropoutObjective) PrepareBatch(ctx *train.StepContext, idx []int) error {
+	if p, ok := d.Objective.(train.BatchPreparer); ok {
+		return p.PrepareBatch(ctx, idx)
+	}
+	return nil
+}
+
 // withLoRADropout wraps obj when m has adapters with dropout.
 func withLoRADropout(obj train.Objective, m *model.Model) train.Objective {
 	if lo := m.LoRA(); lo != nil && lo.Cfg.Dropout > 0 {
