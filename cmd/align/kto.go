@@ -45,7 +45,7 @@ logps/chosen, logps/rejected.`,
 	}
 	def := train.DefaultSettings()
 	def.LR, def.Epochs = 1e-6, 1
-	flags := train.AddFlags(cmd, def)
+	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.Lookup("data").Usage = `unpaired feedback: JSONL/Parquet rows {"prompt","completion","label": bool}, or preference pairs (chosen/rejected), split into one desirable and one undesirable row`
