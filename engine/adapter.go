@@ -100,13 +100,10 @@ func (e *Engine) unclaim(r *Request) {
 }
 
 // use selects the weights a job's rows run with: its adapter, else the
-// engine's own (Options.Adapter's set, or the base model).
+// engine's own (the set the model had selected at New, or the base model).
 func (e *Engine) use(adapter string) error {
-	if adapter == "" && !e.defaultSet {
-		return e.Model.UseLoRA("")
-	}
 	if adapter == "" {
-		adapter = model.DefaultLoRA
+		adapter = e.ownSet // "": adapters off
 	}
 	return e.Model.UseLoRA(adapter)
 }

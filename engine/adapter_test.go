@@ -125,3 +125,44 @@ func TestAdaptersShareSteps(t *testing.T) {
 		t.Fatalf("unloading twice: %v", err)
 	}
 }
+
+// With Options.Adapter, a request without an adapter runs it, also once
+// other adapters are loaded and share the steps.
+func TestOwnAdapterStays(t *testing.T) {
+	dir := enginetest.ModelDir(t, 5)
+	adA, adB := randomAdapter(t, dir, 1), randomAdapter(t, dir, 2)
+	e, err := Load(dir, Options{MaxBatch: 2, Adapter: adA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.LoadAdapter("b", adB); err != nil {
+		t.Fatal(err)
+	}
+	prompt := e.TextPrompt("The whale")
+	jobs, err := e.Submit(context.Background(), Request{Prompt: prompt, MaxTokens: 10, IgnoreEOS: true},
+		Request{Prompt: prompt, MaxTokens: 10, IgnoreEOS: true, Adapter: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ad := range []string{adA, adB} {
+		got, err := jobs[i].Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.LoadPEFT(ad); err != nil {
+			t.Fatal(err)
+		}
+		want, err := generate.Generate(m, [][]int32{prompt}, generate.Options{MaxNewTokens: 10, Decode: e.Decode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Text != want[0].Text {
+			t.Errorf("job %d: %q, want %q", i, got.Text, want[0].Text)
+		}
+	}
+}

@@ -76,7 +76,7 @@ type Engine struct {
 	adapters    []string
 	inUse       map[string]int // sequences queued or running per adapter
 	maxAdapters int
-	defaultSet  bool      // Options.Adapter was loaded as the model's default set
+	ownSet      string    // the set the model had selected at New (Options.Adapter's): a request without an adapter runs it
 	logits      []float32 // [batch, V] when one step runs several adapters
 
 	mu      sync.Mutex
@@ -128,7 +128,7 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generat
 	e := &Engine{Model: m, Tok: tok, EOS: eos, Defaults: defaults,
 		batch: o.MaxBatch, queueSize: o.QueueSize, ctxLen: o.MaxSeqLen,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		inUse: map[string]int{}, maxAdapters: o.MaxAdapters, defaultSet: m.LoRASet(model.DefaultLoRA) != nil}
+		inUse: map[string]int{}, maxAdapters: o.MaxAdapters, ownSet: ownSet(m)}
 	if e.maxAdapters <= 0 {
 		e.maxAdapters = 8
 	}
@@ -157,6 +157,13 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generat
 
 // KVCacheBytes is the size of the KV cache, allocated once at New.
 func (e *Engine) KVCacheBytes() int64 { return e.kvBytes }
+
+func ownSet(m *model.Model) string {
+	if lo := m.LoRA(); lo != nil {
+		return lo.Name
+	}
+	return ""
+}
 
 // ContextLen is the most tokens (prompt + completion) of one sequence.
 func (e *Engine) ContextLen() int { return e.ctxLen }
