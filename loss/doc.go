@@ -1,6 +1,7 @@
 // Package loss holds Align's training objectives as pure functions over
 // per-sequence and per-token quantities: reward-model (Bradley-Terry) loss,
-// the DPO family, and the pieces of PPO/GRPO (aggregation modes, advantage
+// the DPO family, the reference-free CPO and ORPO, KTO on unpaired labels,
+// and the pieces of PPO/GRPO (aggregation modes, advantage
 // estimators, clipped policy and value losses, KL estimators).
 //
 // Every loss returns its value, its gradient with respect to each input the

@@ -1,7 +1,10 @@
 // Package pref trains on preferences: a Bradley-Terry reward model (a scalar
 // head on a transformer's final hidden state, saved as a HuggingFace
 // sequence-classification directory, and a Scorer that reads it back for RL
-// and evaluation) and the DPO family of direct preference losses.
+// and evaluation), the DPO family of direct preference losses, the
+// reference-free one-stage losses CPO and ORPO (NewCPOObjective,
+// NewORPOObjective), and KTO on unpaired thumbs-up/down feedback
+// (KTOObjective).
 //
 // Both trainers see a preference pair the same way, through Encoder: the
 // prompt's tokens, then each response's tokens closed by EOS. The reward is
