@@ -156,30 +156,9 @@ func cutTokenizer(t *testing.T, n int) *tokenizer.Tokenizer {
 	if err := json.Unmarshal(refdata.ReadFile(t, "tokenizers/gpt2/tokenizer.json"), &f); err != nil {
 		t.Fatal(err)
 	}
-	mdl := f["model"].(map[string]any)
-	vocab := map[string]any{}
-	for k, v := range mdl["vocab"].(map[string]any) {
-		if int(v.(float64)) < n {
-			vocab[k] = v
-		}
+	if err := tokenizer.CutBPEVocab(f["model"].(map[string]any), n); err != nil {
+		t.Fatal(err)
 	}
-	var merges []any
-	for _, mg := range mdl["merges"].([]any) {
-		var a, b string
-		switch x := mg.(type) {
-		case string:
-			a, b, _ = strings.Cut(x, " ")
-		case []any:
-			a, b = x[0].(string), x[1].(string)
-		}
-		_, okA := vocab[a]
-		_, okB := vocab[b]
-		_, okAB := vocab[a+b]
-		if okA && okB && okAB {
-			merges = append(merges, mg)
-		}
-	}
-	mdl["vocab"], mdl["merges"] = vocab, merges
 	for i, a := range f["added_tokens"].([]any) {
 		a.(map[string]any)["id"] = n + i
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
 )
 
 // hubShardBytes is transformers' save_pretrained default max_shard_size
@@ -168,30 +169,10 @@ func writeTokenizer(dir, tokDir string, vocab int) error {
 	if cut+len(added) > vocab {
 		return fmt.Errorf("%s: %d special tokens do not fit above id %d in vocab %d", src, len(added), cut, vocab)
 	}
-	mdl := tok["model"].(map[string]any)
-	kept := map[string]any{}
-	for k, v := range mdl["vocab"].(map[string]any) {
-		if int(v.(float64)) < cut {
-			kept[k] = v
-		}
+	mdl, _ := tok["model"].(map[string]any)
+	if err := tokenizer.CutBPEVocab(mdl, cut); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
 	}
-	var merges []any
-	for _, mg := range mdl["merges"].([]any) {
-		var a, b string
-		switch x := mg.(type) {
-		case string:
-			a, b, _ = strings.Cut(x, " ")
-		case []any:
-			a, b = x[0].(string), x[1].(string)
-		}
-		_, okA := kept[a]
-		_, okB := kept[b]
-		_, okAB := kept[a+b]
-		if okA && okB && okAB {
-			merges = append(merges, mg)
-		}
-	}
-	mdl["vocab"], mdl["merges"] = kept, merges
 	renum := map[string]int{} // old id -> new
 	for i, a := range added {
 		t := a.(map[string]any)
