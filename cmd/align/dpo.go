@@ -74,16 +74,10 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if pl.ReferenceFree && o.ref != "" {
 		return nil, fmt.Errorf("--ref: the %s loss uses no reference model", o.cfg.LossType)
 	}
-	m, err := o.lora.loadBase(o.model)
+	m, enc, pad, err := o.loadPolicy(o.lora, s)
 	if err != nil {
 		return nil, err
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
-	tok, enc, err := o.loadTokenizer(m.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS)))
 	var ref *model.Model
 	switch {
 	case pl.ReferenceFree:

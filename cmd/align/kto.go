@@ -98,16 +98,10 @@ func (o *ktoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err := (loss.KTOConfig{LossType: o.cfg.LossType, Beta: 1, DesirableWeight: 1, UndesirableWeight: 1}).Check(); err != nil {
 		return nil, fmt.Errorf("--loss: %w", err)
 	}
-	m, err := o.lora.loadBase(o.model)
+	m, enc, pad, err := o.loadPolicy(o.lora, s)
 	if err != nil {
 		return nil, err
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
-	tok, enc, err := o.loadTokenizer(m.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS)))
 	var ref *model.Model
 	if o.ref != "" {
 		if ref, err = o.lora.load.load(o.ref, true); err != nil {

@@ -22,16 +22,10 @@ func pairJob(name string, d *prefData, lo *loraFlags, s train.Settings, log io.W
 	if err := d.check(); err != nil {
 		return nil, err
 	}
-	m, err := lo.loadBase(d.model)
+	m, enc, pad, err := d.loadPolicy(lo, s)
 	if err != nil {
 		return nil, err
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
-	tok, enc, err := d.loadTokenizer(m.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS)))
 	params, err := lo.params(m, s.Seed)
 	if err != nil {
 		return nil, err

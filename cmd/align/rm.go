@@ -86,6 +86,22 @@ func (d *prefData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *pref
 	return tok, enc, nil
 }
 
+// loadPolicy loads the model a preference trainer trains (the --model base,
+// compact under --lora-r with the load flags), sets gradient checkpointing,
+// and loads the pair encoder and the padding id.
+func (d *prefData) loadPolicy(lo *loraFlags, s train.Settings) (*model.Model, *pref.Encoder, int32, error) {
+	m, err := lo.loadBase(d.model)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	tok, enc, err := d.loadTokenizer(m.Cfg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return m, enc, int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS))), nil
+}
+
 // withAliases maps TRL's argument names for a trainer's own flags onto
 // ours, on the command line and in --config files alike.
 func withAliases(fs *pflag.FlagSet, aliases map[string]string) {
