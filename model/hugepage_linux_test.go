@@ -3,19 +3,18 @@ package model
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
 )
 
-// vmaHugeKB is the AnonHugePages of the mapping in /proc/self/smaps that
-// holds addr. Counting only that mapping keeps the figure independent of
-// whatever the Go heap does elsewhere (smaps_rollup moved by megabytes
-// between reads while other tests freed memory).
-func vmaHugeKB(t *testing.T, addr uintptr) int {
+// vmaField returns the fields after key (e.g. "VmFlags:") in the mapping of
+// /proc/self/smaps that holds addr. Reading only that mapping keeps the
+// answer independent of whatever the Go heap does elsewhere.
+func vmaField(t *testing.T, addr uintptr, key string) []string {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		t.Skip(err)
@@ -37,31 +36,28 @@ func vmaHugeKB(t *testing.T, addr uintptr) int {
 				continue
 			}
 		}
-		if in && fs[0] == "AnonHugePages:" && len(fs) >= 2 {
-			n, _ := strconv.Atoi(fs[1])
-			return n
+		if in && fs[0] == key {
+			return fs[1:]
 		}
 	}
-	t.Skip(fmt.Sprintf("no mapping holds %#x in /proc/self/smaps", addr))
-	return 0
+	t.Fatalf("no %s for the mapping holding %#x in /proc/self/smaps", key, addr)
+	return nil
 }
 
-// TestAdviseHuge: a large slice advised before first touch is backed by huge
-// pages once written (where the kernel offers THP at all).
+// TestAdviseHuge: a large slice's 2 MB-aligned interior is advised
+// MADV_HUGEPAGE (VmFlags "hg"). Whether the kernel then finds free huge
+// pages depends on the machine's memory state (after hours of heavy use it
+// gave 8 MB of 64), so the test checks the advice, which is what adviseHuge
+// controls; the speed it buys is measured in BENCHMARKS.md.
 func TestAdviseHuge(t *testing.T) {
 	if b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || bytes.Contains(b, []byte("[never]")) {
 		t.Skip("transparent huge pages unavailable")
 	}
 	s := make([]float32, 16<<20) // 64 MB
 	adviseHuge(s)
-	for i := range s {
-		s[i] = 1
+	// madvise splits the mapping at the advised range (the 2 MB-aligned
+	// interior), so look at the mapping around s's middle.
+	if !slices.Contains(vmaField(t, uintptr(unsafe.Pointer(&s[len(s)/2])), "VmFlags:"), "hg") {
+		t.Fatal("the middle of an advised 64 MB slice is not MADV_HUGEPAGE")
 	}
-	// madvise splits the mapping at the advised range, which starts at the
-	// first 2 MB boundary inside s, so look at the mapping around s's middle.
-	got := vmaHugeKB(t, uintptr(unsafe.Pointer(&s[len(s)/2])))
-	if got < 32<<10 {
-		t.Fatalf("the mapping of an advised, written 64 MB slice has %d kB of AnonHugePages, want >= 32 MB", got)
-	}
-	_ = s[len(s)-1]
 }
