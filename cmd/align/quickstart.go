@@ -59,7 +59,7 @@ var presets = map[string]preset{
 		ppoUpdates: 6, ppoBatch: 16, ppoMiniBatches: 2, ppoLR: 3e-5, ppoKL: 0.05,
 		grpoSteps: 6, grpoBatch: 4, grpoGens: 4, grpoLR: 2e-4, grpoBeta: 0.04,
 		caiPrompts: 32, caiSteps: 10, caiLR: 1e-4, samples: 2},
-	// small is the default: clear gains in 8-9 minutes on 2 cores (measured in README.md).
+	// small is the default: clear gains in about 6 minutes on 2 cores (measured in README.md).
 	"small": {corpus: 20000, pairs: 2000, vocab: 800, dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 384,
 		pretrainSteps: 3000, sftSteps: 1000, rmSteps: 600, dpoSteps: 300, batch: 16, seqLen: 64,
 		pretrainLR: 2e-3, sftLR: 5e-4, rmLR: 5e-4, dpoLR: 5e-5, dpoBeta: 0.5,
@@ -96,7 +96,7 @@ says so).`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", filepath.Join("runs", "quickstart"), "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
-	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in 8-9 minutes on 2 cores) or tiny (a smoke run of every stage, about a minute)")
+	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 6 minutes on 2 cores) or tiny (a smoke run of every stage, about a minute)")
 	cmd.Flags().StringVar(&judgeSpec, "judge", "gold", "judge of the win-rates against SFT: gold (the task's gold reward), or http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR, rule:refusal")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")
 	rootCmd.AddCommand(cmd)
