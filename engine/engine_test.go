@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,44 @@ func TestTopLogprobs(t *testing.T) {
 	for i := range want {
 		if top[i].ID != want[i].ID || math.Abs(float64(top[i].Logprob-want[i].Logprob)) > 1e-6 {
 			t.Fatalf("got %v, want %v", top, want)
+		}
+	}
+}
+
+// TestTopLogprobsAnyK: the insertion path (k ≤ 64) and the sorting path
+// (larger k, a local judge's whole vocabulary) both give the k largest
+// logits in descending order, ties by id, against a selection written out
+// here; k beyond the vocabulary gives every id.
+func TestTopLogprobsAnyK(t *testing.T) {
+	const V = 300
+	rng := rand.New(rand.NewPCG(3, 4))
+	lg := make([]float32, V)
+	for i := range lg {
+		lg[i] = float32(rng.IntN(40)) / 4 // many ties
+	}
+	lse := 0.0
+	for _, l := range lg {
+		lse += math.Exp(float64(l))
+	}
+	lse = math.Log(lse)
+	for _, k := range []int{1, 3, 64, 65, 200, V, V + 5} {
+		top := topLogprobs(lg, k)
+		used := make([]bool, V)
+		if len(top) != min(k, V) {
+			t.Fatalf("k=%d: %d candidates", k, len(top))
+		}
+		for r := range top {
+			best := -1
+			for i, l := range lg {
+				if !used[i] && (best < 0 || l > lg[best]) {
+					best = i
+				}
+			}
+			used[best] = true
+			want := float64(lg[best]) - lse
+			if top[r].ID != int32(best) || math.Abs(float64(top[r].Logprob)-want) > 1e-5 {
+				t.Fatalf("k=%d rank %d: got %+v, want id %d logprob %.6f", k, r, top[r], best, want)
+			}
 		}
 	}
 }
