@@ -137,18 +137,7 @@ func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, errors.New("--data: no training pairs")
 	}
 	fmt.Fprintf(log, "dpo: %s; %d training pairs; loss %s, beta %g\n", m.Cfg.Describe(), obj.Len(), o.cfg.LossType, o.cfg.Beta)
-	job := &train.Job{
-		Settings:  s,
-		Objective: withLoRADropout(obj, m),
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := o.lora.save(m, dir, o.model, o.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(o.tokDir(), o.model, dir)
-		}),
-	}
+	job := o.lora.job(s, log, m, obj, params, o.model, o.dtype, o.tokDir())
 	if ev != nil {
 		job.Eval = ev
 	}

@@ -147,18 +147,7 @@ func (o *ktoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 			fmt.Fprintf(log, "kto: desirable_weight*n_desirable / (undesirable_weight*n_undesirable) = %.3g, outside the paper's [1, 4/3]\n", r)
 		}
 	}
-	job := &train.Job{
-		Settings:  s,
-		Objective: withLoRADropout(obj, m),
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := o.lora.save(m, dir, o.model, o.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(o.tokDir(), o.model, dir)
-		}),
-	}
+	job := o.lora.job(s, log, m, obj, params, o.model, o.dtype, o.tokDir())
 	if len(evalRows) > 0 {
 		ev, err := pref.NewKTOObjective(m, ref, o.cfg, evalRows, maxLen, pad)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
 
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
@@ -77,6 +78,24 @@ func (f *loraFlags) save(m *model.Model, dir, base, dtype string) error {
 		return m.SavePEFT(dir, base)
 	}
 	return m.SaveDir(dir, dtype)
+}
+
+// job is the training job of a causal-LM trainer (sft, dpo, kto, orpo,
+// cpo): obj under LoRA dropout, and a saver that writes what save writes
+// plus the tokenizer files from tokDir (base's when tokDir has none).
+func (f *loraFlags) job(s train.Settings, log io.Writer, m *model.Model, obj train.Objective, params []train.ParamSet, base, dtype, tokDir string) *train.Job {
+	return &train.Job{
+		Settings:  s,
+		Objective: withLoRADropout(obj, m),
+		Params:    params,
+		Log:       log,
+		Saver: train.SaverFunc(func(dir string) error {
+			if err := f.save(m, dir, base, dtype); err != nil {
+				return err
+			}
+			return copyTokenizerFiles(tokDir, base, dir)
+		}),
+	}
 }
 
 // dropoutObjective gives LoRA dropout a mask seed that is a function of the

@@ -43,18 +43,7 @@ func pairJob(name string, d *prefData, lo *loraFlags, s train.Settings, log io.W
 		return nil, errors.New("--data: no training pairs")
 	}
 	fmt.Fprintf(log, "%s: %s; %d training pairs; %s\n", name, m.Cfg.Describe(), obj.Len(), describe)
-	job := &train.Job{
-		Settings:  s,
-		Objective: withLoRADropout(obj, m),
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := lo.save(m, dir, d.model, d.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(d.tokDir(), d.model, dir)
-		}),
-	}
+	job := lo.job(s, log, m, obj, params, d.model, d.dtype, d.tokDir())
 	if len(evalPairs) > 0 {
 		ev, err := newObj(m, evalPairs, maxLen, pad)
 		if err != nil {

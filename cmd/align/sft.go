@@ -119,18 +119,7 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	job := &train.Job{
-		Settings:  s,
-		Objective: withLoRADropout(obj, m),
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := o.lora.save(m, dir, o.model, o.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(tokDir, o.model, dir)
-		}),
-	}
+	job := o.lora.job(s, log, m, obj, params, o.model, o.dtype, tokDir)
 	if len(o.evalData) > 0 {
 		erows, elabels, err := o.load(o.evalData, tok, topt, m.Cfg.Vocab, log)
 		if err != nil {
