@@ -1,10 +1,8 @@
 package loss
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
 )
@@ -168,18 +166,8 @@ type prefCase struct {
 // TestPreferenceLossesMatchTorch replays testdata/pref_torch.json: TRL's
 // formulas evaluated with PyTorch autograd in float64 (gen_pref.py).
 func TestPreferenceLossesMatchTorch(t *testing.T) {
-	b, err := os.ReadFile("testdata/pref_torch.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx struct {
-		Cases []prefCase `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &fx); err != nil {
-		t.Fatalf("testdata/pref_torch.json: %v", err)
-	}
-	close := func(a, b float64) bool { return math.Abs(a-b) <= 1e-10*math.Max(1, math.Abs(b)) }
-	for k, c := range fx.Cases {
+	cases := torchCases[prefCase](t, "testdata/pref_torch.json")
+	for k, c := range cases {
 		var res PairResult
 		var err error
 		if c.Kind == "bt" {
@@ -195,18 +183,18 @@ func TestPreferenceLossesMatchTorch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d (%s %s): %v", k, c.Kind, c.LossType, err)
 		}
-		if !close(res.Loss, c.Loss) {
+		if !torchClose(res.Loss, c.Loss) {
 			t.Errorf("case %d (%s %s): loss %.15g, torch %.15g", k, c.Kind, c.LossType, res.Loss, c.Loss)
 		}
 		for i := range c.GradChosen {
-			if !close(res.GradChosen[i], c.GradChosen[i]) || !close(res.GradRejected[i], c.GradRejected[i]) {
+			if !torchClose(res.GradChosen[i], c.GradChosen[i]) || !torchClose(res.GradRejected[i], c.GradRejected[i]) {
 				t.Errorf("case %d (%s %s): grad[%d] (%.12g, %.12g), torch (%.12g, %.12g)", k, c.Kind, c.LossType, i,
 					res.GradChosen[i], res.GradRejected[i], c.GradChosen[i], c.GradRejected[i])
 			}
 		}
 		for name, v := range c.Metrics {
 			got, ok := res.Metrics[name]
-			if !ok || !close(got, v) {
+			if !ok || !torchClose(got, v) {
 				t.Errorf("case %d (%s %s): metric %s = %v, torch %v", k, c.Kind, c.LossType, name, got, v)
 			}
 		}

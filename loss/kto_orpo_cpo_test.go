@@ -1,10 +1,8 @@
 package loss
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
 )
@@ -39,20 +37,10 @@ type ktoOrpoCpoCase struct {
 // (gen_kto_orpo_cpo.py), several β and weights, a KTO batch whose reference
 // point clamps at 0 and an ORPO pair with a mean log-prob of −1e−12.
 func TestKTOORPOCPOMatchTorch(t *testing.T) {
-	b, err := os.ReadFile("testdata/kto_orpo_cpo_torch.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx struct {
-		Cases []ktoOrpoCpoCase `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &fx); err != nil {
-		t.Fatalf("testdata/kto_orpo_cpo_torch.json: %v", err)
-	}
-	close := func(a, b float64) bool { return math.Abs(a-b) <= 1e-10*math.Max(1, math.Abs(b)) }
+	cases := torchCases[ktoOrpoCpoCase](t, "testdata/kto_orpo_cpo_torch.json")
 	kinds := map[string]int{}
 	clamped := 0
-	for k, c := range fx.Cases {
+	for k, c := range cases {
 		kinds[c.Kind]++
 		name := c.Kind + " " + c.LossType
 		var loss float64
@@ -87,18 +75,18 @@ func TestKTOORPOCPOMatchTorch(t *testing.T) {
 		default:
 			t.Fatalf("case %d: kind %q", k, c.Kind)
 		}
-		if !close(loss, c.Loss) {
+		if !torchClose(loss, c.Loss) {
 			t.Errorf("case %d (%s): loss %.15g, torch %.15g", k, name, loss, c.Loss)
 		}
 		for j := range wants {
 			for i := range wants[j] {
-				if !close(gots[j][i], wants[j][i]) {
+				if !torchClose(gots[j][i], wants[j][i]) {
 					t.Errorf("case %d (%s): grad %d[%d] %.12g, torch %.12g", k, name, j, i, gots[j][i], wants[j][i])
 				}
 			}
 		}
 		for m, v := range c.Metrics {
-			if got, ok := metrics[m]; !ok || !close(got, v) {
+			if got, ok := metrics[m]; !ok || !torchClose(got, v) {
 				t.Errorf("case %d (%s): metric %s = %v (present %v), torch %v", k, name, m, got, ok, v)
 			}
 		}
