@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -11,29 +10,6 @@ import (
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
 )
-
-// RandomAdapter writes a PEFT LoRA adapter for the model in dir, with
-// random A and B (B is zero at attach, which would change nothing).
-func randomAdapter(t *testing.T, dir string, seed uint64) string {
-	t.Helper()
-	m, err := model.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AttachLoRA(model.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"q_proj", "v_proj", "down_proj"}}, seed); err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(seed, 1))
-	lo := m.LoRA()
-	for i := range lo.Data {
-		lo.Data[i] = float32(r.NormFloat64())
-	}
-	out := t.TempDir()
-	if err := m.SavePEFT(out, dir); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // Rows of two adapters and of the base model decode in the same steps; each
 // must produce what generate.Generate produces on a model holding only that
@@ -45,7 +21,7 @@ func TestAdaptersShareSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	adA, adB := randomAdapter(t, dir, 1), randomAdapter(t, dir, 2)
+	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
 	for name, d := range map[string]string{"a": adA, "b": adB} {
 		if err := e.LoadAdapter(name, d); err != nil {
 			t.Fatal(err)
@@ -130,7 +106,7 @@ func TestAdaptersShareSteps(t *testing.T) {
 // other adapters are loaded and share the steps.
 func TestOwnAdapterStays(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
-	adA, adB := randomAdapter(t, dir, 1), randomAdapter(t, dir, 2)
+	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
 	e, err := Load(dir, Options{MaxBatch: 2, Adapter: adA})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,28 +15,6 @@ import (
 	"github.com/align-go/align/model"
 )
 
-// randomAdapter writes a PEFT LoRA adapter for the model in dir with random
-// A and B (B is zero at attach, which would change nothing).
-func randomAdapter(t *testing.T, dir string, seed uint64) string {
-	t.Helper()
-	m, err := model.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AttachLoRA(model.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"q_proj", "v_proj", "down_proj"}}, seed); err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(seed, 1))
-	for i := range m.LoRA().Data {
-		m.LoRA().Data[i] = float32(r.NormFloat64())
-	}
-	out := t.TempDir()
-	if err := m.SavePEFT(out, dir); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // vLLM's runtime LoRA API driven as a client would: load, pick by model
 // name with the official SDK, list, unload.
 func TestLoRAAdapters(t *testing.T) {
@@ -48,7 +25,7 @@ func TestLoRAAdapters(t *testing.T) {
 	}
 	defer e.Close()
 	ts, client := startServer(t, e, Options{AllowAdapterLoading: true})
-	adapter := randomAdapter(t, dir, 3)
+	adapter := enginetest.RandomAdapter(t, dir, 3)
 	post := func(path, body string) (int, string) {
 		resp, err := http.Post(ts.URL+path, "application/json", strings.NewReader(body))
 		if err != nil {

@@ -3,6 +3,7 @@
 package enginetest
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/align-go/align/internal/refdata"
@@ -32,4 +33,28 @@ func ModelDir(t testing.TB, seed uint64) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// RandomAdapter writes a PEFT LoRA adapter (r 4, alpha 8 on q_proj, v_proj
+// and down_proj) for the model in dir, with random A and B (B is zero at
+// attach, which would change nothing), and returns its directory.
+func RandomAdapter(t testing.TB, dir string, seed uint64) string {
+	t.Helper()
+	m, err := model.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AttachLoRA(model.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"q_proj", "v_proj", "down_proj"}}, seed); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	lo := m.LoRA()
+	for i := range lo.Data {
+		lo.Data[i] = float32(r.NormFloat64())
+	}
+	out := t.TempDir()
+	if err := m.SavePEFT(out, dir); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
