@@ -10,9 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/align-go/align/internal/peakrss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/nn"
 	"github.com/align-go/align/optim"
@@ -74,27 +74,19 @@ func main() {
 		step()
 	}
 	per := time.Since(start).Seconds() / float64(max(*steps, 1))
-	fmt.Printf("B=%d T=%d layers=%d step_s=%.3f tokens_per_s=%.0f vmhwm_mib=%d\n", *B, *T, *layers, per, float64(N)/per, vmHWM()/1024)
-}
-
-// vmHWM is the peak resident set size in KiB, from /proc/self/status.
-func vmHWM() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		fail(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			var kb int
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
-			return kb
-		}
-	}
-	fail(fmt.Errorf("no VmHWM in /proc/self/status"))
-	return 0
+	fmt.Printf("B=%d T=%d layers=%d step_s=%.3f tokens_per_s=%.0f vmhwm_mib=%d\n", *B, *T, *layers, per, float64(N)/per, peakMiB())
 }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "attn_memory:", err)
 	os.Exit(1)
+}
+
+// peakMiB is the process's peak resident set size so far.
+func peakMiB() int {
+	kb, err := peakrss.KiB()
+	if err != nil {
+		fail(err)
+	}
+	return kb / 1024
 }

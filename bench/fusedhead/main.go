@@ -14,9 +14,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/align-go/align/internal/peakrss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/nn"
 	"github.com/align-go/align/train"
@@ -109,27 +109,19 @@ func main() {
 	}
 	per := time.Since(start).Seconds() / float64(max(*steps, 1))
 	fmt.Printf("fused=%v rows=%d lora=%v ckpt=%v B=%d T=%d V=%d C=%d layers=%d loss=%.6f step_s=%.2f vmhwm_mib=%d\n",
-		*fused, m.LMHead().Rows, *lora, *ckpt, *B, *T, *V, *C, *layers, loss, per, vmHWM()/1024)
-}
-
-// vmHWM is the peak resident set size in KiB, from /proc/self/status.
-func vmHWM() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		fail(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			var kb int
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
-			return kb
-		}
-	}
-	fail(fmt.Errorf("no VmHWM in /proc/self/status"))
-	return 0
+		*fused, m.LMHead().Rows, *lora, *ckpt, *B, *T, *V, *C, *layers, loss, per, peakMiB())
 }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "fusedhead:", err)
 	os.Exit(1)
+}
+
+// peakMiB is the process's peak resident set size so far.
+func peakMiB() int {
+	kb, err := peakrss.KiB()
+	if err != nil {
+		fail(err)
+	}
+	return kb / 1024
 }

@@ -21,9 +21,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"strings"
 
 	"github.com/align-go/align/generate"
+	"github.com/align-go/align/internal/peakrss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/ppo"
@@ -50,19 +50,13 @@ func main() {
 	fmt.Printf("mode %s\nVmHWM_MiB %.1f\n", *mode, vmHWM())
 }
 
+// vmHWM is the peak resident set size in MiB, or -1 where it cannot be read.
 func vmHWM() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+	kb, err := peakrss.KiB()
 	if err != nil {
 		return -1
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			var kb float64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%f", &kb)
-			return kb / 1024
-		}
-	}
-	return -1
+	return float64(kb) / 1024
 }
 
 func newModel(dim, layers, ffn, vocab int, seed uint64) (*model.Model, error) {
