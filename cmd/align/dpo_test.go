@@ -168,6 +168,29 @@ func TestPrefCommandsLoRA(t *testing.T) {
 	}
 }
 
+// checkResumeExact runs common (a training command with --save-steps 3)
+// for 6 steps, and again for 3 steps then resumed to 6, and requires the
+// two runs' file in OUT to be byte-identical.
+func checkResumeExact(t *testing.T, common []string, file string) {
+	t.Helper()
+	full := filepath.Join(t.TempDir(), "full")
+	if _, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	part := filepath.Join(t.TempDir(), "part")
+	if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	a, _ := os.ReadFile(filepath.Join(full, file))
+	b, _ := os.ReadFile(filepath.Join(part, file))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("resumed run's %s differs from the uninterrupted run's", file)
+	}
+}
+
 // TestPrefCommandsResume: a run stopped at a checkpoint and resumed ends
 // with the same weights as an uninterrupted one — the DPO reference must be
 // the starting policy, not the resumed one, and the reward head must be
@@ -186,22 +209,7 @@ func TestPrefCommandsResume(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			common := append(append([]string(nil), tc.args...), "--model", m, "--data", data, "--batch-size", "8",
 				"--lr-scheduler", "constant", "--save-steps", "3", "--logging-steps", "1")
-			full := filepath.Join(t.TempDir(), "full")
-			if _, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			part := filepath.Join(t.TempDir(), "part")
-			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			a, _ := os.ReadFile(filepath.Join(full, tc.file))
-			b, _ := os.ReadFile(filepath.Join(part, tc.file))
-			if len(a) == 0 || !bytes.Equal(a, b) {
-				t.Errorf("resumed run's %s differs from the uninterrupted run's", tc.file)
-			}
+			checkResumeExact(t, common, tc.file)
 		})
 	}
 }

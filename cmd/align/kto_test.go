@@ -128,22 +128,7 @@ func TestKTOCommandResume(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			common := append([]string{"kto", "--model", m, "--data", data, "--batch-size", "8", "--lr", "1e-3",
 				"--lr-scheduler", "constant", "--save-steps", "3", "--logging-steps", "1"}, tc.args...)
-			full := filepath.Join(t.TempDir(), "full")
-			if _, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			part := filepath.Join(t.TempDir(), "part")
-			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...); err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
-			}
-			a, _ := os.ReadFile(filepath.Join(full, tc.file))
-			b, _ := os.ReadFile(filepath.Join(part, tc.file))
-			if len(a) == 0 || !bytes.Equal(a, b) {
-				t.Errorf("resumed run's %s differs from the uninterrupted run's", tc.file)
-			}
+			checkResumeExact(t, common, tc.file)
 		})
 	}
 }
