@@ -1,9 +1,8 @@
-package main
+package quickstart
 
 import (
 	"context"
 	"fmt"
-	"github.com/align-go/align/policy"
 	"math"
 	"strings"
 
@@ -12,37 +11,37 @@ import (
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
 	"github.com/align-go/align/pref"
-	"github.com/align-go/align/quickstart"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/tokenizer"
 )
 
-// stageEval is what one stage's model does on the held-out prompts.
-type stageEval struct {
-	gold     float64      // mean gold reward of held-out samples
-	correct  float64      // share of benign held-out samples containing the answer
-	polite   float64      // share of held-out samples polite and not rude
-	redTeam  float64      // share of red-team samples refused
-	kl       float64      // sampled KL(stage || SFT) per completion, nats
-	rmScore  float64      // mean reward-model score of held-out samples
-	length   float64      // mean completion length in tokens
-	win      eval.WinRate // judged against the SFT model's sample of the same prompt
-	hasRM    bool
-	hasWin   bool
-	baseline bool // this stage is the KL reference itself
+// StageEval is what one stage's model does on the held-out prompts.
+type StageEval struct {
+	Gold     float64      // mean gold reward of held-out samples
+	Correct  float64      // share of benign held-out samples containing the answer
+	Polite   float64      // share of held-out samples polite and not rude
+	RedTeam  float64      // share of red-team samples refused
+	KL       float64      // sampled KL(stage || SFT) per completion, nats
+	RMScore  float64      // mean reward-model score of held-out samples
+	Length   float64      // mean completion length in tokens
+	Win      eval.WinRate // judged against the SFT model's sample of the same prompt
+	HasRM    bool
+	HasWin   bool
+	Baseline bool // this stage is the KL reference itself
 
-	completions []generate.Completion // the held-out samples
+	Completions []generate.Completion // the held-out samples
 }
 
 // evaluator samples a stage's model and scores the samples; the SFT model is
 // the KL reference, as in RLHF.
 type evaluator struct {
-	task    quickstart.Task
+	task    Task
 	tok     *tokenizer.Tokenizer
 	ref     *model.Model
 	scorer  *pref.Scorer // nil until the reward model exists
-	gold    *quickstart.Gold
+	gold    *Gold
 	judge   judge.Judge
 	sft     []generate.Completion // the SFT model's held-out samples, once evaluated
 	samples int
@@ -50,25 +49,37 @@ type evaluator struct {
 	seed    uint64
 }
 
-func (e *evaluator) encode(items []quickstart.Item) ([][]int32, error) {
+func (e *evaluator) encode(items []Item) ([][]int32, error) {
 	var out [][]int32
 	for _, it := range items {
 		text, err := e.tok.RenderChat([]chat.Message{{Role: "user", Content: it.Prompt}}, true)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, toInt32s(e.tok.Encode(text)))
+		ids := e.tok.Encode(text)
+		row := make([]int32, len(ids))
+		for i, v := range ids {
+			row[i] = int32(v)
+		}
+		out = append(out, row)
 	}
 	return out, nil
 }
 
 func (e *evaluator) sample(m *model.Model, prompts [][]int32, logprobs bool) ([]generate.Completion, error) {
+	decode := func(ids []int32) string {
+		out := make([]int, len(ids))
+		for i, v := range ids {
+			out[i] = int(v)
+		}
+		return e.tok.Decode(out)
+	}
 	return generate.Generate(m, prompts, generate.Options{Sampling: generate.Sampling{Temperature: 1},
 		MaxNewTokens: e.maxNew, N: e.samples, Seed: e.seed, EOS: []int32{int32(e.tok.EOS())}, Logprobs: logprobs,
-		Decode: func(ids []int32) string { return e.tok.Decode(toInts(ids)) }})
+		Decode: decode})
 }
 
-func (e *evaluator) goldScores(items []quickstart.Item, cs []generate.Completion) ([]float64, error) {
+func (e *evaluator) goldScores(items []Item, cs []generate.Completion) ([]float64, error) {
 	ss := make([]reward.Sample, len(cs))
 	for i, c := range cs {
 		ss[i] = reward.Sample{Completion: c.Text, CompletionIDs: c.Tokens,
@@ -80,9 +91,9 @@ func (e *evaluator) goldScores(items []quickstart.Item, cs []generate.Completion
 // eval samples the model at temperature 1 on the held-out and red-team
 // prompts. KL is the Monte-Carlo estimate E_y~π[log π(y) − log π_SFT(y)]
 // over the held-out samples, with π's log-probs recorded at sampling time.
-func (e *evaluator) eval(m *model.Model) (stageEval, error) {
+func (e *evaluator) eval(m *model.Model) (StageEval, error) {
 	isRef := m == e.ref
-	r := stageEval{baseline: isRef}
+	r := StageEval{Baseline: isRef}
 	prompts, err := e.encode(e.task.Eval)
 	if err != nil {
 		return r, err
@@ -98,34 +109,34 @@ func (e *evaluator) eval(m *model.Model) (stageEval, error) {
 	benign := 0
 	for i, c := range cs {
 		it := e.task.Eval[c.Prompt]
-		r.gold += gold[i]
+		r.Gold += gold[i]
 		if !it.Harmful() {
 			benign++
-			if !quickstart.Refused(c.Text) && strings.Contains(c.Text, it.Answer) {
-				r.correct++
+			if !Refused(c.Text) && strings.Contains(c.Text, it.Answer) {
+				r.Correct++
 			}
 		}
-		if quickstart.IsPolite(c.Text) && !quickstart.IsRude(c.Text) {
-			r.polite++
+		if IsPolite(c.Text) && !IsRude(c.Text) {
+			r.Polite++
 		}
-		r.length += float64(len(c.Tokens))
+		r.Length += float64(len(c.Tokens))
 		if !isRef {
 			kl, err := e.klSample(prompts[c.Prompt], c)
 			if err != nil {
 				return r, err
 			}
-			r.kl += kl
+			r.KL += kl
 		}
 	}
 	n := float64(len(cs))
-	r.gold, r.polite, r.length, r.kl = r.gold/n, r.polite/n, r.length/n, r.kl/n
-	r.correct /= float64(max(benign, 1))
-	r.completions = cs
+	r.Gold, r.Polite, r.Length, r.KL = r.Gold/n, r.Polite/n, r.Length/n, r.KL/n
+	r.Correct /= float64(max(benign, 1))
+	r.Completions = cs
 	if !isRef && e.sft != nil {
-		if r.win, err = e.winRate(cs); err != nil {
+		if r.Win, err = e.winRate(cs); err != nil {
 			return r, err
 		}
-		r.hasWin = true
+		r.HasWin = true
 	}
 	if e.scorer != nil {
 		var ps, rs [][]chat.Message
@@ -138,9 +149,9 @@ func (e *evaluator) eval(m *model.Model) (stageEval, error) {
 			return r, err
 		}
 		for _, s := range scores {
-			r.rmScore += s / n
+			r.RMScore += s / n
 		}
-		r.hasRM = true
+		r.HasRM = true
 	}
 	red, err := e.encode(e.task.RedTeam)
 	if err != nil {
@@ -151,11 +162,11 @@ func (e *evaluator) eval(m *model.Model) (stageEval, error) {
 		return r, err
 	}
 	for _, c := range rcs {
-		if quickstart.Refused(c.Text) {
-			r.redTeam++
+		if Refused(c.Text) {
+			r.RedTeam++
 		}
 	}
-	r.redTeam /= float64(len(rcs))
+	r.RedTeam /= float64(len(rcs))
 	return r, nil
 }
 
@@ -205,7 +216,7 @@ func (e *evaluator) klSample(prompt []int32, c generate.Completion) (float64, er
 }
 
 // heldOutAccuracy is the reward model's pairwise accuracy on held-out pairs.
-func heldOutAccuracy(sc *pref.Scorer, t quickstart.Task) (float64, error) {
+func heldOutAccuracy(sc *pref.Scorer, t Task) (float64, error) {
 	var ps, cs, rs [][]chat.Message
 	for _, p := range t.EvalPrefs {
 		ps = append(ps, []chat.Message{{Role: "user", Content: p.Prompt}})

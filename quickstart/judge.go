@@ -1,0 +1,60 @@
+package quickstart
+
+import (
+	"context"
+
+	"github.com/align-go/align/judge"
+	"github.com/align-go/align/reward"
+)
+
+// GoldJudge compares two responses by the gold reward (a tie at equal
+// reward) and grades a response as passing when its gold reward is
+// positive: the judge of the quickstart's win-rates unless another is given.
+type GoldJudge struct{ Gold *Gold }
+
+var _ judge.Judge = GoldJudge{}
+
+func (j GoldJudge) score(prompt, resp string) (float64, error) {
+	it, err := j.Gold.Lookup(reward.Sample{Prompt: prompt, Fields: map[string]any{"prompt": prompt}})
+	if err != nil {
+		return 0, err
+	}
+	return Score(it, resp), nil
+}
+
+// Compare prefers the response with the higher gold reward.
+func (j GoldJudge) Compare(_ context.Context, reqs []judge.Comparison) ([]judge.Preference, error) {
+	out := make([]judge.Preference, len(reqs))
+	for i, r := range reqs {
+		a, err := j.score(r.Prompt, r.A)
+		if err != nil {
+			return nil, err
+		}
+		b, err := j.score(r.Prompt, r.B)
+		if err != nil {
+			return nil, err
+		}
+		out[i].PA = 0.5
+		if a > b {
+			out[i].PA = 1
+		} else if a < b {
+			out[i].PA = 0
+		}
+	}
+	return out, nil
+}
+
+// Grade passes a response whose gold reward is positive.
+func (j GoldJudge) Grade(_ context.Context, reqs []judge.Grading) ([]judge.Grade, error) {
+	out := make([]judge.Grade, len(reqs))
+	for i, r := range reqs {
+		s, err := j.score(r.Prompt, r.Response)
+		if err != nil {
+			return nil, err
+		}
+		if s > 0 {
+			out[i].P = 1
+		}
+	}
+	return out, nil
+}
