@@ -34,7 +34,11 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 	dlnf := a.dlnf
 	clear(dlnf)
 	if dlogits != nil {
-		nn.LinearBackward(dlnf, g.LMHead, nil, dlogits, a.lnf, w.LMHead, N, C, c.Vocab)
+		if q := m.headTable(); q != nil {
+			nn.LinearBackwardQ(dlnf, dlogits, q, N) // frozen: no weight gradient
+		} else {
+			nn.LinearBackward(dlnf, g.LMHead, nil, dlogits, a.lnf, w.LMHead, N, C, c.Vocab)
+		}
 	}
 	if dhidden != nil {
 		addInto(dlnf, dhidden)

@@ -152,7 +152,7 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	m.fwdLoRA = m.curLoRA()
 
 	x := a.layers[0].x
-	nn.EmbeddingForward(x, b.IDs, w.Wte, N, C, false)
+	m.embed(x, b.IDs, N)
 	if c.Arch == ArchGPT2 {
 		nn.EmbeddingForward(x, a.pos, w.Wpe, N, C, true)
 	} else {
@@ -167,10 +167,27 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 	}
 	m.norm(a.lnf, a.meanf, a.rf, a.out, w.NormFW, w.NormFB, N, C, eps)
 	if logits {
-		nn.LinearForward(a.logits, a.lnf, w.LMHead, nil, N, C, c.Vocab)
+		if m.W.LMHead == nil && m.headTable() == nil {
+			return nil, nil, fmt.Errorf("forward: the model has no LM head (a compact sequence-classification checkpoint): ask for hidden states")
+		}
+		if q := m.headTable(); q != nil {
+			nn.LinearForwardQ(a.logits, a.lnf, q, nil, N)
+		} else {
+			nn.LinearForward(a.logits, a.lnf, w.LMHead, nil, N, C, c.Vocab)
+		}
 		return a.logits, a.lnf, nil
 	}
 	return nil, a.lnf, nil
+}
+
+// embed writes the token embeddings of ids into x [N,C]: from the compact
+// table a row at a time when the embedding is compact.
+func (m *Model) embed(x []float32, ids []int32, N int) {
+	if q := m.embedTable(); q != nil {
+		nn.EmbeddingForwardQ(x, ids, q, N, m.Cfg.Dim, false)
+		return
+	}
+	nn.EmbeddingForward(x, ids, m.W.Wte, N, m.Cfg.Dim, false)
 }
 
 // layerForward runs block l from its saved input a.layers[l].x, writing

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/align-go/align/nn"
 )
 
 // savedModel writes a random model of family mt as dtype (BF16, F16, F32)
@@ -130,6 +132,13 @@ func TestCompactMatchesDequantisedF32(t *testing.T) {
 						}
 					}
 				}
+				if dt == "int8" || dt == "nf4" || dt == "fp4" {
+					// The embedding and head stay bf16 under 8/4-bit
+					// loading, and a bf16 head decodes through the bf16
+					// tiles (input rounded, as above): the twin reads the
+					// same table, so the blocks are what is compared.
+					ref.embedQ, ref.headQ = cm.embedQ, cm.headQ
+				}
 				if d := relDiff(decodeRun(t, cm), decodeRun(t, ref)); d > 1e-4 {
 					t.Fatalf("cached decoding differs by %.3g (relative)", d)
 				}
@@ -138,51 +147,79 @@ func TestCompactMatchesDequantisedF32(t *testing.T) {
 	}
 }
 
-// Loading a bf16 checkpoint with a frozen base keeps its block Linears as
-// bf16 (2 bytes each) and makes no f32 copy of them: the heap grows by the
-// f32 rest (embeddings, norms) plus the bf16 weights, not by 4 bytes per
-// weight. 25M Linear weights: an f32 copy would add 100 MB.
+// Loading a bf16 checkpoint with a frozen base keeps its block Linears, its
+// token embedding and its untied LM head as bf16 (2 bytes each) and makes no
+// f32 copy of any of them: the heap grows by the f32 norms plus the bf16
+// weights, not by 4 bytes per weight. The vocabulary is large, as a real
+// model's is, so the tables (2×4096×256) weigh as much as the blocks
+// (4 layers × 4 × 256²): an f32 copy of either would add 8 MB.
 func TestCompactLoadKeepsNoF32Copy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes a 56 MB checkpoint")
-	}
-	raw := map[string]any{"model_type": "llama", "vocab_size": 512.0, "hidden_size": 512.0, "num_hidden_layers": 8.0,
-		"num_attention_heads": 8.0, "num_key_value_heads": 8.0, "intermediate_size": 1024.0, "max_position_embeddings": 64.0}
+	raw := map[string]any{"model_type": "llama", "vocab_size": 4096.0, "hidden_size": 256.0, "num_hidden_layers": 4.0,
+		"num_attention_heads": 4.0, "num_key_value_heads": 4.0, "intermediate_size": 512.0, "max_position_embeddings": 64.0,
+		"tie_word_embeddings": false}
 	cfg, err := ParseConfig(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := savedModel(t, cfg, "BF16", 0)
-	var linear int64
+	var linear, tables int64
 	for _, p := range paramTable(cfg) {
 		if _, _, ok := isBlockLinear(p.Name); ok {
 			linear += int64(p.Size)
 		}
+		if isTable(p.Name) {
+			tables += int64(p.Size)
+		}
 	}
-	rest := int64(cfg.NumParams()) - linear
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: "auto"})
-	if err != nil {
-		t.Fatal(err)
+	rest := int64(cfg.NumParams()) - linear - tables
+	for _, dt := range []string{"auto", "nf4"} {
+		t.Run(dt, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: dt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			if got := int64(len(m.Data)); got != rest {
+				t.Errorf("Data holds %d floats, want %d (the norms: everything but the block Linears, embedding and head)", got, rest)
+			}
+			for _, name := range []string{"embed", "lm_head.weight"} {
+				if !m.Param(name).Compact {
+					t.Errorf("%s is not compact", name)
+				}
+			}
+			if m.W.Wte != nil || m.W.LMHead != nil {
+				t.Errorf("f32 views of the embedding (%d) or head (%d) exist", len(m.W.Wte), len(m.W.LMHead))
+			}
+			// bitsandbytes quantises Linear layers only: the tables stay bf16.
+			for _, q := range []*nn.QWeight{m.embedTable(), m.headTable()} {
+				if q == nil {
+					t.Fatal("embedding/head table not compact")
+				}
+				if q.DType != nn.WeightBF16 {
+					t.Fatalf("embedding/head table in %s, want bf16", q.DType)
+				}
+			}
+			blocks := 2 * linear
+			if dt == "nf4" {
+				blocks = linear/2 + 4*linear/nn.QBlock
+			}
+			if got := m.CompactBytes(); got != blocks+2*tables {
+				t.Errorf("compact weights take %d bytes, want %d", got, blocks+2*tables)
+			}
+			limit := 4*rest + blocks + 2*tables + 1<<20
+			t.Logf("heap grew %.2f MB: f32 norms %.3f MB + blocks %.2f MB + bf16 tables %.2f MB (f32 tables would add %.2f MB)",
+				float64(grew)/1e6, float64(4*rest)/1e6, float64(blocks)/1e6, float64(2*tables)/1e6, float64(2*tables)/1e6)
+			if grew > limit {
+				t.Fatalf("heap grew %d bytes, more than %d", grew, limit)
+			}
+			runtime.KeepAlive(m)
+		})
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	if got := int64(len(m.Data)); got != rest {
-		t.Errorf("Data holds %d floats, want %d (everything but the block Linears)", got, rest)
-	}
-	if got := m.CompactBytes(); got != 2*linear {
-		t.Errorf("compact weights take %d bytes, want %d (bf16)", got, 2*linear)
-	}
-	limit := 4*rest + 2*linear + 4<<20
-	t.Logf("heap grew %.1f MB: f32 rest %.1f MB + bf16 Linears %.1f MB (an f32 copy would add %.1f MB)",
-		float64(grew)/1e6, float64(4*rest)/1e6, float64(2*linear)/1e6, float64(4*linear)/1e6)
-	if grew > limit {
-		t.Fatalf("heap grew %d bytes, more than %d", grew, limit)
-	}
-	runtime.KeepAlive(m)
 }
 
 // Decoding from a quantised base stays close to f32: log-probs of every

@@ -303,7 +303,11 @@ func (m *Model) ForwardCached(c *KVCache, rows []int, ids, mask []int32, T int, 
 	if w16 != nil {
 		head = w16.head
 	}
-	nn.LinearDecodeMany(s.last, outRows, C, nn.DecodeOut{Out: s.logits, W: m.W.LMHead, W16: head, OC: cfg.Vocab})
+	out := nn.DecodeOut{Out: s.logits, W: m.W.LMHead, W16: head, OC: cfg.Vocab}
+	if q := m.headTable(); q != nil { // a compact head, read in its own dtype
+		out = nn.DecodeOut{Out: s.logits, Q: q, OC: cfg.Vocab}
+	}
+	nn.LinearDecodeMany(s.last, outRows, C, out)
 	return s.logits, nil
 }
 
@@ -318,7 +322,7 @@ func (m *Model) cachedLayers(c *KVCache, w16 *bf16Weights, ids []int32, N, T int
 	eps := float32(cfg.NormEps)
 	R := len(s.rowIdx)
 
-	nn.EmbeddingForward(s.x, ids, w.Wte, N, C, false)
+	m.embed(s.x, ids, N)
 	if cfg.Arch == ArchGPT2 {
 		nn.EmbeddingForward(s.x, s.pos, w.Wpe, N, C, true)
 	}

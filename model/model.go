@@ -44,6 +44,8 @@ type Model struct {
 	head    *nn.LMHead   // LMHead's chunk scratch
 
 	qlin    [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
+	embedQ  *nn.QWeight            // compact token embedding, or nil (frozen.go)
+	headQ   *nn.QWeight            // compact untied LM head, or nil
 	loadOpt LoadOptions            // how qlin was loaded
 }
 
@@ -197,6 +199,7 @@ func (m *Model) Clone() *Model {
 		// Compact weights are frozen and read-only: the copy shares them.
 		c = newCompact(m.Cfg)
 		c.qlin, c.loadOpt = slices.Clone(m.qlin), m.loadOpt
+		c.embedQ, c.headQ = m.embedQ, m.headQ
 	} else {
 		c = New(m.Cfg)
 	}

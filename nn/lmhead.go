@@ -29,7 +29,12 @@ import (
 //     row's max and log-sum-exp, and Backward recomputes the chunk's
 //     logits from the hidden states it was given.
 type LMHead struct {
-	W  []float32 // [V,C], torch's Linear layout (tied: the embedding)
+	W []float32 // [V,C], torch's Linear layout (tied: the embedding)
+	// Q, when not nil, is a frozen head in a compact dtype (bf16 as the
+	// checkpoint stores it, or quantised) used instead of W: the chunk
+	// products read it through the compact kernels (LinearForwardQ,
+	// LinearBackwardQ), which widen a tile at a time. DW must be nil.
+	Q  *QWeight
 	DW []float32 // [V,C] gradient, accumulated; nil when the head is frozen
 	V  int
 	C  int
@@ -106,7 +111,11 @@ func (h *LMHead) each(hidden []float32, active []int32, fn func(rows []int32, lg
 		for j, r := range rows {
 			copy(hb[j*C:(j+1)*C], hidden[int(r)*C:(int(r)+1)*C])
 		}
-		tensor.MatMulBT(lg, hb, h.W, n, C, V, false)
+		if h.Q != nil {
+			LinearForwardQ(lg, hb, h.Q, nil, n)
+		} else {
+			tensor.MatMulBT(lg, hb, h.W, n, C, V, false)
+		}
 		fn(rows, lg, hb)
 	}
 }
@@ -115,6 +124,9 @@ func (h *LMHead) each(hidden []float32, active []int32, fn func(rows []int32, lg
 // to dhidden, and d(W), added to DW.
 func (h *LMHead) backChunk(dhidden []float32, rows []int32, lg, hb []float32) {
 	n, V, C := len(rows), h.V, h.C
+	if h.DW != nil && h.Q != nil {
+		panic("nn: LMHead: a compact head (Q) is frozen: DW must be nil")
+	}
 	if h.DW != nil {
 		tensor.MatMulAT(h.DW, lg, hb, V, n, C, true)
 	}
@@ -125,7 +137,12 @@ func (h *LMHead) backChunk(dhidden []float32, rows []int32, lg, hb []float32) {
 		h.dhb = make([]float32, h.rows()*C)
 	}
 	dhb := h.dhb[:n*C]
-	tensor.MatMul(dhb, lg, h.W, n, V, C, false)
+	if h.Q != nil {
+		clear(dhb)
+		LinearBackwardQ(dhb, lg, h.Q, n)
+	} else {
+		tensor.MatMul(dhb, lg, h.W, n, V, C, false)
+	}
 	for j, r := range rows {
 		d := dhidden[int(r)*C : (int(r)+1)*C]
 		for c, v := range dhb[j*C : (j+1)*C] {
