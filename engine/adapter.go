@@ -9,18 +9,24 @@ import (
 )
 
 // Several LoRA adapters share one base model (model.LoadPEFTSet): a request
-// names its adapter in Request.Adapter, and each decode step runs one
-// forward pass per adapter among the active rows, the rows of one adapter
-// batched together. (One pass over rows of different adapters, as vLLM's
-// punica kernels do, is later work: with few adapters in use at once the
-// passes differ only in the LoRA products, the base weights are read once
-// per pass.)
+// names its adapter in Request.Adapter, and each step runs one forward pass
+// over every active row whatever its adapter (model.ForwardCachedSets): the
+// base weights are read once per step, and each row adds its own adapter's
+// low-rank term, the rows of one adapter together (batch.go).
+//
+// Unloading is immediate for new requests and gentle for running ones: the
+// name is free at once (a new adapter may be loaded under it, as an RL
+// trainer pushing a new policy does), requests that name it fail with
+// ErrNoAdapter, and the sequences already submitted with it — queued or
+// decoding — finish with the weights they started with. Its memory is freed
+// when the last of them ends; until then it counts toward MaxAdapters.
 
 // ErrNoAdapter is a request or an unload naming an adapter not loaded.
 var ErrNoAdapter = errors.New("engine: no such adapter")
 
 // LoadAdapter attaches the PEFT LoRA adapter in dir as name (at most
-// Options.MaxAdapters at once). Decoding pauses while its weights are read.
+// Options.MaxAdapters at once, counting unloaded ones that still finish
+// sequences). Decoding pauses while its weights are read.
 func (e *Engine) LoadAdapter(name, dir string) error {
 	if name == "" || name == model.DefaultLoRA {
 		return fmt.Errorf("adapter name %q: want a name other than %q", name, model.DefaultLoRA)
@@ -28,39 +34,52 @@ func (e *Engine) LoadAdapter(name, dir string) error {
 	e.modelMu.Lock()
 	defer e.modelMu.Unlock()
 	e.amu.Lock()
-	n := len(e.adapters)
-	loaded := slices.Contains(e.adapters, name)
+	_, loaded := e.sets[name]
+	held := e.heldLocked()
 	e.amu.Unlock()
 	switch {
 	case loaded:
 		return fmt.Errorf("adapter %q is already loaded", name)
-	case n >= e.maxAdapters:
-		return fmt.Errorf("%d adapters are loaded, the most this engine holds (unload one first)", n)
+	case held >= e.maxAdapters:
+		return fmt.Errorf("%d adapters are loaded or finishing requests, the most this engine holds (unload one first)", held)
 	}
 	if err := e.Model.LoadPEFTSet(dir, name); err != nil {
 		return err
 	}
 	e.amu.Lock()
 	e.adapters = append(e.adapters, name)
+	e.sets[name] = e.Model.LoRASet(name)
 	e.amu.Unlock()
 	return nil
 }
 
-// UnloadAdapter detaches adapter name; it fails while requests use it.
+// heldLocked counts the adapter sets in memory: the loaded ones and the
+// unloaded ones still used by sequences.
+func (e *Engine) heldLocked() int {
+	n := len(e.sets)
+	for lo, k := range e.inUse {
+		if k > 0 && e.sets[lo.Name] != lo {
+			n++
+		}
+	}
+	return n
+}
+
+// UnloadAdapter detaches adapter name: new requests naming it fail, the
+// sequences already submitted with it finish with its weights.
 func (e *Engine) UnloadAdapter(name string) error {
 	e.modelMu.Lock()
 	defer e.modelMu.Unlock()
 	e.amu.Lock()
 	defer e.amu.Unlock()
-	if !slices.Contains(e.adapters, name) {
+	if _, ok := e.sets[name]; !ok {
 		return fmt.Errorf("%w %q", ErrNoAdapter, name)
 	}
-	if n := e.inUse[name]; n > 0 {
-		return fmt.Errorf("adapter %q is in use by %d sequences; retry when they end", name, n)
-	}
+	// The model forgets the set; the jobs that use it hold it.
 	if err := e.Model.DetachLoRASet(name); err != nil {
 		return err
 	}
+	delete(e.sets, name)
 	e.adapters = slices.DeleteFunc(e.adapters, func(s string) bool { return s == name })
 	return nil
 }
@@ -72,38 +91,39 @@ func (e *Engine) Adapters() []string {
 	return slices.Clone(e.adapters)
 }
 
-// claim counts the sequences of reqs on their adapters, or fails naming an
-// adapter that is not loaded.
-func (e *Engine) claim(reqs []Request) error {
+// claim resolves each request's adapter to the set its rows will run with
+// (the engine's own for none) and counts the sequences on it, or fails
+// naming an adapter that is not loaded.
+func (e *Engine) claim(reqs []Request) ([]*model.LoRA, error) {
 	e.amu.Lock()
 	defer e.amu.Unlock()
-	for _, r := range reqs {
-		if r.Adapter != "" && !slices.Contains(e.adapters, r.Adapter) {
-			return fmt.Errorf("%w %q", ErrNoAdapter, r.Adapter)
+	sets := make([]*model.LoRA, len(reqs))
+	for i, r := range reqs {
+		if r.Adapter == "" {
+			sets[i] = e.own
+			continue
 		}
+		lo, ok := e.sets[r.Adapter]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrNoAdapter, r.Adapter)
+		}
+		sets[i] = lo
 	}
-	for _, r := range reqs {
+	for i, r := range reqs {
 		if r.Adapter != "" {
-			e.inUse[r.Adapter]++
+			e.inUse[sets[i]]++
 		}
 	}
-	return nil
+	return sets, nil
 }
 
-func (e *Engine) unclaim(r *Request) {
-	if r.Adapter == "" {
+func (e *Engine) unclaim(j *Job) {
+	if j.req.Adapter == "" {
 		return
 	}
 	e.amu.Lock()
-	e.inUse[r.Adapter]--
-	e.amu.Unlock()
-}
-
-// use selects the weights a job's rows run with: its adapter, else the
-// engine's own (the set the model had selected at New, or the base model).
-func (e *Engine) use(adapter string) error {
-	if adapter == "" {
-		adapter = e.ownSet // "": adapters off
+	if e.inUse[j.lora]--; e.inUse[j.lora] <= 0 {
+		delete(e.inUse, j.lora) // an unloaded set is now garbage
 	}
-	return e.Model.UseLoRA(adapter)
+	e.amu.Unlock()
 }

@@ -72,12 +72,12 @@ type Engine struct {
 	// modelMu is held by the scheduler for its forward passes and by
 	// LoadAdapter/UnloadAdapter, which change the model's adapter sets.
 	modelMu     sync.Mutex
-	amu         sync.Mutex // guards adapters and inUse
-	adapters    []string
-	inUse       map[string]int // sequences queued or running per adapter
+	amu         sync.Mutex // guards adapters, sets and inUse
+	adapters    []string   // loaded, in load order
+	sets        map[string]*model.LoRA
+	inUse       map[*model.LoRA]int // sequences queued or running per set, unloaded ones included
 	maxAdapters int
-	ownSet      string    // the set the model had selected at New (Options.Adapter's): a request without an adapter runs it
-	logits      []float32 // [batch, V] when one step runs several adapters
+	own         *model.LoRA // the set the model had selected at New (Options.Adapter's): a request without an adapter runs it
 
 	mu      sync.Mutex
 	waiting []*Job
@@ -128,7 +128,7 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generat
 	e := &Engine{Model: m, Tok: tok, EOS: eos, Defaults: defaults,
 		batch: o.MaxBatch, queueSize: o.QueueSize, ctxLen: o.MaxSeqLen,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		inUse: map[string]int{}, maxAdapters: o.MaxAdapters, ownSet: ownSet(m)}
+		sets: map[string]*model.LoRA{}, inUse: map[*model.LoRA]int{}, maxAdapters: o.MaxAdapters, own: m.LoRA()}
 	if e.maxAdapters <= 0 {
 		e.maxAdapters = 8
 	}
@@ -157,13 +157,6 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, eos []int32, defaults generat
 
 // KVCacheBytes is the size of the KV cache, allocated once at New.
 func (e *Engine) KVCacheBytes() int64 { return e.kvBytes }
-
-func ownSet(m *model.Model) string {
-	if lo := m.LoRA(); lo != nil {
-		return lo.Name
-	}
-	return ""
-}
 
 // ContextLen is the most tokens (prompt + completion) of one sequence.
 func (e *Engine) ContextLen() int { return e.ctxLen }
@@ -244,6 +237,7 @@ type Result struct {
 // Job is a submitted request.
 type Job struct {
 	req    Request
+	lora   *model.LoRA // the set its rows run with (nil: the base model)
 	ctx    context.Context
 	events chan Event
 }
@@ -288,7 +282,8 @@ func (e *Engine) Submit(ctx context.Context, reqs ...Request) ([]*Job, error) {
 		e.mu.Unlock()
 		return nil, ErrQueueFull
 	}
-	if err := e.claim(reqs); err != nil {
+	sets, err := e.claim(reqs)
+	if err != nil {
 		e.mu.Unlock()
 		return nil, err
 	}
@@ -297,7 +292,7 @@ func (e *Engine) Submit(ctx context.Context, reqs ...Request) ([]*Job, error) {
 		r.Stop = append([]string(nil), r.Stop...)
 		// One event per token plus the final one: the scheduler never waits
 		// on a slow reader.
-		jobs[i] = &Job{req: r, ctx: ctx, events: make(chan Event, r.MaxTokens+2)}
+		jobs[i] = &Job{req: r, lora: sets[i], ctx: ctx, events: make(chan Event, r.MaxTokens+2)}
 	}
 	e.waiting = append(e.waiting, jobs...)
 	e.mu.Unlock()

@@ -63,29 +63,8 @@ func (e *Engine) run(cache *model.KVCache) {
 			}
 			return
 		}
-		// Prefill each admitted job alone: its rows then hold no padding, so
-		// the context check of Submit is exact.
 		e.modelMu.Lock()
-		for b, s := range slots {
-			if s == nil || s.rng != nil {
-				continue
-			}
-			r := &s.job.req
-			s.rng = generate.NewRand(r.Seed, r.Stream)
-			s.sampler = generate.Sampler{Sampling: r.Sampling}
-			if err := s.job.ctx.Err(); err != nil {
-				e.finishErr(s.job, err)
-				slots[b] = nil
-				continue
-			}
-			lg, err := e.prefill(cache, b, r)
-			if err != nil {
-				e.finishErr(s.job, err)
-				slots[b] = nil
-				continue
-			}
-			e.step(s, lg)
-		}
+		e.prefillAdmitted(cache, slots)
 		e.modelMu.Unlock()
 		var active []int
 		var ids []int32
@@ -131,63 +110,8 @@ func (e *Engine) run(cache *model.KVCache) {
 	}
 }
 
-func (e *Engine) prefill(cache *model.KVCache, b int, r *Request) ([]float32, error) {
-	if err := cache.ResetRow(b); err != nil {
-		return nil, err
-	}
-	if err := e.use(r.Adapter); err != nil {
-		return nil, err
-	}
-	return e.Model.ForwardCached(cache, []int{b}, r.Prompt, nil, len(r.Prompt), false)
-}
-
-// decode advances the active rows one token, one forward pass per adapter
-// among them, and returns their logits in active's order.
-func (e *Engine) decode(cache *model.KVCache, slots []*slot, active []int, ids []int32) ([]float32, error) {
-	adapter := func(k int) string { return slots[active[k]].job.req.Adapter }
-	mixed := false
-	for k := range active {
-		mixed = mixed || adapter(k) != adapter(0)
-	}
-	if !mixed {
-		if err := e.use(adapter(0)); err != nil {
-			return nil, err
-		}
-		return e.Model.ForwardCached(cache, active, ids, nil, 1, false)
-	}
-	V := e.Model.Cfg.Vocab
-	if len(e.logits) < len(active)*V {
-		e.logits = make([]float32, e.batch*V)
-	}
-	done := make([]bool, len(active))
-	for k := range active {
-		if done[k] {
-			continue
-		}
-		var rows, idx []int
-		var gids []int32
-		for k2 := k; k2 < len(active); k2++ {
-			if !done[k2] && adapter(k2) == adapter(k) {
-				rows, idx, gids = append(rows, active[k2]), append(idx, k2), append(gids, ids[k2])
-				done[k2] = true
-			}
-		}
-		if err := e.use(adapter(k)); err != nil {
-			return nil, err
-		}
-		lg, err := e.Model.ForwardCached(cache, rows, gids, nil, 1, false)
-		if err != nil {
-			return nil, err
-		}
-		for j, k2 := range idx {
-			copy(e.logits[k2*V:(k2+1)*V], lg[j*V:(j+1)*V])
-		}
-	}
-	return e.logits[:len(active)*V], nil
-}
-
 func (e *Engine) finishErr(j *Job, err error) {
-	e.unclaim(&j.req)
+	e.unclaim(j)
 	j.events <- Event{Done: true, Err: err}
 	close(j.events)
 }
@@ -249,7 +173,7 @@ func (e *Engine) step(s *slot, logits []float32) {
 		s.job.events <- ev
 	}
 	if s.done {
-		e.unclaim(r)
+		e.unclaim(s.job)
 		close(s.job.events)
 	}
 }

@@ -86,7 +86,9 @@ type LoRA struct {
 	xdBuf    []float32              // [N,maxIn] the dropped input, shared by all adapters
 	keepBuf  []float32              // [N,maxIn] its multipliers (0 or 1/(1-p))
 	n        int                    // rows the activations are sized for
-	inferT   []float32              // [N,R] scratch of the inference path
+	inferT   []float32              // [rows,R] scratch of the inference path
+	inferD   []float32              // [rows,OC] its delta before it is added
+	owner    *Model                 // the model it was attached to (ForwardCachedSets)
 }
 
 // DefaultLoRA is the name of the set AttachLoRA and LoadPEFT attach.
@@ -222,7 +224,7 @@ func (m *Model) AttachLoRASet(name string, cfg LoRAConfig, seed uint64) error {
 		cfg.Alpha = float64(cfg.R)
 	}
 	lo := &LoRA{Name: name, Cfg: cfg, scale: float32(cfg.Alpha / float64(cfg.R)),
-		refs: make([][numMods]*adapterRef, m.Cfg.Layers)}
+		refs: make([][numMods]*adapterRef, m.Cfg.Layers), owner: m}
 	used := map[string]bool{}
 	off := 0
 	for l := 0; l < m.Cfg.Layers; l++ {
@@ -477,20 +479,42 @@ func (lo *LoRA) AdapterNames() []string {
 // loraAddInference adds linear (l, mod)'s adapter term to out[N,OC] for an
 // inference pass (the KV-cache path): no dropout and nothing kept for backward.
 // GPT-2's fused c_attn recomputes its shared A projection for each of q, k and
-// v, which is cheap at rank R.
+// v, which is cheap at rank R. Under ForwardCachedSets each run of rows adds
+// its own set's term.
 func (m *Model) loraAddInference(l, mod int, out, inp []float32, N, IC, OC int) {
-	lo := m.curLoRA()
-	if lo == nil || lo.refs[l][mod] == nil {
+	if m.rowSets != nil {
+		m.loraAddRows(l, mod, out, inp, IC, OC)
 		return
 	}
+	if lo := m.curLoRA(); lo != nil {
+		lo.addInference(l, mod, out, inp, N, IC, OC)
+	}
+}
+
+// addInference adds set lo's term for linear (l, mod), scale·(x·Aᵀ)·Bᵀ, to
+// out[N,OC]. Both products go through the decode dot tiles a block of at most
+// nn.DecodeMaxRows rows at a time, where a row's result does not depend on
+// the other rows: a sequence gets bitwise the same term alone, in a batch of
+// its adapter's rows, or among other adapters' rows (ForwardCachedSets).
+func (lo *LoRA) addInference(l, mod int, out, inp []float32, N, IC, OC int) {
 	ref, R := lo.refs[l][mod], lo.Cfg.R
-	if cap(lo.inferT) < N*R {
-		lo.inferT = make([]float32, N*R)
+	if ref == nil {
+		return
 	}
-	t := lo.inferT[:N*R]
-	tensor.MatMulBT(t, inp, ref.ad.a, N, IC, R, false)
-	for i := range t {
-		t[i] *= lo.scale
+	rows := max(1, min(N, nn.DecodeMaxRows))
+	t := grow(&lo.inferT, rows*R)
+	d := grow(&lo.inferD, rows*OC)
+	b := ref.ad.b[ref.off*R : (ref.off+OC)*R]
+	for i0 := 0; i0 < N; i0 += rows {
+		n := min(rows, N-i0)
+		nn.LinearDecode(t[:n*R], inp[i0*IC:(i0+n)*IC], ref.ad.a, nil, n, IC, R)
+		for i := range t[:n*R] {
+			t[i] *= lo.scale
+		}
+		nn.LinearDecode(d[:n*OC], t[:n*R], b, nil, n, R, OC)
+		o := out[i0*OC : (i0+n)*OC]
+		for i, x := range d[:n*OC] {
+			o[i] += x
+		}
 	}
-	tensor.Gemm(false, true, N, OC, R, t, R, ref.ad.b[ref.off*R:], R, out, OC, true)
 }

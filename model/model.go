@@ -38,6 +38,8 @@ type Model struct {
 	active  *LoRA        // the selected set (UseLoRA), or nil
 	loraOff bool         // adapters disabled: passes compute the base
 	fwdLoRA *LoRA        // the set the last Forward used, for its Backward
+	rowSets []*LoRA      // ForwardCachedSets: each row's set (nil: base) during the call
+	rowT    int          // ForwardCachedSets: tokens per row during the call
 	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
 	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
 	ckpt    bool         // SetGradientCheckpointing

@@ -37,7 +37,8 @@ them.
 
 LoRA adapters on the one base (--lora NAME=DIR, or vLLM's load_lora_adapter
 API): a request picks one by "model", /v1/models lists them. Rows of
-different adapters share each decode step, one forward pass per adapter.
+different adapters share one forward pass per decode step. An unloaded
+adapter's running streams finish with its weights.
 
 Requests from all clients share one continuous batch: a request joins the
 running batch at the next decode step when a row is free (--max-batch rows),
