@@ -117,6 +117,12 @@ type DPOObjective struct {
 	// (CPO, ORPO: see NewCPOObjective, NewORPOObjective).
 	lossFn func(loss.PairBatch) (loss.PairResult, error)
 
+	// SequenceKL adds TRL's online-DPO sequence statistics to the metrics
+	// when a reference is present: objective/kl (the mean over both
+	// responses of Σ log π − Σ log π_ref), objective/entropy (minus the mean
+	// Σ log π) and objective/non_score_reward (−β·kl).
+	SequenceKL bool
+
 	// The training step's pairs and chosen response tokens (PrepareBatch):
 	// the RPO term is a token mean over the whole step, as the pair losses
 	// are a mean over its pairs, so --grad-accum equals one big batch.
@@ -335,6 +341,15 @@ func (o *DPOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("batch with %s: %w", o.locs[idx[0]], err)
+	}
+	if o.SequenceKL && pb.RefChosen != nil {
+		var kl, ent float64
+		for k := range B {
+			kl += (pb.PolicyChosen[k] - pb.RefChosen[k] + pb.PolicyRejected[k] - pb.RefRejected[k]) / float64(2*B)
+			ent -= (pb.PolicyChosen[k] + pb.PolicyRejected[k]) / float64(2*B)
+		}
+		res.Metrics["objective/kl"], res.Metrics["objective/entropy"] = kl, ent
+		res.Metrics["objective/non_score_reward"] = -o.Cfg.Beta * kl
 	}
 	m, g := weighPair(res, B, totalUnits)
 	if !backward {
