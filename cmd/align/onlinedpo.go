@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/align-go/align/cai"
+	"github.com/align-go/align/loss"
+	"github.com/align-go/align/onlinedpo"
+	"github.com/align-go/align/policy"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
+	"github.com/align-go/align/tokenizer"
+	"github.com/align-go/align/train"
+	"github.com/spf13/cobra"
+)
+
+type onlineDPOOpts struct {
+	policy, prompts string
+	judge, reward   string
+	constitution    string
+	ranker          onlinedpo.Ranker // set by the quickstart: used instead of --judge/--reward
+	cfg             onlinedpo.Config
+	dtype           string
+	lora            *loraFlags
+	closers         []io.Closer
+}
+
+func init() {
+	o := onlineDPOOpts{cfg: onlinedpo.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "online-dpo --policy DIR --prompts FILE (--judge SPEC | --reward SPEC) --out DIR",
+		Short: "Online DPO: pairs sampled from the policy, ranked by a judge or a reward model (online RLAIF)",
+		Long: `Online DPO (Guo et al. 2024; TRL's OnlineDPOTrainer). Each step samples two completions for
+each of --batch-size prompts (× --grad-accum) from the current policy, ranks them and trains
+on the pair with a DPO-family loss (--loss, --beta) against the starting policy (a frozen
+copy; with --lora-r the same base with the adapters switched off).
+
+Ranking: --reward SPEC scores each completion on its own (rm:DIR, a reward model from align
+rm, or any align grpo reward SPEC); --judge SPEC compares the two, asked in both orders so
+position bias cancels (http:URL[#MODEL], local:DIR, rule:refusal, rule:regex:PATTERN), with
+--constitution FILE (or "default") under a principle drawn from it for each pair, as align
+cai label judges: online RLAIF. A completion that ends without EOS loses
+--missing-eos-penalty from its score (a judge's score is its probability of winning);
+the higher score is chosen, the first completion on a tie.
+
+--prompts is JSONL, JSON or Parquet with "prompt" (a string, or messages rendered with the
+chat template) and any other fields, which rewards receive. Defaults are TRL's
+OnlineDPOConfig (lr 5e-7, beta 0.1, temperature 0.9, max_new_tokens 64: tiny models need a
+far higher learning rate). Writes metrics.jsonl with TRL's names (loss, objective/scores,
+objective/scores_margin, objective/kl, objective/entropy, objective/non_score_reward,
+objective/rlhf_reward, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins,
+logps/chosen, logps/rejected, val/contain_eos_token, beta) plus judge/agreement (the share
+of pairs whose two orders agree) and judge/ties, samples.jsonl every --sample-steps steps,
+and checkpoints that --resume continues exactly.`,
+	}
+	def := train.DefaultSettings()
+	def.LR, def.GroupByLength = 5e-7, false
+	flags := addTrainFlags(cmd, def)
+	fs := cmd.Flags()
+	c := &o.cfg
+	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
+	fs.StringVar(&o.prompts, "prompts", "", `prompt file: JSONL/JSON/Parquet rows with "prompt" (required)`)
+	fs.StringVar(&o.judge, "judge", "", "pairwise judge: "+judgeSpecHelp)
+	fs.StringVar(&o.constitution, "constitution", "", `with --judge: judge each pair under a principle of this constitution (YAML/JSON file, or "default" for the shipped one)`)
+	fs.StringVar(&o.reward, "reward", "", "reward SPEC scoring each completion: rm:DIR, or any align grpo --reward SPEC")
+	fs.StringVar(&c.Loss.LossType, "loss", c.Loss.LossType, "pair loss: "+strings.Join(loss.PreferenceLossNames(), ", "))
+	fs.Float64Var(&c.Loss.Beta, "beta", c.Loss.Beta, "β")
+	fs.Float64Var(&c.Loss.LabelSmoothing, "label-smoothing", 0, "cDPO/robust label smoothing ε")
+	fs.Float64Var(&c.Loss.SimPOGamma, "simpo-gamma", 0.5, "SimPO target margin γ")
+	fs.Float64Var(&c.Loss.RPOAlpha, "sft-weight", 0, "weight of an NLL term on the chosen completions (RPO; 0: off)")
+	fs.Float64Var(&c.MissingEOSPenalty, "missing-eos-penalty", 0, "subtracted from the score of a completion without EOS (0: none)")
+	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "most tokens per completion")
+	fs.IntVar(&c.MaxLength, "max-length", c.MaxLength, "most prompt + completion tokens in the loss (the prompt's start is cut; 0: no limit)")
+	fs.Float64Var(&c.Sampling.Temperature, "temperature", c.Sampling.Temperature, "sampling temperature (> 0)")
+	fs.IntVar(&c.Sampling.TopK, "top-k", 0, "top-k filter (0: off)")
+	fs.Float64Var(&c.Sampling.TopP, "top-p", 1, "nucleus filter (1: off)")
+	fs.IntVar(&c.GenBatchSize, "gen-batch-size", 0, "sequences decoded together (0: generate's default)")
+	fs.IntVar(&c.SamplesEvery, "sample-steps", 10, "append the step's pairs to OUT/samples.jsonl every N steps (0: never)")
+	fs.StringVar(&o.dtype, "dtype", "F32", "saved weights dtype without LoRA: F32, BF16 or F16")
+	o.lora = addLoRAFlags(fs)
+	withAliases(fs, map[string]string{"model-name-or-path": "policy", "reward-funcs": "reward", "loss-type": "loss",
+		"rpo-alpha": "sft-weight", "max-completion-length": "max-new-tokens"})
+	run := runTrainer(flags, o.job, "policy")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		for _, c := range o.closers {
+			if cerr := c.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("closing a reward: %w", cerr)
+			}
+		}
+		return err
+	}
+	rootCmd.AddCommand(cmd)
+}
+
+// openRanker builds the --judge or --reward ranker before any model loads,
+// so a bad spec fails fast.
+func (o *onlineDPOOpts) openRanker(seed uint64) (onlinedpo.Ranker, error) {
+	if o.ranker != nil {
+		return o.ranker, nil
+	}
+	switch {
+	case o.judge != "" && o.reward != "":
+		return nil, errors.New("--judge and --reward: give one (a judge compares the pair, a reward scores each completion)")
+	case o.reward != "":
+		if o.constitution != "" {
+			return nil, errors.New("--constitution needs --judge (a reward model has no principles to follow)")
+		}
+		f, err := reward.Parse(o.reward, reward.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--reward: %w", err)
+		}
+		if c, ok := f.(io.Closer); ok {
+			o.closers = append(o.closers, c)
+		}
+		return onlinedpo.Rewards{F: f}, nil
+	case o.judge != "":
+		j, err := openJudge(o.judge)
+		if err != nil {
+			return nil, err
+		}
+		r := onlinedpo.Judge{J: j, Seed: seed}
+		if o.constitution != "" {
+			if r.Constitution, err = cai.Load(o.constitution); err != nil {
+				return nil, fmt.Errorf("--constitution: %w", err)
+			}
+		}
+		return r, nil
+	}
+	return nil, errors.New("--judge or --reward is required (e.g. --reward rm:DIR, or --judge http://localhost:8000/v1#MODEL)")
+}
+
+func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
+	if o.policy == "" {
+		return nil, errors.New("--policy is required")
+	}
+	if o.prompts == "" {
+		return nil, errors.New("--prompts is required")
+	}
+	if err := checkDType(o.dtype); err != nil {
+		return nil, err
+	}
+	rows, err := rl.ReadPrompts(o.prompts)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	ranker, err := o.openRanker(s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	m, err := o.lora.loadBase(o.policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	tok, err := tokenizer.Load(o.policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	gc, err := readGenerationConfig(o.policy)
+	if err != nil {
+		return nil, err
+	}
+	eos := eosIDs(m.Cfg, gc, tok)
+	if len(eos) == 0 {
+		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
+	}
+	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
+	prompts := make([]onlinedpo.Prompt, len(rows))
+	for i, r := range rows {
+		text, ids, err := r.Encode(tok)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if n := len(ids) + o.cfg.MaxNewTokens; n > m.Cfg.MaxPos {
+			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+				r.Loc, len(ids), o.cfg.MaxNewTokens, m.Cfg.MaxPos)
+		}
+		prompts[i] = onlinedpo.Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	}
+	ref := policy.Reference(m, o.lora.enabled())
+	params, err := o.lora.params(m, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := onlinedpo.New(o.cfg, m, ref, ranker, prompts, eos, pad)
+	if err != nil {
+		return nil, err
+	}
+	obj.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
+	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
+	by := "reward " + o.reward
+	if o.reward == "" {
+		by = "judge " + o.judge
+		if o.constitution != "" {
+			by += " under constitution " + o.constitution
+		}
+	}
+	if o.ranker != nil {
+		by = fmt.Sprintf("%T", o.ranker)
+	}
+	fmt.Fprintf(log, "online-dpo: %s; %d prompts; %s; loss %s, beta %g, missing-eos-penalty %g; lora %v\n",
+		m.Cfg.Describe(), len(prompts), by, o.cfg.Loss.LossType, o.cfg.Loss.Beta, o.cfg.MissingEOSPenalty, o.lora.enabled())
+	return o.lora.job(s, log, m, obj, params, o.policy, o.dtype, o.policy), nil
+}
