@@ -44,18 +44,18 @@ func TestJSONObjectTable(t *testing.T) {
 		{`{"a":1,}`, false, false},
 		{`{,}`, false, false},
 		{`{"a" 1}`, false, false},
-		{`[]`, false, false},     // the top level is an object
-		{` {}`, false, false},    // no leading space
-		{`{} `, false, false},    // nothing after the value
+		{`[]`, false, false},  // the top level is an object
+		{` {}`, false, false}, // no leading space
+		{`{} `, false, false}, // nothing after the value
 		{`{"a":01}`, false, false},
 		{`{"a":1.`, false, true}, // "1." may still get its digits
 		{`{"a":1.}x`, false, false},
-		{`{"a":1e400}`, false, false}, // a three-digit exponent overflows float64
+		{`{"a":1e400}`, false, false},             // a three-digit exponent overflows float64
 		{`{"a":12345678901234567}`, false, false}, // 17 digits
 		{`{"a":"\x"}`, false, false},
 		{`{"a":"\ud800"}`, false, false}, // lone surrogate escape
 		{"{\"a\":\"\x01\"}", false, false},
-		{"{\"a\":\"\xff\"}", false, false},       // not UTF-8
+		{"{\"a\":\"\xff\"}", false, false},         // not UTF-8
 		{"{\"a\":\"\xed\xa0\x80\"}", false, false}, // an encoded surrogate
 		{"{\"a\":\"\xc0\xaf\"}", false, false},     // overlong
 		{`{"a":tru}`, false, false},
