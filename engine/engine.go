@@ -352,6 +352,9 @@ func (e *Engine) check(r *Request) error {
 			return fmt.Errorf("logit bias for token id %d, outside the vocabulary [0,%d)", id, V)
 		}
 	}
+	if c := r.Constraint; c != nil && c.Vocab().Size() != V {
+		return fmt.Errorf("the constraint's vocabulary has %d tokens, the model %d", c.Vocab().Size(), V)
+	}
 	if r.TopLogprobs < 0 || r.TopLogprobs > V {
 		return fmt.Errorf("top logprobs %d: want [0, %d]", r.TopLogprobs, V)
 	}

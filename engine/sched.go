@@ -153,7 +153,7 @@ func (e *Engine) step(s *slot, logits []float32) {
 	switch {
 	case cut >= 0:
 		s.done, s.reason, text = true, generate.FinishStop, text[:cut]
-	case eos:
+	case eos, s.sampler.Finished(): // EOS, or a constraint's text is complete
 		s.done, s.reason = true, generate.FinishStop
 	case len(s.tokens) >= r.MaxTokens:
 		s.done, s.reason = true, generate.FinishLength

@@ -90,6 +90,9 @@ func Generate(m *model.Model, prompts [][]int32, opt Options) ([]Completion, err
 			return nil, fmt.Errorf("stop string %d is empty", i+1)
 		}
 	}
+	if c := opt.Constraint; c != nil && c.Vocab().Size() != m.Cfg.Vocab {
+		return nil, fmt.Errorf("the constraint's vocabulary has %d tokens, the model %d", c.Vocab().Size(), m.Cfg.Vocab)
+	}
 	n, bs := max(opt.N, 1), opt.BatchSize
 	if bs <= 0 {
 		bs = 16
@@ -241,6 +244,10 @@ func (r *row) finish(tok int32, opt *Options) {
 			r.done, c.FinishReason = true, FinishStop
 			return
 		}
+	}
+	if r.sampler.Finished() { // the grammar's sentence is complete
+		r.done, c.FinishReason = true, FinishStop
+		return
 	}
 	if len(opt.Stop) > 0 {
 		// The whole text is searched each step: decoding is not always

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/align-go/align/grammar"
 	"github.com/align-go/align/nn"
 )
 
@@ -28,11 +29,17 @@ type Sampling struct {
 	// (OpenAI's definitions: logit[j] -= c[j]*frequency + (c[j] > 0)*presence,
 	// over the generated tokens only, not the prompt).
 	PresencePenalty, FrequencyPenalty float64
+	// Constraint, when set, allows only the tokens that keep the text a
+	// prefix of its grammar's sentences (response_format, --response-format),
+	// and EOS only where the text is whole. Its mask applies after the bias
+	// and penalties, before temperature, top-k and top-p. Its vocabulary
+	// must be as wide as the logits.
+	Constraint *grammar.Matcher
 }
 
 // adjusts reports whether the logits change before sampling.
 func (s Sampling) adjusts() bool {
-	return len(s.LogitBias) > 0 || s.PresencePenalty != 0 || s.FrequencyPenalty != 0
+	return len(s.LogitBias) > 0 || s.PresencePenalty != 0 || s.FrequencyPenalty != 0 || s.Constraint != nil
 }
 
 // Validate reports a setting that cannot be sampled with.
@@ -66,6 +73,8 @@ type Sampler struct {
 	keys []float32 // top-k selection scratch
 	adj  []float32 // [V] logits after bias and penalties
 	seen map[int32]int
+	gs   *grammar.State // where the sequence stands under Constraint
+	bad  bool           // the constraint allowed no token
 }
 
 // Sample draws one token id from logits (one row, length V). With
@@ -87,12 +96,70 @@ func (s *Sampler) Sample(logits []float32, rng *rand.Rand) int32 {
 	for id, c := range s.seen {
 		s.adj[id] -= float32(float64(c)*s.FrequencyPenalty + s.PresencePenalty)
 	}
-	tok := s.sample(s.adj, rng)
+	var tok int32
+	if s.Constraint != nil {
+		tok = s.constrained(rng)
+	} else {
+		tok = s.sample(s.adj, rng)
+	}
 	if s.seen == nil {
 		s.seen = map[int32]int{}
 	}
 	s.seen[tok]++
 	return tok
+}
+
+// constrained samples from s.adj under the constraint and advances it.
+func (s *Sampler) constrained(rng *rand.Rand) int32 {
+	if s.gs == nil {
+		s.gs = s.Constraint.Start()
+	}
+	// Greedy: the unconstrained argmax, when allowed, is the constrained one
+	// (every lower id has a smaller logit), and checking one token is far
+	// cheaper than a mask.
+	if s.Temperature == 0 {
+		if tok := argmax(s.adj); s.gs.Allows(tok) {
+			s.gs.Accept(tok)
+			return tok
+		}
+	}
+	mask := s.gs.Allowed()
+	ninf := float32(math.Inf(-1))
+	any := false
+	for w := 0; w*64 < len(s.adj); w++ {
+		var word uint64
+		if w < len(mask) {
+			word = mask[w]
+		}
+		if word == ^uint64(0) {
+			any = true
+			continue
+		}
+		any = any || word != 0
+		for i := w * 64; i < min(w*64+64, len(s.adj)); i++ {
+			if word&(1<<(i&63)) == 0 {
+				s.adj[i] = ninf
+			}
+		}
+	}
+	if !any {
+		// Nothing may follow (a Finished sequence sampled again): end it.
+		s.bad = true
+		return s.sample(s.adj, rng)
+	}
+	tok := s.sample(s.adj, rng)
+	if err := s.gs.Accept(tok); err != nil {
+		s.bad = true
+	}
+	return tok
+}
+
+// Finished reports that the constraint lets nothing more follow the tokens
+// sampled so far (its grammar's sentence is complete and cannot grow, or EOS
+// was drawn): the caller ends the sequence, as at EOS. Always false without
+// a Constraint.
+func (s *Sampler) Finished() bool {
+	return s.gs != nil && (s.bad || s.gs.Finished())
 }
 
 func (s *Sampler) sample(logits []float32, rng *rand.Rand) int32 {

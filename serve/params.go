@@ -70,6 +70,8 @@ type params struct {
 	// User identifies the caller for the caller's own records; it changes
 	// nothing here.
 	User *string `json:"user"`
+	// ResponseFormat is enforced while sampling (structured.go).
+	ResponseFormat *responseFormat `json:"response_format"`
 
 	// OpenAI parameters this server does not implement: a request that sets
 	// one is refused naming it, rather than answered as if it were unset.
@@ -78,7 +80,6 @@ type params struct {
 	ParallelToolCalls any `json:"parallel_tool_calls"`
 	Functions         any `json:"functions"`
 	FunctionCall      any `json:"function_call"`
-	ResponseFormat    any `json:"response_format"`
 	Store             any `json:"store"`
 	Metadata          any `json:"metadata"`
 	ServiceTier       any `json:"service_tier"`
@@ -98,7 +99,7 @@ func (p *params) unsupported() string {
 		name string
 		v    any
 	}{{"tools", p.Tools}, {"tool_choice", p.ToolChoice}, {"parallel_tool_calls", p.ParallelToolCalls},
-		{"functions", p.Functions}, {"function_call", p.FunctionCall}, {"response_format", p.ResponseFormat},
+		{"functions", p.Functions}, {"function_call", p.FunctionCall},
 		{"store", p.Store}, {"metadata", p.Metadata}, {"service_tier", p.ServiceTier}, {"modalities", p.Modalities},
 		{"audio", p.Audio}, {"prediction", p.Prediction}, {"reasoning_effort", p.ReasoningEffort},
 		{"web_search_options", p.WebSearchOptions}, {"best_of", p.BestOf}} {
@@ -214,6 +215,11 @@ func (s *Server) check(p *params) (*parsed, *apiError) {
 			smp.LogitBias[int32(id)] = float32(b)
 		}
 	}
+	c, ae := s.constraint(p.ResponseFormat)
+	if ae != nil {
+		return nil, ae
+	}
+	smp.Constraint = c
 	if len(p.Stop) > 4 {
 		return nil, badRequest("stop", "invalid_value", "stop holds %d strings: at most 4", len(p.Stop))
 	}

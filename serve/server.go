@@ -111,6 +111,7 @@ type Server struct {
 	metrics      *metrics
 	parsing      chan struct{} // a slot per body being checked and decoded
 	adapterPaths sync.Map      // adapter name -> the directory it was loaded from
+	grammars     grammars      // response_format's compiled grammars (structured.go)
 }
 
 // route is one path's handlers by method.
