@@ -155,3 +155,97 @@ func TestForwardCachedSetsDetachedAndErrors(t *testing.T) {
 		t.Fatalf("one set for two rows: %v", err)
 	}
 }
+
+// BenchmarkMixedAdapterDecode times one decode step of 8 rows on a small
+// Llama-shaped model (hidden 256, 4 layers, vocab 8192) with rank-16
+// adapters on every Linear: "base" with no adapter, "one-pass" with rows of
+// the base and of four adapters (2,2,1,1,2 rows) in one ForwardCachedSets
+// pass, "per-adapter" with the same rows as one ForwardCached pass per set
+// (what the engine did before). The first two should be close, the last
+// about five times the first:
+//
+//	go test ./model/ -run '^$' -bench MixedAdapterDecode -benchtime 200x
+func BenchmarkMixedAdapterDecode(b *testing.B) {
+	cfg, err := ParseConfig(map[string]any{"model_type": "llama", "vocab_size": 8192.0, "hidden_size": 256.0,
+		"num_hidden_layers": 4.0, "num_attention_heads": 8.0, "num_key_value_heads": 4.0,
+		"intermediate_size": 688.0, "max_position_embeddings": 1024.0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := New(cfg)
+	m.InitRandom(1)
+	names := []string{"a", "b", "c", "d"}
+	for i, n := range names {
+		if err := m.AttachLoRASet(n, LoRAConfig{R: 16, Alpha: 32, Targets: []string{"all-linear"}}, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		randomizeSetB(m.LoRASet(n), uint64(10+i))
+	}
+	set := func(n string) *LoRA { return m.LoRASet(n) }
+	rowNames := []string{"", "", "a", "a", "b", "c", "d", "d"}
+	mixed := make([]*LoRA, len(rowNames))
+	for r, n := range rowNames {
+		if n != "" {
+			mixed[r] = set(n)
+		}
+	}
+	const R, prompt = 8, 16
+	c, err := NewKVCache(cfg, R, 1024)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int32, R*prompt)
+	for i := range ids {
+		ids[i] = int32((i*7919 + 13) % cfg.Vocab)
+	}
+	next := make([]int32, R)
+	for i := range next {
+		next[i] = int32(i + 1)
+	}
+	groups := map[string][]int{}
+	var order []string
+	for r, n := range rowNames {
+		if groups[n] == nil {
+			order = append(order, n)
+		}
+		groups[n] = append(groups[n], r)
+	}
+	for _, mode := range []string{"base", "one-pass", "per-adapter"} {
+		b.Run(mode, func(b *testing.B) {
+			sets := mixed
+			if mode == "base" {
+				sets = make([]*LoRA, R)
+			}
+			restart := func() {
+				c.Reset()
+				if _, err := m.ForwardCachedSets(c, nil, sets, ids, nil, prompt, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			restart()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if c.Len[0] == c.Cap {
+					b.StopTimer()
+					restart()
+					b.StartTimer()
+				}
+				if mode != "per-adapter" {
+					if _, err := m.ForwardCachedSets(c, nil, sets, next, nil, 1, false); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				for _, n := range order {
+					if err := m.UseLoRA(n); err != nil {
+						b.Fatal(err)
+					}
+					rows := groups[n]
+					if _, err := m.ForwardCached(c, rows, next[:len(rows)], nil, 1, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
