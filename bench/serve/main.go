@@ -7,11 +7,14 @@
 // the wrong status class.
 //
 //	go build -o /tmp/align ./cmd/align
-//	go run ./bench/serve -align /tmp/align -tiny
+//	go run ./bench/serve -align /tmp/align -tiny -adapters 2
 //
 // -tiny writes a small random Qwen3-shaped model (hidden 64, 2 layers,
 // context 512) with the repository's Qwen3 tokenizer; -model serves an
-// existing directory instead.
+// existing directory instead. -adapters K also serves K random LoRA adapters
+// (rank 8 on every Linear, --lora) and measures each concurrency twice: all
+// requests for the base, then requests cycling over the base and the K
+// adapters, which share the server's batch; the mixed requests cycle too.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,7 +45,8 @@ func main() {
 	dir := flag.String("model", "", "model directory to serve")
 	tiny := flag.Bool("tiny", false, "write a small random model with the repository's Qwen3 tokenizer and serve it")
 	conc := flag.String("concurrency", "1,8,32", "client concurrency levels")
-	perLevel := flag.Int("requests", 64, "requests per concurrency level")
+	perLevel := flag.Int("requests", 200, "requests per concurrency level")
+	adapters := flag.Int("adapters", 0, "random LoRA adapters to serve beside the base (each concurrency is then also measured over base and adapters)")
 	mixed := flag.Int("mixed", 1000, "mixed good and bad requests for the RSS check")
 	maxTokens := flag.Int("max-tokens", 16, "tokens generated per good request (ignore_eos)")
 	flag.Parse()
@@ -56,7 +61,19 @@ func main() {
 	if *dir == "" {
 		log.Fatal("give -model DIR or -tiny")
 	}
-	cmd := exec.Command(*alignBin, "serve", "--model", *dir, "--addr", "127.0.0.1:0", "--served-model-name", "bench")
+	args := []string{"serve", "--model", *dir, "--addr", "127.0.0.1:0", "--served-model-name", "bench"}
+	models := []string{"bench"}
+	for k := range *adapters {
+		d, err := randomAdapter(*dir, uint64(k+1))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		name := fmt.Sprintf("lora-%d", k+1)
+		args = append(args, "--lora", name+"="+d)
+		models = append(models, name)
+	}
+	cmd := exec.Command(*alignBin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -79,29 +96,45 @@ func main() {
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/v1")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}
-	good := fmt.Sprintf(`{"model":"bench","messages":[{"role":"user","content":"Tell me about whales"}],"max_tokens":%d,"temperature":0,"ignore_eos":true}`, *maxTokens)
-	for range 3 { // warm up
-		if st, _ := send(client, host, req{"POST", "/v1/chat/completions", good, "application/json", "", 200}); st != 200 {
-			log.Fatalf("warm-up request: status %d", st)
+	good := func(model string) req {
+		return req{"POST", "/v1/chat/completions", fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"Tell me about whales"}],"max_tokens":%d,"temperature":0,"ignore_eos":true}`,
+			model, *maxTokens), "application/json", "", 200}
+	}
+	for _, m := range models { // warm up
+		if st, _ := send(client, host, good(m)); st != 200 {
+			log.Fatalf("warm-up request for %s: status %d", m, st)
 		}
 	}
 	fmt.Printf("model %s, %d tokens per request, %d requests per level\n", *dir, *maxTokens, *perLevel)
-	fmt.Printf("%-12s %10s %10s %10s\n", "concurrency", "req/s", "p50 ms", "p99 ms")
+	fmt.Printf("%-12s %-22s %10s %10s %10s\n", "concurrency", "models", "req/s", "p50 ms", "p99 ms")
 	for _, f := range strings.Split(*conc, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 1 {
 			log.Fatalf("-concurrency %q", f)
 		}
-		lat, wall, bad := load(client, host, c, *perLevel, func(int) req { return req{"POST", "/v1/chat/completions", good, "application/json", "", 200} })
-		if bad > 0 {
-			log.Fatalf("%d requests failed at concurrency %d", bad, c)
+		for _, ms := range [][]string{models[:1], models}[:min(2, len(models))] {
+			lat, wall, bad := load(client, host, c, *perLevel, func(i int) req { return good(ms[i%len(ms)]) })
+			if bad > 0 {
+				log.Fatalf("%d requests failed at concurrency %d", bad, c)
+			}
+			label := "base"
+			if len(ms) > 1 {
+				label = fmt.Sprintf("base + %d adapters", len(ms)-1)
+			}
+			fmt.Printf("%-12d %-22s %10.2f %10.1f %10.1f\n", c, label, float64(*perLevel)/wall.Seconds(), pct(lat, 50), pct(lat, 99))
 		}
-		fmt.Printf("%-12d %10.2f %10.1f %10.1f\n", c, float64(*perLevel)/wall.Seconds(), pct(lat, 50), pct(lat, 99))
 	}
 
 	before := rss(cmd.Process.Pid)
 	mix := mixedRequests(*maxTokens)
-	_, wall, wrong := load(client, host, 8, *mixed, func(i int) req { return mix[i%len(mix)] })
+	_, wall, wrong := load(client, host, 8, *mixed, func(i int) req {
+		r := mix[i%len(mix)]
+		// Good requests cycle over the models; the rest stay as they are.
+		if m := models[(i/len(mix))%len(models)]; m != "bench" && r.status == 200 {
+			r.body = strings.Replace(r.body, `"model":"bench"`, fmt.Sprintf(`"model":%q`, m), 1)
+		}
+		return r
+	})
 	after := rss(cmd.Process.Pid)
 	fmt.Printf("%d mixed requests (%d kinds, concurrency 8) in %.1f s, %d of the wrong status; RSS %d MiB before, %d MiB after\n",
 		*mixed, len(mix), wall.Seconds(), wrong, before>>20, after>>20)
@@ -220,6 +253,28 @@ func rss(pid int) int64 {
 		}
 	}
 	return -1
+}
+
+// randomAdapter writes a PEFT LoRA adapter for the model in dir (rank 8,
+// alpha 16, every Linear) with random A and B, so that it changes the model.
+func randomAdapter(dir string, seed uint64) (string, error) {
+	m, err := model.LoadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := m.AttachLoRA(model.LoRAConfig{R: 8, Alpha: 16, Targets: []string{"all-linear"}}, seed); err != nil {
+		return "", err
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	lo := m.LoRA()
+	for i := range lo.Data {
+		lo.Data[i] = float32(r.NormFloat64() * 0.1)
+	}
+	out, err := os.MkdirTemp("", "bench-serve-lora")
+	if err != nil {
+		return "", err
+	}
+	return out, m.SavePEFT(out, dir)
 }
 
 // tinyModel writes a small random Qwen3-shaped model with the repository's
