@@ -1,5 +1,10 @@
 package grammar
 
+import (
+	"fmt"
+	"os"
+)
+
 // The JSON grammar (RFC 8259), with limits that keep a sampled document
 // finite and parseable everywhere: at most 20 spaces or tabs of indentation
 // after a newline (a model cannot pad forever), numbers of at most 16
@@ -79,4 +84,22 @@ func JSONValue() *Grammar {
 		panic(err)
 	}
 	return g
+}
+
+// ResponseFormat is the grammar a command line's --response-format names:
+// "json" for any JSON object (json_object), else the path of a JSON Schema
+// file (json_schema); errors name the file and the schema path.
+func ResponseFormat(spec string) (*Grammar, error) {
+	if spec == "json" || spec == "json_object" {
+		return JSONObject(), nil
+	}
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("response format: %w (want \"json\" or a JSON Schema file)", err)
+	}
+	g, err := Schema(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	}
+	return g, nil
 }

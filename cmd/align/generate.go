@@ -7,6 +7,7 @@ import (
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
+	"github.com/align-go/align/grammar"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
@@ -31,7 +32,12 @@ Sampling defaults come from the model's generation_config.json (greedy when it
 does not set do_sample); flags override them. --temperature 0 is greedy.
 Generation stops at an EOS token (config.json, generation_config.json and the
 tokenizer's eos_token), at a --stop string (cut from the completion) or after
---max-new-tokens.`,
+--max-new-tokens.
+
+--response-format json makes every completion a JSON object, --response-format
+FILE.json one that validates against the JSON Schema in FILE.json (as align
+serve's response_format): tokens that would break the format are never sampled,
+and a completion ends at the value's last byte.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGenerate(cmd, &o) },
 	}
 	f := cmd.Flags()
@@ -48,6 +54,7 @@ tokenizer's eos_token), at a --stop string (cut from the completion) or after
 	f.StringArrayVar(&o.stop, "stop", nil, "stop string, cut from the completion (repeatable)")
 	f.IntVar(&o.batch, "batch-size", 16, "prompts decoded together")
 	f.IntVar(&o.n, "n", 1, "completions per prompt (each on its own seed stream; the prompt is prefilled once)")
+	f.StringVar(&o.format, "response-format", "", `constrain completions to "json" (any JSON object) or the JSON Schema in this file`)
 	f.StringVar(&o.dtype, "dtype", "f32", "weights decoding reads: f32, or bf16 (a bfloat16 copy of f32 weights, f32 sums: faster, log-probs within ~1e-3); weights loaded compact (--torch-dtype, --load-in-*) are read as loaded")
 	o.load = addLoadFlags(f)
 	cmd.MarkFlagRequired("model")
@@ -63,6 +70,7 @@ type genFlags struct {
 	seed                 uint64
 	stop                 []string
 	dtype                string
+	format               string
 	load                 *loadFlags
 }
 
@@ -92,6 +100,12 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 		rows = []rl.PromptRow{{Text: o.prompt, Loc: "--prompt"}}
 	} else if rows, err = rl.ReadPrompts(o.prompts); err != nil {
 		return err
+	}
+	var format *grammar.Grammar
+	if o.format != "" {
+		if format, err = grammar.ResponseFormat(o.format); err != nil {
+			return fmt.Errorf("--response-format: %w", err)
+		}
 	}
 	if o.chat {
 		for i, r := range rows {
@@ -131,6 +145,10 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	if fl.Changed("top-p") {
 		s.TopP = o.s.TopP
 	}
+	eos := eosIDs(m.Cfg, gc, tok)
+	if format != nil {
+		s.Constraint = grammar.NewMatcher(format, grammar.TokenizerVocab(tok, eos, m.Cfg.Vocab))
+	}
 
 	texts := make([]string, len(rows))
 	ids := make([][]int32, len(rows))
@@ -145,7 +163,7 @@ func runGenerate(cmd *cobra.Command, o *genFlags) error {
 	var werr error
 	_, err = generate.Generate(m, ids, generate.Options{
 		Sampling: s, MaxNewTokens: o.maxNew, Seed: o.seed, Stop: o.stop, BatchSize: o.batch, N: o.n,
-		EOS:    eosIDs(m.Cfg, gc, tok),
+		EOS:    eos,
 		Decode: func(ids []int32) string { return tok.Decode(toInts(ids)) },
 		OnBatch: func(cs []generate.Completion) {
 			for _, c := range cs {
