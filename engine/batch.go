@@ -17,7 +17,9 @@ import (
 // A row's logits do not depend on the other rows of its pass: the decode
 // kernels are row-independent up to nn.DecodeMaxRows rows (model.
 // ForwardCachedSets), so a request gets bitwise the output it gets alone,
-// whoever shares its steps.
+// whoever shares its steps, while MaxBatch is at most that (32; the default
+// is 8). Wider passes take the blocked products, whose last bits depend on
+// the row count, adapters or not.
 
 // prefillAdmitted prefills the jobs admitted into slots this round and
 // samples their first tokens. Prompts of one length are prefilled together,
