@@ -46,6 +46,7 @@ func (e *Engine) LoadAdapter(name, dir string) error {
 	if err := e.Model.LoadPEFTSet(dir, name); err != nil {
 		return err
 	}
+	e.selectOwn()
 	e.amu.Lock()
 	e.adapters = append(e.adapters, name)
 	e.sets[name] = e.Model.LoRASet(name)
@@ -79,9 +80,22 @@ func (e *Engine) UnloadAdapter(name string) error {
 	if err := e.Model.DetachLoRASet(name); err != nil {
 		return err
 	}
+	e.selectOwn()
 	delete(e.sets, name)
 	e.adapters = slices.DeleteFunc(e.adapters, func(s string) bool { return s == name })
 	return nil
+}
+
+// selectOwn keeps the model's selection on the engine's own weights (the
+// first set attached becomes the selected one, a detached one moves it), so
+// that a caller running e.Model directly gets what a request without an
+// adapter gets. The engine's passes do not read the selection.
+func (e *Engine) selectOwn() {
+	name := ""
+	if e.own != nil {
+		name = e.own.Name
+	}
+	e.Model.UseLoRA(name) // "" or a set still attached: cannot fail
 }
 
 // Adapters lists the loaded adapters in load order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -268,5 +269,56 @@ func TestOwnAdapterStays(t *testing.T) {
 		if got.Text != want[0].Text {
 			t.Errorf("job %d: %q, want %q", i, got.Text, want[0].Text)
 		}
+	}
+}
+
+// Loading and unloading adapters leaves e.Model computing the engine's own
+// weights (the base, or Options.Adapter) for a caller that runs it directly.
+func TestModelKeepsOwnSelection(t *testing.T) {
+	dir := enginetest.ModelDir(t, 5)
+	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
+	logits := func(m *model.Model) []float32 {
+		t.Helper()
+		c, err := model.NewKVCache(m.Cfg, 1, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, err := m.ForwardCached(c, nil, []int32{1, 2, 3}, nil, 3, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(lg)
+	}
+	for _, own := range []string{"", adA} {
+		e, err := Load(dir, Options{MaxBatch: 1, Adapter: own})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := model.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own != "" {
+			if err := ref.LoadPEFT(own); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := logits(ref)
+		if err := e.LoadAdapter("x", adB); err != nil {
+			t.Fatal(err)
+		}
+		e.modelMu.Lock()
+		loaded := logits(e.Model)
+		e.modelMu.Unlock()
+		if err := e.UnloadAdapter("x"); err != nil {
+			t.Fatal(err)
+		}
+		e.modelMu.Lock()
+		unloaded := logits(e.Model)
+		e.modelMu.Unlock()
+		if !slices.Equal(loaded, want) || !slices.Equal(unloaded, want) {
+			t.Errorf("own adapter %q: e.Model no longer computes the engine's own weights", own)
+		}
+		e.Close()
 	}
 }
