@@ -73,7 +73,7 @@ func init() {
 	impl = impls[0]
 }
 
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, blen, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("tensor.Gemm: negative size m=%d n=%d k=%d", m, n, k))
 	}
@@ -94,16 +94,16 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 		need("A", m, k, lda, len(a))
 	}
 	if transB {
-		need("B", n, k, ldb, len(b))
+		need("B", n, k, ldb, blen)
 	} else {
-		need("B", k, n, ldb, len(b))
+		need("B", k, n, ldb, blen)
 	}
 	need("C", m, n, ldc, len(c))
 }
 
 // gemm is the entry point behind Gemm and GemmSerial.
 func gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool, parallel bool) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}

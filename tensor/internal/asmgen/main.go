@@ -174,5 +174,6 @@ func generate() map[string][]byte {
 	}
 	out["sgemm_avx2_amd64.s"] = h.b.Bytes()
 	out["sgemm_decl_amd64.go"] = decls([]isa{avx512, avx2}, []int{mr512, mr2})
+	generateBF16(out)
 	return out
 }
