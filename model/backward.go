@@ -35,9 +35,9 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 	clear(dlnf)
 	if dlogits != nil {
 		if q := m.headTable(); q != nil {
-			nn.LinearBackwardQ(dlnf, dlogits, q, N) // frozen: no weight gradient
+			nn.LinearBackwardQP(m.prec, dlnf, dlogits, q, N) // frozen: no weight gradient
 		} else {
-			nn.LinearBackward(dlnf, g.LMHead, nil, dlogits, a.lnf, w.LMHead, N, C, c.Vocab)
+			nn.LinearBackwardP(m.prec, dlnf, g.LMHead, nil, dlogits, a.lnf, w.LMHead, N, C, c.Vocab)
 		}
 	}
 	if dhidden != nil {

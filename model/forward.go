@@ -171,9 +171,9 @@ func (m *Model) Forward(b Batch, logits bool) (lg, hidden []float32, err error) 
 			return nil, nil, fmt.Errorf("forward: the model has no LM head (a compact sequence-classification checkpoint): ask for hidden states")
 		}
 		if q := m.headTable(); q != nil {
-			nn.LinearForwardQ(a.logits, a.lnf, q, nil, N)
+			nn.LinearForwardQP(m.prec, a.logits, a.lnf, q, nil, N)
 		} else {
-			nn.LinearForward(a.logits, a.lnf, w.LMHead, nil, N, C, c.Vocab)
+			nn.LinearForwardP(m.prec, a.logits, a.lnf, w.LMHead, nil, N, C, c.Vocab)
 		}
 		return a.logits, a.lnf, nil
 	}

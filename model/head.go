@@ -15,5 +15,6 @@ func (m *Model) LMHead() *nn.LMHead {
 	h := m.head
 	h.W, h.DW, h.V, h.C = m.W.LMHead, m.G.LMHead, m.Cfg.Vocab, m.Cfg.Dim
 	h.Q = m.headTable() // a compact head (W nil): read in its own dtype
+	h.Prec = m.prec
 	return h
 }

@@ -299,9 +299,9 @@ func (lo *LoRA) ensure(N int) {
 // linear is a block's Linear forward plus, when attached and enabled, its adapter.
 func (m *Model) linear(l, mod int, out, inp, w, b []float32, N, IC, OC int) {
 	if qw := m.qweight(l, mod); qw != nil && w == nil {
-		nn.LinearForwardQ(out, inp, qw, b, N)
+		nn.LinearForwardQP(m.prec, out, inp, qw, b, N)
 	} else {
-		nn.LinearForward(out, inp, w, b, N, IC, OC)
+		nn.LinearForwardP(m.prec, out, inp, w, b, N, IC, OC)
 	}
 	lo := m.fwdLoRA
 	if lo == nil || lo.refs[l][mod] == nil {
@@ -351,11 +351,11 @@ func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, 
 	if qw := m.qweight(l, mod); qw != nil && w == nil {
 		// A compact weight is frozen: no dw.
 		if dinp != nil {
-			nn.LinearBackwardQ(dinp, dout, qw, N)
+			nn.LinearBackwardQP(m.prec, dinp, dout, qw, N)
 		}
 		nn.LinearBackward(nil, nil, db, dout, inp, nil, N, IC, OC)
 	} else {
-		nn.LinearBackward(dinp, dw, db, dout, inp, w, N, IC, OC)
+		nn.LinearBackwardP(m.prec, dinp, dw, db, dout, inp, w, N, IC, OC)
 	}
 	lo := m.fwdLoRA
 	if lo == nil || lo.refs[l][mod] == nil {

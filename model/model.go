@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 )
 
 // Model is a transformer with all parameters in one allocation (Data) and, once
@@ -43,6 +44,7 @@ type Model struct {
 	donor   *Model       // BorrowActivations: whose activation buffer the forward pass reuses
 	gradOn  bool         // EnableGrad was called (Grad may still be nil when all is frozen)
 	ckpt    bool         // SetGradientCheckpointing
+	prec    tensor.Prec  // SetCompute
 	head    *nn.LMHead   // LMHead's chunk scratch
 
 	qlin    [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
@@ -61,6 +63,20 @@ func (m *Model) SetGradientCheckpointing(on bool) { m.ckpt = on }
 
 // GradientCheckpointing reports whether SetGradientCheckpointing is on.
 func (m *Model) GradientCheckpointing() bool { return m.ckpt }
+
+// SetCompute sets the arithmetic of the model's weight products (TRL's
+// --bf16 is tensor.BF16): the block Linears and the LM head, forward and
+// backward, multiply bfloat16-rounded operands with float32 sums, twice the
+// products per instruction with AVX512_BF16. Parameters, gradients and
+// optimizer state stay f32 (the master weights), as do norms, softmax,
+// attention scores, LoRA adapter products and losses. Each product then
+// carries about 3 significant digits per operand (bf16's 8-bit mantissa:
+// relative rounding ≤ 2⁻⁹) instead of 7; the effect on training is
+// pinned in model tests. It takes effect at the next Forward.
+func (m *Model) SetCompute(p tensor.Prec) { m.prec = p }
+
+// Compute reports the arithmetic SetCompute chose (tensor.F32 by default).
+func (m *Model) Compute() tensor.Prec { return m.prec }
 
 // New allocates a model of shape cfg with zero parameters.
 func New(cfg *Config) *Model {
@@ -207,6 +223,7 @@ func (m *Model) Clone() *Model {
 	}
 	copy(c.Data, m.Data)
 	c.hfPrefix, c.prefixKnown, c.missingLMHead = m.hfPrefix, m.prefixKnown, m.missingLMHead
+	c.prec = m.prec // a copy (a DPO reference) computes as its source
 	return c
 }
 

@@ -8,7 +8,13 @@ import (
 
 // LinearForward: out[N,OC] = inp[N,IC]·w[OC,IC]ᵀ + b[OC] (b may be nil). w is torch's Linear layout.
 func LinearForward(out, inp, w, b []float32, N, IC, OC int) {
-	tensor.MatMulBT(out, inp, w, N, IC, OC, false)
+	LinearForwardP(tensor.F32, out, inp, w, b, N, IC, OC)
+}
+
+// LinearForwardP is LinearForward with the product at precision p
+// (tensor.BF16: inp and w rounded to bfloat16, sums and the bias in f32).
+func LinearForwardP(p tensor.Prec, out, inp, w, b []float32, N, IC, OC int) {
+	tensor.GemmPrec(p, false, true, N, OC, IC, inp, IC, w, IC, out, OC, false)
 	if b == nil {
 		return
 	}
@@ -25,11 +31,17 @@ func LinearForward(out, inp, w, b []float32, N, IC, OC int) {
 // LinearBackward: dinp[N,IC] += dout·w; dw[OC,IC] += doutᵀ·inp; db[OC] += Σ_rows dout.
 // Any of dinp, dw, db may be nil.
 func LinearBackward(dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
+	LinearBackwardP(tensor.F32, dinp, dw, db, dout, inp, w, N, IC, OC)
+}
+
+// LinearBackwardP is LinearBackward with the two products at precision p;
+// the bias gradient, a column sum, stays f32.
+func LinearBackwardP(p tensor.Prec, dinp, dw, db, dout, inp, w []float32, N, IC, OC int) {
 	if dinp != nil {
-		tensor.MatMul(dinp, dout, w, N, OC, IC, true)
+		tensor.GemmPrec(p, false, false, N, IC, OC, dout, OC, w, IC, dinp, IC, true)
 	}
 	if dw != nil {
-		tensor.MatMulAT(dw, dout, inp, OC, N, IC, true)
+		tensor.GemmPrec(p, true, false, OC, IC, N, dout, OC, inp, IC, dw, IC, true)
 	}
 	if db != nil {
 		// The column sum is a row vector of ones times dout: the m=1 GEMM path

@@ -40,6 +40,9 @@ type LMHead struct {
 	C  int
 	// Rows per chunk; 0 picks HeadRows(V).
 	Rows int
+	// Prec is the arithmetic of the head's products (tensor.BF16 under
+	// --bf16); the log-softmax and losses are f32/f64 either way.
+	Prec tensor.Prec
 
 	lg, hb, dhb []float32 // chunk scratch: logits [Rows,V], gathered hidden and its gradient [Rows,C]
 }
@@ -112,9 +115,9 @@ func (h *LMHead) each(hidden []float32, active []int32, fn func(rows []int32, lg
 			copy(hb[j*C:(j+1)*C], hidden[int(r)*C:(int(r)+1)*C])
 		}
 		if h.Q != nil {
-			LinearForwardQ(lg, hb, h.Q, nil, n)
+			LinearForwardQP(h.Prec, lg, hb, h.Q, nil, n)
 		} else {
-			tensor.MatMulBT(lg, hb, h.W, n, C, V, false)
+			LinearForwardP(h.Prec, lg, hb, h.W, nil, n, C, V)
 		}
 		fn(rows, lg, hb)
 	}
@@ -128,7 +131,7 @@ func (h *LMHead) backChunk(dhidden []float32, rows []int32, lg, hb []float32) {
 		panic("nn: LMHead: a compact head (Q) is frozen: DW must be nil")
 	}
 	if h.DW != nil {
-		tensor.MatMulAT(h.DW, lg, hb, V, n, C, true)
+		LinearBackwardP(h.Prec, nil, h.DW, nil, lg, hb, nil, n, C, V)
 	}
 	if dhidden == nil {
 		return
@@ -139,9 +142,9 @@ func (h *LMHead) backChunk(dhidden []float32, rows []int32, lg, hb []float32) {
 	dhb := h.dhb[:n*C]
 	if h.Q != nil {
 		clear(dhb)
-		LinearBackwardQ(dhb, lg, h.Q, n)
+		LinearBackwardQP(h.Prec, dhb, lg, h.Q, n)
 	} else {
-		tensor.MatMul(dhb, lg, h.W, n, V, C, false)
+		tensor.GemmPrec(h.Prec, false, false, n, C, V, lg, V, h.W, C, dhb, C, false)
 	}
 	for j, r := range rows {
 		d := dhidden[int(r)*C : (int(r)+1)*C]

@@ -55,22 +55,33 @@ func (q *QWeight) check(what string, N int, a, b []float32, na, nb int) {
 // inp[N,IC]·wᵀ + b (b may be nil). Up to DecodeMaxRows rows a row's result
 // does not depend on N or the other rows.
 func LinearForwardQ(out, inp []float32, w *QWeight, b []float32, N int) {
+	LinearForwardQP(tensor.F32, out, inp, w, b, N)
+}
+
+// LinearForwardQP is LinearForwardQ at precision p. With tensor.BF16 and
+// more than DecodeMaxRows rows, a bf16 weight is read directly by the bf16
+// kernel and other compact dtypes are widened a panel at a time and rounded
+// to bf16; a few rows (decoding) take the f32 dot tiles either way.
+func LinearForwardQP(p tensor.Prec, out, inp []float32, w *QWeight, b []float32, N int) {
 	IC, OC := w.IC, w.OC
 	w.check("LinearForwardQ", N, inp, out, IC, OC)
 	if w.DType == WeightF32 {
-		LinearForward(out, inp, w.F32, b, N, IC, OC)
+		LinearForwardP(p, out, inp, w.F32, b, N, IC, OC)
 		return
 	}
-	if N <= DecodeMaxRows {
+	switch {
+	case N <= DecodeMaxRows:
 		linearQTiles(out, inp, w, N)
-	} else {
+	case p == tensor.BF16 && w.DType == WeightBF16:
+		tensor.GemmBF16Bits(false, true, N, OC, IC, inp, IC, w.U16, IC, out, OC, false)
+	default:
 		P := panelRows(IC, OC)
 		tp := getTile(P * IC)
 		for j0 := 0; j0 < OC; j0 += P {
 			j1 := min(OC, j0+P)
 			t := (*tp)[:(j1-j0)*IC]
 			w.dequantRowsParallel(t, j0, j1)
-			tensor.Gemm(false, true, N, j1-j0, IC, inp, IC, t, IC, out[j0:], OC, false)
+			tensor.GemmPrec(p, false, true, N, j1-j0, IC, inp, IC, t, IC, out[j0:], OC, false)
 		}
 		qTilePool.Put(tp)
 	}
@@ -102,10 +113,19 @@ func linearQTiles(out, inp []float32, w *QWeight, N int) {
 // LinearBackwardQ is LinearBackward's input gradient with a compact weight:
 // dinp[N,IC] += dout[N,OC]·w. (A compact weight is frozen: it has no dw.)
 func LinearBackwardQ(dinp, dout []float32, w *QWeight, N int) {
+	LinearBackwardQP(tensor.F32, dinp, dout, w, N)
+}
+
+// LinearBackwardQP is LinearBackwardQ at precision p (see LinearForwardQP).
+func LinearBackwardQP(p tensor.Prec, dinp, dout []float32, w *QWeight, N int) {
 	IC, OC := w.IC, w.OC
 	w.check("LinearBackwardQ", N, dinp, dout, IC, OC)
 	if w.DType == WeightF32 {
-		LinearBackward(dinp, nil, nil, dout, nil, w.F32, N, IC, OC)
+		LinearBackwardP(p, dinp, nil, nil, dout, nil, w.F32, N, IC, OC)
+		return
+	}
+	if p == tensor.BF16 && w.DType == WeightBF16 {
+		tensor.GemmBF16Bits(false, false, N, IC, OC, dout, OC, w.U16, IC, dinp, IC, true)
 		return
 	}
 	P := panelRows(IC, OC)
@@ -115,6 +135,6 @@ func LinearBackwardQ(dinp, dout []float32, w *QWeight, N int) {
 		j1 := min(OC, j0+P)
 		t := (*tp)[:(j1-j0)*IC]
 		w.dequantRowsParallel(t, j0, j1)
-		tensor.Gemm(false, false, N, IC, j1-j0, dout[j0:], OC, t, IC, dinp, IC, true)
+		tensor.GemmPrec(p, false, false, N, IC, j1-j0, dout[j0:], OC, t, IC, dinp, IC, true)
 	}
 }

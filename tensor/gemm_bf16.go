@@ -1,7 +1,7 @@
 package tensor
 
 import (
-		"math"
+	"math"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -432,4 +432,3 @@ func (g *bf16Args) packBAsm(dst []uint16, pq, full, j0 int) int {
 	}
 	return full
 }
-

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/tensor"
 )
 
 // Settings are the loop's knobs, named and defaulted like HuggingFace
@@ -35,6 +37,27 @@ type Settings struct {
 	// GradientCheckpointing recomputes each block's forward pass in backward
 	// instead of keeping its activations (model.SetGradientCheckpointing).
 	GradientCheckpointing bool
+	// BF16 runs the trained model's weight products in bfloat16 with f32
+	// sums (TRL's --bf16; model.SetCompute). Master weights, gradients and
+	// optimizer state stay f32.
+	BF16 bool
+}
+
+// ConfigureModel applies the settings that belong to a model being trained
+// (or to a copy of it that must compute alike, such as a DPO reference):
+// gradient checkpointing and the --bf16 compute.
+func (s *Settings) ConfigureModel(m *model.Model) {
+	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	m.SetCompute(s.Compute())
+}
+
+// Compute is the arithmetic of the trained model's products: tensor.BF16
+// under BF16, else tensor.F32.
+func (s *Settings) Compute() tensor.Prec {
+	if s.BF16 {
+		return tensor.BF16
+	}
+	return tensor.F32
 }
 
 // ResumeLatest is the Resume value that picks the newest checkpoint in Out.

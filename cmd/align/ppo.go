@@ -137,6 +137,7 @@ func (o *ppoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}
+	s.ConfigureModel(pol)
 	tok, err := tokenizer.Load(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
@@ -188,6 +189,7 @@ func (o *ppoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		if o.valueInit == "reward" {
 			vm = scorer.RM.Model.Clone()
 		}
+		s.ConfigureModel(vm)
 		roles.Value = &ppo.ValueModel{Model: vm, Head: head}
 	}
 	roles.Ref = policy.Reference(pol, o.lora.enabled())

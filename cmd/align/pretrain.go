@@ -91,7 +91,7 @@ func (o *pretrainOpts) job(s train.Settings, log io.Writer) (*train.Job, error) 
 		m = model.New(cfg)
 		m.InitRandom(s.Seed)
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(tokDir)
 	if err != nil {
 		return nil, err

@@ -94,7 +94,7 @@ func (d *prefData) loadPolicy(lo *loraFlags, s train.Settings) (*model.Model, *p
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	s.ConfigureModel(m)
 	tok, enc, err := d.loadTokenizer(m.Cfg)
 	if err != nil {
 		return nil, nil, 0, err
@@ -166,7 +166,7 @@ func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, err
 	}
 	m := rm.Model
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	s.ConfigureModel(m)
 	tok, enc, err := o.loadTokenizer(m.Cfg)
 	if err != nil {
 		return nil, err

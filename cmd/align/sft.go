@@ -84,7 +84,7 @@ func (o *sftOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	s.ConfigureModel(m)
 	tokDir := o.tokenizer
 	if tokDir == "" {
 		tokDir = o.model

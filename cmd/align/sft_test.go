@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"github.com/align-go/align/policy"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,31 @@ func writeLines(t *testing.T, path string, rows []any) {
 // follow one format teaches the format and, through the trained end-of-turn
 // token, when to stop — checked with `align generate` on unseen prompts.
 func TestSFTLearnsResponseFormat(t *testing.T) {
+	var a []map[string]float64 // f32 metric rows (its directory goes with its subtest)
+	t.Run("f32", func(t *testing.T) { a, _ = trainRows(t, testSFTLearnsResponseFormat(t)) })
+	// --bf16 learns the same format, with losses near (not equal to) f32's;
+	// config.yaml records the flag.
+	t.Run("bf16", func(t *testing.T) {
+		out := testSFTLearnsResponseFormat(t, "--bf16")
+		if cfg, err := os.ReadFile(filepath.Join(out, "config.yaml")); err != nil || !strings.Contains(string(cfg), "bf16: true") {
+			t.Errorf("config.yaml does not record bf16: %v\n%s", err, cfg)
+		}
+		if a == nil {
+			return
+		}
+		b, _ := trainRows(t, out)
+		if len(a) == 0 || len(a) != len(b) {
+			t.Fatalf("%d f32 and %d bf16 metric rows", len(a), len(b))
+		}
+		l32, l16 := a[0]["loss"], b[0]["loss"]
+		t.Logf("loss at step %v: f32 %.5f, bf16 %.5f", a[0]["step"], l32, l16)
+		if l32 == l16 || math.Abs(l32-l16) > 0.05*l32 {
+			t.Errorf("first logged loss: f32 %.6f, bf16 %.6f; want different and within 5%%", l32, l16)
+		}
+	})
+}
+
+func testSFTLearnsResponseFormat(t *testing.T, extra ...string) (out string) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base")
 	writeCharModel(t, base)
@@ -79,9 +105,9 @@ func TestSFTLearnsResponseFormat(t *testing.T) {
 	}
 	train := filepath.Join(dir, "train.jsonl")
 	writeLines(t, train, rows)
-	out := filepath.Join(dir, "sft")
-	stdout, stderr, err := runAlign(t, "", "sft", "--model", base, "--data", train, "--out", out,
-		"--max-steps", "150", "--batch-size", "10", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "50")
+	out = filepath.Join(dir, "sft")
+	stdout, stderr, err := runAlign(t, "", append([]string{"sft", "--model", base, "--data", train, "--out", out,
+		"--max-steps", "150", "--batch-size", "10", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "50"}, extra...)...)
 	if err != nil {
 		t.Fatalf("sft: %v\n%s\n%s", err, stdout, stderr)
 	}
@@ -114,6 +140,7 @@ func TestSFTLearnsResponseFormat(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("generate wrote %d rows, want 2", n)
 	}
+	return out
 }
 
 // TestSFTWithLoRAAndMerge: a LoRA SFT run writes PEFT adapters (not a full
