@@ -157,7 +157,7 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}
-	m.SetGradientCheckpointing(s.GradientCheckpointing)
+	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
