@@ -107,7 +107,7 @@ func checkPreference(t *testing.T, ex PreferenceExample) {
 			t.Fatalf("accepted a bad pair: %s: %+v", err.text(), ex)
 		}
 	}
-	if slices.Equal(ex.Chosen, ex.Rejected) {
+	if slices.EqualFunc(ex.Chosen, ex.Rejected, chat.Message.Equal) {
 		t.Fatalf("identical sides accepted: %+v", ex)
 	}
 }

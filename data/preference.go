@@ -118,7 +118,7 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 		if promptIsMsgs && hasPrefix(c.msgs, prompt) && hasPrefix(r.msgs, prompt) {
 			n = len(prompt)
 		} else {
-			for n < len(c.msgs) && n < len(r.msgs) && c.msgs[n] == r.msgs[n] {
+			for n < len(c.msgs) && n < len(r.msgs) && c.msgs[n].Equal(r.msgs[n]) {
 				n++
 			}
 		}
@@ -149,7 +149,7 @@ func parsePreference(m map[string]any) (PreferenceExample, *fieldError) {
 			return ex, err
 		}
 	}
-	if slices.Equal(c.msgs, r.msgs) {
+	if slices.EqualFunc(c.msgs, r.msgs, chat.Message.Equal) {
 		return ex, identical()
 	}
 	ex.Prompt, ex.Chosen, ex.Rejected = prompt, c.msgs, r.msgs
@@ -203,7 +203,7 @@ func isString(v any) bool {
 }
 
 func hasPrefix(msgs, prefix []chat.Message) bool {
-	return len(prefix) <= len(msgs) && slices.Equal(msgs[:len(prefix)], prefix)
+	return len(prefix) <= len(msgs) && slices.EqualFunc(msgs[:len(prefix)], prefix, chat.Message.Equal)
 }
 
 // parsePrompt reads {"prompt": string | [msgs], ...}; every other column is

@@ -19,6 +19,9 @@ type ChatOptions struct {
 	AddGenerationPrompt bool
 	// Vars are extra template variables, e.g. "enable_thinking" for Qwen3.
 	Vars map[string]any
+	// Tools are the functions the model may call, rendered by the
+	// template's tool section ("tools" is none when this is nil).
+	Tools []chat.Tool
 }
 
 // chatTemplate is a compiled template. The engine (github.com/ardanlabs/jinja)
@@ -70,7 +73,7 @@ func compileTemplate(src string) (tmpl *jinja.Template, err error) {
 			err = fmt.Errorf("template engine failed: %v", r)
 		}
 	}()
-	return jinja.Compile(src)
+	return jinja.Compile(routeToJSON(src))
 }
 
 // RenderChat renders messages with the model's chat template, as
@@ -89,31 +92,13 @@ func (t *Tokenizer) RenderChatWith(messages []chat.Message, opt ChatOptions) (st
 }
 
 func (t *Tokenizer) render(ct *chatTemplate, messages []chat.Message, opt ChatOptions) (out string, err error) {
-	msgs := make([]any, len(messages))
-	for i, m := range messages {
-		msgs[i] = map[string]any{"role": m.Role, "content": m.Content}
-	}
-	data := map[string]any{
-		"messages":              msgs,
-		"add_generation_prompt": opt.AddGenerationPrompt,
-		"tools":                 nil,
-		"documents":             nil,
-	}
-	for k, v := range map[string]string{"bos_token": t.cfg.BOSToken, "eos_token": t.cfg.EOSToken,
-		"pad_token": t.cfg.PADToken, "unk_token": t.cfg.UNKToken} {
-		if v != "" {
-			data[k] = v
-		}
-	}
-	for k, v := range opt.Vars {
-		data[k] = v
-	}
+	data := t.chatData(messages, opt)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("chat template: engine failed: %v", r)
 		}
 	}()
-	out, err = ct.tmpl.Render(data)
+	out, err = ct.tmpl.RenderValues(data)
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}
@@ -162,7 +147,7 @@ func (t *Tokenizer) RenderChatSpans(messages []chat.Message, opt ChatOptions) (s
 		if m.Role != "assistant" {
 			continue
 		}
-		prompt, err := t.render(ct, messages[:i], ChatOptions{AddGenerationPrompt: true, Vars: opt.Vars})
+		prompt, err := t.render(ct, messages[:i], ChatOptions{AddGenerationPrompt: true, Vars: opt.Vars, Tools: opt.Tools})
 		if err != nil {
 			return "", nil, fmt.Errorf("messages[%d]: rendering the prompt before it: %w", i, err)
 		}
@@ -181,8 +166,8 @@ func (t *Tokenizer) RenderChatSpans(messages []chat.Message, opt ChatOptions) (s
 		}
 		// The end-of-turn text is what follows the content when this
 		// message ends the conversation.
-		upto, err1 := t.render(ct, messages[:i+1], ChatOptions{Vars: opt.Vars})
-		upto2, err2 := t.render(ct, marked[:i+1], ChatOptions{Vars: opt.Vars})
+		upto, err1 := t.render(ct, messages[:i+1], ChatOptions{Vars: opt.Vars, Tools: opt.Tools})
+		upto2, err2 := t.render(ct, marked[:i+1], ChatOptions{Vars: opt.Vars, Tools: opt.Tools})
 		if err1 == nil && err2 == nil {
 			if p, ok := sentinelAt(upto, upto2); ok {
 				tail := upto[p:]
