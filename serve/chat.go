@@ -72,19 +72,19 @@ func (c *content) textOf(path string) (string, *apiError) {
 
 type chatRequest struct {
 	params
+	toolFields
 	// Messages are chat.Message on the wire, with content that may be a
-	// list of parts. name and tool_call_id are taken and not used (the
-	// chat templates here do not render them); tool calls are not
-	// supported yet and are refused by name.
+	// list of parts. name is taken and not used (the chat templates here
+	// do not render it).
 	Messages []struct {
-		Role         string  `json:"role"`
-		Content      content `json:"content"`
-		Name         *string `json:"name"`
-		ToolCallID   *string `json:"tool_call_id"`
-		Refusal      *string `json:"refusal"`
-		ToolCalls    any     `json:"tool_calls"`
-		FunctionCall any     `json:"function_call"`
-		Audio        any     `json:"audio"`
+		Role         string          `json:"role"`
+		Content      content         `json:"content"`
+		Name         *string         `json:"name"`
+		ToolCallID   *string         `json:"tool_call_id"`
+		Refusal      *string         `json:"refusal"`
+		ToolCalls    []chat.ToolCall `json:"tool_calls"`
+		FunctionCall any             `json:"function_call"`
+		Audio        any             `json:"audio"`
 	} `json:"messages"`
 	MaxCompletionTokens *int  `json:"max_completion_tokens"`
 	Logprobs            *bool `json:"logprobs"`
@@ -122,7 +122,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		for _, f := range []struct {
 			name string
 			v    any
-		}{{"tool_calls", m.ToolCalls}, {"function_call", m.FunctionCall}, {"audio", m.Audio}} {
+		}{{"function_call", m.FunctionCall}, {"audio", m.Audio}} {
 			if f.v != nil {
 				writeAPIError(w, badRequest(path+"."+f.name, "unsupported_parameter", "%s.%s is not supported by this server", path, f.name))
 				return
@@ -138,6 +138,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			role = "system" // OpenAI's newer name; templates know "system"
 		}
 		msgs[i] = chat.Message{Role: role, Content: text}
+		if ae := toolMessage(&msgs[i], m.ToolCalls, m.ToolCallID, path); ae != nil {
+			writeAPIError(w, ae)
+			return
+		}
+	}
+	tools, ae := s.planTools(&req.toolFields)
+	if ae != nil {
+		writeAPIError(w, ae)
+		return
 	}
 	lp := chatLogprobs{}
 	if req.Logprobs != nil && *req.Logprobs {
@@ -159,7 +168,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, ae)
 		return
 	}
-	ids, err := s.e.ChatPrompt(msgs)
+	ids, err := s.chatPrompt(msgs, tools)
 	if err != nil {
 		writeAPIError(w, badRequest("messages", "invalid_value", "%v", err))
 		return
@@ -170,7 +179,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, ae)
 		return
 	}
-	s.run(w, r, prompts, reqs, release, pr, &chatShape{s: s, model: req.Model, lp: lp, ignoreEOS: pr.req.IgnoreEOS}, "chatcmpl-", "messages")
+	s.run(w, r, prompts, reqs, release, pr, &chatShape{s: s, model: req.Model, lp: lp, ignoreEOS: pr.req.IgnoreEOS, tools: tools}, "chatcmpl-", "messages")
 }
 
 type chatLogprobs struct {
@@ -183,6 +192,8 @@ type chatShape struct {
 	model     string // the model the request named: the served one or an adapter
 	lp        chatLogprobs
 	ignoreEOS bool
+	tools     *toolPlan           // nil without tools
+	streams   map[int]*toolStream // per choice, when tools are parsed
 }
 
 type topLogprob struct {
@@ -245,8 +256,10 @@ func isEOS(e *engine.Engine, id int32, ignore bool) bool {
 type chatChoice struct {
 	Index   int `json:"index"`
 	Message struct {
-		chat.Message
-		Refusal *string `json:"refusal"` // always null: this server never refuses in-band
+		Role      string          `json:"role"`
+		Content   *string         `json:"content"` // null beside tool calls when the model wrote no text
+		Refusal   *string         `json:"refusal"` // always null: this server never refuses in-band
+		ToolCalls []chat.ToolCall `json:"tool_calls,omitempty"`
 	} `json:"message"`
 	Logprobs     *chatLogprobsOut `json:"logprobs"`
 	FinishReason string           `json:"finish_reason"`
@@ -267,7 +280,12 @@ func (c *chatShape) response(id string, created int64, results []engine.Result, 
 		SystemFingerprint: c.s.fingerprint, Choices: make([]chatChoice, len(results)), Usage: u}
 	for i, r := range results {
 		resp.Choices[i] = chatChoice{Index: i, Logprobs: c.logprobs(r.Tokens), FinishReason: r.FinishReason}
-		resp.Choices[i].Message.Message = chat.Message{Role: chat.RoleAssistant, Content: r.Text}
+		m := &resp.Choices[i].Message
+		m.Role, m.Content = chat.RoleAssistant, &r.Text
+		if c.tools != nil {
+			m.Content, m.ToolCalls = c.tools.parse(r.Text)
+			resp.Choices[i].FinishReason = finish(r.FinishReason, len(m.ToolCalls))
+		}
 	}
 	return resp
 }
@@ -277,7 +295,8 @@ type chatDelta struct {
 	Content *string `json:"content,omitempty"`
 	// Refusal is null in a choice's first chunk (as OpenAI sends it) and
 	// absent after.
-	Refusal json.RawMessage `json:"refusal,omitempty"`
+	Refusal   json.RawMessage `json:"refusal,omitempty"`
+	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type chatChunkChoice struct {
@@ -298,6 +317,9 @@ type chatChunk struct {
 }
 
 func (c *chatShape) chunk(id string, created int64, idx int, ev *engine.Event, first bool) any {
+	if c.tools != nil && c.tools.parser != nil {
+		return c.toolChunks(id, created, idx, ev)
+	}
 	ch := chatChunkChoice{Index: idx, Logprobs: c.logprobs(ev.Tokens)}
 	text := ev.Text
 	ch.Delta.Content = &text

@@ -75,20 +75,17 @@ type params struct {
 
 	// OpenAI parameters this server does not implement: a request that sets
 	// one is refused naming it, rather than answered as if it were unset.
-	Tools             any `json:"tools"`
-	ToolChoice        any `json:"tool_choice"`
-	ParallelToolCalls any `json:"parallel_tool_calls"`
-	Functions         any `json:"functions"`
-	FunctionCall      any `json:"function_call"`
-	Store             any `json:"store"`
-	Metadata          any `json:"metadata"`
-	ServiceTier       any `json:"service_tier"`
-	Modalities        any `json:"modalities"`
-	Audio             any `json:"audio"`
-	Prediction        any `json:"prediction"`
-	ReasoningEffort   any `json:"reasoning_effort"`
-	WebSearchOptions  any `json:"web_search_options"`
-	BestOf            any `json:"best_of"`
+	Functions        any `json:"functions"`
+	FunctionCall     any `json:"function_call"`
+	Store            any `json:"store"`
+	Metadata         any `json:"metadata"`
+	ServiceTier      any `json:"service_tier"`
+	Modalities       any `json:"modalities"`
+	Audio            any `json:"audio"`
+	Prediction       any `json:"prediction"`
+	ReasoningEffort  any `json:"reasoning_effort"`
+	WebSearchOptions any `json:"web_search_options"`
+	BestOf           any `json:"best_of"`
 
 	maxTokensName string // the field MaxTokens came from ("" is max_tokens)
 }
@@ -98,15 +95,14 @@ func (p *params) unsupported() string {
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"tools", p.Tools}, {"tool_choice", p.ToolChoice}, {"parallel_tool_calls", p.ParallelToolCalls},
-		{"functions", p.Functions}, {"function_call", p.FunctionCall},
+	}{{"functions", p.Functions}, {"function_call", p.FunctionCall},
 		{"store", p.Store}, {"metadata", p.Metadata}, {"service_tier", p.ServiceTier}, {"modalities", p.Modalities},
 		{"audio", p.Audio}, {"prediction", p.Prediction}, {"reasoning_effort", p.ReasoningEffort},
 		{"web_search_options", p.WebSearchOptions}, {"best_of", p.BestOf}} {
 		switch v := f.v.(type) {
 		case nil:
 		case bool:
-			if v { // store: false, parallel_tool_calls: false ask for nothing
+			if v { // store: false asks for nothing
 				return f.name
 			}
 		case float64:

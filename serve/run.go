@@ -121,9 +121,17 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, prompts [][]int32, 
 		if !pr.stream || firstErr != nil {
 			continue // drain the other choices
 		}
-		if err := send(sh.chunk(id, created, t.idx, &t.ev, !started[t.idx])); err != nil {
-			firstErr = err // the client went away or stalled
-			cancel()
+		v := sh.chunk(id, created, t.idx, &t.ev, !started[t.idx])
+		chunks, ok := v.(chunkList)
+		if !ok {
+			chunks = chunkList{v}
+		}
+		for _, c := range chunks {
+			if err := send(c); err != nil {
+				firstErr = err // the client went away or stalled
+				cancel()
+				break
+			}
 		}
 		started[t.idx] = true
 	}

@@ -52,10 +52,20 @@ func TestErrorShapes(t *testing.T) {
 		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"stream":true,"stream_options":{"include_usage":true,"extra":1}}`, "stream_options.extra", "unknown_parameter"},
 		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","Content":"hi"}]}`, "messages[0].Content", "unknown_parameter"},
 		// Implemented later, refused now rather than ignored.
-		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"function","function":{"name":"f"}}]}`, "tools", "unsupported_parameter"},
-		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tool_choice":"auto"}`, "tool_choice", "unsupported_parameter"},
 		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"string","pattern":"a"}}}}`, "response_format.json_schema.schema", "invalid_value"},
-		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"assistant","content":null,"tool_calls":[]}]}`, "messages[0].tool_calls", "unsupported_parameter"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"functions":[{"name":"f"}]}`, "functions", "unsupported_parameter"},
+		// Tools are checked.
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"retrieval"}]}`, "tools[0].type", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"function","function":{"name":"get weather"}}]}`, "tools[0].function.name", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"function","function":{"name":"f","parameters":[1]}}]}`, "tools[0].function.parameters", "invalid_type"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[]}`, "tools", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tool_choice":"auto"}`, "tool_choice", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always"}`, "tool_choice", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}`, "tool_choice.function.name", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"tool","content":"42"}]}`, "messages[0].tool_call_id", "missing_required_parameter"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"x","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]}`, "messages[0].tool_calls", "invalid_value"},
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"arguments":"{}"}}]}]}`, "messages[0].tool_calls[0].function.name", "missing_required_parameter"},
+		{"/v1/completions", `{"model":"tiny","prompt":"a","tools":[{"type":"function","function":{"name":"f"}}]}`, "tools", "unknown_parameter"},
 		{"/v1/completions", `{"model":"tiny","prompt":"a","best_of":3}`, "best_of", "unsupported_parameter"},
 		// Penalties and logit_bias are checked.
 		{"/v1/chat/completions", `{"model":"tiny",` + msgs + `,"presence_penalty":2.5}`, "presence_penalty", "invalid_value"},
