@@ -101,8 +101,9 @@ func (v *Vocab) Size() int { return v.size }
 // TrieNodes is the number of nodes of the token trie.
 func (v *Vocab) TrieNodes() int { return len(v.tb) }
 
-// maxMasks bounds the masks a Matcher caches (a 151,936-token mask is 19 KB).
-const maxMasks = 256
+// maxMasks bounds the masks a Matcher caches (a 151,936-token mask is 19 KB,
+// so 1.2 MB in all at most).
+const maxMasks = 64
 
 // Matcher evaluates a Grammar over a Vocab. It caches what it computes
 // (states, transitions, masks) and is safe for concurrent use: one Matcher
@@ -289,3 +290,11 @@ func (s *State) Finished() bool {
 
 // Clone returns an independent copy of s.
 func (s *State) Clone() *State { c := *s; return &c }
+
+// States is the number of grammar states computed so far: the Matcher's
+// memory grows with it (about 1 KB each for the transition table).
+func (m *Matcher) States() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.m.states)
+}

@@ -38,6 +38,8 @@ func FuzzRequests(f *testing.F) {
 		`{"model":"tiny","prompt":["a","b"],"stop":"x","user":"u"}`,
 		`{"model":"tiny","prompt":[5,6,7],"max_tokens":9223372036854775807}`,
 		`{"model":"tiny","messages":[{"role":"tool","content":"42","tool_call_id":"c1"}],"tools":null,"response_format":null}`,
+		`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"temperature":1,"response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,"schema":{"type":"object","properties":{"a":{"type":"integer"},"b":{"enum":["x",null]}},"required":["a"],"additionalProperties":false}}}}`,
+		`{"model":"tiny","prompt":"x","max_tokens":5,"stream":true,"response_format":{"type":"json_object"}}`,
 		`{"MODEL":"tiny","prompt":"a"}`, `[]`, `{"model":"tiny","prompt":[[5],[5],[5],[5],[5],[5],[5],[5],[5]],"n":16}`, ``,
 	} {
 		for r := range fuzzRoutes {

@@ -46,8 +46,17 @@ func init() {
 	}
 }
 
-// maxGrammars is the most compiled response formats kept for reuse.
-const maxGrammars = 32
+// A compiled response format is kept for reuse (at most maxGrammars of
+// them) until it has computed maxGrammarStates states; then the next request
+// gets a fresh one (the old one serves its requests to the end). One costs
+// about 1 KB per state plus 64 cached masks of vocabulary/8 bytes: at most
+// ~5.5 MB each with Qwen3's 151,936 tokens, ~90 MB for the cache, besides
+// what one request's own states take (a deeply nested json_object document
+// adds some tens of states per level).
+const (
+	maxGrammars      = 16
+	maxGrammarStates = 4096
+)
 
 // grammars caches the vocabulary (built at the first structured request)
 // and the compiled response formats.
@@ -97,7 +106,7 @@ func (s *Server) constraint(rf *responseFormat) (*grammar.Matcher, *apiError) {
 	gs.mu.Lock()
 	m, ok := gs.byKey[key]
 	gs.mu.Unlock()
-	if ok {
+	if ok && m.States() <= maxGrammarStates {
 		return m, nil
 	}
 	var g *grammar.Grammar
@@ -120,11 +129,12 @@ func (s *Server) constraint(rf *responseFormat) (*grammar.Matcher, *apiError) {
 	m = grammar.NewMatcher(g, gs.vocab)
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
-	if old, ok := gs.byKey[key]; ok {
-		return old, nil
-	}
 	if gs.byKey == nil {
 		gs.byKey = map[string]*grammar.Matcher{}
+	}
+	if _, ok := gs.byKey[key]; ok { // too large: replaced
+		gs.byKey[key] = m
+		return m, nil
 	}
 	if len(gs.order) >= maxGrammars {
 		delete(gs.byKey, gs.order[0])

@@ -164,3 +164,45 @@ func TestResponseFormatErrors(t *testing.T) {
 		t.Fatalf("text: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestGrammarCache: a schema sent again reuses its compiled grammar (and
+// the masks it has computed) until that grammar grows past its state limit.
+func TestGrammarCache(t *testing.T) {
+	s := New(sharedEngine(t), Options{ModelName: modelName})
+	rf := func(schema string) *responseFormat {
+		r := &responseFormat{Type: "json_schema"}
+		r.JSONSchema = &struct {
+			Name        string  `json:"name"`
+			Description *string `json:"description"`
+			Schema      rawJSON `json:"schema"`
+			Strict      *bool   `json:"strict"`
+		}{Name: "x", Schema: rawJSON(schema)}
+		return r
+	}
+	a, ae := s.constraint(rf(`{"type":"integer"}`))
+	b, _ := s.constraint(rf(`{"type":"integer"}`))
+	c, _ := s.constraint(rf(`{"type":"string"}`))
+	o1, _ := s.constraint(&responseFormat{Type: "json_object"})
+	o2, _ := s.constraint(&responseFormat{Type: "json_object"})
+	if ae != nil || a == nil || a != b || a == c || o1 != o2 || o1 == a {
+		t.Fatalf("cache: %v %p %p %p %p %p", ae, a, b, c, o1, o2)
+	}
+	if m, _ := s.constraint(&responseFormat{Type: "text"}); m != nil {
+		t.Fatal("text has a grammar")
+	}
+	// Grow the object grammar past the limit: the next request gets a new one.
+	st := o1.Start()
+	for i := 0; o1.States() <= maxGrammarStates; i++ {
+		// Ever deeper nesting makes new stacks, so new states.
+		tok, _ := s.e.Tok.TokenID(`{"`)
+		if i%2 == 1 {
+			tok, _ = s.e.Tok.TokenID(`":[`)
+		}
+		if err := st.Accept(int32(tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o3, _ := s.constraint(&responseFormat{Type: "json_object"}); o3 == o1 {
+		t.Fatal("a grammar past its state limit was reused")
+	}
+}
