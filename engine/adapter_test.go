@@ -322,3 +322,57 @@ func TestModelKeepsOwnSelection(t *testing.T) {
 		e.Close()
 	}
 }
+
+// Several sequences of one prompt and adapter admitted together (a request's
+// n choices) prefill it once and copy the cache row; each still samples
+// bitwise what it samples alone. The same prompt under another adapter is
+// not shared.
+func TestSharedPromptPrefill(t *testing.T) {
+	dir := enginetest.ModelDir(t, 5)
+	e, err := Load(dir, Options{MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.LoadAdapter("a", enginetest.RandomAdapter(t, dir, 1)); err != nil {
+		t.Fatal(err)
+	}
+	prompt := e.TextPrompt("Call me Ishmael. Some years ago, never mind how long precisely")
+	var reqs []Request
+	for i, ad := range []string{"a", "a", "", "a", "a"} {
+		reqs = append(reqs, Request{Prompt: prompt, MaxTokens: 10, IgnoreEOS: true, Adapter: ad, Seed: 7, Stream: uint64(i),
+			Sampling: generate.Sampling{Temperature: 0.9}, Logprobs: true})
+	}
+	before := e.PrefillTokens()
+	jobs, err := e.Submit(context.Background(), reqs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]Result, len(jobs))
+	for i, j := range jobs {
+		if got[i], err = j.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.PrefillTokens() - before; n != int64(2*len(prompt)) {
+		t.Errorf("%d prompt tokens prefilled, want %d (once per adapter)", n, 2*len(prompt))
+	}
+	distinct := map[string]bool{}
+	for i, r := range reqs {
+		jobs, err := e.Submit(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := jobs[0].Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[i].Tokens, alone.Tokens) || got[i].Text != alone.Text {
+			t.Errorf("sequence %d (adapter %q): %q together, %q alone", i, r.Adapter, got[i].Text, alone.Text)
+		}
+		distinct[alone.Text] = true
+	}
+	if len(distinct) < 3 {
+		t.Errorf("the streams sample alike: %v", distinct)
+	}
+}

@@ -22,11 +22,13 @@ import (
 // the row count, adapters or not.
 
 // prefillAdmitted prefills the jobs admitted into slots this round and
-// samples their first tokens. Prompts of one length are prefilled together,
-// as many per pass as keep the pass within nn.DecodeMaxRows tokens (where a
-// row's result is still independent of the others); longer prompts, or
-// lengths seen once, go alone. Rows hold no padding either way, so the
-// context check of Submit is exact.
+// samples their first tokens. A job with the same prompt and adapter as
+// another admitted with it (the n choices of one request) takes a copy of
+// that job's cache row instead of a prefill of its own. Prompts of one
+// length are prefilled together, as many per pass as keep the pass within
+// nn.DecodeMaxRows tokens (where a row's result is still independent of the
+// others); longer prompts, or lengths seen once, go alone. Rows hold no
+// padding either way, so the context check of Submit is exact.
 func (e *Engine) prefillAdmitted(cache *model.KVCache, slots []*slot) {
 	var fresh []int
 	for b, s := range slots {
@@ -43,6 +45,22 @@ func (e *Engine) prefillAdmitted(cache *model.KVCache, slots []*slot) {
 		}
 		fresh = append(fresh, b)
 	}
+	// copies[b]: the rows that copy row b once it is prefilled.
+	copies := map[int][]int{}
+	uniq := fresh[:0]
+	for _, b := range fresh {
+		j, dup := slots[b].job, false
+		for _, u := range uniq {
+			if ju := slots[u].job; ju.lora == j.lora && slices.Equal(ju.req.Prompt, j.req.Prompt) {
+				copies[u], dup = append(copies[u], b), true
+				break
+			}
+		}
+		if !dup {
+			uniq = append(uniq, b)
+		}
+	}
+	fresh = uniq
 	plen := func(b int) int { return len(slots[b].job.req.Prompt) }
 	slices.SortStableFunc(fresh, func(x, y int) int {
 		return cmp.Or(cmp.Compare(plen(x), plen(y)), compareSets(slots[x].job.lora, slots[y].job.lora))
@@ -53,13 +71,14 @@ func (e *Engine) prefillAdmitted(cache *model.KVCache, slots []*slot) {
 		for n < len(fresh) && plen(fresh[n]) == T && (n+1)*T <= nn.DecodeMaxRows {
 			n++
 		}
-		e.prefillRows(cache, slots, fresh[:n], T)
+		e.prefillRows(cache, slots, fresh[:n], T, copies)
 		fresh = fresh[n:]
 	}
 }
 
-// prefillRows prefills the rows (prompts of T tokens each) in one pass.
-func (e *Engine) prefillRows(cache *model.KVCache, slots []*slot, rows []int, T int) {
+// prefillRows prefills the rows (prompts of T tokens each) in one pass, then
+// copies each into the rows copies names for it.
+func (e *Engine) prefillRows(cache *model.KVCache, slots []*slot, rows []int, T int, copies map[int][]int) {
 	ids := make([]int32, 0, len(rows)*T)
 	sets := make([]*model.LoRA, len(rows))
 	for k, b := range rows {
@@ -75,17 +94,32 @@ func (e *Engine) prefillRows(cache *model.KVCache, slots []*slot, rows []int, T 
 	}
 	if err == nil {
 		lg, err = e.Model.ForwardCachedSets(cache, rows, sets, ids, nil, T, false)
+		e.prefilled.Add(int64(len(ids)))
 	}
 	V := e.Model.Cfg.Vocab
 	for k, b := range rows {
-		if err != nil {
-			e.finishErr(slots[b].job, err)
-			slots[b] = nil
-			continue
+		for _, d := range append(copies[b], b) {
+			cerr := err
+			if cerr == nil && d != b {
+				cerr = cache.CopyRow(d, b)
+			}
+			if cerr != nil {
+				e.finishErr(slots[d].job, cerr)
+				slots[d] = nil
+				continue
+			}
+			row := lg[k*V : (k+1)*V]
+			if d != b {
+				row = slices.Clone(row) // each sampler has the logits to itself
+			}
+			e.step(slots[d], row)
 		}
-		e.step(slots[b], lg[k*V:(k+1)*V])
 	}
 }
+
+// PrefillTokens is the number of prompt tokens run through the model so far;
+// a prompt shared by several sequences admitted together counts once.
+func (e *Engine) PrefillTokens() int64 { return e.prefilled.Load() }
 
 // decode advances the active rows one token in one forward pass. It orders
 // active (and ids with it) by adapter set in place; the logits follow that

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/model"
@@ -77,7 +78,8 @@ type Engine struct {
 	sets        map[string]*model.LoRA
 	inUse       map[*model.LoRA]int // sequences queued or running per set, unloaded ones included
 	maxAdapters int
-	own         *model.LoRA // the set the model had selected at New (Options.Adapter's): a request without an adapter runs it
+	own         *model.LoRA  // the set the model had selected at New (Options.Adapter's): a request without an adapter runs it
+	prefilled   atomic.Int64 // prompt tokens run through the model (PrefillTokens)
 
 	mu      sync.Mutex
 	waiting []*Job
