@@ -96,6 +96,10 @@ func LinearForwardQP(p tensor.Prec, out, inp []float32, w *QWeight, b []float32,
 // row while in L1/L2.
 func linearQTiles(out, inp []float32, w *QWeight, N int) {
 	IC, OC := w.IC, w.OC
+	if qFused(w, N) {
+		LinearDecodeMany(inp, N, IC, DecodeOut{Out: out, Q: w, OC: OC})
+		return
+	}
 	groups := (OC + 3) / 4
 	minGroups := max(1, (1<<16)/(4*IC*max(N, 1)))
 	parallelPieces(groups, minGroups, func(lo, hi int) {

@@ -1,0 +1,9 @@
+//go:build !purego
+
+package nn
+
+//go:noescape
+func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32)
+
+//go:noescape
+func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32)

@@ -1,0 +1,183 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "decode_amd64.h"
+
+// One-row dot kernels over 8-bit and 4-bit weight rows (qdecode.go) that
+// dequantise in registers: the weight bytes stream from memory once and
+// never become an f32 tile in memory.
+
+// func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32)
+//
+// dot1x4AVX512 on int8 rows dequantised in registers: for each of groups
+// groups of four rows (ldw bytes apart), out[4g+j] = x[:k]·(q·s) with
+// q = w[(4g+j)*ldw:][:k] as int8 and s = absmax[4g+j]/127 (f32). Each weight
+// is widened, converted and scaled exactly as dequantInt8AVX512 does, then
+// added into one 16-lane accumulator per row in k order with dot1x4AVX512's
+// FMA and reduction tree, so the result is bit-identical to dequantising the
+// rows and calling dot1x4AVX512. k is a positive multiple of 16.
+TEXT ·dot1x4Int8AVX512(SB), NOSPLIT, $0-56
+	MOVQ         k+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         ldw+24(FP), R9
+	LEAQ         (R9)(R9*1), R12
+	ADDQ         R12, R12            // 4 rows in bytes
+	MOVQ         groups+32(FP), R8
+	MOVQ         absmax+40(FP), R13
+	MOVQ         out+48(FP), DI
+	MOVL         $0x42fe0000, AX     // 127.0
+	VPBROADCASTD AX, Z28
+
+i8group:
+	LEAQ         (DX)(R9*1), R10
+	LEAQ         (R10)(R9*1), R11
+	LEAQ         (R11)(R9*1), BX
+	VMOVSS       (R13), X24
+	VDIVSS       X28, X24, X24
+	VBROADCASTSS X24, Z24
+	VMOVSS       4(R13), X25
+	VDIVSS       X28, X25, X25
+	VBROADCASTSS X25, Z25
+	VMOVSS       8(R13), X26
+	VDIVSS       X28, X26, X26
+	VBROADCASTSS X26, Z26
+	VMOVSS       12(R13), X27
+	VDIVSS       X28, X27, X27
+	VBROADCASTSS X27, Z27
+	VXORPS       Z0, Z0, Z0
+	VXORPS       Z1, Z1, Z1
+	VXORPS       Z2, Z2, Z2
+	VXORPS       Z3, Z3, Z3
+	XORQ         AX, AX
+
+i8loop:
+	VMOVUPS     (SI)(AX*4), Z20
+	VPMOVSXBD   (DX)(AX*1), Z16
+	VPMOVSXBD   (R10)(AX*1), Z17
+	VPMOVSXBD   (R11)(AX*1), Z18
+	VPMOVSXBD   (BX)(AX*1), Z19
+	VCVTDQ2PS   Z16, Z16
+	VCVTDQ2PS   Z17, Z17
+	VCVTDQ2PS   Z18, Z18
+	VCVTDQ2PS   Z19, Z19
+	VMULPS      Z24, Z16, Z16
+	VMULPS      Z25, Z17, Z17
+	VMULPS      Z26, Z18, Z18
+	VMULPS      Z27, Z19, Z19
+	VFMADD231PS Z16, Z20, Z0
+	VFMADD231PS Z17, Z20, Z1
+	VFMADD231PS Z18, Z20, Z2
+	VFMADD231PS Z19, Z20, Z3
+	ADDQ        $16, AX
+	CMPQ        AX, CX
+	JLT         i8loop
+
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
+	ADDQ R12, DX
+	ADDQ $16, R13
+	ADDQ $16, DI
+	DECQ R8
+	JNZ  i8group
+	VZEROUPPER
+	RET
+
+// Q4ROW dots one weight row's 64-element block with the block's input:
+// bytes at off(wr)(AX*1) (32 of them: 64 codes, the first of each byte in
+// its high nibble), table tbl (the 16 levels times the row's block absmax:
+// exactly the values dequant4AVX512 produces), input Z20..Z23 (the block's
+// 64 inputs permuted as qdecode.go's permuteQ4 lays them out: per 32, the
+// even elements then the odd ones), into accumulators ae (even elements)
+// and ao (odd). Clobbers Z12, Z13.
+#define Q4ROW(wr, tbl, ae, ao) \
+	VPMOVZXBD   (wr)(AX*1), Z12; \
+	VPSRLD      $4, Z12, Z13; \
+	VPERMPS     tbl, Z13, Z13; \
+	VPERMPS     tbl, Z12, Z12; \
+	VFMADD231PS Z13, Z20, ae; \
+	VFMADD231PS Z12, Z21, ao; \
+	VPMOVZXBD   16(wr)(AX*1), Z12; \
+	VPSRLD      $4, Z12, Z13; \
+	VPERMPS     tbl, Z13, Z13; \
+	VPERMPS     tbl, Z12, Z12; \
+	VFMADD231PS Z13, Z22, ae; \
+	VFMADD231PS Z12, Z23, ao
+
+// func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32)
+//
+// For each of groups groups of four 4-bit weight rows (ldw bytes apart,
+// each starting on a byte and a 64-element block boundary):
+// out[4g+j] = Σp x[p]·lv[code p of row 4g+j]·absmax[(4g+j)*lda + p/64], with
+// x permuted by permuteQ4. Codes index the table with VPERMPS straight from
+// their nibbles, so no code is ever written to memory; each row keeps two
+// 16-lane accumulators (even and odd elements), added before the reduction.
+// k is a positive multiple of 64; lda counts floats.
+TEXT ·dot1x4Q4AVX512(SB), NOSPLIT, $0-72
+	MOVQ    k+0(FP), CX
+	SHRQ    $1, CX                  // bytes per row
+	MOVQ    x+8(FP), SI
+	MOVQ    w+16(FP), DX
+	MOVQ    ldw+24(FP), R9
+	MOVQ    groups+32(FP), R8
+	MOVQ    lda+48(FP), R14
+	SHLQ    $2, R14                 // bytes between rows' absmax
+	MOVQ    lv+56(FP), AX
+	VMOVUPS (AX), Z31
+	MOVQ    out+64(FP), DI
+
+q4group:
+	MOVQ   absmax+40(FP), R13
+	LEAQ   (R13)(R14*2), R15
+	ADDQ   R14, R15                 // row 3's absmax
+	LEAQ   (DX)(R9*1), R10
+	LEAQ   (R10)(R9*1), R11
+	LEAQ   (R11)(R9*1), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	XORQ   AX, AX
+
+q4loop:
+	VBROADCASTSS (R13), Z8
+	VBROADCASTSS (R13)(R14*1), Z9
+	VBROADCASTSS (R13)(R14*2), Z10
+	VBROADCASTSS (R15), Z11
+	VMULPS       Z31, Z8, Z8
+	VMULPS       Z31, Z9, Z9
+	VMULPS       Z31, Z10, Z10
+	VMULPS       Z31, Z11, Z11
+	VMOVUPS      (SI)(AX*8), Z20
+	VMOVUPS      64(SI)(AX*8), Z21
+	VMOVUPS      128(SI)(AX*8), Z22
+	VMOVUPS      192(SI)(AX*8), Z23
+	Q4ROW(DX, Z8, Z0, Z4)
+	Q4ROW(R10, Z9, Z1, Z5)
+	Q4ROW(R11, Z10, Z2, Z6)
+	Q4ROW(BX, Z11, Z3, Z7)
+	ADDQ         $4, R13
+	ADDQ         $4, R15
+	ADDQ         $32, AX
+	CMPQ         AX, CX
+	JLT          q4loop
+
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
+
+	// Next group: four rows on, in the weight and in the absmaxes.
+	LEAQ (BX)(R9*1), DX
+	MOVQ absmax+40(FP), R13
+	LEAQ (R13)(R14*4), R13
+	MOVQ R13, absmax+40(FP)
+	ADDQ $16, DI
+	DECQ R8
+	JNZ  q4group
+	VZEROUPPER
+	RET

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package nn
+
+func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32) {
+	panic("unreachable")
+}
+
+func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32) {
+	panic("unreachable")
+}
