@@ -1,0 +1,186 @@
+// Command decode measures batch-1 greedy decoding of a checkpoint against
+// the memory-bandwidth bound, in one process: the machine's read bandwidth
+// (internal/membw: a streaming read of a buffer far larger than L3 by as
+// many goroutines as decoding uses), and for each load dtype the bytes of
+// weights one decode step reads, the steady tokens/s, the bound (bandwidth
+// ÷ bytes per token) and the fraction of it reached.
+//
+//	go run ./bench/decode -model /tmp/realsize/qwen2.5-0.5b [-dtypes bf16,int8,nf4]
+//
+// (bench/realsize/run.sh writes that checkpoint: a random Qwen2.5-0.5B in
+// the Hub's bf16 layout, and runs this after its decode rows.)
+//
+// Steady tokens/s excludes the prefill: each dtype generates 1 and then
+// 1+TOKENS tokens from the same prompt (best of ROUNDS each) and divides
+// TOKENS by the difference in time.
+// Bandwidth is measured before each dtype; the bound uses the highest
+// reading of the run (the least favourable to the fraction).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/align-go/align/generate"
+	"github.com/align-go/align/internal/membw"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/tensor"
+)
+
+func main() {
+	dir := flag.String("model", "", "HF checkpoint directory (e.g. bench/realsize's qwen2.5-0.5b)")
+	dtypes := flag.String("dtypes", "bf16,int8,nf4", "load dtypes to decode with: f32, bf16 (the checkpoint's own bf16: --torch-dtype auto), f16, int8 (--load-in-8bit), nf4, nf4-dq (double quantisation), fp4")
+	promptLen := flag.Int("prompt", 32, "prompt tokens")
+	tokens := flag.Int("tokens", 64, "decode steps timed (after the first generated token)")
+	rounds := flag.Int("rounds", 3, "repeats of each timing (best kept)")
+	bwMiB := flag.Int("bw-mib", membw.DefaultBytes>>20, "bandwidth buffer, MiB")
+	threads := flag.Int("threads", 0, "threads (0: the default, every core)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the decoding (not the bandwidth reads) to this file")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "decode: -model is required")
+		os.Exit(2)
+	}
+	if *threads > 0 {
+		tensor.SetThreads(*threads)
+	}
+	th := tensor.Threads()
+	cpu := "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	fmt.Printf("decode bench: %s, %d threads, cpu %s, prompt %d, %d timed steps, best of %d\n", *dir, th, cpu, *promptLen, *tokens, *rounds)
+
+	type row struct {
+		name           string
+		bytes, tps, bw float64
+	}
+	var rows []row
+	bestBW := 0.0
+	for _, name := range strings.Split(*dtypes, ",") {
+		bw := membw.Measure(int64(*bwMiB)<<20, th, 3)
+		bestBW = max(bestBW, bw.BytesPerSec)
+		fmt.Printf("bandwidth: %v\n", bw)
+		m, err := load(*dir, name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "decode:", err)
+			os.Exit(1)
+		}
+		bytes := float64(readBytes(m, *promptLen+1+*tokens/2))
+		if *prof != "" {
+			f, err := os.Create(*prof + "." + name)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "decode:", err)
+				os.Exit(1)
+			}
+		}
+		tps, toks, err := steady(m, *promptLen, *tokens, *rounds)
+		pprof.StopCPUProfile()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "decode:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%-7s %8.1f MB/token %8.2f tokens/s  (first tokens %v)\n", name, bytes/1e6, tps, toks)
+		rows = append(rows, row{name, bytes, tps, bw.BytesPerSec})
+		m = nil
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	fmt.Printf("\nbound = %.1f GB/s (best bandwidth reading of this run) ÷ bytes read per token\n", bestBW/1e9)
+	fmt.Printf("%-7s %12s %10s %10s %9s %9s\n", "dtype", "MB/token", "tokens/s", "bound", "fraction", "vs bf16")
+	base := 0.0
+	for _, r := range rows {
+		if r.name == "bf16" {
+			base = r.tps
+		}
+	}
+	for _, r := range rows {
+		bound := bestBW / r.bytes
+		rel := "-"
+		if base > 0 {
+			rel = fmt.Sprintf("%.2fx", r.tps/base)
+		}
+		fmt.Printf("%-7s %12.1f %10.2f %10.2f %9.3f %9s\n", r.name, r.bytes/1e6, r.tps, bound, r.tps/bound, rel)
+	}
+}
+
+// load reads the checkpoint with the blocks' Linear weights as name says.
+func load(dir, name string) (*model.Model, error) {
+	switch name {
+	case "f32":
+		return model.LoadDir(dir)
+	case "bf16", "f16", "int8", "nf4", "fp4", "nf4-dq", "fp4-dq":
+		dt, dq := strings.CutSuffix(name, "-dq")
+		m, _, err := model.LoadDirOpts(dir, model.LoadOptions{WeightDType: dt, DoubleQuant: dq})
+		return m, err
+	}
+	return nil, fmt.Errorf("dtype %q: want f32, bf16, f16, int8, nf4, nf4-dq, fp4 or fp4-dq", name)
+}
+
+// readBytes is what one batch-1 decode step at context length T reads: the
+// compact block Linears as stored, every f32 parameter except the embedding
+// table (of which one row is read; when the LM head is tied to it, the
+// whole table is read as the head), and the keys and values of T positions.
+func readBytes(m *model.Model, T int) int64 {
+	c := m.Cfg
+	n := m.CompactBytes() + 4*int64(len(m.Data)) + 4*int64(c.Dim)
+	if !c.Tied {
+		n -= 4 * int64(c.Vocab) * int64(c.Dim)
+	}
+	n += int64(c.Layers) * 2 * int64(T) * int64(c.KVHeads*c.HeadDim) * 4
+	return n
+}
+
+// steady returns decode tokens/s without the prefill: the best time of
+// prompt + 1 generated token, and of prompt + 1 + steps, subtracted.
+func steady(m *model.Model, promptLen, steps, rounds int) (float64, []int32, error) {
+	prompt := make([]int32, promptLen)
+	for i := range prompt {
+		prompt[i] = int32((i*104729 + 13) % m.Cfg.Vocab)
+	}
+	var first []int32
+	timeIt := func(n int) (float64, error) {
+		best := 0.0
+		for r := 0; r < rounds; r++ {
+			t0 := time.Now()
+			cs, err := generate.Generate(m, [][]int32{prompt}, generate.Options{MaxNewTokens: n, BatchSize: 1})
+			if err != nil {
+				return 0, err
+			}
+			el := time.Since(t0).Seconds()
+			if len(cs[0].Tokens) != n {
+				return 0, fmt.Errorf("%d tokens generated, want %d", len(cs[0].Tokens), n)
+			}
+			if n > 1 && first == nil {
+				first = cs[0].Tokens[:min(8, n)]
+			}
+			if r == 0 || el < best {
+				best = el
+			}
+		}
+		return best, nil
+	}
+	t1, err := timeIt(1)
+	if err != nil {
+		return 0, nil, err
+	}
+	tn, err := timeIt(1 + steps)
+	if err != nil {
+		return 0, nil, err
+	}
+	return float64(steps) / (tn - t1), first, nil
+}
