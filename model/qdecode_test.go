@@ -1,0 +1,82 @@
+package model
+
+import (
+	"math"
+	"testing"
+)
+
+// greedyRun decodes steps tokens greedily at batch 1 after prompt and
+// returns the tokens and every step's logits.
+func greedyRun(t *testing.T, m *Model, prompt []int32, steps int) ([]int32, []float32) {
+	t.Helper()
+	c, err := NewKVCache(m.Cfg, 1, len(prompt)+steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.ForwardCached(c, nil, prompt, nil, len(prompt), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks []int32
+	var all []float32
+	for s := 0; ; s++ {
+		all = append(all, lg...)
+		best := 0
+		for j, v := range lg {
+			if v > lg[best] {
+				best = j
+			}
+		}
+		toks = append(toks, int32(best))
+		if s == steps-1 {
+			return toks, all
+		}
+		if lg, err = m.ForwardCached(c, nil, []int32{int32(best)}, nil, 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Batch-1 greedy decoding from 8-bit and 4-bit weights against the f32
+// model holding the same dequantised weights, on a model whose widths are
+// whole 4-bit blocks (so every block Linear takes the fused kernels):
+// 8-bit logits are bit-identical at every step (the fused kernel sums
+// exactly as the f32 tiles do); 4-bit logits differ only by the f32
+// rounding of a reordered sum (≤ 1e-5 of the largest here), and the greedy
+// tokens are the same.
+func TestQuantGreedyMatchesDequantised(t *testing.T) {
+	cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
+		"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
+		"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := savedModel(t, cfg, "BF16", 0.1)
+	prompt := []int32{3, 14, 15, 92 % 90, 65, 35, 89, 79}
+	for _, c := range []struct {
+		dt string
+		dq bool
+	}{{"int8", false}, {"nf4", false}, {"nf4", true}, {"fp4", false}} {
+		cm, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: c.dt, DoubleQuant: c.dq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := dequantisedTwin(t, dir, cm)
+		gt, gl := greedyRun(t, cm, prompt, 12)
+		wt, wl := greedyRun(t, ref, prompt, 12)
+		if c.dt == "int8" {
+			for i := range gl {
+				if math.Float32bits(gl[i]) != math.Float32bits(wl[i]) {
+					t.Fatalf("int8: logit %d (step %d) = %v, f32 on the dequantised weights %v", i, i/cfg.Vocab, gl[i], wl[i])
+				}
+			}
+		} else if d := relDiff(gl, wl); d > 1e-5 {
+			t.Fatalf("%s dq=%v: logits differ by %.3g (relative to the largest)", c.dt, c.dq, d)
+		}
+		for i := range gt {
+			if gt[i] != wt[i] {
+				t.Fatalf("%s dq=%v: greedy tokens %v, f32 on the dequantised weights %v", c.dt, c.dq, gt, wt)
+			}
+		}
+	}
+}
