@@ -82,7 +82,7 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		return
 	}
 	var tiled, wide, wide16 [7]DecodeOut
-	nt, nw, nw16, bf, q4 := 0, 0, 0, false, false
+	nt, nw, nw16, bf := 0, 0, 0, false
 	for _, o := range outs {
 		if o.Q != nil && o.W == nil && o.W16 == nil {
 			switch {
@@ -92,7 +92,6 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 				o.W16 = o.Q.U16
 			case qFused(o.Q, N):
 				// 8/4-bit rows dequantised in registers (qdecode.go).
-				q4 = q4 || o.Q.DType != WeightInt8
 			default:
 				LinearForwardQ(o.Out, inp, o.Q, o.B, N)
 				continue
@@ -136,14 +135,6 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		x16 = (*p)[:N*IC]
 		ToBF16(x16, inp[:N*IC])
 	}
-	var xq []float32
-	if q4 {
-		// The 4-bit kernel reads the input reordered to its nibble order.
-		p := getTile(N * IC)
-		defer qTilePool.Put(p)
-		xq = *p
-		permuteQ4(xq, inp, N*IC)
-	}
 	outs = tiled[:nt]
 	total := 0
 	for i, o := range outs {
@@ -162,7 +153,7 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 			j0, j1 := (g0-first[m])*4, min((g1-first[m])*4, o.OC)
 			switch {
 			case o.W == nil && o.W16 == nil:
-				qDotRows(o.Out, o.OC, inp, xq, N, o.Q, j0, j1)
+				qDotRows(o.Out, inp, o.Q, j0, j1)
 			case o.W16 != nil:
 				dotRowsBF16(o.Out[j0:], o.OC, inp, x16, IC, o.W16[j0*IC:], IC, N, j1-j0, IC)
 			default:

@@ -4,68 +4,68 @@ package nn
 // streaming its weight from memory, so a compact weight should cost its own
 // bytes, not an f32 tile's: the kernels here (qdecode_amd64.s) read the
 // int8 or packed 4-bit rows and dequantise them in registers, never into
-// memory. Where they do not apply (no AVX-512, an in-width that is not a
-// whole number of 4-bit blocks, int8 at several rows) linearQTiles
+// memory. Where they do not apply (several input rows, no AVX-512 or, for
+// 4-bit, no AVX512_VBMI, a 4-bit in-width that is not a whole number of
+// blocks) linearQTiles
 // dequantises four rows at a time into an L1 tile and runs the f32 dot
 // tiles.
 //
-// Numerics, both against the f32 kernels on the dequantised weight
-// (QWeight.Dequantize):
-//   - int8: bit-identical. Each weight is converted and scaled as
-//     dequantInt8 does and summed in dot1x4AVX512's order, so a row's
-//     result is the same at one input row (fused) and at several (tiles).
-//   - 4-bit: the same products (the level table is scaled by the block's
-//     absmax, which is dequant4's multiply), summed in a different order:
-//     per 32 elements the even ones and the odd ones in two accumulators.
-//     Every row count takes this kernel, so a row's result still does not
-//     depend on the batch; the difference from the f32 path is f32 rounding
-//     of a reordered sum (≤ ~K·2⁻²⁴·Σ|x·w| in the worst case).
+// Both kernels are bit-identical to the f32 kernels on the dequantised
+// weight (QWeight.Dequantize): each weight is converted and scaled exactly
+// as the dequantisers do (int8: q·(absmax/127); 4-bit: the level table
+// times the block's absmax, then looked up) and summed in dot1x4AVX512's
+// order and reduction tree. So a row's result is the same at one input row
+// (fused) and at several (the dequantising tiles, which amortise the
+// conversion over the rows), and 8/4-bit decoding gives exactly what the
+// f32 model holding the dequantised weights gives.
 
 // qFusedOn switches the fused kernels (tests turn it off to compare with
 // the tile path).
 var qFusedOn = haveDecodeAsm
 
-// qChunkGroups is how many groups of four 4-bit rows qDotRows dots with
-// every input row before moving on: 32 rows of a 4864-wide weight are 78 KB,
-// which stay in L2 while the input rows go by.
+// qChunkGroups is how many groups of four rows of a double-quantised 4-bit
+// weight have their block absmaxes decoded at once (into a small scratch).
 const qChunkGroups = 8
 
 // qFused reports whether LinearDecodeMany computes w's product at N input
-// rows with the fused kernels.
+// rows with the fused kernels: one row (at several, the tiles are as exact
+// and dequantise each weight once for all the rows).
 func qFused(w *QWeight, N int) bool {
-	if !qFusedOn || N > DecodeMaxRows || N < 1 {
+	if !qFusedOn || N != 1 {
 		return false
 	}
 	switch w.DType {
 	case WeightInt8:
-		// At several rows the dequantised tiles are as exact (dotTiles' rows
-		// equal dot1x4AVX512's) and amortise the conversion over the rows.
-		return N == 1 && w.IC >= 16
+		return w.IC >= 16
 	case WeightNF4, WeightFP4:
-		return w.IC%QBlock == 0
+		return haveQ4Asm && w.IC%QBlock == 0
 	}
 	return false
 }
 
-// permuteQ4 writes x (n a multiple of 32) to dst in the order
-// dot1x4Q4AVX512 reads it: per 32 elements, the 16 even ones, then the 16
-// odd ones, matching the codes' high and low nibbles.
-func permuteQ4(dst, x []float32, n int) {
-	for c := 0; c+32 <= n; c += 32 {
-		s, d := x[c:c+32:c+32], dst[c:c+32:c+32]
-		for i := 0; i < 16; i++ {
-			d[i] = s[2*i]
-			d[16+i] = s[2*i+1]
+// q4Consts are dot1x4Q4VBMI's VPERMB indices (for each 16 elements of a
+// 64-element block, lane j takes byte 8c + j/2 of the block's 32) and its
+// shift counts (4 in even lanes: their code is the byte's high nibble).
+var q4Consts = func() (c [320]byte) {
+	for ch := 0; ch < 4; ch++ {
+		for j := 0; j < 16; j++ {
+			for b := 0; b < 4; b++ {
+				c[64*ch+4*j+b] = byte(8*ch + j/2)
+			}
 		}
 	}
-}
+	for j := 0; j < 16; j += 2 {
+		c[256+4*j] = 4
+	}
+	return c
+}()
 
-// qDotRows sets out[i*ldo+j] = inp[i*IC:][:IC]·(row j of w, dequantised)
-// for rows j0 <= j < j1 (j0 a multiple of 4) and i < N, with the fused
-// kernels (qFused(w, N) must hold). xp is inp permuted by permuteQ4 (4-bit
-// only). Rows past the last whole group of four are dequantised and dotted
-// in Go, as dotRows does with its last partial group.
-func qDotRows(out []float32, ldo int, inp, xp []float32, N int, w *QWeight, j0, j1 int) {
+// qDotRows sets out[j] = inp[:IC]·(row j of w, dequantised) for rows
+// j0 <= j < j1 (j0 a multiple of 4) with the fused kernels (qFused(w, 1)
+// must hold). The k tail (int8 in-widths that are not a multiple of 16) and
+// the rows past the last whole group of four are dequantised and dotted in
+// Go, exactly as dotRows treats them.
+func qDotRows(out, inp []float32, w *QWeight, j0, j1 int) {
 	IC := w.IC
 	n4 := (j1 - j0) &^ 3
 	nb := IC / QBlock
@@ -99,15 +99,11 @@ func qDotRows(out []float32, ldo int, inp, xp []float32, N int, w *QWeight, j0, 
 				}
 				ap = &a[0]
 			}
-			for i := 0; i < N; i++ {
-				dot1x4Q4AVX512(IC, &xp[i*IC], &w.Q[g0*IC/2], IC/2, (g1-g0)/4, ap, nb, lv, &out[i*ldo+g0])
-			}
+			dot1x4Q4VBMI(IC, &inp[0], &w.Q[g0*IC/2], IC/2, (g1-g0)/4, ap, nb, lv, &q4Consts, &out[g0])
 		}
 	}
 	for j := j0 + n4; j < j1; j++ {
 		w.Dequantize(buf, j*IC, (j+1)*IC)
-		for i := 0; i < N; i++ {
-			out[i*ldo+j] = dotGo(inp[i*IC:(i+1)*IC], buf)
-		}
+		out[j] = dotGo(inp[:IC], buf)
 	}
 }

@@ -2,8 +2,14 @@
 
 package nn
 
+import "golang.org/x/sys/cpu"
+
+// haveQ4Asm: the 4-bit kernel spreads codes to lanes with AVX512_VBMI's
+// VPERMB (Ice Lake and later, Zen 4 and 5).
+var haveQ4Asm = haveDecodeAsm && cpu.X86.HasAVX512VBMI
+
 //go:noescape
 func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32)
 
 //go:noescape
-func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32)
+func dot1x4Q4VBMI(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, c *[320]byte, out *float32)

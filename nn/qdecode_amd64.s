@@ -87,47 +87,61 @@ i8loop:
 	RET
 
 // Q4ROW dots one weight row's 64-element block with the block's input:
-// bytes at off(wr)(AX*1) (32 of them: 64 codes, the first of each byte in
-// its high nibble), table tbl (the 16 levels times the row's block absmax:
-// exactly the values dequant4AVX512 produces), input Z20..Z23 (the block's
-// 64 inputs permuted as qdecode.go's permuteQ4 lays them out: per 32, the
-// even elements then the odd ones), into accumulators ae (even elements)
-// and ao (odd). Clobbers Z12, Z13.
-#define Q4ROW(wr, tbl, ae, ao) \
-	VPMOVZXBD   (wr)(AX*1), Z12; \
-	VPSRLD      $4, Z12, Z13; \
+// the 32 bytes at (wr)(AX*1) hold 64 codes (the first of each byte in its
+// high nibble). For each 16 elements, VPERMB copies each code's byte into
+// the low byte of its own dword lane (Z25..Z28 are the byte indices),
+// VPSRLVD brings the high nibble down in the even lanes (Z29: 4, 0, 4, 0,
+// ...), and VPERMPS looks the low four bits up in tbl, the 16 levels times
+// the row's block absmax: exactly the values dequant4 produces, in element
+// order. Then acc += w·x, as dot1x4AVX512 does with x in Z20..Z23.
+// Clobbers Z12, Z13. (REDUCE4 clobbers Z24, so the constants avoid it.)
+#define Q4ROW(wr, tbl, acc) \
+	VMOVDQU     (wr)(AX*1), Y12; \
+	VPERMB      Z12, Z25, Z13; \
+	VPSRLVD     Z29, Z13, Z13; \
 	VPERMPS     tbl, Z13, Z13; \
-	VPERMPS     tbl, Z12, Z12; \
-	VFMADD231PS Z13, Z20, ae; \
-	VFMADD231PS Z12, Z21, ao; \
-	VPMOVZXBD   16(wr)(AX*1), Z12; \
-	VPSRLD      $4, Z12, Z13; \
+	VFMADD231PS Z13, Z20, acc; \
+	VPERMB      Z12, Z26, Z13; \
+	VPSRLVD     Z29, Z13, Z13; \
 	VPERMPS     tbl, Z13, Z13; \
-	VPERMPS     tbl, Z12, Z12; \
-	VFMADD231PS Z13, Z22, ae; \
-	VFMADD231PS Z12, Z23, ao
+	VFMADD231PS Z13, Z21, acc; \
+	VPERMB      Z12, Z27, Z13; \
+	VPSRLVD     Z29, Z13, Z13; \
+	VPERMPS     tbl, Z13, Z13; \
+	VFMADD231PS Z13, Z22, acc; \
+	VPERMB      Z12, Z28, Z13; \
+	VPSRLVD     Z29, Z13, Z13; \
+	VPERMPS     tbl, Z13, Z13; \
+	VFMADD231PS Z13, Z23, acc
 
-// func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32)
+// func dot1x4Q4VBMI(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, c *[320]byte, out *float32)
 //
-// For each of groups groups of four 4-bit weight rows (ldw bytes apart,
-// each starting on a byte and a 64-element block boundary):
-// out[4g+j] = Σp x[p]·lv[code p of row 4g+j]·absmax[(4g+j)*lda + p/64], with
-// x permuted by permuteQ4. Codes index the table with VPERMPS straight from
-// their nibbles, so no code is ever written to memory; each row keeps two
-// 16-lane accumulators (even and odd elements), added before the reduction.
-// k is a positive multiple of 64; lda counts floats.
-TEXT ·dot1x4Q4AVX512(SB), NOSPLIT, $0-72
-	MOVQ    k+0(FP), CX
-	SHRQ    $1, CX                  // bytes per row
-	MOVQ    x+8(FP), SI
-	MOVQ    w+16(FP), DX
-	MOVQ    ldw+24(FP), R9
-	MOVQ    groups+32(FP), R8
-	MOVQ    lda+48(FP), R14
-	SHLQ    $2, R14                 // bytes between rows' absmax
-	MOVQ    lv+56(FP), AX
-	VMOVUPS (AX), Z31
-	MOVQ    out+64(FP), DI
+// dot1x4AVX512 on 4-bit rows dequantised in registers (AVX512_VBMI's
+// VPERMB): for each of groups groups of four rows (ldw bytes apart, each
+// starting on a byte and a 64-element block boundary), out[4g+j] =
+// x[:k]·(lv[code p of row 4g+j]·absmax[(4g+j)*lda + p/64]), each product
+// and each add as dot1x4AVX512 makes them on the dequantised row, so the
+// result is bit-identical to dequantising and calling it. c holds the
+// VPERMB indices and the shift counts (q4Consts). k is a positive multiple
+// of 64; lda counts floats.
+TEXT ·dot1x4Q4VBMI(SB), NOSPLIT, $0-80
+	MOVQ      k+0(FP), CX
+	SHRQ      $1, CX                  // bytes per row
+	MOVQ      x+8(FP), SI
+	MOVQ      w+16(FP), DX
+	MOVQ      ldw+24(FP), R9
+	MOVQ      groups+32(FP), R8
+	MOVQ      lda+48(FP), R14
+	SHLQ      $2, R14                 // bytes between rows' absmax
+	MOVQ      lv+56(FP), AX
+	VMOVUPS   (AX), Z31
+	MOVQ      c+64(FP), AX
+	VMOVDQU64 (AX), Z25
+	VMOVDQU64 64(AX), Z26
+	VMOVDQU64 128(AX), Z27
+	VMOVDQU64 192(AX), Z28
+	VMOVDQU64 256(AX), Z29
+	MOVQ      out+72(FP), DI
 
 q4group:
 	MOVQ   absmax+40(FP), R13
@@ -140,10 +154,6 @@ q4group:
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
 	LEAQ   (BX)(R9*1), R12          // the next group, prefetched at 4x the pace
 	XORQ   AX, AX
 
@@ -154,28 +164,24 @@ q4loop:
 	VBROADCASTSS (R13)(R14*1), Z9
 	VBROADCASTSS (R13)(R14*2), Z10
 	VBROADCASTSS (R15), Z11
-	VMULPS       Z31, Z8, Z8
-	VMULPS       Z31, Z9, Z9
-	VMULPS       Z31, Z10, Z10
-	VMULPS       Z31, Z11, Z11
+	VMULPS       Z8, Z31, Z8
+	VMULPS       Z9, Z31, Z9
+	VMULPS       Z10, Z31, Z10
+	VMULPS       Z11, Z31, Z11
 	VMOVUPS      (SI)(AX*8), Z20
 	VMOVUPS      64(SI)(AX*8), Z21
 	VMOVUPS      128(SI)(AX*8), Z22
 	VMOVUPS      192(SI)(AX*8), Z23
-	Q4ROW(DX, Z8, Z0, Z4)
-	Q4ROW(R10, Z9, Z1, Z5)
-	Q4ROW(R11, Z10, Z2, Z6)
-	Q4ROW(BX, Z11, Z3, Z7)
+	Q4ROW(DX, Z8, Z0)
+	Q4ROW(R10, Z9, Z1)
+	Q4ROW(R11, Z10, Z2)
+	Q4ROW(BX, Z11, Z3)
 	ADDQ         $4, R13
 	ADDQ         $4, R15
 	ADDQ         $32, AX
 	CMPQ         AX, CX
 	JLT          q4loop
 
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z1, Z1
-	VADDPS Z6, Z2, Z2
-	VADDPS Z7, Z3, Z3
 	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
 
 	// Next group: four rows on, in the weight and in the absmaxes.

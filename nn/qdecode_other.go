@@ -2,10 +2,12 @@
 
 package nn
 
+var haveQ4Asm = false
+
 func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32) {
 	panic("unreachable")
 }
 
-func dot1x4Q4AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, out *float32) {
+func dot1x4Q4VBMI(k int, x *float32, w *byte, ldw, groups int, absmax *float32, lda int, lv *[16]float32, c *[320]byte, out *float32) {
 	panic("unreachable")
 }

@@ -29,10 +29,10 @@ func qdecodeRef(x []float32, w *QWeight, N int) (ref, mag []float64) {
 	return ref, mag
 }
 
-// checkQDecode compares out with the float64 reference: any f32 summation
-// order of IC rounded products is within (IC+2)·2⁻²⁴·Σ|x·w| of it. One code
-// read from the wrong nibble, or one block scaled by a neighbour's absmax,
-// moves an output by about Σ|x·w|/IC·(a level gap), far outside that.
+// checkQDecode compares out with the float64 reference: an f32 sum of IC
+// rounded products is within (IC+2)·2⁻²⁴·Σ|x·w| of it. One code read from
+// the wrong nibble, or one block scaled by a neighbour's absmax, moves an
+// output by about Σ|x·w|/IC·(a level gap), far outside that.
 func checkQDecode(t *testing.T, what string, out []float32, ref, mag []float64, IC int) {
 	t.Helper()
 	tol := float64(IC+2) * math.Ldexp(1, -24)
@@ -59,7 +59,8 @@ var fusedCases = []qCase{{WeightInt8, false}, {WeightNF4, false}, {WeightNF4, tr
 // 4-bit blocks (fallback), a few input rows, a bias. Every row of a batch
 // must also equal that row decoded alone, bit for bit.
 func TestQDecodeKernels(t *testing.T) {
-	cputest.Check(t, qFusedOn, "int8/4-bit fused decode kernels", "avx512f", "avx512vl")
+	cputest.Check(t, qFusedOn, "int8 fused decode kernel", "avx512f", "avx512vl")
+	cputest.Check(t, haveQ4Asm, "4-bit fused decode kernel", "avx512f", "avx512vl", "avx512vbmi")
 	defer func(on bool) { qFusedOn = on }(qFusedOn)
 	r := newRNG(7)
 	for _, fused := range []bool{true, false} {
@@ -106,28 +107,39 @@ func TestQDecodeKernels(t *testing.T) {
 	}
 }
 
-// The fused int8 kernel reproduces the dequantising tiles bit for bit (the
-// same widening, scale and dot1x4AVX512's summation), so 8-bit decoding
-// gives exactly the f32 kernels' result on the dequantised weight.
-func TestQDecodeInt8BitIdentical(t *testing.T) {
+// The fused kernels reproduce the dequantising tiles bit for bit (the same
+// conversion and scaling, dot1x4AVX512's summation), so 8/4-bit decoding
+// gives exactly the f32 kernels' result on the dequantised weight:
+// Qwen2.5-0.5B's widths, a k tail, partial groups.
+func TestQDecodeBitIdentical(t *testing.T) {
 	cputest.Require(t, qFusedOn, "dot1x4Int8AVX512", "avx512f", "avx512vl")
+	cputest.Require(t, haveQ4Asm, "dot1x4Q4VBMI", "avx512f", "avx512vl", "avx512vbmi")
 	defer func(on bool) { qFusedOn = on }(qFusedOn)
 	r := newRNG(9)
-	for _, s := range [][2]int{{4864, 896}, {896, 4864}, {37, 100}, {5, 16}} {
-		OC, IC := s[0], s[1]
-		w := QuantizeWeight(randn(r, OC*IC, 0.05), OC, IC, WeightInt8, false)
-		x := randn(r, IC, 1)
-		deq := make([]float32, OC*IC)
-		w.Dequantize(deq, 0, OC*IC)
-		want := make([]float32, OC)
-		dotRows(want, OC, x, IC, deq, IC, 1, OC, IC)
-		for _, fused := range []bool{true, false} {
-			qFusedOn = fused
-			got := make([]float32, OC)
-			LinearDecodeMany(x, 1, IC, DecodeOut{Out: got, Q: w, OC: OC})
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("[%d,%d] fused=%v: output %d = %v, dotRows on the dequantised weight %v", OC, IC, fused, j, got[j], want[j])
+	for _, c := range fusedCases {
+		for _, s := range [][2]int{{4864, 896}, {898, 4864}, {37, 128}, {5, 64}, {37, 100}, {6, 17}} {
+			OC, IC := s[0], s[1]
+			if c.dt != WeightInt8 && IC%QBlock != 0 {
+				continue
+			}
+			w := QuantizeWeight(randn(r, OC*IC, 0.05), OC, IC, c.dt, c.dq)
+			x := randn(r, IC, 1)
+			qFusedOn = true
+			if !qFused(w, 1) {
+				t.Fatalf("%v [%d,%d]: the fused kernel does not take it", c, OC, IC)
+			}
+			deq := make([]float32, OC*IC)
+			w.Dequantize(deq, 0, OC*IC)
+			want := make([]float32, OC)
+			dotRows(want, OC, x, IC, deq, IC, 1, OC, IC)
+			for _, fused := range []bool{true, false} {
+				qFusedOn = fused
+				got := make([]float32, OC)
+				LinearDecodeMany(x, 1, IC, DecodeOut{Out: got, Q: w, OC: OC})
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%v [%d,%d] fused=%v: output %d = %v, dotRows on the dequantised weight %v", c, OC, IC, fused, j, got[j], want[j])
+					}
 				}
 			}
 		}
