@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
 )
 
 // Reader is what both a single File and a sharded Set offer, so model code
@@ -184,6 +185,10 @@ func (f *File) Float32Into(name string, dst []float32, wantShape []int) error {
 // pieces instead of holding its raw bytes and its float32 copy at once.
 const chunkBytes = 1 << 20
 
+// stagePool holds the staging buffers, so loading a model tensor by tensor
+// leaves no megabyte of garbage per tensor behind.
+var stagePool = sync.Pool{New: func() any { b := make([]byte, chunkBytes); return &b }}
+
 func (f *File) float32Into(name string, in Info, dst []float32) error {
 	size := int(dtypeSize[in.DType])
 	conv, ok := floatConv[in.DType]
@@ -196,7 +201,9 @@ func (f *File) float32Into(name string, in Info, dst []float32) error {
 	}
 	defer done()
 	per := chunkBytes / size
-	buf := make([]byte, min(len(dst), per)*size)
+	sp := stagePool.Get().(*[]byte)
+	defer stagePool.Put(sp)
+	buf := (*sp)[:min(len(dst), per)*size]
 	for i := 0; i < len(dst); i += per {
 		n := min(per, len(dst)-i)
 		b := buf[:n*size]

@@ -125,9 +125,11 @@ func (a *acts) ensureGradScratch(c *Config) {
 			a.dqn, a.dknorm = cv.take(N*Q), cv.take(N*KV)
 		}
 		a.datt = cv.take(nn.AttentionScratchLen(a.B, a.T, c.Heads, c.KVHeads, c.HeadDim))
-		a.dfc, a.dh = cv.take(N*F), cv.take(N*F)
+		a.dh = cv.take(N * F)
 		if c.Arch == ArchLlama {
 			a.dgate, a.dup = cv.take(N*F), cv.take(N*F)
+		} else {
+			a.dfc = cv.take(N * F) // GPT-2's d(fc); SwiGLU has dgate and dup
 		}
 	}
 	take()

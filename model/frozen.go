@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -173,7 +174,15 @@ func LoadDirOpts(dir string, opt LoadOptions, extras ...string) (*Model, map[str
 	}
 	m := newCompact(cfg)
 	m.loadOpt = opt
-	return m.loadFrom(dir, extras)
+	m, got, err := m.loadFrom(dir, extras)
+	if m != nil {
+		m.loadScratch = nil
+	}
+	// Hand the load's temporaries (the scratch, header and index reads)
+	// back now: with a multi-gigabyte live heap the next collection would
+	// otherwise wait until as much again had been allocated.
+	debug.FreeOSMemory()
+	return m, got, err
 }
 
 // importCompact reads HF tensor sp (one or more block Linears) into m.qlin.
@@ -220,12 +229,30 @@ func (m *Model) importCompact(src TensorSource, sp hfSpec, want []int, file stri
 			return nil
 		}
 	}
-	data, shape, err := src.Float32(sp.name)
-	if err != nil {
-		return err
-	}
-	if !slices.Equal(shape, want) {
-		return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, shape, want)
+	var data []float32
+	into, ok := src.(floatIntoSource)
+	if ok && dt != nn.WeightF32 {
+		// Converted or quantised: the f32 tensor is a temporary, decoded
+		// into one scratch buffer the whole load reuses. A fresh one per
+		// tensor would be garbage the collector lets pile up to the size
+		// of the live heap (GOGC=100): gigabytes at 8B.
+		n := prod(want)
+		if cap(m.loadScratch) < n {
+			m.loadScratch = make([]float32, n)
+		}
+		data = m.loadScratch[:n]
+		if err := into.Float32Into(sp.name, data, want); err != nil {
+			return err
+		}
+	} else {
+		d, shape, err := src.Float32(sp.name)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(shape, want) {
+			return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, sp.name, shape, want)
+		}
+		data = d
 	}
 	cols := want[len(want)-1]
 	col := 0

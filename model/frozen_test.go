@@ -217,6 +217,17 @@ func TestCompactLoadKeepsNoF32Copy(t *testing.T) {
 			if grew > limit {
 				t.Fatalf("heap grew %d bytes, more than %d", grew, limit)
 			}
+			// Quantising converts one tensor at a time through one reused
+			// f32 scratch: what the load allocates in all is what it keeps
+			// plus the largest tensor, not an f32 copy of every weight
+			// (garbage the collector lets pile up to the live heap's size).
+			alloc := int64(after.TotalAlloc - before.TotalAlloc)
+			largest := int64(4 * cfg.FFN * cfg.Dim)
+			t.Logf("load allocated %.2f MB in all (an f32 temporary per tensor: +%.2f MB)", float64(alloc)/1e6, float64(4*linear)/1e6)
+			// 4 MB for the reader: headers, the index, a 1 MB staging buffer.
+			if kept := 4*rest + blocks + 2*tables; alloc > kept+largest+4<<20 {
+				t.Fatalf("load allocated %d bytes, more than %d kept + %d scratch + 4 MB", alloc, kept, largest)
+			}
 			runtime.KeepAlive(m)
 		})
 	}

@@ -47,10 +47,12 @@ type Model struct {
 	prec    tensor.Prec  // SetCompute
 	head    *nn.LMHead   // LMHead's chunk scratch
 
-	qlin    [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
-	embedQ  *nn.QWeight            // compact token embedding, or nil (frozen.go)
-	headQ   *nn.QWeight            // compact untied LM head, or nil
-	loadOpt LoadOptions            // how qlin was loaded
+	qlin   [][numMods]*nn.QWeight // compact block Linear weights [layer][mod], or nil (frozen.go)
+	embedQ *nn.QWeight            // compact token embedding, or nil (frozen.go)
+	headQ  *nn.QWeight            // compact untied LM head, or nil
+
+	loadScratch []float32   // LoadDirOpts: one f32 tensor being converted or quantised
+	loadOpt     LoadOptions // how qlin was loaded
 }
 
 // SetGradientCheckpointing trades compute for memory (TRL's

@@ -41,6 +41,8 @@ func main() {
 	seed := flag.Uint64("seed", 1, "weight seed")
 	rows := flag.Int("rows", 64, "rows of each benchmark data file")
 	tokens := flag.Int("row-tokens", 500, "approximate tokens per SFT row (preference pairs and prompts scale from it)")
+	layers := flag.Int("layers", 0, "keep only the first N layers (num_hidden_layers = N; the directory is NAME-LN): "+
+		"measures the fixed part (embedding, head, load) and the per-layer part of a shape too large to run whole")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "realsize: -out is required")
@@ -52,6 +54,14 @@ func main() {
 		os.Exit(2)
 	}
 	dir := filepath.Join(*out, *name)
+	if *layers > 0 {
+		var err error
+		if sh, err = withLayers(sh, *layers); err != nil {
+			fmt.Fprintln(os.Stderr, "realsize:", err)
+			os.Exit(1)
+		}
+		dir = fmt.Sprintf("%s-L%d", dir, *layers)
+	}
 	if err := write(dir, sh, *tokDir, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "realsize:", err)
 		os.Exit(1)
@@ -60,6 +70,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "realsize:", err)
 		os.Exit(1)
 	}
+}
+
+// withLayers is sh with num_hidden_layers set to n (config.json re-encoded:
+// no longer the Hub's bytes).
+func withLayers(sh shape, n int) (shape, error) {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(sh.config), &raw); err != nil {
+		return sh, fmt.Errorf("%s config: %w", sh.hub, err)
+	}
+	raw["num_hidden_layers"] = n
+	b, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return sh, err
+	}
+	return shape{hub: fmt.Sprintf("%s (first %d layers)", sh.hub, n), config: string(b) + "\n"}, nil
 }
 
 func shapeNames() []string {
