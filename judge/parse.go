@@ -22,7 +22,12 @@ import (
 //	local:DIR           a local model comparing the options' log-probabilities
 //
 // The syntax is endpoint.Parse's, shared with llm.Open and reward.Parse.
-func Parse(spec string) (Judge, error) {
+func Parse(spec string) (Judge, error) { return ParseWith(spec, engine.Options{}) }
+
+// ParseWith is Parse with the options a local:DIR judge's engine loads its
+// model with (engine.Options.Load: a frozen judge kept in bf16 or 8/4-bit
+// instead of f32).
+func ParseWith(spec string, eo engine.Options) (Judge, error) {
 	s, err := endpoint.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("judge %w", err)
@@ -62,7 +67,7 @@ func Parse(spec string) (Judge, error) {
 		if arg == "" {
 			return nil, fmt.Errorf("judge %q: local:DIR needs a model directory", spec)
 		}
-		l, err := llm.NewLocal(arg, engine.Options{})
+		l, err := llm.NewLocal(arg, eo)
 		if err != nil {
 			return nil, fmt.Errorf("judge %q: %w", spec, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -26,7 +27,14 @@ type Scorer struct {
 // sequence-classification checkpoint with one label) and its tokenizer
 // (tokDir "" means the model directory).
 func LoadScorer(dir, tokDir string) (*Scorer, error) {
-	rm, hasHead, err := LoadRewardModel(dir)
+	return LoadScorerOpts(dir, tokDir, model.LoadOptions{})
+}
+
+// LoadScorerOpts is LoadScorer with the reward model's frozen weights stored
+// as opt says (model.LoadDirOpts: bf16 as the checkpoint stores them, or
+// 8/4-bit), instead of widened to f32.
+func LoadScorerOpts(dir, tokDir string, opt model.LoadOptions) (*Scorer, error) {
+	rm, hasHead, err := LoadRewardModelOpts(dir, opt)
 	if err != nil {
 		return nil, err
 	}

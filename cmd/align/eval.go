@@ -147,7 +147,7 @@ func (o *evalOpts) run(ctx context.Context) error {
 			rep.Metrics["length/drift"] = d
 		}
 		if o.judgeSpec != "" {
-			j, err := judge.Parse(o.judgeSpec)
+			j, err := judge.ParseWith(o.judgeSpec, engine.Options{Load: lopt})
 			if err != nil {
 				return fmt.Errorf("--judge: %w", err)
 			}
@@ -211,7 +211,11 @@ func (o *evalOpts) runRedTeam(ctx context.Context, model llm.Client, rep *eval.R
 			return fmt.Errorf("--red-team %s: no prompts", o.redTeam)
 		}
 	}
-	j, err := judge.Parse(o.redJudge)
+	lopt, err := o.load.options()
+	if err != nil {
+		return err
+	}
+	j, err := judge.ParseWith(o.redJudge, engine.Options{Load: lopt})
 	if err != nil {
 		return fmt.Errorf("--red-team-judge: %w", err)
 	}

@@ -9,10 +9,13 @@ import (
 )
 
 // loadFlags say how a command stores the frozen weights it loads, under TRL
-// ModelConfig's / transformers' names. They apply to the transformer blocks'
-// Linear weights of a frozen model — a LoRA base (and the reference that is
-// that base with adapters off), a model that only generates or serves —;
-// embeddings, norms, biases, an untied LM head, adapters and optimizer state
+// ModelConfig's / transformers' names. They apply to a frozen model — a LoRA
+// base (and the reference that is that base with adapters off), a model that
+// only generates, serves, scores or judges (align score, PPO's reward model,
+// local: judges) —: its blocks' Linear weights, token embedding and LM head.
+// Under 8/4-bit loading the embedding and head stay in the checkpoint's
+// 16-bit dtype (bitsandbytes quantises Linear layers only, and transformers
+// keeps the output head out). Norms, biases, adapters and optimizer state
 // stay f32, and a model trained in full keeps f32 weights.
 type loadFlags struct {
 	torchDType  string
@@ -28,13 +31,13 @@ type loadFlags struct {
 func addLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	f := &loadFlags{}
 	fs.StringVar(&f.torchDType, "torch-dtype", "float32",
-		"dtype of frozen Linear weights: float32; auto (the checkpoint's own: bf16/f16 stay as stored, half the memory, exact); "+
+		"dtype of frozen weights (Linear layers, token embedding, LM head): float32; auto (the checkpoint's own: bf16/f16 stay as stored, half the memory, exact); "+
 			"bfloat16 or float16 (converted while loading: exact for a checkpoint already in that dtype, else one rounding per weight; "+
 			"from f32, NLL +0.001 (bf16) / +0.00002 (f16) nats per token, greedy token agrees 99.9% / 100%)")
 	fs.BoolVar(&f.in8, "load-in-8bit", false,
 		"quantise frozen Linear weights to int8 with one absmax per output row (LLM.int8 weights, no outlier split): a quarter of f32's memory; NLL -0.005 nats per token, greedy token agrees 99.6%")
 	fs.BoolVar(&f.in4, "load-in-4bit", false,
-		"quantise frozen Linear weights to 4 bits in blocks of 64 (QLoRA): about an eighth of f32's memory; NLL +0.15 nats per token, greedy token agrees 95% (nf4, on a 124K-parameter model: less on real ones)")
+		"quantise frozen Linear weights to 4 bits in blocks of 64 (QLoRA; the embedding and LM head stay 16-bit, as in transformers): about an eighth of f32's memory; NLL +0.15 nats per token, greedy token agrees 95% (nf4, on a 124K-parameter model: less on real ones)")
 	fs.StringVar(&f.quantType, "bnb-4bit-quant-type", "nf4", "4-bit levels: nf4 (NormalFloat, for normally distributed weights: the more accurate) or fp4")
 	fs.BoolVar(&f.doubleQuant, "bnb-4bit-use-double-quant", false,
 		"quantise the 4-bit block scales again (8-bit codes, a scale per 256 blocks): 0.37 fewer bits per weight, NLL change within 0.001 of plain 4-bit")

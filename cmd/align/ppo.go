@@ -155,7 +155,12 @@ func (o *ppoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
 	}
 	pad := int32(rewardmodel.ResolvePad(tok, pol.Cfg, int(eos[0])))
-	scorer, err := rewardmodel.LoadScorer(o.rewardDir, "")
+	// The reward model is frozen whatever trains: the load flags apply.
+	rmOpt, err := o.lora.load.options()
+	if err != nil {
+		return nil, err
+	}
+	scorer, err := rewardmodel.LoadScorerOpts(o.rewardDir, "", rmOpt)
 	if err != nil {
 		return nil, fmt.Errorf("--reward: %w", err)
 	}

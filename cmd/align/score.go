@@ -6,13 +6,14 @@ import (
 	"io"
 	"os"
 
-	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/spf13/cobra"
 )
 
 type scoreOpts struct {
 	model, tokenizer, data, out string
 	batchSize, maxLength        int
+	load                        *loadFlags
 }
 
 func init() {
@@ -36,6 +37,7 @@ Sequences are encoded exactly as align rm trains on them: prompt, response, EOS.
 	fs.StringVar(&o.out, "out", "", "output JSONL file (default: stdout)")
 	fs.IntVar(&o.batchSize, "batch-size", 8, "sequences per forward pass")
 	fs.IntVar(&o.maxLength, "max-length", 0, "longer sequences keep their last N tokens (0: the model's context)")
+	o.load = addLoadFlags(fs)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
@@ -53,7 +55,11 @@ func (o *scoreOpts) run(stdout, log io.Writer) error {
 	case o.maxLength < 0:
 		return fmt.Errorf("--max-length: %d must be >= 0", o.maxLength)
 	}
-	sc, err := pref.LoadScorer(o.model, o.tokenizer)
+	lopt, err := o.load.options()
+	if err != nil {
+		return err
+	}
+	sc, err := rewardmodel.LoadScorerOpts(o.model, o.tokenizer, lopt)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rewardmodel"
 )
 
 // keysInOrder lists a JSON object's keys as written.
@@ -154,5 +156,59 @@ func TestScoreCommandErrors(t *testing.T) {
 				t.Fatalf("err %v, stderr %q; want it to mention %q", err, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// align score --torch-dtype bfloat16 keeps the reward model's frozen weights
+// (Linear layers, token embedding) in bf16: the library scorer loaded the
+// same way gives the command's rewards, which moved off the f32 ones by
+// bf16 rounding only.
+func TestScoreLoadDType(t *testing.T) {
+	rm := trainRM(t)
+	in := filepath.Join(t.TempDir(), "rows.jsonl")
+	os.WriteFile(in, []byte(`{"prompt": "say cat dog:", "completion": " thanks cat"}`+"\n"+
+		`{"prompt": "say red:", "completion": " whatever red"}`+"\n"), 0o644)
+	stdout, stderr, err := runAlign(t, "", "score", "--model", rm, "--data", in, "--torch-dtype", "bfloat16")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var got []float64
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		got = append(got, m["reward"].(float64))
+	}
+	sc, err := rewardmodel.LoadScorerOpts(rm, "", model.LoadOptions{WeightDType: "bf16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dt := sc.RM.Model.WeightDType(); dt != "bf16" || !sc.RM.Model.Param("embed").Compact {
+		t.Fatalf("scorer loaded with Linear weights %s, embedding compact %v", dt, sc.RM.Model.Param("embed").Compact)
+	}
+	prompts, completions := []string{"say cat dog:", "say red:"}, []string{" thanks cat", " whatever red"}
+	b16, err := sc.Score(prompts, completions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f32sc, err := rewardmodel.LoadScorer(rm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f32, err := f32sc.Score(prompts, completions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := false
+	for i := range got {
+		if math.Abs(got[i]-b16[i]) > 1e-6*math.Max(1, math.Abs(b16[i])) {
+			t.Errorf("reward %d: command %v, bf16 library scorer %v", i, got[i], b16[i])
+		}
+		if math.Abs(got[i]-f32[i]) > 0.05*math.Max(1, math.Abs(f32[i])) {
+			t.Errorf("reward %d: bf16 %v, f32 %v: more than bf16 rounding apart", i, got[i], f32[i])
+		}
+		moved = moved || got[i] != f32[i]
+	}
+	if !moved {
+		t.Error("bf16 rewards equal the f32 ones exactly: --torch-dtype did not reach the scorer")
 	}
 }
