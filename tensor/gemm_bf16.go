@@ -151,8 +151,8 @@ func (g *bf16Args) bElem(p, j int) uint16 {
 	return RoundBF16(g.bf[i])
 }
 
-// f32 scratch for the conversion path and bf16 scratch for the DP path,
-// pooled so that steady-state training does not allocate.
+// f32 scratch for the conversion path, pooled so that steady-state training
+// does not allocate.
 var (
 	f32Pool = sync.Pool{New: func() any { return new([]float32) }}
 	u16Pool = sync.Pool{New: func() any { return new([]uint16) }}
@@ -226,18 +226,22 @@ func (g *bf16Args) runConvert() {
 	}
 }
 
-// The VDPBF16PS path follows Gemm's blocking (sgemm.go), in pairs of k:
+// The VDPBF16PS path follows Gemm's blocking (sgemm.go), in pairs of k, and
+// packs both operands (BLIS style) into per-goroutine scratch of fixed size:
 //
-//	A → bf16 once: row-major with k padded to even (rs = kpad, ps = 2), or
-//	    for op(A) = Aᵀ in panels of bf16AP rows holding each pair q of the
-//	    panel's rows together (rs = 2, ps = 2·bf16AP);
 //	jc over NC columns → pq over KQ pairs → pack B[KQ×NC] into NR-wide
-//	panels of pairs → ic over MC rows → jr over NR → ir over MR → kernel.
+//	panels of pairs → ic over MC rows → pack A[MC×KQ] → jr over NR → ir
+//	over MR → kernel.
+//
+// The A block holds row r's pair q at r·2kcq + 2q (A as stored: a row
+// conversion), or at q·2mc + 2r (op(A) = Aᵀ: rows of A paired as B's are).
+// Converting A once per NC columns instead of once per call costs
+// n/NC passes over A against the product's n/2 per element, and no
+// buffer of A's size is ever allocated.
 const (
 	bf16MR, bf16NR = 12, 32
-	bf16AP         = 48 // rows per transposed-A panel: a multiple of MR
 	bf16KQ         = 192
-	bf16MC         = 480 // a multiple of bf16AP
+	bf16MC         = 480
 	bf16NC         = 1024
 )
 
@@ -245,9 +249,15 @@ const (
 // pair q of row i at a + i*rs + q*ps and B a packed panel.
 type kernBF16Fn func(kq int, a *uint16, rs, ps int, b *uint16, c *float32, ldc, nr, acc int)
 
+// bf16Scratch is one goroutine's packed blocks.
+type bf16Scratch struct{ a, b []uint16 }
+
+var scratchPool = sync.Pool{New: func() any {
+	return &bf16Scratch{a: make([]uint16, bf16MC*2*bf16KQ), b: make([]uint16, bf16KQ*2*bf16NC)}
+}}
+
 type bf16Job struct {
 	g       *bf16Args
-	a16     []uint16
 	kq      int
 	splitN  bool
 	unit    int
@@ -257,74 +267,28 @@ type bf16Job struct {
 }
 
 func (g *bf16Args) runDP() {
-	m, kq := g.m, (g.k+1)/2
-	var ap *[]uint16
-	if !g.transA {
-		kp := 2 * kq
-		ap = getU16(m * kp)
-		a16 := *ap
-		ParallelFor(m, max(1, (1<<15)/kp), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				ToBF16(a16[i*kp:], g.a[i*g.lda:i*g.lda+g.k])
-				if g.k < kp {
-					a16[i*kp+g.k] = 0
-				}
-			}
-		})
-	} else {
-		np := (m + bf16AP - 1) / bf16AP
-		ap = getU16(np * bf16AP * 2 * kq)
-		a16 := *ap
-		ParallelFor(np, 1, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				g.packAT(a16[p*bf16AP*2*kq:(p+1)*bf16AP*2*kq], p*bf16AP, kq)
-			}
-		})
-	}
-	j := &bf16Job{g: g, a16: *ap, kq: kq, threads: Threads()}
+	j := &bf16Job{g: g, kq: (g.k + 1) / 2, threads: Threads()}
 	t := j.threads
 	switch {
-	case t > 1 && g.n >= 2*t*bf16NR:
+	case g.m*g.n*g.k < parallelMinFMA || t < 2:
+		t, j.unit, j.units, j.splitN = 1, g.n, 1, true
+	case g.n >= 2*t*bf16NR || (g.n >= t*bf16NR && g.m < 2*t*bf16MR):
 		j.splitN, j.unit = true, bf16NR
 		j.units = (g.n + bf16NR - 1) / bf16NR
-	case t > 1 && g.m >= 2*t*bf16AP:
-		j.unit = bf16AP
-		j.units = (g.m + bf16AP - 1) / bf16AP
+	case g.m >= 2*t*bf16MR:
+		j.unit = bf16MR
+		j.units = (g.m + bf16MR - 1) / bf16MR
 	default:
 		t, j.unit, j.units, j.splitN = 1, g.n, 1, true
 	}
-	if g.m*g.n*g.k < parallelMinFMA {
-		t, j.unit, j.units, j.splitN = 1, g.n, 1, true
-	}
 	Share(min(t, j.units)-1, j.work)
-	u16Pool.Put(ap)
-}
-
-// packAT writes rows i0.. (up to bf16AP) of op(A) = Aᵀ as a panel: pair q of
-// panel row r at dst[q*2*bf16AP + 2r].
-func (g *bf16Args) packAT(dst []uint16, i0, kq int) {
-	w := min(bf16AP, g.m-i0)
-	k := g.k
-	for q := 0; q < kq; q++ {
-		row := dst[q*2*bf16AP : (q+1)*2*bf16AP]
-		p := 2 * q
-		for r := 0; r < w; r++ {
-			row[2*r] = RoundBF16(g.a[p*g.lda+i0+r])
-			if p+1 < k {
-				row[2*r+1] = RoundBF16(g.a[(p+1)*g.lda+i0+r])
-			} else {
-				row[2*r+1] = 0
-			}
-		}
-		clear(row[2*w:])
-	}
 }
 
 // work claims chunks of C (guided self-scheduling, as gemmJob) until none
 // are left.
 func (j *bf16Job) work() {
-	bp := getU16(bf16KQ * 2 * bf16NC)
-	defer u16Pool.Put(bp)
+	sc := scratchPool.Get().(*bf16Scratch)
+	defer scratchPool.Put(sc)
 	g := j.g
 	for {
 		u := j.next.Load()
@@ -338,25 +302,15 @@ func (j *bf16Job) work() {
 		}
 		lo, hi := int(u)*j.unit, int(u+size)*j.unit
 		if j.splitN {
-			j.rect(0, g.m, lo, min(hi, g.n), *bp)
+			j.rect(0, g.m, lo, min(hi, g.n), sc)
 		} else {
-			j.rect(lo, min(hi, g.m), 0, g.n, *bp)
+			j.rect(lo, min(hi, g.m), 0, g.n, sc)
 		}
 	}
 }
 
-// aAt is the offset in a16 of row i's pair q, and the strides from there.
-func (j *bf16Job) aAt(i, q int) (off, rs, ps int) {
-	if !j.g.transA {
-		kp := 2 * j.kq
-		return i*kp + 2*q, kp, 2
-	}
-	p, r := i/bf16AP, i%bf16AP
-	return p*bf16AP*2*j.kq + q*2*bf16AP + 2*r, 2, 2 * bf16AP
-}
-
-// rect computes C[i0:i1, j0:j1]; i0 is a multiple of bf16AP.
-func (j *bf16Job) rect(i0, i1, j0, j1 int, bbuf []uint16) {
+// rect computes C[i0:i1, j0:j1].
+func (j *bf16Job) rect(i0, i1, j0, j1 int, sc *bf16Scratch) {
 	g := j.g
 	for jc := j0; jc < j1; jc += bf16NC {
 		nc := min(bf16NC, j1-jc)
@@ -367,22 +321,66 @@ func (j *bf16Job) rect(i0, i1, j0, j1 int, bbuf []uint16) {
 				accFlag = 1
 			}
 			for jr := 0; jr < nc; jr += bf16NR {
-				g.packB(bbuf[(jr/bf16NR)*kcq*2*bf16NR:], pq, kcq, jc+jr, min(bf16NR, nc-jr))
+				g.packB(sc.b[(jr/bf16NR)*kcq*2*bf16NR:], pq, kcq, jc+jr, min(bf16NR, nc-jr))
 			}
 			for ic := i0; ic < i1; ic += bf16MC {
 				mc := min(bf16MC, i1-ic)
+				rs, ps := g.packA(sc.a, ic, mc, pq, kcq)
 				for jr := 0; jr < nc; jr += bf16NR {
 					w := min(bf16NR, nc-jr)
-					bp := &bbuf[(jr/bf16NR)*kcq*2*bf16NR]
+					bp := &sc.b[(jr/bf16NR)*kcq*2*bf16NR]
 					for ir := 0; ir < mc; ir += bf16MR {
 						rows := min(bf16MR, mc-ir)
-						off, rs, ps := j.aAt(ic+ir, pq)
-						kernsBF16[rows](kcq, &j.a16[off], rs, ps, bp, &g.c[(ic+ir)*g.ldc+jc+jr], g.ldc, w, accFlag)
+						kernsBF16[rows](kcq, &sc.a[ir*rs], rs, ps, bp, &g.c[(ic+ir)*g.ldc+jc+jr], g.ldc, w, accFlag)
 					}
 				}
 			}
 		}
 	}
+}
+
+// packA converts rows i0..i0+mc, pairs pq..pq+kcq, of op(A) into dst and
+// returns the strides (uint16 elements) of a row and of a pair.
+func (g *bf16Args) packA(dst []uint16, i0, mc, pq, kcq int) (rs, ps int) {
+	p0, p1 := 2*pq, min(g.k, 2*(pq+kcq))
+	if !g.transA {
+		w := 2 * kcq
+		for r := 0; r < mc; r++ {
+			row := dst[r*w : (r+1)*w]
+			ToBF16(row, g.a[(i0+r)*g.lda+p0:(i0+r)*g.lda+p1])
+			if p1-p0 < w {
+				row[w-1] = 0
+			}
+		}
+		return w, 2
+	}
+	// Aᵀ: A's rows p hold op(A)'s columns, so pairs of them interleave as B's do.
+	w := 2 * mc
+	full := (p1 - p0) / 2 // pairs with both rows inside k
+	c0 := 0
+	if haveBF16DP && full > 0 {
+		c0 = mc &^ 31
+		for c := 0; c < c0; c += 32 {
+			packBF16NF32(full, unsafe.Pointer(&g.a[p0*g.lda+i0+c]), g.lda, &dst[2*c], w)
+		}
+	}
+	for q := 0; q < kcq; q++ {
+		row := dst[q*w : (q+1)*w]
+		p := p0 + 2*q
+		from := c0
+		if q >= full {
+			from = 0
+		}
+		for r := from; r < mc; r++ {
+			row[2*r] = RoundBF16(g.a[p*g.lda+i0+r])
+			if p+1 < g.k {
+				row[2*r+1] = RoundBF16(g.a[(p+1)*g.lda+i0+r])
+			} else {
+				row[2*r+1] = 0
+			}
+		}
+	}
+	return 2, w
 }
 
 // packB writes columns j0..j0+w (w ≤ NR) of op(B), pairs pq..pq+kcq, as
@@ -426,9 +424,9 @@ func (g *bf16Args) packBAsm(dst []uint16, pq, full, j0 int) int {
 		return q16
 	}
 	if g.bu != nil {
-		packBF16NU16(full, unsafe.Pointer(&g.bu[p*g.ldb+j0]), g.ldb, &dst[0])
+		packBF16NU16(full, unsafe.Pointer(&g.bu[p*g.ldb+j0]), g.ldb, &dst[0], 2*bf16NR)
 	} else {
-		packBF16NF32(full, unsafe.Pointer(&g.bf[p*g.ldb+j0]), g.ldb, &dst[0])
+		packBF16NF32(full, unsafe.Pointer(&g.bf[p*g.ldb+j0]), g.ldb, &dst[0], 2*bf16NR)
 	}
 	return full
 }

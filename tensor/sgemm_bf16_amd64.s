@@ -2728,13 +2728,15 @@ loop:
 	VZEROUPPER
 	RET
 
-// func packBF16NF32(kq int, src unsafe.Pointer, ld int, dst *uint16)
-TEXT ·packBF16NF32(SB), NOSPLIT, $0-32
+// func packBF16NF32(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)
+TEXT ·packBF16NF32(SB), NOSPLIT, $0-40
 	MOVQ kq+0(FP), CX
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	SHLQ $2, R8
 	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R10
+	SHLQ $1, R10
 	VMOVDQU16 interleaveW<>(SB), Z31
 	TESTQ CX, CX
 	JEQ done
@@ -2751,20 +2753,22 @@ loop:
 	VPERMW Z1, Z31, Z1
 	VMOVDQU32 Z1, 64(DI)
 	LEAQ (R9)(R8*1), SI
-	ADDQ $128, DI
+	ADDQ R10, DI
 	DECQ CX
 	JNE loop
 done:
 	VZEROUPPER
 	RET
 
-// func packBF16NU16(kq int, src unsafe.Pointer, ld int, dst *uint16)
-TEXT ·packBF16NU16(SB), NOSPLIT, $0-32
+// func packBF16NU16(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)
+TEXT ·packBF16NU16(SB), NOSPLIT, $0-40
 	MOVQ kq+0(FP), CX
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	SHLQ $1, R8
 	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R10
+	SHLQ $1, R10
 	VMOVDQU16 interleaveW<>(SB), Z31
 	TESTQ CX, CX
 	JEQ done
@@ -2779,7 +2783,7 @@ loop:
 	VPERMW Z1, Z31, Z1
 	VMOVDQU32 Z1, 64(DI)
 	LEAQ (R9)(R8*1), SI
-	ADDQ $128, DI
+	ADDQ R10, DI
 	DECQ CX
 	JNE loop
 done:

@@ -51,10 +51,10 @@ func packBF16TF32(kq16 int, src unsafe.Pointer, ld int, dst *uint16)
 func packBF16TU16(kq16 int, src unsafe.Pointer, ld int, dst *uint16)
 
 //go:noescape
-func packBF16NF32(kq int, src unsafe.Pointer, ld int, dst *uint16)
+func packBF16NF32(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)
 
 //go:noescape
-func packBF16NU16(kq int, src unsafe.Pointer, ld int, dst *uint16)
+func packBF16NU16(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)
 
 //go:noescape
 func toBF16Asm(n int, src *float32, dst *uint16)

@@ -16,7 +16,10 @@
 #
 # Settings (environment): STEPS (optimizer steps per training run, default 6;
 # tokens/s is the median of the rows after the first), ROWS_TOKENS (default
-# 500: SFT rows of ~500 tokens, preference sequences of ~500), SKIP_TORCH=1.
+# 500: SFT rows of ~500 tokens, preference sequences of ~500), SKIP_TORCH=1,
+# BF16_ONLY=1 (only the --bf16 comparison: LoRA SFT with an f32 and a bf16
+# base, each in f32 and in --bf16 compute, and PyTorch's LoRA SFT in f32 and
+# under torch.autocast(bfloat16), with the bf16/f32 ratios of the same run).
 # Steps as in issue 16: B = 4 rows of ~500 tokens for SFT (--max-length 512);
 # DPO one pair per micro-batch of up to 1,024 tokens; GRPO 8 generations × 128
 # tokens of one prompt; decoding 128 new tokens at batch 1.
@@ -74,10 +77,52 @@ sft=(sft --model "$model" --data "$work/sft.jsonl" --batch-size 4 --max-length 5
 lora=(--lora-r 16 --lora-alpha 32 --lora-dropout 0)
 declare -A tags=(["--torch-dtype float32"]=f32 ["--torch-dtype auto"]=bf16 ["--load-in-8bit"]=8bit
   ["--load-in-4bit --bnb-4bit-use-double-quant"]=nf4-dq)
+
+# torch_row NAME WHAT [ENV...]: one PyTorch run of torch_realsize.py.
+torch_row() {
+  local name=$1 what=$2; shift 2
+  local log="$work/$name.log" kb
+  if env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp "$@" \
+    /usr/bin/time -v /usr/bin/python3 bench/realsize/torch_realsize.py "$what" "$model" "$work" "$steps" > "$log.stdout" 2> "$log"; then
+    kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+    results+=("$(printf '%-26s %8.2f GB %12s' "$name" "$(echo "$kb / 1048576" | bc -l)" "$(sed -n 's/.*tokens_per_s=//p' "$log.stdout")")")
+  else
+    results+=("$(printf '%-26s %10s   (see %s)' "$name" failed "$log")")
+  fi
+  echo "${results[-1]}"
+}
+
+# tps NAME: the tokens/s column of a result row.
+tps() { printf '%s\n' "${results[@]}" | awk -v n="$1" '$1 == n {print $4}'; }
+
+if [ -n "${BF16_ONLY:-}" ]; then
+  for load in "--torch-dtype float32" "--torch-dtype auto"; do
+    tag=-${tags[$load]}
+    # shellcheck disable=SC2086
+    measure "lora-sft$tag" "$work/align" "${sft[@]}" "${lora[@]}" $load
+    # shellcheck disable=SC2086
+    measure "lora-sft$tag+bf16" "$work/align" "${sft[@]}" "${lora[@]}" $load --bf16
+  done
+  if [ -z "${SKIP_TORCH:-}" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    torch_row torch-lora-sft lora-sft
+    torch_row torch-lora-sft+autocast lora-sft AUTOCAST=bf16
+  fi
+  echo
+  printf '%-26s %11s %12s\n' run "peak RSS" "tokens/s"
+  printf '%s\n' "${results[@]}"
+  echo
+  for tag in -f32 -bf16; do
+    a=$(tps "lora-sft$tag") b=$(tps "lora-sft$tag+bf16")
+    [ -n "$a" ] && [ -n "$b" ] && echo "lora-sft$tag: --bf16 / f32 tokens/s = $(echo "scale=2; $b / $a" | bc -l)"
+  done
+  exit 0
+fi
 for load in "--torch-dtype float32" "--torch-dtype auto" "--load-in-8bit" "--load-in-4bit --bnb-4bit-use-double-quant"; do
   tag=-${tags[$load]}
   # shellcheck disable=SC2086
   measure "lora-sft$tag" "$work/align" "${sft[@]}" "${lora[@]}" $load
+  # shellcheck disable=SC2086
+  measure "lora-sft$tag+bf16" "$work/align" "${sft[@]}" "${lora[@]}" $load --bf16
   # shellcheck disable=SC2086
   measure "lora-sft-gc$tag" "$work/align" "${sft[@]}" "${lora[@]}" $load --gradient-checkpointing
   # shellcheck disable=SC2086
@@ -123,16 +168,9 @@ decode decode-4bit --load-in-4bit
 if [ -z "${SKIP_TORCH:-}" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   for what in lora-sft full-sft decode; do
     [ "$what" = full-sft ] && [ "$shape" != qwen2.5-0.5b ] && [ "$shape" != tiny ] && continue
-    log="$work/torch-$what.log"
-    if env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
-      /usr/bin/time -v /usr/bin/python3 bench/realsize/torch_realsize.py "$what" "$model" "$work" "$steps" > "$log.stdout" 2> "$log"; then
-      kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-      results+=("$(printf '%-26s %8.2f GB %12s' "torch-$what" "$(echo "$kb / 1048576" | bc -l)" "$(sed -n 's/.*tokens_per_s=//p' "$log.stdout")")")
-    else
-      results+=("$(printf '%-26s %10s   (see %s)' "torch-$what" failed "$log")")
-    fi
-    echo "${results[-1]}"
+    torch_row "torch-$what" "$what"
   done
+  torch_row torch-lora-sft+autocast lora-sft AUTOCAST=bf16
 else
   echo "PyTorch rows skipped (SKIP_TORCH set, or no python3-torch)"
 fi

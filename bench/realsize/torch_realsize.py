@@ -11,7 +11,9 @@ full-sft: every weight trained, AdamW, same batch. decode: batch 1, greedy,
 128 new tokens after a 32-token prompt, KV cache. Token ids are random (the
 cost of a step does not depend on them). Weights are read from the bf16
 safetensors and run in float32 (TORCH_DTYPE=bfloat16 keeps them bf16: PyTorch
-CPU bf16 matmuls, for comparison). Prints one line ending in tokens_per_s=N
+CPU bf16 matmuls, for comparison; AUTOCAST=bf16 keeps them float32 and runs
+the training step under torch.autocast("cpu", bfloat16), what TRL's --bf16
+does, the peer of align's --bf16). Prints one line ending in tokens_per_s=N
 (steady: the median step after the first).
 """
 import json
@@ -178,8 +180,9 @@ def main():
     times = []
     for s in range(steps):
         t0 = time.perf_counter()
-        lg = model(ids[:, :-1], cos, sin)
-        loss = F.cross_entropy(lg.float().reshape(-1, V), ids[:, 1:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=os.environ.get("AUTOCAST") == "bf16"):
+            lg = model(ids[:, :-1], cos, sin)
+            loss = F.cross_entropy(lg.float().reshape(-1, V), ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -279,10 +279,13 @@ func transpose16(g *gen) {
 // interleaved with VPERMW, 16 columns per vector. kq is the pairs to pack;
 // all 2kq rows and NR columns must exist.
 //
-//	func name(kq int, src unsafe.Pointer, ld int, dst *uint16)   ld in elements
+//	func name(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)   ld, ldd in elements
+//
+// ldd is dst's stride from one pair row to the next (2·NR for a B panel;
+// a transposed-A block is wider).
 func (g *gen) packBF16N(name string, f32 bool) {
-	g.p("// func %s(kq int, src unsafe.Pointer, ld int, dst *uint16)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	g.p("// func %s(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
 	g.i("MOVQ kq+0(FP), CX")
 	g.i("MOVQ src+8(FP), SI")
 	g.i("MOVQ ld+16(FP), R8")
@@ -292,6 +295,8 @@ func (g *gen) packBF16N(name string, f32 bool) {
 		g.i("SHLQ $1, R8")
 	}
 	g.i("MOVQ dst+24(FP), DI")
+	g.i("MOVQ ldd+32(FP), R10")
+	g.i("SHLQ $1, R10")
 	g.i("VMOVDQU16 interleaveW<>(SB), Z31")
 	g.i("TESTQ CX, CX")
 	g.i("JEQ done")
@@ -310,7 +315,7 @@ func (g *gen) packBF16N(name string, f32 bool) {
 		g.i("VMOVDQU32 Z%d, %d(DI)", h, h*64)
 	}
 	g.i("LEAQ (R9)(R8*1), SI")
-	g.i("ADDQ $%d, DI", nvBF16*64)
+	g.i("ADDQ R10, DI")
 	g.i("DECQ CX")
 	g.i("JNE loop")
 	g.p("done:")
@@ -398,7 +403,7 @@ func generateBF16(out map[string][]byte) {
 	}
 	for _, n := range []string{"packBF16NF32", "packBF16NU16"} {
 		d.p("//go:noescape")
-		d.p("func %s(kq int, src unsafe.Pointer, ld int, dst *uint16)", n)
+		d.p("func %s(kq int, src unsafe.Pointer, ld int, dst *uint16, ldd int)", n)
 		d.p("")
 	}
 	d.p("//go:noescape")
