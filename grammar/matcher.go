@@ -161,12 +161,14 @@ func (m *Matcher) computeMask(st int32) []uint64 {
 	stAt := m.stAt
 	stAt[0] = st
 	tb, depth, skip, lo, ids := v.tb, v.depth, v.skip, v.lo, v.ids
+	trans := mc.trans // reloaded when step grows it
 	for i := 0; i < len(tb); {
 		d := depth[i]
 		prev := stAt[d-1]
-		s := mc.trans[int(prev)<<8|int(tb[i])]
+		s := trans[int(prev)<<8|int(tb[i])]
 		if s == unknown {
 			s = mc.step(prev, tb[i])
+			trans = mc.trans
 		}
 		if s < 0 {
 			i = int(skip[i])
