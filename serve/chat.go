@@ -148,6 +148,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, ae)
 		return
 	}
+	if tools != nil && tools.constraint != nil {
+		if pr.req.Constraint != nil {
+			writeAPIError(w, badRequest("response_format", "invalid_value",
+				"response_format cannot be combined with tool_choice \"required\" or a named function: the output is a tool call"))
+			return
+		}
+		pr.req.Constraint = tools.constraint
+	}
 	lp := chatLogprobs{}
 	if req.Logprobs != nil && *req.Logprobs {
 		lp.on = true

@@ -40,6 +40,9 @@ func FuzzRequests(f *testing.F) {
 		`{"model":"tiny","messages":[{"role":"tool","content":"42","tool_call_id":"c1"}],"tools":null,"response_format":null}`,
 		`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"temperature":1,"response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,"schema":{"type":"object","properties":{"a":{"type":"integer"},"b":{"enum":["x",null]}},"required":["a"],"additionalProperties":false}}}}`,
 		`{"model":"tiny","prompt":"x","max_tokens":5,"stream":true,"response_format":{"type":"json_object"}}`,
+		`{"model":"tiny","messages":[{"role":"user","content":"weather?"}],"max_tokens":4,"tools":[{"type":"function","function":{"name":"get_weather","description":"d","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}}],"tool_choice":"auto","parallel_tool_calls":false}`,
+		`{"model":"tiny","messages":[{"role":"user","content":"w"}],"max_tokens":6,"stream":true,"tools":[{"type":"function","function":{"name":"f","parameters":{"$defs":{"a":{"type":"string"}},"properties":{"x":{"$ref":"#/$defs/a"}}}}},{"type":"function","function":{"name":"g"}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,
+		`{"model":"tiny","messages":[{"role":"user","content":"w"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"x\": 1}"}}]},{"role":"tool","content":"42","tool_call_id":"c1"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","max_tokens":3}`,
 		`{"MODEL":"tiny","prompt":"a"}`, `[]`, `{"model":"tiny","prompt":[[5],[5],[5],[5],[5],[5],[5],[5],[5]],"n":16}`, ``,
 	} {
 		for r := range fuzzRoutes {

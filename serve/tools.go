@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/generate"
+	"github.com/align-go/align/grammar"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/toolcall"
 )
@@ -17,10 +19,13 @@ import (
 // syntax that template teaches (toolcall.Detect) is parsed out of the
 // output into OpenAI tool_calls, streamed or not. tool_choice "required"
 // or a named function appends the opening of a call to the prompt
-// (toolcall.Prefix), so the model's output is a call's rest; the call's
-// name is then held to the tools given, but its arguments are the model's
-// (not constrained to the schema). A call that does not parse stays
-// content, every byte of it, with finish_reason "stop".
+// opening of a call (toolcall.Opening) to the prompt and samples the
+// call's JSON object under a grammar (package grammar) of the calls the
+// choice allows (toolcall.CallSchema): a listed name and arguments that
+// follow that function's parameters schema (any JSON object where the
+// schema uses keywords the grammar compiler refuses). Such a call always
+// parses unless max_tokens cuts it. A call that does not parse stays
+// content, every byte of it, with finish_reason "stop" or "length".
 
 // toolFields are chat's tool parameters.
 type toolFields struct {
@@ -65,6 +70,8 @@ type toolPlan struct {
 	parser *toolcall.Parser // nil: output is not parsed for calls (tool_choice "none")
 	prefix string           // a forced call's opening: ends the prompt, starts the output
 	single bool             // parallel_tool_calls: false
+	// constraint holds a forced call's object to the tools' schemas.
+	constraint *grammar.Matcher
 }
 
 // plan checks the tool fields; nil without tools.
@@ -120,11 +127,9 @@ func (s *Server) planTools(tf *toolFields) (*toolPlan, *apiError) {
 		case "none":
 			tp.parser = nil
 		case "required":
-			name := ""
-			if len(tp.tools) == 1 {
-				name = tp.tools[0].Function.Name
+			if ae := s.forceCall(tp, format, ""); ae != nil {
+				return nil, ae
 			}
-			tp.prefix = toolcall.Prefix(format, name)
 		default:
 			return nil, badRequest("tool_choice", "invalid_value", "tool_choice %q: want \"none\", \"auto\", \"required\" or a function", c)
 		}
@@ -137,11 +142,48 @@ func (s *Server) planTools(tf *toolFields) (*toolPlan, *apiError) {
 		if !names[name] {
 			return nil, badRequest("tool_choice.function.name", "invalid_value", "tool_choice names %q, which is not in tools", name)
 		}
-		tp.prefix = toolcall.Prefix(format, name)
+		if ae := s.forceCall(tp, format, name); ae != nil {
+			return nil, ae
+		}
 	default:
 		return nil, badRequest("tool_choice", "invalid_type", "tool_choice: expected a string or an object, got %s", jsonKind(c))
 	}
 	return tp, nil
+}
+
+// forceCall makes tp's output a call to name (any tool when ""): the
+// opening ends the prompt and a grammar holds the call's object.
+func (s *Server) forceCall(tp *toolPlan, format toolcall.Format, name string) *apiError {
+	var fns []chat.Function
+	for _, t := range tp.tools {
+		if name == "" || t.Function.Name == name {
+			fns = append(fns, t.Function)
+		}
+	}
+	// A schema with $ref means its own root, which is not the root of the
+	// call schema it is put in.
+	compiles := func(p []byte) bool {
+		_, err := grammar.Schema(p)
+		return err == nil && !bytes.Contains(p, []byte(`"$ref"`))
+	}
+	var m *grammar.Matcher
+	var ae *apiError
+	for _, usable := range []func([]byte) bool{compiles, func([]byte) bool { return false }} {
+		var rf responseFormat
+		schema := toolcall.CallSchema(format, fns, usable)
+		body := `{"type": "json_schema", "json_schema": {"name": "tool_call", "schema": ` + string(schema) + `}}`
+		if err := json.Unmarshal([]byte(body), &rf); err != nil {
+			return &apiError{Message: "building the tool-call grammar: " + err.Error(), Type: "server_error", status: 500}
+		}
+		if m, ae = s.constraint(&rf); ae == nil {
+			break
+		}
+	}
+	if ae != nil {
+		return &apiError{Message: "building the tool-call grammar: " + ae.Message, Type: "server_error", status: 500}
+	}
+	tp.prefix, tp.constraint = toolcall.Opening(format), m
+	return nil
 }
 
 func jsonKind(v any) string {

@@ -20,9 +20,11 @@ import (
 // template) whose greedy continuation of each prompt is its script: the
 // LM head is solved so that the final hidden state at every scripted
 // position scores the script's next token 10 and the script's other
-// tokens -10 (every other token scores 0). The model still runs through
-// the engine like any other; only its head was chosen.
-func scriptedModelDir(t *testing.T, prompts, scripts [][]int32) string {
+// tokens -10 (every other token scores 0). rivals[i][k], when set, is a
+// token scored 15 at step k of script i: the model's first choice there,
+// which only a constraint can turn down to the script's. The model still
+// runs through the engine like any other; only its head was chosen.
+func scriptedModelDir(t *testing.T, prompts, scripts [][]int32, rivals []map[int]int32) string {
 	t.Helper()
 	dir := t.TempDir()
 	refdata.CopyTo(t, "tokenizers/qwen3", dir, "tokenizer.json", "tokenizer_config.json")
@@ -40,6 +42,7 @@ func scriptedModelDir(t *testing.T, prompts, scripts [][]int32) string {
 	C := cfg.Dim
 	var H [][]float64 // hidden states at the scripted positions
 	var next []int32  // the token each must produce
+	var rival []int32 // a token scored above it (-1: none)
 	for i, p := range prompts {
 		ids := append(append([]int32(nil), p...), scripts[i][:len(scripts[i])-1]...)
 		_, hid, err := m.Forward(model.Batch{B: 1, T: len(ids), IDs: ids}, false)
@@ -52,6 +55,11 @@ func scriptedModelDir(t *testing.T, prompts, scripts [][]int32) string {
 				row[c] = float64(hid[(len(p)-1+k)*C+c])
 			}
 			H, next = append(H, row), append(next, scripts[i][k])
+			r, ok := rivals[i][k]
+			if !ok {
+				r = -1
+			}
+			rival = append(rival, r)
 		}
 	}
 	K := len(H)
@@ -70,16 +78,23 @@ func scriptedModelDir(t *testing.T, prompts, scripts [][]int32) string {
 		head[i] = 0
 	}
 	done := map[int32]bool{}
-	for _, v := range next {
+	for _, v := range append(append([]int32(nil), next...), rival...) {
+		if v < 0 {
+			continue
+		}
 		if done[v] {
 			continue
 		}
 		done[v] = true
 		L := make([]float64, K)
 		for k := range K {
-			L[k] = -10
-			if next[k] == v {
+			switch v {
+			case rival[k]:
+				L[k] = 15
+			case next[k]:
 				L[k] = 10
+			default:
+				L[k] = -10
 			}
 		}
 		alpha := solve(t, G, L)
@@ -143,8 +158,9 @@ func sdkTool() openai.ChatCompletionToolUnionParam {
 }
 
 // toolEngine serves a model scripted to answer "Weather in Paris?" with a
-// Qwen tool call, "Broken?" with a malformed one, and, with the call to
-// get_weather forced open, to finish its arguments.
+// Qwen tool call, "Broken?" with a malformed one, and, with a call forced
+// open, "Weather in Oslo?" with a call it would rather give a second
+// argument the schema does not have.
 func toolEngine(t *testing.T) *engine.Engine {
 	tok, err := tokenizer.Load(refdata.Dir(t, "tokenizers/qwen3"))
 	if err != nil {
@@ -159,12 +175,20 @@ func toolEngine(t *testing.T) *engine.Engine {
 		return ids32(tok.Encode(text + prefix))
 	}
 	script := func(s string) []int32 { return append(ids32(tok.Encode(s)), int32(tok.EOS())) }
-	forced := "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+	forced := "<tool_call>\n"
+	oslo := script("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}")
+	// The model would rather go on with `",` (another argument) where the
+	// call ends: the schema has no other argument, so the grammar refuses.
+	rival := ids32(tok.Encode(`",`))
+	if len(rival) != 1 {
+		t.Fatalf("%q is %d tokens", `",`, len(rival))
+	}
 	dir := scriptedModelDir(t,
 		[][]int32{prompt("Weather in Paris?", ""), prompt("Broken?", ""), prompt("Weather in Oslo?", forced)},
 		[][]int32{script("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
 			script("Sure. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>"),
-			script("{\"city\": \"Oslo\"}}\n</tool_call>")})
+			oslo},
+		[]map[int]int32{nil, nil, {len(oslo) - 2: rival[0]}})
 	e, err := engine.Load(dir, engine.Options{MaxBatch: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -264,11 +288,20 @@ func TestToolCallsSDK(t *testing.T) {
 		t.Fatalf("malformed stream: %v %+v", err, acc.Choices)
 	}
 
-	// tool_choice naming the function: the call is opened in the prompt
-	// and the model writes its arguments.
-	for _, streamed := range []bool{false, true} {
+	// tool_choice naming the function, or "required" (one tool): the call
+	// is opened in the prompt and its object sampled under the tools'
+	// grammar, which refuses the argument the model wants to add.
+	for _, c := range []struct {
+		choice   openai.ChatCompletionToolChoiceOptionUnionParam
+		streamed bool
+	}{
+		{openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_weather"}), false},
+		{openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_weather"}), true},
+		{openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}, false},
+	} {
+		streamed := c.streamed
 		p := toolParams("Weather in Oslo?")
-		p.ToolChoice = openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_weather"})
+		p.ToolChoice = c.choice
 		var msg openai.ChatCompletionMessage
 		var fr string
 		if streamed {
@@ -288,9 +321,10 @@ func TestToolCallsSDK(t *testing.T) {
 			}
 			msg, fr = resp.Choices[0].Message, resp.Choices[0].FinishReason
 		}
+		var args map[string]any
 		if fr != "tool_calls" || len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != "get_weather" ||
-			msg.ToolCalls[0].Function.Arguments != `{"city": "Oslo"}` {
-			t.Fatalf("named tool_choice (stream %v): %s %+v", streamed, fr, msg)
+			json.Unmarshal([]byte(msg.ToolCalls[0].Function.Arguments), &args) != nil || len(args) != 1 || args["city"] != "Oslo" {
+			t.Fatalf("forced tool_choice (stream %v): %s %+v", streamed, fr, msg)
 		}
 	}
 

@@ -6,7 +6,7 @@
 // optionally after <|python_tag|>, and nothing else in the output).
 //
 // Parse splits a finished output; Stream does the same text by text, with
-// the same result. Output that does not parse as a call is kept as content,
+// the same result. Opening and CallSchema describe a call to force one. Output that does not parse as a call is kept as content,
 // every byte of it: a model's malformed call is shown, never dropped.
 package toolcall
 
@@ -69,29 +69,6 @@ type Call struct {
 type Parser struct {
 	Format Format
 	Names  map[string]bool
-}
-
-// Prefix is the text that opens a call to name in f, up to where its
-// arguments begin; with name "" it stops where the name begins. Appended
-// to a prompt it makes the model call (tool_choice "required" or a named
-// function); the same text must then be fed to Parse or Stream first.
-func Prefix(f Format, name string) string {
-	var p string
-	switch f {
-	case Hermes:
-		p = hermesOpen + "\n" + `{"name": "`
-	case Llama3JSON:
-		p = `{"name": "`
-	default:
-		return ""
-	}
-	if name == "" {
-		return p
-	}
-	if f == Hermes {
-		return p + name + `", "arguments": `
-	}
-	return p + name + `", "parameters": `
 }
 
 const space = " \t\r\n"
