@@ -47,9 +47,11 @@ func (e *Engine) LoadAdapter(name, dir string) error {
 		return err
 	}
 	e.selectOwn()
+	lo := e.Model.LoRASet(name)
+	lo.DropGrad() // served, never trained here: hold the weights once
 	e.amu.Lock()
 	e.adapters = append(e.adapters, name)
-	e.sets[name] = e.Model.LoRASet(name)
+	e.sets[name] = lo
 	e.amu.Unlock()
 	return nil
 }

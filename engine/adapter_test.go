@@ -34,6 +34,9 @@ func TestAdaptersShareSteps(t *testing.T) {
 	if err := e.LoadAdapter("a", adA); err == nil {
 		t.Fatal("an adapter loaded twice")
 	}
+	if g := e.Model.LoRASet("a").Grad; g != nil {
+		t.Fatalf("a served adapter keeps a gradient buffer of %d floats", len(g))
+	}
 	p1, p2 := e.TextPrompt("The whale"), e.TextPrompt("Call me Ishmael. Some years ago")
 	if len(p1) == len(p2) {
 		t.Fatal("the prompts should differ in length")

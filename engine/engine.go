@@ -116,6 +116,7 @@ func loadModel(dir string, o Options) (*model.Model, error) {
 		if err := m.LoadPEFT(o.Adapter); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Clean(o.Adapter), err)
 		}
+		m.LoRA().DropGrad() // the engine's own model: never trained
 	}
 	if o.DType != "" {
 		if err := m.SetDecodeDType(o.DType); err != nil {

@@ -258,12 +258,11 @@ func (m *Model) AttachLoRASet(name string, cfg LoRAConfig, seed uint64) error {
 		return fmt.Errorf("lora: no target modules given")
 	}
 	lo.Data = make([]float32, off)
-	lo.Grad = make([]float32, off)
+	lo.ensureGrad()
 	r := rand.New(rand.NewPCG(seed, 0x10ca))
 	for i, ad := range lo.adapters {
 		pa, pb := lo.Params[2*i], lo.Params[2*i+1]
 		ad.a, ad.b = lo.Data[pa.Offset:pa.Offset+pa.Size], lo.Data[pb.Offset:pb.Offset+pb.Size]
-		ad.da, ad.db = lo.Grad[pa.Offset:pa.Offset+pa.Size], lo.Grad[pb.Offset:pb.Offset+pb.Size]
 		bound := 1 / math.Sqrt(float64(ad.in))
 		for j := range ad.a {
 			ad.a[j] = float32((2*r.Float64() - 1) * bound)
@@ -275,6 +274,28 @@ func (m *Model) AttachLoRASet(name string, cfg LoRAConfig, seed uint64) error {
 		m.active = lo
 	}
 	return nil
+}
+
+// DropGrad frees the set's gradient buffer, so that a set used for inference
+// only (an adapter a server loads) holds its weights once rather than twice.
+// A later Backward through the set allocates a zero one again.
+func (lo *LoRA) DropGrad() {
+	lo.Grad = nil
+	for _, ad := range lo.adapters {
+		ad.da, ad.db = nil, nil
+	}
+}
+
+// ensureGrad allocates the gradient buffer (zero) if the set has none.
+func (lo *LoRA) ensureGrad() {
+	if lo.Grad != nil {
+		return
+	}
+	lo.Grad = make([]float32, len(lo.Data))
+	for i, ad := range lo.adapters {
+		pa, pb := lo.Params[2*i], lo.Params[2*i+1]
+		ad.da, ad.db = lo.Grad[pa.Offset:pa.Offset+pa.Size], lo.Grad[pb.Offset:pb.Offset+pb.Size]
+	}
 }
 
 // ensure sizes the per-row activations for N rows.
@@ -361,6 +382,7 @@ func (m *Model) linearBack(l, mod int, dinp, dw, db, dout, inp, w []float32, N, 
 	if lo == nil || lo.refs[l][mod] == nil {
 		return
 	}
+	lo.ensureGrad() // DropGrad
 	ref := lo.refs[l][mod]
 	ad, R := ref.ad, lo.Cfg.R
 	dts := lo.dts[:N*R]

@@ -266,3 +266,40 @@ func BenchmarkMixedAdapterDecode(b *testing.B) {
 		})
 	}
 }
+
+// A set whose gradient buffer was dropped (a server's adapter) gets it back
+// at the next Backward, with the gradients of a set that never dropped it.
+func TestLoRADropGrad(t *testing.T) {
+	base := New(tinyConfig("llama"))
+	base.InitRandom(4)
+	grad := func(drop bool) []float32 {
+		m := base.Clone()
+		if err := m.AttachLoRA(LoRAConfig{R: 2, Alpha: 4, Targets: []string{"all-linear"}}, 1); err != nil {
+			t.Fatal(err)
+		}
+		lo := m.LoRA()
+		randomizeSetB(lo, 5)
+		if drop {
+			lo.DropGrad()
+			if lo.Grad != nil {
+				t.Fatal("DropGrad kept the buffer")
+			}
+		}
+		lg, _, err := m.Forward(Batch{B: 1, T: 4, IDs: []int32{1, 2, 3, 4}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl := make([]float32, len(lg))
+		for i := range dl {
+			dl[i] = float32(i%7) - 3
+		}
+		if err := m.Backward(dl, nil); err != nil {
+			t.Fatal(err)
+		}
+		return lo.Grad
+	}
+	want, got := grad(false), grad(true)
+	if loraDiff(want, make([]float32, len(want))) == 0 || len(got) != len(want) || loraDiff(want, got) != 0 {
+		t.Fatal("the gradients after DropGrad differ")
+	}
+}
