@@ -1,9 +1,13 @@
 package toolcall
 
 import (
+	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/internal/refdata"
 )
 
 type parseCase struct {
@@ -158,6 +162,26 @@ func TestDetect(t *testing.T) {
 	} {
 		if got, ok := Detect(src); got != want || ok != (want != 0) {
 			t.Errorf("Detect(%q) = %v %v, want %v", src, got, ok, want)
+		}
+	}
+}
+
+// The templates the tests render with: Qwen3's own and the Llama 3.1-style
+// fixture.
+func TestDetectRealTemplates(t *testing.T) {
+	var cfg struct {
+		ChatTemplate string `json:"chat_template"`
+	}
+	if err := json.Unmarshal(refdata.ReadFile(t, "tokenizers/qwen3/tokenizer_config.json"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	llama, err := os.ReadFile("../tokenizer/testdata/llama31_style_tools.jinja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]Format{cfg.ChatTemplate: Hermes, string(llama): Llama3JSON} {
+		if got, ok := Detect(src); got != want || !ok {
+			t.Errorf("Detect = %v %v, want %v", got, ok, want)
 		}
 	}
 }
