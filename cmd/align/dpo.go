@@ -1,14 +1,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/align-go/align/loss"
-	"github.com/align-go/align/model"
-	"github.com/align-go/align/policy"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -64,82 +60,9 @@ the adapters switched off (no second copy of the weights); OUT then holds PEFT a
 }
 
 func (o *dpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
-	pl, err := loss.LookupPreferenceLoss(o.cfg.LossType)
-	if err != nil {
-		return nil, fmt.Errorf("--loss: %w", err)
-	}
-	if pl.ReferenceFree && o.ref != "" {
-		return nil, fmt.Errorf("--ref: the %s loss uses no reference model", o.cfg.LossType)
-	}
-	m, enc, pad, err := o.loadPolicy(o.lora, s)
+	d, err := o.lib(o.lora)
 	if err != nil {
 		return nil, err
 	}
-	var ref *model.Model
-	switch {
-	case pl.ReferenceFree:
-	case o.ref != "":
-		if ref, err = o.lora.load.load(o.ref, true); err != nil {
-			return nil, fmt.Errorf("--ref: %w", err)
-		}
-		if ref.Cfg.Vocab != m.Cfg.Vocab {
-			return nil, fmt.Errorf("--ref: %s has vocab_size %d but --model has %d", o.ref, ref.Cfg.Vocab, m.Cfg.Vocab)
-		}
-		// The reference pass always completes before the policy's forward and
-		// backward, so it can work in the policy's activation buffer.
-		ref.BorrowActivations(m)
-	default:
-		ref = policy.Reference(m, o.lora.enabled())
-	}
-	params, err := o.lora.params(m, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	maxLen := o.maxLen(m.Cfg, log)
-	if ref != nil && ref.Cfg.MaxPos < maxLen {
-		maxLen = ref.Cfg.MaxPos
-	}
-	trainPairs, evalPairs, err := o.pairs(enc, s.Seed, log)
-	if err != nil {
-		return nil, err
-	}
-	live := ref
-	if o.precomputeRef {
-		live = nil
-	}
-	obj, err := pref.NewDPOObjective(m, live, o.cfg, trainPairs, maxLen, pad)
-	if err != nil {
-		return nil, err
-	}
-	var ev *pref.DPOObjective
-	if len(evalPairs) > 0 {
-		if ev, err = pref.NewDPOObjective(m, live, o.cfg, evalPairs, maxLen, pad); err != nil {
-			return nil, err
-		}
-	}
-	if o.precomputeRef && ref != nil {
-		fmt.Fprintf(log, "dpo: computing reference log-probs of %d pairs\n", obj.Len()+len(evalPairs))
-		for _, x := range []*pref.DPOObjective{obj, ev} {
-			if x == nil {
-				continue
-			}
-			if err := x.PrecomputeRef(ref, s.BatchSize); err != nil {
-				return nil, fmt.Errorf("reference log-probs: %w", err)
-			}
-		}
-		// Nothing the job holds refers to ref any more, so its memory is
-		// freed once training allocates.
-	}
-	if obj.Len() == 0 {
-		return nil, errors.New("--data: no training pairs")
-	}
-	fmt.Fprintf(log, "dpo: %s; %d training pairs; loss %s, beta %g\n", m.Cfg.Describe(), obj.Len(), o.cfg.LossType, o.cfg.Beta)
-	job := o.lora.job(s, log, m, obj, params, o.model, o.dtype, o.tokDir())
-	if ev != nil {
-		job.Eval = ev
-	}
-	return job, nil
+	return pref.NewDPOJob(pref.DPOOptions{JobData: d, Ref: o.ref, Config: o.cfg, PrecomputeRef: o.precomputeRef}, s, log)
 }

@@ -4,17 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/loss"
-	"github.com/align-go/align/model"
-	"github.com/align-go/align/policy"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
-	"github.com/align-go/align/rl"
-	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
@@ -126,80 +120,20 @@ func (o *grpoOpts) parseRewards() ([]reward.Func, error) {
 }
 
 func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
+	lo, err := o.lora.lib()
+	if err != nil {
+		return nil, err
+	}
 	if o.policy == "" {
 		return nil, errors.New("--policy is required")
 	}
 	if o.prompts == "" {
 		return nil, errors.New("--prompts is required")
 	}
-	if err := checkDType(o.dtype); err != nil {
-		return nil, err
-	}
-	rows, err := rl.ReadPrompts(o.prompts)
-	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
-	}
 	rewards, err := o.parseRewards()
 	if err != nil {
 		return nil, err
 	}
-	m, err := o.lora.loadBase(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	s.ConfigureModel(m)
-	tok, err := tokenizer.Load(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	gc, err := readGenerationConfig(o.policy)
-	if err != nil {
-		return nil, err
-	}
-	eos := eosIDs(m.Cfg, gc, tok)
-	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
-	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
-	prompts := make([]grpo.Prompt, len(rows))
-	for i, r := range rows {
-		text, ids, err := r.Encode(tok)
-		if err != nil {
-			return nil, fmt.Errorf("--prompts: %w", err)
-		}
-		if n := len(ids) + o.cfg.MaxNewTokens; n > m.Cfg.MaxPos {
-			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
-				r.Loc, len(ids), o.cfg.MaxNewTokens, m.Cfg.MaxPos)
-		}
-		prompts[i] = grpo.Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
-	}
-	var ref *model.Model
-	if o.cfg.Beta > 0 {
-		ref = policy.Reference(m, o.lora.enabled())
-	}
-	params, err := o.lora.params(m, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := grpo.New(o.cfg, m, ref, rewards, prompts, eos, pad)
-	if err != nil {
-		return nil, err
-	}
-	obj.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
-	obj.Log = log
-	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
-	fmt.Fprintf(log, "grpo: %s; %d prompts × %d generations; rewards %s; loss %s, beta %g; lora %v\n",
-		m.Cfg.Describe(), len(prompts), o.cfg.NumGenerations, strings.Join(o.rewards, ", "), o.cfg.LossType, o.cfg.Beta, o.lora.enabled())
-	return &train.Job{
-		Settings:  s,
-		Objective: obj, // does its own LoRA dropout seeding (per step and micro-batch)
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := o.lora.save(m, dir, o.policy, o.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(o.policy, o.policy, dir)
-		}),
-	}, nil
+	return grpo.NewJob(grpo.JobOptions{Policy: o.policy, Prompts: o.prompts, Rewards: rewards, RewardSpecs: o.rewards,
+		Config: o.cfg, DType: o.dtype, LoRA: lo}, s, log)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/train"
 	"github.com/spf13/pflag"
 )
 
@@ -80,8 +81,6 @@ func (f *loadFlags) options() (model.LoadOptions, error) {
 	return model.LoadOptions{}, fmt.Errorf("--torch-dtype: %q (want auto, bfloat16, float16 or float32)", f.torchDType)
 }
 
-var errQuantTrainable = fmt.Errorf("--load-in-8bit/--load-in-4bit: quantised weights are frozen; train adapters on them with --lora-r")
-
 // quantized reports whether the flags ask for 8- or 4-bit weights.
 func (f *loadFlags) quantized() bool { return f != nil && (f.in8 || f.in4) }
 
@@ -95,7 +94,7 @@ func (f *loadFlags) load(dir string, frozen bool) (*model.Model, error) {
 	}
 	if !frozen {
 		if f.quantized() {
-			return nil, errQuantTrainable
+			return nil, train.ErrQuantizedTrainable
 		}
 		opt = model.LoadOptions{}
 	}

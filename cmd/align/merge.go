@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
 
@@ -15,7 +16,7 @@ func init() {
 		Use:   "merge --base DIR --adapter DIR --out DIR",
 		Short: "Fold PEFT LoRA adapters into their base model and write a plain HF model",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDType(dtype); err != nil {
+			if err := train.CheckDType(dtype); err != nil {
 				return err
 			}
 			m, err := model.LoadDir(base)
@@ -34,7 +35,7 @@ func init() {
 			if _, err := os.Stat(filepath.Join(adapter, "tokenizer.json")); err == nil {
 				tokDir = adapter
 			}
-			if err := copyTokenizerFiles(tokDir, base, out); err != nil {
+			if err := train.CopyTokenizerFiles(tokDir, base, out); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "merged %d adapters into %s; wrote %s\n", len(names), base, out)

@@ -1,58 +1,14 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/align-go/align/loss"
-	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
-
-// pairJob builds a reference-free preference trainer's job (orpo, cpo):
-// the policy, optionally with LoRA, trained on preference pairs by the
-// objective newObj makes. Nothing is loaded twice: these losses need no
-// reference model.
-func pairJob(name string, d *prefData, lo *loraFlags, s train.Settings, log io.Writer, describe string,
-	newObj func(m *model.Model, pairs []pref.Pair, maxLen int, pad int32) (*pref.DPOObjective, error)) (*train.Job, error) {
-	if err := d.check(); err != nil {
-		return nil, err
-	}
-	m, enc, pad, err := d.loadPolicy(lo, s)
-	if err != nil {
-		return nil, err
-	}
-	params, err := lo.params(m, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	maxLen := d.maxLen(m.Cfg, log)
-	trainPairs, evalPairs, err := d.pairs(enc, s.Seed, log)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := newObj(m, trainPairs, maxLen, pad)
-	if err != nil {
-		return nil, err
-	}
-	if obj.Len() == 0 {
-		return nil, errors.New("--data: no training pairs")
-	}
-	fmt.Fprintf(log, "%s: %s; %d training pairs; %s\n", name, m.Cfg.Describe(), obj.Len(), describe)
-	job := lo.job(s, log, m, obj, params, d.model, d.dtype, d.tokDir())
-	if len(evalPairs) > 0 {
-		ev, err := newObj(m, evalPairs, maxLen, pad)
-		if err != nil {
-			return nil, err
-		}
-		job.Eval = ev
-	}
-	return job, nil
-}
 
 type orpoOpts struct {
 	prefData
@@ -122,19 +78,17 @@ With --lora-r only adapters train and OUT holds PEFT adapters.`,
 }
 
 func (o *orpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
-	return pairJob("orpo", &o.prefData, o.lora, s, log, fmt.Sprintf("beta (λ) %g", o.beta),
-		func(m *model.Model, pairs []pref.Pair, maxLen int, pad int32) (*pref.DPOObjective, error) {
-			return pref.NewORPOObjective(m, o.beta, pairs, maxLen, pad)
-		})
+	d, err := o.lib(o.lora)
+	if err != nil {
+		return nil, err
+	}
+	return pref.NewORPOJob(d, o.beta, s, log)
 }
 
 func (c *cpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
-	return pairJob("cpo", &c.prefData, c.lora, s, log, fmt.Sprintf("loss %s, beta %g, cpo_alpha %g", c.cfg.LossType, c.cfg.Beta, c.cfg.Alpha),
-		func(m *model.Model, pairs []pref.Pair, maxLen int, pad int32) (*pref.DPOObjective, error) {
-			obj, err := pref.NewCPOObjective(m, c.cfg, pairs, maxLen, pad)
-			if err != nil && strings.Contains(err.Error(), "unknown CPO loss type") {
-				return nil, fmt.Errorf("--loss: %w", err)
-			}
-			return obj, err
-		})
+	d, err := c.lib(c.lora)
+	if err != nil {
+		return nil, err
+	}
+	return pref.NewCPOJob(d, c.cfg, s, log)
 }

@@ -1,18 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 
-	"github.com/align-go/align/model"
-	"github.com/align-go/align/policy"
 	"github.com/align-go/align/ppo"
-	"github.com/align-go/align/reward"
-	"github.com/align-go/align/rewardmodel"
-	"github.com/align-go/align/rl"
-	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
@@ -93,136 +85,12 @@ every --sample-steps steps, checkpoint-N every --save-steps steps (rotated by
 	rootCmd.AddCommand(cmd)
 }
 
-func (o *ppoOpts) check() error {
-	for _, f := range []struct{ name, v string }{{"--policy", o.policy}, {"--reward", o.rewardDir}, {"--prompts", o.prompts}} {
-		if f.v == "" {
-			return fmt.Errorf("%s is required", f.name)
-		}
-	}
-	if o.valueInit != "reward" && o.valueInit != "policy" {
-		return fmt.Errorf("--value-init %q: want reward or policy", o.valueInit)
-	}
-	return checkDType(o.dtype)
-}
-
-// loadPrompts renders every prompt row as the policy sees it.
-func loadPrompts(path string, tok *tokenizer.Tokenizer) (ids [][]int32, fields []map[string]any, err error) {
-	rows, err := rl.ReadPrompts(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, r := range rows {
-		_, enc, err := r.Encode(tok)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids, fields = append(ids, enc), append(fields, r.Fields)
-	}
-	return ids, fields, nil
-}
-
-// job builds PPO's training job for the shared loop: the four roles, the
-// trainer as a train.RolloutObjective, its parameter sets and the saver.
 func (o *ppoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
-	c := &o.cfg
-	c.Log, c.Seed, c.GradAccum = log, s.Seed, s.GradAccum
-	c.BatchSize = s.BatchSize * s.GradAccum * c.NumMiniBatches
-	c.MissingEOSPenalty = o.missingEOS
-	c.Sampling.Temperature, c.Sampling.TopK, c.Sampling.TopP = o.temp, o.topK, o.topP
-	c.Samples, c.SamplesEvery = filepath.Join(s.Out, "samples.jsonl"), o.sample
-	pol, err := o.lora.loadBase(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	s.ConfigureModel(pol)
-	tok, err := tokenizer.Load(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	prompts, fields, err := loadPrompts(o.prompts, tok)
-	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
-	}
-	gc, err := readGenerationConfig(o.policy)
+	lo, err := o.lora.lib()
 	if err != nil {
 		return nil, err
 	}
-	eos := eosIDs(pol.Cfg, gc, tok)
-	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
-	}
-	pad := int32(rewardmodel.ResolvePad(tok, pol.Cfg, int(eos[0])))
-	// The reward model is frozen whatever trains: the load flags apply.
-	rmOpt, err := o.lora.load.options()
-	if err != nil {
-		return nil, err
-	}
-	scorer, err := rewardmodel.LoadScorerOpts(o.rewardDir, "", rmOpt)
-	if err != nil {
-		return nil, fmt.Errorf("--reward: %w", err)
-	}
-	if scorer.RM.Model.Cfg.Vocab != pol.Cfg.Vocab {
-		return nil, fmt.Errorf("--reward: %s has vocab_size %d but --policy has %d (the reward model must share the policy's tokenizer)",
-			o.rewardDir, scorer.RM.Model.Cfg.Vocab, pol.Cfg.Vocab)
-	}
-	// Scoring in micro-batch-sized chunks keeps the reward model's
-	// activations within a training micro-batch's.
-	scorer.BatchSize = s.BatchSize
-	roles := ppo.Roles{Policy: pol, Reward: &reward.RM{Scorer: scorer}}
-	head := ppo.NewValueHead(pol.Cfg.Dim, c.Seed)
-	if o.valueInit == "reward" {
-		if len(scorer.RM.Head) != pol.Cfg.Dim && o.lora.enabled() {
-			return nil, fmt.Errorf("--value-init reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use --value-init policy",
-				len(scorer.RM.Head), pol.Cfg.Dim)
-		}
-		head = append([]float32(nil), scorer.RM.Head...)
-	}
-	if o.lora.enabled() {
-		lc := model.LoRAConfig{R: o.lora.r, Alpha: o.lora.alpha, Targets: o.lora.targets}
-		for i, set := range []string{"policy", "value"} {
-			if err := pol.AttachLoRASet(set, lc, c.Seed+uint64(i)); err != nil {
-				return nil, fmt.Errorf("--lora-targets: %w", err)
-			}
-		}
-		roles.PolicySet = "policy"
-		roles.Value = &ppo.ValueModel{Model: pol, Set: "value", Head: head}
-	} else {
-		vm := pol.Clone()
-		if o.valueInit == "reward" {
-			vm = scorer.RM.Model.Clone()
-		}
-		s.ConfigureModel(vm)
-		roles.Value = &ppo.ValueModel{Model: vm, Head: head}
-	}
-	roles.Ref = policy.Reference(pol, o.lora.enabled())
-	tr, err := ppo.New(*c, roles, prompts, eos, pad)
-	if err != nil {
-		return nil, err
-	}
-	tr.Fields = fields
-	tr.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
-	fmt.Fprintf(log, "ppo: %s; %d prompts; rollouts of %d, %d updates each; lora %v\n", pol.Cfg.Describe(), len(prompts),
-		c.BatchSize, c.NumPPOEpochs*c.NumMiniBatches, o.lora.enabled())
-	return &train.Job{Settings: s, Objective: tr, Params: tr.ParamSets(), Log: log,
-		Saver: train.SaverFunc(func(dir string) error { return o.saveModels(tr, dir) })}, nil
-}
-
-// saveModels writes the policy (PEFT adapters or a full HF model) with the
-// tokenizer into dir and the value model into dir/value.
-func (o *ppoOpts) saveModels(tr *ppo.Trainer, dir string) error {
-	r := tr.Roles
-	if r.PolicySet != "" {
-		if err := r.Policy.SavePEFTSet(dir, o.policy, r.PolicySet); err != nil {
-			return err
-		}
-	} else if err := r.Policy.SaveDir(dir, o.dtype); err != nil {
-		return err
-	}
-	if err := copyTokenizerFiles(o.policy, o.policy, dir); err != nil {
-		return err
-	}
-	return r.Value.Save(filepath.Join(dir, "value"), o.policy, o.dtype)
+	return ppo.NewJob(ppo.JobOptions{Policy: o.policy, RewardModel: o.rewardDir, Prompts: o.prompts, ValueInit: o.valueInit,
+		Config: o.cfg, MissingEOS: o.missingEOS, DType: o.dtype, SampleEvery: o.sample, LoRA: lo,
+		TopK: o.topK, TopP: o.topP, Temperature: o.temp}, s, log)
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 
-	"github.com/align-go/align/data"
-	"github.com/align-go/align/model"
 	"github.com/align-go/align/pref"
-	"github.com/align-go/align/rewardmodel"
-	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -36,70 +30,11 @@ func (d *prefData) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&d.dtype, "dtype", "F32", "dtype of the saved weights: F32, BF16 or F16")
 }
 
-func (d *prefData) check() error {
-	switch {
-	case d.model == "":
-		return errors.New("--model: a model directory is required")
-	case d.data == "":
-		return errors.New("--data: a preference file is required")
-	case d.maxLength <= 1:
-		return fmt.Errorf("--max-length: %d must be at least 2", d.maxLength)
-	case !(d.evalFraction >= 0 && d.evalFraction < 1):
-		return fmt.Errorf("--eval-fraction: %v outside [0,1)", d.evalFraction)
-	case d.evalFraction > 0 && d.evalData != "":
-		return errors.New("give --eval-data or --eval-fraction, not both")
-	}
-	return checkDType(d.dtype)
-}
-
-func (d *prefData) tokDir() string {
-	if d.tokenizer != "" {
-		return d.tokenizer
-	}
-	return d.model
-}
-
-// maxLen is --max-length capped at the model's context.
-func (d *prefData) maxLen(cfg *model.Config, log io.Writer) int {
-	if d.maxLength > cfg.MaxPos {
-		fmt.Fprintf(log, "--max-length %d exceeds the model's context; using %d\n", d.maxLength, cfg.MaxPos)
-		return cfg.MaxPos
-	}
-	return d.maxLength
-}
-
-// pairs reads and encodes the training and evaluation pairs (pref.LoadPairs).
-func (d *prefData) pairs(enc *pref.Encoder, seed uint64, log io.Writer) (trainPairs, evalPairs []pref.Pair, err error) {
-	return pref.LoadPairs(enc, pref.PairFiles{Train: d.data, Eval: d.evalData,
-		EvalFraction: d.evalFraction, Seed: seed, Options: data.Options{SkipBadRows: d.skipBadRows}}, log)
-}
-
-func (d *prefData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *pref.Encoder, error) {
-	tok, err := tokenizer.Load(d.tokDir())
-	if err != nil {
-		return nil, nil, err
-	}
-	enc, err := pref.NewEncoder(tok, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", d.tokDir(), err)
-	}
-	return tok, enc, nil
-}
-
-// loadPolicy loads the model a preference trainer trains (the --model base,
-// compact under --lora-r with the load flags), sets gradient checkpointing,
-// and loads the pair encoder and the padding id.
-func (d *prefData) loadPolicy(lo *loraFlags, s train.Settings) (*model.Model, *pref.Encoder, int32, error) {
-	m, err := lo.loadBase(d.model)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	s.ConfigureModel(m)
-	tok, enc, err := d.loadTokenizer(m.Cfg)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	return m, enc, int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS))), nil
+// lib is the flags as the library's pref.JobData.
+func (d *prefData) lib(lo *loraFlags) (pref.JobData, error) {
+	l, err := lo.lib()
+	return pref.JobData{Model: d.model, Tokenizer: d.tokenizer, Data: d.data, EvalData: d.evalData,
+		EvalFraction: d.evalFraction, MaxLength: d.maxLength, SkipBadRows: d.skipBadRows, DType: d.dtype, LoRA: l}, err
 }
 
 // withAliases maps TRL's argument names for a trainer's own flags onto
@@ -154,77 +89,9 @@ adapters are merged into the saved model, so OUT is a plain reward model either 
 }
 
 func (o *rmOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
-	opt, err := o.lora.baseOptions()
+	d, err := o.lib(o.lora)
 	if err != nil {
 		return nil, err
 	}
-	rm, hasHead, err := rewardmodel.LoadRewardModelOpts(o.model, opt)
-	if err != nil {
-		return nil, err
-	}
-	m := rm.Model
-	s.ConfigureModel(m)
-	tok, enc, err := o.loadTokenizer(m.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	if !hasHead || m.Cfg.PAD < 0 || m.Cfg.PAD >= m.Cfg.Vocab {
-		rm.Pad = int32(pref.ResolvePad(tok, m.Cfg, int(enc.EOS)))
-	}
-	if hasHead {
-		fmt.Fprintf(log, "rm: continuing the reward model in %s\n", o.model)
-	} else {
-		rm.InitHead(s.Seed)
-		fmt.Fprintf(log, "rm: new score head on %s (normal, std 1/sqrt(%d))\n", o.model, m.Cfg.Dim+1)
-	}
-	if !m.Cfg.Tied {
-		// The LM head plays no part in a reward; freezing it keeps AdamW
-		// (and weight decay) off it.
-		if err := m.Freeze("lm_head.weight"); err != nil {
-			return nil, err
-		}
-	}
-	params, err := o.lora.params(m, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	params = append(params, pref.HeadParams(rm))
-	maxLen := o.maxLen(m.Cfg, log)
-	trainPairs, evalPairs, err := o.pairs(enc, s.Seed, log)
-	if err != nil {
-		return nil, err
-	}
-	obj, dropped := pref.NewRMObjective(rm, trainPairs, maxLen, o.centerRewards)
-	if dropped > 0 {
-		fmt.Fprintf(log, "rm: dropped %d of %d training pairs longer than %d tokens\n", dropped, len(trainPairs), maxLen)
-	}
-	if obj.Len() == 0 {
-		return nil, fmt.Errorf("%s: no pair fits in --max-length %d", o.data, maxLen)
-	}
-	fmt.Fprintf(log, "rm: %s; %d training pairs\n", m.Cfg.Describe(), obj.Len())
-	job := &train.Job{
-		Settings:  s,
-		Objective: withLoRADropout(obj, m),
-		Params:    params,
-		Log:       log,
-		Saver: train.SaverFunc(func(dir string) error {
-			if err := rm.Save(dir, o.dtype); err != nil {
-				return err
-			}
-			return copyTokenizerFiles(o.tokDir(), o.model, dir)
-		}),
-	}
-	if len(evalPairs) > 0 {
-		ev, dropped := pref.NewRMObjective(rm, evalPairs, maxLen, o.centerRewards)
-		if dropped > 0 {
-			fmt.Fprintf(log, "rm: dropped %d of %d evaluation pairs longer than %d tokens\n", dropped, len(evalPairs), maxLen)
-		}
-		if ev.Len() > 0 {
-			job.Eval = ev
-		}
-	}
-	return job, nil
+	return pref.NewRMJob(pref.RMOptions{JobData: d, CenterRewards: o.centerRewards}, s, log)
 }

@@ -33,13 +33,3 @@ func runTrainer(flags *trainFlags, build func(train.Settings, io.Writer) (*train
 		return nil
 	}
 }
-
-// checkDType validates --dtype before any work, so a typo does not surface
-// only when the trained model is saved.
-func checkDType(dtype string) error {
-	switch dtype {
-	case "F32", "BF16", "F16":
-		return nil
-	}
-	return fmt.Errorf("--dtype: %q (want F32, BF16 or F16)", dtype)
-}

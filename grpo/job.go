@@ -1,0 +1,124 @@
+package grpo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/align-go/align/engine"
+	"github.com/align-go/align/model"
+	"github.com/align-go/align/policy"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rl"
+	"github.com/align-go/align/tokenizer"
+	"github.com/align-go/align/train"
+)
+
+// JobOptions are a GRPO run's inputs (`align grpo`'s flags, named in errors).
+type JobOptions struct {
+	Policy, Prompts string // the SFT model, prompt rows
+	Rewards         []reward.Func
+	// RewardSpecs name Rewards in the log (default: their Name()).
+	RewardSpecs []string
+	Config      Config
+	DType       string // saved weights without LoRA: F32, BF16 or F16
+	LoRA        train.LoRA
+}
+
+// NewJob loads the policy (and, with Config.Beta > 0, its reference) and the
+// prompts and builds GRPO's training job.
+func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
+	if o.Policy == "" {
+		return nil, errors.New("--policy is required")
+	}
+	if o.Prompts == "" {
+		return nil, errors.New("--prompts is required")
+	}
+	if err := train.CheckDType(o.DType); err != nil {
+		return nil, err
+	}
+	rows, err := rl.ReadPrompts(o.Prompts)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	rewards := o.Rewards
+	if len(rewards) == 0 {
+		return nil, errors.New("--reward: at least one reward SPEC is required (e.g. --reward exact-match)")
+	}
+	names := o.RewardSpecs
+	if len(names) == 0 {
+		for _, f := range rewards {
+			names = append(names, f.Name())
+		}
+	}
+	m, err := o.LoRA.LoadBase(o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	s.ConfigureModel(m)
+	tok, err := tokenizer.Load(o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	gc, err := engine.ReadGenerationConfig(o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	eos := engine.EOSIDs(m.Cfg, gc, tok)
+	if len(eos) == 0 {
+		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
+	}
+	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
+	prompts := make([]Prompt, len(rows))
+	for i, r := range rows {
+		text, ids, err := r.Encode(tok)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if n := len(ids) + o.Config.MaxNewTokens; n > m.Cfg.MaxPos {
+			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+				r.Loc, len(ids), o.Config.MaxNewTokens, m.Cfg.MaxPos)
+		}
+		prompts[i] = Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	}
+	var ref *model.Model
+	if o.Config.Beta > 0 {
+		ref = policy.Reference(m, o.LoRA.Enabled())
+	}
+	params, err := o.LoRA.Params(m, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := New(o.Config, m, ref, rewards, prompts, eos, pad)
+	if err != nil {
+		return nil, err
+	}
+	obj.Decode = func(ids []int32) string { return tok.Decode(intsOf(ids)) }
+	obj.Log = log
+	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
+	fmt.Fprintf(log, "grpo: %s; %d prompts × %d generations; rewards %s; loss %s, beta %g; lora %v\n",
+		m.Cfg.Describe(), len(prompts), o.Config.NumGenerations, strings.Join(names, ", "), o.Config.LossType, o.Config.Beta, o.LoRA.Enabled())
+	return &train.Job{
+		Settings:  s,
+		Objective: obj, // does its own LoRA dropout seeding (per step and micro-batch)
+		Params:    params,
+		Log:       log,
+		Saver: train.SaverFunc(func(dir string) error {
+			if err := o.LoRA.Save(m, dir, o.Policy, o.DType); err != nil {
+				return err
+			}
+			return train.CopyTokenizerFiles(o.Policy, o.Policy, dir)
+		}),
+	}, nil
+}
+
+func intsOf(ids []int32) []int {
+	out := make([]int, len(ids))
+	for i, v := range ids {
+		out[i] = int(v)
+	}
+	return out
+}
