@@ -78,7 +78,7 @@ type Options struct {
 	Seed   uint64 // task, initialisation and sampling
 	// Judge judges the win-rates against SFT; nil is the gold reward (GoldJudge).
 	Judge judge.Judge
-	// Trainers build each training stage's job.
+	// Trainers build each training stage's job; nil is Jobs (the trainers' own builders).
 	Trainers Trainers
 	// Progress receives one line per stage ("quickstart: sft       done in 3.1s"); nil discards them.
 	Progress io.Writer
@@ -99,9 +99,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	stderr := o.Progress
 	if stderr == nil {
 		stderr = io.Discard
-	}
-	if o.Trainers == nil {
-		return nil, fmt.Errorf("quickstart: no Trainers to build the training jobs")
 	}
 	var jd judge.Judge = GoldJudge{NewGold()}
 	if o.Judge != nil {
@@ -153,7 +150,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		s.LRScheduler, s.WarmupSteps, s.WarmupRatio = "cosine", max(steps/20, 1), 0
 		return s
 	}
-	tr := o.Trainers
+	var tr Trainers = Jobs{}
+	if o.Trainers != nil {
+		tr = o.Trainers
+	}
 
 	if err := step("tokenizer", func(log io.Writer) error {
 		tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: p.Vocab,

@@ -19,10 +19,8 @@ import (
 )
 
 // Trainers build the training jobs of the recipe's stages from what the
-// recipe decides (the Spec types) and the loop's settings. `align
-// quickstart` passes the builders its trainer commands use, so each stage
-// runs exactly what `align pretrain`, `sft`, `rm`, `dpo`, `ppo` and `grpo`
-// would with the same flags. Every stage trains all weights (no LoRA).
+// recipe decides (the Spec types) and the loop's settings; Jobs is the
+// default. Every stage trains all weights (no LoRA).
 type Trainers interface {
 	Pretrain(PretrainSpec, train.Settings, io.Writer) (*train.Job, error)
 	SFT(SFTSpec, train.Settings, io.Writer) (*train.Job, error)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/quickstart"
-	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
 
@@ -49,7 +48,7 @@ says so).`,
 
 func runQuickstart(ctx context.Context, out string, p quickstart.Preset, seed uint64, judgeSpec string, stdout, stderr io.Writer) error {
 	start := time.Now()
-	o := quickstart.Options{Out: out, Preset: p, Seed: seed, Trainers: cliTrainers{}, Progress: stderr}
+	o := quickstart.Options{Out: out, Preset: p, Seed: seed, Progress: stderr}
 	if judgeSpec != "gold" {
 		var err error
 		if o.Judge, err = judge.Parse(judgeSpec); err != nil {
@@ -66,48 +65,4 @@ func runQuickstart(ctx context.Context, out string, p quickstart.Preset, seed ui
 		res.Data, res.Tokenizer, res.Logs, res.Summary, res.Report, res.EvalPrompts,
 		res.RedTeamPrompts, p.Samples, judgeSpec, time.Since(start).Round(time.Second))
 	return nil
-}
-
-// cliTrainers builds the quickstart's training jobs with the job builders of
-// the trainer commands, so each stage runs what its command would.
-type cliTrainers struct{}
-
-func (cliTrainers) Pretrain(sp quickstart.PretrainSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := pretrainOpts{modelConfig: sp.ModelConfig, tokenizer: sp.Tokenizer, text: sp.Text, seqLen: sp.SeqLen, dtype: sp.DType}
-	return o.job(s, log)
-}
-
-func (cliTrainers) SFT(sp quickstart.SFTSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := sftOpts{model: sp.Model, data: sp.Data, lossOn: sp.LossOn, truncation: sp.Truncation,
-		maxLength: sp.MaxLength, dtype: sp.DType, lora: &loraFlags{}}
-	return o.job(s, log)
-}
-
-func prefDataOf(sp quickstart.PrefSpec) prefData {
-	return prefData{model: sp.Model, data: sp.Data, evalData: sp.EvalData, maxLength: sp.MaxLength, dtype: sp.DType}
-}
-
-func (cliTrainers) RewardModel(sp quickstart.PrefSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := rmOpts{prefData: prefDataOf(sp), lora: &loraFlags{}}
-	return o.job(s, log)
-}
-
-func (cliTrainers) DPO(sp quickstart.DPOSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := dpoOpts{prefData: prefDataOf(sp.PrefSpec), cfg: sp.Config, lora: &loraFlags{}}
-	return o.job(s, log)
-}
-
-func (cliTrainers) PPO(sp quickstart.PPOSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := ppoOpts{cfg: sp.Config, policy: sp.Policy, rewardDir: sp.RewardModel, prompts: sp.Prompts,
-		valueInit: sp.ValueInit, missingEOS: sp.MissingEOS, dtype: sp.DType, lora: &loraFlags{},
-		sample: sp.SampleEvery, topP: sp.TopP, temp: sp.Temperature}
-	return o.job(s, log)
-}
-
-func (cliTrainers) GRPO(sp quickstart.GRPOSpec, s train.Settings, log io.Writer) (*train.Job, error) {
-	o := grpoOpts{cfg: sp.Config, policy: sp.Policy, prompts: sp.Prompts, funcs: sp.Rewards, dtype: sp.DType, lora: &loraFlags{}}
-	for _, f := range sp.Rewards {
-		o.rewards = append(o.rewards, f.Name())
-	}
-	return o.job(s, log)
 }
