@@ -136,13 +136,17 @@ func (o *onlineDPOOpts) openRanker(seed uint64) (onlinedpo.Ranker, error) {
 }
 
 func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
+	lo, err := o.lora.lib()
+	if err != nil {
+		return nil, err
+	}
 	if o.policy == "" {
 		return nil, errors.New("--policy is required")
 	}
 	if o.prompts == "" {
 		return nil, errors.New("--prompts is required")
 	}
-	if err := checkDType(o.dtype); err != nil {
+	if err := train.CheckDType(o.dtype); err != nil {
 		return nil, err
 	}
 	rows, err := rl.ReadPrompts(o.prompts)
@@ -153,7 +157,7 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 	if err != nil {
 		return nil, err
 	}
-	m, err := o.lora.loadBase(o.policy)
+	m, err := lo.LoadBase(o.policy)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}
@@ -183,8 +187,8 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 		}
 		prompts[i] = onlinedpo.Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
 	}
-	ref := policy.Reference(m, o.lora.enabled())
-	params, err := o.lora.params(m, s.Seed)
+	ref := policy.Reference(m, lo.Enabled())
+	params, err := lo.Params(m, s.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +209,6 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 		by = fmt.Sprintf("%T", o.ranker)
 	}
 	fmt.Fprintf(log, "online-dpo: %s; %d prompts; %s; loss %s, beta %g, missing-eos-penalty %g; lora %v\n",
-		m.Cfg.Describe(), len(prompts), by, o.cfg.Loss.LossType, o.cfg.Loss.Beta, o.cfg.MissingEOSPenalty, o.lora.enabled())
-	return o.lora.job(s, log, m, obj, params, o.policy, o.dtype, o.policy), nil
+		m.Cfg.Describe(), len(prompts), by, o.cfg.Loss.LossType, o.cfg.Loss.Beta, o.cfg.MissingEOSPenalty, lo.Enabled())
+	return lo.Job(s, log, m, obj, params, o.policy, o.dtype, o.policy), nil
 }
