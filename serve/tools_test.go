@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,10 +26,27 @@ import (
 // token scored 15 at step k of script i: the model's first choice there,
 // which only a constraint can turn down to the script's. The model still
 // runs through the engine like any other; only its head was chosen.
-func scriptedModelDir(t *testing.T, prompts, scripts [][]int32, rivals []map[int]int32) string {
+// template, when set, replaces the tokenizer's chat template.
+func scriptedModelDir(t *testing.T, template string, prompts, scripts [][]int32, rivals []map[int]int32) string {
 	t.Helper()
 	dir := t.TempDir()
 	refdata.CopyTo(t, "tokenizers/qwen3", dir, "tokenizer.json", "tokenizer_config.json")
+	if template != "" {
+		var cfg map[string]any
+		path := filepath.Join(dir, "tokenizer_config.json")
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &cfg)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg["chat_template"] = template
+		b, _ = json.Marshal(cfg)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": 151936.0, "hidden_size": 96.0,
 		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 32.0,
 		"intermediate_size": 64.0, "max_position_embeddings": 1024.0, "tie_word_embeddings": false})
@@ -183,7 +202,7 @@ func toolEngine(t *testing.T) *engine.Engine {
 	if len(rival) != 1 {
 		t.Fatalf("%q is %d tokens", `",`, len(rival))
 	}
-	dir := scriptedModelDir(t,
+	dir := scriptedModelDir(t, "",
 		[][]int32{prompt("Weather in Paris?", ""), prompt("Broken?", ""), prompt("Weather in Oslo?", forced)},
 		[][]int32{script("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
 			script("Sure. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>"),
@@ -337,5 +356,55 @@ func TestToolCallsSDK(t *testing.T) {
 	}
 	if ch := resp.Choices[0]; len(ch.Message.ToolCalls) != 0 || !strings.HasPrefix(ch.Message.Content, "<tool_call>") || ch.FinishReason != "stop" {
 		t.Fatalf("tool_choice none: %s", resp.RawJSON())
+	}
+}
+
+// Llama 3's JSON calls, through a Llama 3.1-style template (the fixture
+// the tokenizer tests render): the call is the whole output, with
+// "parameters" for arguments; streamed and not.
+func TestToolCallsLlama3SDK(t *testing.T) {
+	src, err := os.ReadFile("../tokenizer/testdata/llama31_style_tools.jinja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(refdata.Dir(t, "tokenizers/qwen3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.SetChatTemplate(string(src))
+	text, err := tok.RenderChatWith([]chat.Message{{Role: "user", Content: "Weather in Paris?"}},
+		tokenizer.ChatOptions{AddGenerationPrompt: true, Tools: []chat.Tool{weatherTool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := `{"name": "get_weather", "parameters": {"city": "Paris"}}`
+	dir := scriptedModelDir(t, string(src), [][]int32{ids32(tok.Encode(text))},
+		[][]int32{append(ids32(tok.Encode(call)), int32(tok.EOS()))}, []map[int]int32{nil})
+	e, err := engine.Load(dir, engine.Options{MaxBatch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	_, client := startServer(t, e, Options{})
+	ctx := context.Background()
+	resp, err := client.Chat.Completions.New(ctx, toolParams("Weather in Paris?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := resp.Choices[0]; ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 || ch.Message.Content != "" ||
+		ch.Message.ToolCalls[0].Function.Name != "get_weather" || ch.Message.ToolCalls[0].Function.Arguments != `{"city": "Paris"}` {
+		t.Fatalf("got %s", resp.RawJSON())
+	}
+	stream := client.Chat.Completions.NewStreaming(ctx, toolParams("Weather in Paris?"))
+	acc := openai.ChatCompletionAccumulator{}
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ch := acc.Choices[0]; ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 ||
+		ch.Message.ToolCalls[0].Function.Arguments != `{"city": "Paris"}` || ch.Message.Content != "" {
+		t.Fatalf("stream: %+v", ch)
 	}
 }
