@@ -77,3 +77,44 @@ func TestQuantGreedyMatchesDequantised(t *testing.T) {
 		}
 	}
 }
+
+// DecodeReadBytes by hand for a Qwen2 of width 64 (2 layers, 4 heads of
+// 16, 2 KV heads, FFN 128, vocabulary 90) at context 10: per layer the
+// Linears hold 64·64 (q) + 2·32·64 (k, v) + 64·64 (o) + 3·128·64 (gate, up,
+// down) = 36,864 weights over 512 output rows; f32 parameters besides them
+// are 2·64 norm weights and 64+32+32 q/k/v biases per layer and the final
+// norm's 64 (576 floats); the head is 90·64 f32 (an f32 checkpoint) — the
+// embedding itself when tied, else a table of its own beside which one
+// embedding row is read; the cache holds 2 layers × (k, v) × 10 positions
+// × 32 floats.
+func TestDecodeReadBytes(t *testing.T) {
+	for _, tied := range []bool{true, false} {
+		cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
+			"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
+			"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": tied})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := savedModel(t, cfg, "F32", 0)
+		rest := int64(4*576 + 4*90*64 + 2*2*10*32*4)
+		if !tied {
+			rest += 4 * 64
+		}
+		for _, c := range []struct {
+			dt   string
+			want int64
+		}{
+			{"f32", 2*4*36864 + rest},
+			{"int8", 2*(36864+4*512) + rest},       // a byte per weight, an f32 absmax per row
+			{"nf4", 2*(36864/2+4*36864/64) + rest}, // half a byte per weight, an f32 absmax per 64
+		} {
+			m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: c.dt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.DecodeReadBytes(10); got != c.want {
+				t.Errorf("tied=%v %s: DecodeReadBytes(10) = %d, want %d", tied, c.dt, got, c.want)
+			}
+		}
+	}
+}

@@ -97,11 +97,7 @@ finish:
 // For each of groups groups of four w rows (group g starts at row 4g):
 // out[4g+j] = x[:k]·w[(4g+j)*ldw:][:k]. k is a positive multiple of 16,
 // groups >= 1. One call covers a whole row of outputs: at one input row the
-// work per group is small enough that per-call overhead would show. While a
-// group computes, the next group's rows (contiguous after it) are
-// prefetched at four times the pace: four interleaved short streams are
-// more than the hardware prefetcher follows at full speed (measured on
-// Qwen2.5-0.5B's int8 decode step: 60% more bytes per CPU-second).
+// work per group is small enough that per-call overhead would show.
 TEXT ·dot1x4AVX512(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	SHLQ $2, CX
@@ -122,14 +118,9 @@ group1:
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
-	LEAQ   (DX)(R12*1), R14 // the next group, prefetched at 4x the pace
 	XORQ   AX, AX
 
 loop1:
-	PREFETCHT0  (R14)(AX*4)
-	PREFETCHT0  64(R14)(AX*4)
-	PREFETCHT0  128(R14)(AX*4)
-	PREFETCHT0  192(R14)(AX*4)
 	VMOVUPS     (SI)(AX*1), Z20
 	VFMADD231PS (DX)(AX*1), Z20, Z0
 	VFMADD231PS (R10)(AX*1), Z20, Z1

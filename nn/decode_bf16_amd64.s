@@ -106,9 +106,30 @@ finish:
 	VZEROUPPER
 	RET
 
+// SEQROW dots one whole weight row (at DX, advanced by a row) with x into
+// one accumulator: reg receives the weights, enc is the DPBF ModRM byte for
+// acc += Z20·reg.
+#define SEQROW(reg, enc, lbl) \
+	XORQ      AX, AX; \
+lbl: \
+	VMOVDQU16 (SI)(AX*1), Z20; \
+	VMOVDQU16 (DX)(AX*1), reg; \
+	DPBF(0xb2, 0x5e, enc); \
+	ADDQ      $64, AX; \
+	CMPQ      AX, CX; \
+	JLT       lbl; \
+	ADDQ      R9, DX
+
 // func dot1x4BF16DP(k int, x *uint16, w *uint16, ldw, groups int, out *float32)
 //
-// dot1x4AVX512 for bf16 x and w; k is a positive multiple of 32.
+// dot1x4AVX512 for bf16 x and w; k is a positive multiple of 32. The four
+// rows of a group are walked one after the other, not side by side: the
+// rows are contiguous, so the weight streams as one sequential read, which
+// the hardware prefetcher follows closer to the machine's read bandwidth
+// than four interleaved streams (a 256 MB [OC, 896] weight, one core: 0.88
+// of a plain streaming read's GB per CPU-second, against 0.77 side by
+// side). Each row still has its one accumulator walked in k order, so the
+// results are those of the side-by-side tiles bit for bit.
 TEXT ·dot1x4BF16DP(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	SHLQ $1, CX
@@ -116,39 +137,19 @@ TEXT ·dot1x4BF16DP(SB), NOSPLIT, $0-48
 	MOVQ w+16(FP), DX
 	MOVQ ldw+24(FP), R9
 	SHLQ $1, R9
-	LEAQ (R9)(R9*1), R12
-	ADDQ R12, R12
 	MOVQ groups+32(FP), R8
 	MOVQ out+40(FP), DI
 
 group:
-	LEAQ   (DX)(R9*1), R10
-	LEAQ   (R10)(R9*1), R11
-	LEAQ   (R11)(R9*1), BX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
-	LEAQ   (DX)(R12*1), R14 // the next group, prefetched (dot1x4AVX512)
-	XORQ   AX, AX
-
-loop:
-	PREFETCHT0 (R14)(AX*4)
-	PREFETCHT0 64(R14)(AX*4)
-	PREFETCHT0 128(R14)(AX*4)
-	PREFETCHT0 192(R14)(AX*4)
-	VMOVDQU16 (SI)(AX*1), Z20
-	VMOVDQU16 (DX)(AX*1), Z16
-	VMOVDQU16 (R10)(AX*1), Z17
-	VMOVDQU16 (R11)(AX*1), Z18
-	VMOVDQU16 (BX)(AX*1), Z19
-	DPROW0
-	ADDQ      $64, AX
-	CMPQ      AX, CX
-	JLT       loop
-
+	SEQROW(Z16, 0xc0, row0)
+	SEQROW(Z17, 0xc9, row1)
+	SEQROW(Z18, 0xd2, row2)
+	SEQROW(Z19, 0xdb, row3)
 	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
-	ADDQ R12, DX
 	ADDQ $16, DI
 	DECQ R8
 	JNZ  group
@@ -242,12 +243,9 @@ group:
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
-	LEAQ   (DX)(R12*1), R14 // the next group, prefetched (dot1x4AVX512)
 	XORQ   AX, AX
 
 loop:
-	PREFETCHT0 (R14)(AX*4)
-	PREFETCHT0 64(R14)(AX*4)
 	WIDEN4
 	VMOVUPS (SI)(AX*2), Z20
 	FMAROW(Z20, Z0, Z1, Z2, Z3)

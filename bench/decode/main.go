@@ -77,7 +77,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "decode:", err)
 			os.Exit(1)
 		}
-		bytes := float64(readBytes(m, *promptLen+1+*tokens/2))
+		bytes := float64(m.DecodeReadBytes(*promptLen + 1 + *tokens/2))
 		if *prof != "" {
 			f, err := os.Create(*prof + "." + name)
 			if err == nil {
@@ -129,20 +129,6 @@ func load(dir, name string) (*model.Model, error) {
 		return m, err
 	}
 	return nil, fmt.Errorf("dtype %q: want f32, bf16, f16, int8, nf4, nf4-dq, fp4 or fp4-dq", name)
-}
-
-// readBytes is what one batch-1 decode step at context length T reads: the
-// compact block Linears as stored, every f32 parameter except the embedding
-// table (of which one row is read; when the LM head is tied to it, the
-// whole table is read as the head), and the keys and values of T positions.
-func readBytes(m *model.Model, T int) int64 {
-	c := m.Cfg
-	n := m.CompactBytes() + 4*int64(len(m.Data)) + 4*int64(c.Dim)
-	if !c.Tied {
-		n -= 4 * int64(c.Vocab) * int64(c.Dim)
-	}
-	n += int64(c.Layers) * 2 * int64(T) * int64(c.KVHeads*c.HeadDim) * 4
-	return n
 }
 
 // steady returns decode tokens/s without the prefill: the best time of
