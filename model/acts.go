@@ -32,11 +32,11 @@ type acts struct {
 	pos    []int32     // [N]
 	mask   nn.AttnMask // the last Forward's Batch.Mask and Batch.Seg, for Backward
 
-	grad                              []float32
-	gradCap                           []float32 // an earlier layout's scratch, reused when large enough
-	dres, dln, dy, dq, dk, dv, dqn    []float32
-	dknorm, datt, dfc, dgate, dup, dh []float32
-	dlnf                              []float32
+	grad                           []float32
+	gradCap                        []float32 // an earlier layout's scratch, reused when large enough
+	dres, dln, dy, dq, dk, dv, dqn []float32
+	dknorm, datt, dfc, dgate, dh   []float32
+	dlnf                           []float32
 }
 
 // carver hands out consecutive slices of one buffer; with buf nil it only counts.
@@ -125,11 +125,11 @@ func (a *acts) ensureGradScratch(c *Config) {
 			a.dqn, a.dknorm = cv.take(N*Q), cv.take(N*KV)
 		}
 		a.datt = cv.take(nn.AttentionScratchLen(a.B, a.T, c.Heads, c.KVHeads, c.HeadDim))
-		a.dh = cv.take(N * F)
+		a.dh = cv.take(N * F) // llama: d(up) too, once d(h) is spent (SwiGLUBackwardInPlace)
 		if c.Arch == ArchLlama {
-			a.dgate, a.dup = cv.take(N*F), cv.take(N*F)
+			a.dgate = cv.take(N * F)
 		} else {
-			a.dfc = cv.take(N * F) // GPT-2's d(fc); SwiGLU has dgate and dup
+			a.dfc = cv.take(N * F) // GPT-2's d(fc); SwiGLU has dgate (and dh, then d(up))
 		}
 	}
 	take()

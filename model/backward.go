@@ -68,12 +68,12 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 			nn.GeluBackward(dfc, la.fc, dact)
 			m.linearBack(l, modFC, dln, lg.Wfc, lg.Bfc, dfc, la.ln2, lw.Wfc, N, C, F)
 		} else {
-			dh, dgate, dup := a.dh, a.dgate, a.dup
+			dh, dgate := a.dh, a.dgate
 			clear(dh)
 			m.linearBack(l, modDown, dh, lg.Wdown, lg.Bdown, dres, la.h, lw.Wdown, N, F, C)
 			clear(dgate)
-			clear(dup)
-			nn.SwiGLUBackward(dgate, dup, dh, la.gate, la.up)
+			nn.SwiGLUBackwardInPlace(dgate, dh, la.gate, la.up)
+			dup := dh // d(h) is spent: it now holds d(up)
 			m.linearBack(l, modGate, dln, lg.Wgate, lg.Bgate, dgate, la.ln2, lw.Wgate, N, C, F)
 			m.linearBack(l, modUp, dln, lg.Wup, lg.Bup, dup, la.ln2, lw.Wup, N, C, F)
 		}

@@ -90,6 +90,31 @@ func SwiGLUForward(out, gate, up []float32) {
 	})
 }
 
+// SwiGLUBackwardInPlace is SwiGLUBackward for a caller done with dout:
+// dgate += dout*up*silu'(gate), and dout is overwritten with d(up) =
+// dout*silu(gate) (the value SwiGLUBackward adds to a cleared dup), so a
+// block's backward needs no [N,ffn] d(up) buffer of its own: 117 MB at
+// Llama-3.1-8B's shape for two 1,024-token rows.
+func SwiGLUBackwardInPlace(dgate, dout, gate, up []float32) {
+	up = up[:len(gate)]
+	dout = dout[:len(gate)]
+	dgate = dgate[:len(gate)]
+	tensor.ParallelFor(len(gate), elemGrain, func(lo, hi int) {
+		var buf [expChunk]float32
+		for j := lo; j < hi; j += expChunk {
+			gs := gate[j:min(j+expChunk, hi)]
+			e := buf[:len(gs)]
+			expShift(e, gs, 0, -1, 0)
+			u, d := up[j:j+len(gs)], dout[j:j+len(gs)]
+			for k, g := range gs {
+				s := 1 / (1 + e[k])
+				dgate[j+k] += d[k] * u[k] * s * (1 + g*(e[k]*s))
+				d[k] = d[k] * g * s // SwiGLUBackward's order of rounding
+			}
+		}
+	})
+}
+
 // SwiGLUBackward: dgate += dout*up*silu'(gate); dup += dout*silu(gate).
 // Either gradient may be nil.
 func SwiGLUBackward(dgate, dup, dout, gate, up []float32) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -107,6 +108,12 @@ func Run(ctx context.Context, job *Job) (*Result, error) {
 		return nil, err
 	}
 	defer r.metrics.Close()
+	// Preparing the data (tokenising every row) leaves garbage behind. With
+	// a multi-gigabyte model live the collector would not run again until
+	// as much again was allocated, so that garbage would sit in the peak
+	// RSS of every step (~0.3 GB on the 8B shape's runs); hand it back now.
+	// The heap is mostly pointer-free weight arrays: this costs milliseconds.
+	debug.FreeOSMemory()
 
 	var stopReason atomic.Pointer[string]
 	sig := make(chan os.Signal, 1)
