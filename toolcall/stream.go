@@ -26,15 +26,16 @@ type CallDelta struct {
 // call's opening tag and white space that may turn out to border a call.
 // The deltas of a whole stream add up to what Parse returns.
 type Stream struct {
-	p       *Parser
-	pend    string // text not yet sent
-	inCall  bool   // pend starts with a call's opening (Hermes), or is the whole output (Llama 3 JSON)
-	cuts    []int  // offsets in pend where written pieces began, while inCall
-	after   bool   // just after a call: leading white space is dropped
-	held    string // trailing white space of the content sent so far
-	decided bool   // Llama 3: whether the output is calls (inCall) or content is known
-	calls   int
-	argsAt  int // Llama 3: where in pend to look for the next call's arguments
+	p        *Parser
+	pend     string // text not yet sent
+	inCall   bool   // pend starts with a call's opening (Hermes), or is the whole output (Llama 3 JSON)
+	cuts     []int  // offsets in pend where written pieces began, while inCall
+	after    bool   // just after a call: leading white space is dropped
+	held     string // trailing white space of the content sent so far
+	decided  bool   // Llama 3: whether the output is calls (inCall) or content is known
+	calls    int
+	argsAt   int // Llama 3: where in pend to look for the next call's arguments
+	searched int // Hermes: pend[:searched] holds no closing tag (while inCall)
 }
 
 // NewStream starts parsing one output.
@@ -67,13 +68,18 @@ func (s *Stream) Write(text string) []Delta {
 			}
 			out = s.content(out, s.pend[:j])
 			// Pieces written from here on mark fragment boundaries.
-			s.pend, s.inCall, s.cuts = s.pend[j:], true, nil
+			s.pend, s.inCall, s.cuts, s.searched = s.pend[j:], true, nil, 0
 			continue
 		}
-		k := strings.Index(s.pend[len(hermesOpen):], hermesClose)
+		// Only text not yet searched can hold the closing tag (an output
+		// that never closes a call would otherwise cost quadratic time).
+		from := max(len(hermesOpen), s.searched-len(hermesClose)+1)
+		k := strings.Index(s.pend[from:], hermesClose)
 		if k < 0 {
+			s.searched = len(s.pend)
 			return out
 		}
+		k += from - len(hermesOpen)
 		end := len(hermesOpen) + k + len(hermesClose)
 		out = s.finishCall(out, end, len(hermesOpen), len(hermesOpen)+k)
 		s.pend, s.inCall = s.pend[end:], false
