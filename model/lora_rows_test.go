@@ -3,6 +3,7 @@ package model
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // rowSetsModel is a tiny model with two adapter sets of different ranks and
@@ -175,11 +176,12 @@ func TestForwardCachedSetsDetachedAndErrors(t *testing.T) {
 
 // BenchmarkMixedAdapterDecode times one decode step of 8 rows on a small
 // Llama-shaped model (hidden 256, 4 layers, vocab 8192) with rank-16
-// adapters on every Linear: "base" with no adapter, "one-pass" with rows of
-// the base and of four adapters (2,2,1,1,2 rows) in one ForwardCachedSets
-// pass, "per-adapter" with the same rows as one ForwardCached pass per set
-// (what the engine did before). The first two should be close, the last
-// about five times the first:
+// adapters on every Linear: "base" with no adapter, "one-adapter" with every
+// row under one adapter, "one-pass" with rows of the base and of four
+// adapters (2,2,1,1,2 rows) in one ForwardCachedSets pass, "per-adapter" with
+// the same rows as one ForwardCached pass per set (what the engine did
+// before). "one-pass" should cost about "one-adapter", "per-adapter" several
+// times more; "ratios" reports those ratios measured side by side:
 //
 //	go test ./model/ -run '^$' -bench MixedAdapterDecode -benchtime 200x
 func BenchmarkMixedAdapterDecode(b *testing.B) {
@@ -227,44 +229,81 @@ func BenchmarkMixedAdapterDecode(b *testing.B) {
 		}
 		groups[n] = append(groups[n], r)
 	}
-	for _, mode := range []string{"base", "one-pass", "per-adapter"} {
+	modes := []string{"base", "one-adapter", "one-pass", "per-adapter"}
+	setsOf := func(mode string) []*LoRA {
+		sets := make([]*LoRA, R)
+		switch mode {
+		case "one-adapter":
+			for r := range sets {
+				sets[r] = set("a")
+			}
+		case "one-pass", "per-adapter":
+			sets = mixed
+		}
+		return sets
+	}
+	// step decodes one token in every row of c as mode does, prefilling
+	// the rows again once the cache is full.
+	step := func(c *KVCache, mode string) {
+		sets := setsOf(mode)
+		if c.Len[0] == 0 || c.Len[0] == c.Cap {
+			c.Reset()
+			if _, err := m.ForwardCachedSets(c, nil, sets, ids, nil, prompt, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if mode != "per-adapter" {
+			if _, err := m.ForwardCachedSets(c, nil, sets, next, nil, 1, false); err != nil {
+				b.Fatal(err)
+			}
+			return
+		}
+		for _, n := range order {
+			if err := m.UseLoRA(n); err != nil {
+				b.Fatal(err)
+			}
+			rows := groups[n]
+			if _, err := m.ForwardCached(c, rows, next[:len(rows)], nil, 1, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, mode := range modes {
 		b.Run(mode, func(b *testing.B) {
-			sets := mixed
-			if mode == "base" {
-				sets = make([]*LoRA, R)
-			}
-			restart := func() {
-				c.Reset()
-				if _, err := m.ForwardCachedSets(c, nil, sets, ids, nil, prompt, false); err != nil {
-					b.Fatal(err)
-				}
-			}
-			restart()
+			c.Reset()
+			step(c, mode)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if c.Len[0] == c.Cap {
-					b.StopTimer()
-					restart()
-					b.StartTimer()
-				}
-				if mode != "per-adapter" {
-					if _, err := m.ForwardCachedSets(c, nil, sets, next, nil, 1, false); err != nil {
-						b.Fatal(err)
-					}
-					continue
-				}
-				for _, n := range order {
-					if err := m.UseLoRA(n); err != nil {
-						b.Fatal(err)
-					}
-					rows := groups[n]
-					if _, err := m.ForwardCached(c, rows, next[:len(rows)], nil, 1, false); err != nil {
-						b.Fatal(err)
-					}
-				}
+				step(c, mode)
 			}
 		})
 	}
+	// "ratios" runs the modes in turn within each iteration, each on a
+	// cache of its own, and reports each mode's time over one-adapter's:
+	// on a busy machine the load then weighs on all of them alike.
+	b.Run("ratios", func(b *testing.B) {
+		caches := make([]*KVCache, len(modes))
+		for k := range caches {
+			if caches[k], err = NewKVCache(cfg, R, 1024); err != nil {
+				b.Fatal(err)
+			}
+			step(caches[k], modes[k])
+		}
+		spent := make([]time.Duration, len(modes))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for k, mode := range modes {
+				t0 := time.Now()
+				step(caches[k], mode)
+				spent[k] += time.Since(t0)
+			}
+		}
+		for k, mode := range modes {
+			if mode != "one-adapter" {
+				b.ReportMetric(float64(spent[k])/float64(spent[1]), mode+"/one-adapter")
+			}
+		}
+	})
 }
 
 // A set whose gradient buffer was dropped (a server's adapter) gets it back
