@@ -39,16 +39,11 @@ const (
 	eRep
 	eRef
 	eRule // a compiled rule by index (min), for the rules Rep creates
+	eLit  // the bytes of lit
 )
 
 // Lit matches the bytes of s.
-func Lit(s string) Expr {
-	subs := make([]Expr, len(s))
-	for i := range len(s) {
-		subs[i] = Bytes(s[i], s[i])
-	}
-	return Expr{kind: eSeq, subs: subs}
-}
+func Lit(s string) Expr { return Expr{kind: eLit, lit: []byte(s)} }
 
 // Bytes matches one byte in [lo, hi].
 func Bytes(lo, hi byte) Expr { return Expr{kind: eRange, lo: lo, hi: hi} }
@@ -364,6 +359,12 @@ func (c *compiler) seq(e Expr, out *[]elem) {
 			s[x>>6] |= 1 << (x & 63)
 		}
 		*out = append(*out, elem{kind: kTerm, arg: c.set(s)})
+	case eLit:
+		for _, b := range e.lit {
+			var s byteSet
+			s[b>>6] |= 1 << (b & 63)
+			*out = append(*out, elem{kind: kTerm, arg: c.set(s)})
+		}
 	case eRef:
 		*out = append(*out, elem{kind: kRef, arg: int32(c.b.names[e.name])})
 	case eRule:

@@ -26,6 +26,8 @@ const (
 	maxSchemaDepth = 64
 	maxRepeat      = 10000  // minItems, maxItems, minLength, maxLength
 	maxSchemaCost  = 100000 // the sum of repetition bounds over the schema
+	maxSchemaNodes = 10000  // subschemas, properties and enum values
+	maxLiteral     = 100000 // bytes of property names and enum/const values
 )
 
 // Schema compiles a JSON Schema (draft 2020-12 and OpenAI's strict subset)
@@ -65,6 +67,23 @@ type schemaCompiler struct {
 	refRule map[string]string // $ref target -> its rule
 	n       int
 	cost    int
+	nodes   int // subschemas, properties, enum values compiled
+	litLen  int // literal bytes
+}
+
+// count charges a compiled subschema, property or enum value and its literal
+// bytes against the limits: a 4 MB request body could otherwise hold a
+// schema whose grammar takes far more memory than the body.
+func (c *schemaCompiler) count(path string, lit int) error {
+	c.nodes++
+	c.litLen += lit
+	if c.nodes > maxSchemaNodes {
+		return &SchemaError{path, fmt.Sprintf("the schema has more than %d subschemas, properties and enum values", maxSchemaNodes)}
+	}
+	if c.litLen > maxLiteral {
+		return &SchemaError{path, fmt.Sprintf("the schema's property names and enum values add up to more than %d bytes", maxLiteral)}
+	}
+	return nil
 }
 
 func (c *schemaCompiler) rule(e Expr) Expr {
@@ -86,6 +105,9 @@ var typeNames = []string{"object", "array", "string", "number", "integer", "bool
 func (c *schemaCompiler) compile(s *jv, path string, depth int) (Expr, error) {
 	if depth > maxSchemaDepth {
 		return Expr{}, &SchemaError{path, fmt.Sprintf("nested deeper than %d levels", maxSchemaDepth)}
+	}
+	if err := c.count(path, 0); err != nil {
+		return Expr{}, err
 	}
 	switch s.kind {
 	case 't':
@@ -349,7 +371,11 @@ func (c *schemaCompiler) object(s *jv, path string, depth int) (Expr, error) {
 		if err != nil {
 			return Expr{}, err
 		}
-		kvs[i] = Seq(Lit(jsonString(kv.key)), ws, Lit(":"), ws, v, ws)
+		key := jsonString(kv.key)
+		if err := c.count(path+"/properties/"+escapePointer(kv.key), len(key)); err != nil {
+			return Expr{}, err
+		}
+		kvs[i] = Seq(Lit(key), ws, Lit(":"), ws, v, ws)
 	}
 	tail := make([]Expr, n+1)
 	tail[n] = Empty()
@@ -413,7 +439,11 @@ func (c *schemaCompiler) literals(path string, vals []*jv, types []string) (Expr
 		if types != nil && !v.hasType(types) {
 			continue
 		}
-		alts = append(alts, Lit(v.compact()))
+		lit := v.compact()
+		if err := c.count(path, len(lit)); err != nil {
+			return Expr{}, err
+		}
+		alts = append(alts, Lit(lit))
 	}
 	if len(alts) == 0 {
 		return Expr{}, &SchemaError{path, "no value is of the schema's type"}
