@@ -226,18 +226,14 @@ func (g *bf16Args) runConvert() {
 	}
 }
 
-// The VDPBF16PS path follows Gemm's blocking (sgemm.go), in pairs of k, and
-// packs both operands (BLIS style) into per-goroutine scratch of fixed size:
+// The VDPBF16PS path follows Gemm's blocking (sgemm.go), in pairs of k:
 //
+//	A as stored → bf16 once (row-major, k padded to even), read in place;
 //	jc over NC columns → pq over KQ pairs → pack B[KQ×NC] into NR-wide
-//	panels of pairs → ic over MC rows → pack A[MC×KQ] → jr over NR → ir
-//	over MR → kernel.
+//	panels of pairs → ic over MC rows → (op(A) = Aᵀ: pack A[MC×KQ], pair q
+//	of row r at q·2mc + 2r) → jr over NR → ir over MR → kernel.
 //
-// The A block holds row r's pair q at r·2kcq + 2q (A as stored: a row
-// conversion), or at q·2mc + 2r (op(A) = Aᵀ: rows of A paired as B's are).
-// Converting A once per NC columns instead of once per call costs
-// n/NC passes over A against the product's n/2 per element, and no
-// buffer of A's size is ever allocated.
+// Packed blocks live in per-goroutine scratch of fixed size.
 const (
 	bf16MR, bf16NR = 12, 32
 	bf16KQ         = 192
@@ -258,6 +254,7 @@ var scratchPool = sync.Pool{New: func() any {
 
 type bf16Job struct {
 	g       *bf16Args
+	a16     []uint16 // A converted whole (A as stored), row stride 2kq; nil for Aᵀ
 	kq      int
 	splitN  bool
 	unit    int
@@ -266,8 +263,52 @@ type bf16Job struct {
 	next    atomic.Int64
 }
 
+// a16Free holds the buffers A is converted into. Unlike a sync.Pool it is
+// not emptied by the garbage collector: a step of training converts tens
+// of MB of activations per product, and fresh memory each time costs a page
+// fault per 4 KiB (more than the conversion itself, measured).
+var a16Free struct {
+	sync.Mutex
+	bufs [][]uint16
+}
+
+func getA16(n int) []uint16 {
+	a16Free.Lock()
+	var b []uint16
+	if k := len(a16Free.bufs); k > 0 {
+		b, a16Free.bufs = a16Free.bufs[k-1], a16Free.bufs[:k-1]
+	}
+	a16Free.Unlock()
+	if cap(b) < n {
+		b = make([]uint16, n)
+	}
+	return b[:n]
+}
+
+func putA16(b []uint16) {
+	a16Free.Lock()
+	a16Free.bufs = append(a16Free.bufs, b)
+	a16Free.Unlock()
+}
+
 func (g *bf16Args) runDP() {
 	j := &bf16Job{g: g, kq: (g.k + 1) / 2, threads: Threads()}
+	if !g.transA {
+		// A as stored is converted once, row by row, and read in place by
+		// every chunk of columns (rather than once per chunk: with the LM
+		// head's few rows and long k that dominated).
+		kp := 2 * j.kq
+		j.a16 = getA16(g.m * kp)
+		defer putA16(j.a16)
+		ParallelFor(g.m, max(1, (1<<15)/kp), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				ToBF16(j.a16[i*kp:], g.a[i*g.lda:i*g.lda+g.k])
+				if g.k < kp {
+					j.a16[i*kp+g.k] = 0
+				}
+			}
+		})
+	}
 	t := j.threads
 	switch {
 	case g.m*g.n*g.k < parallelMinFMA || t < 2:
@@ -325,13 +366,20 @@ func (j *bf16Job) rect(i0, i1, j0, j1 int, sc *bf16Scratch) {
 			}
 			for ic := i0; ic < i1; ic += bf16MC {
 				mc := min(bf16MC, i1-ic)
-				rs, ps := g.packA(sc.a, ic, mc, pq, kcq)
+				var ab []uint16
+				rs, ps := 2*j.kq, 2
+				if g.transA {
+					rs, ps = g.packAT(sc.a, ic, mc, pq, kcq)
+					ab = sc.a
+				} else {
+					ab = j.a16[ic*rs+2*pq:]
+				}
 				for jr := 0; jr < nc; jr += bf16NR {
 					w := min(bf16NR, nc-jr)
 					bp := &sc.b[(jr/bf16NR)*kcq*2*bf16NR]
 					for ir := 0; ir < mc; ir += bf16MR {
 						rows := min(bf16MR, mc-ir)
-						kernsBF16[rows](kcq, &sc.a[ir*rs], rs, ps, bp, &g.c[(ic+ir)*g.ldc+jc+jr], g.ldc, w, accFlag)
+						kernsBF16[rows](kcq, &ab[ir*rs], rs, ps, bp, &g.c[(ic+ir)*g.ldc+jc+jr], g.ldc, w, accFlag)
 					}
 				}
 			}
@@ -339,22 +387,11 @@ func (j *bf16Job) rect(i0, i1, j0, j1 int, sc *bf16Scratch) {
 	}
 }
 
-// packA converts rows i0..i0+mc, pairs pq..pq+kcq, of op(A) into dst and
-// returns the strides (uint16 elements) of a row and of a pair.
-func (g *bf16Args) packA(dst []uint16, i0, mc, pq, kcq int) (rs, ps int) {
+// packAT converts rows i0..i0+mc, pairs pq..pq+kcq, of op(A) = Aᵀ into dst
+// (A's rows p hold op(A)'s columns, so pairs of them interleave as B's do)
+// and returns the strides (uint16 elements) of a row and of a pair.
+func (g *bf16Args) packAT(dst []uint16, i0, mc, pq, kcq int) (rs, ps int) {
 	p0, p1 := 2*pq, min(g.k, 2*(pq+kcq))
-	if !g.transA {
-		w := 2 * kcq
-		for r := 0; r < mc; r++ {
-			row := dst[r*w : (r+1)*w]
-			ToBF16(row, g.a[(i0+r)*g.lda+p0:(i0+r)*g.lda+p1])
-			if p1-p0 < w {
-				row[w-1] = 0
-			}
-		}
-		return w, 2
-	}
-	// Aᵀ: A's rows p hold op(A)'s columns, so pairs of them interleave as B's do.
 	w := 2 * mc
 	full := (p1 - p0) / 2 // pairs with both rows inside k
 	c0 := 0
