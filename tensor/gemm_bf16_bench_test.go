@@ -8,10 +8,11 @@ import (
 // BenchmarkGemmPrec compares the f32 and bf16 products on the Linear shapes
 // of Qwen2.5-0.5B LoRA SFT at B=4, T=512 (m = 2048 tokens, C = 896,
 // FFN = 4864), the LM head's chunk (110 rows, a slice of the vocabulary),
-// and the bf16 product with the weight already in bf16 ("bits"). Run
-// single-threaded for a steadier per-core figure:
+// and the bf16 product with the weight already in bf16 ("bits").
+// cpu-GFLOP/s divides by the process's CPU time (all threads), so on a
+// shared machine it is a per-core rate that other load does not dilute:
 //
-//	go test ./tensor -run '^$' -bench GemmPrec -benchtime 5x -cpu 1
+//	go test ./tensor -run '^$' -bench GemmPrec -benchtime 5x
 func BenchmarkGemmPrec(b *testing.B) {
 	cases := []struct {
 		name           string
@@ -47,6 +48,7 @@ func BenchmarkGemmPrec(b *testing.B) {
 		flops := 2 * float64(bc.m) * float64(bc.n) * float64(bc.k)
 		for _, mode := range []string{"f32", "bf16", "bf16-bits"} {
 			b.Run(fmt.Sprintf("%s/%s", bc.name, mode), func(b *testing.B) {
+				t0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
 					switch mode {
 					case "f32":
@@ -58,6 +60,9 @@ func BenchmarkGemmPrec(b *testing.B) {
 					}
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpu := cpuSeconds() - t0; cpu > 0 {
+					b.ReportMetric(flops*float64(b.N)/cpu/1e9, "cpu-GFLOP/s")
+				}
 			})
 		}
 	}
