@@ -77,7 +77,11 @@ dpo=(dpo --model "$m8" --data "$work/pairs.jsonl" --batch-size 1 --max-length 10
   --lora-r 16 --lora-alpha 32 --lora-dropout 0 --gradient-checkpointing)
 measure dpo-8b-bf16 20 "$work/align" "${dpo[@]}" --torch-dtype auto
 measure dpo-8b-4bit 10 "$work/align" "${dpo[@]}" --load-in-4bit --bnb-4bit-use-double-quant
+# length:64 alone gives every completion of a random model (128 tokens, no
+# EOS) the same reward, hence zero advantages; the regex on the first letter
+# splits a group, so the step's gradient is not zero.
 measure grpo-1.5b-4bit - "$work/align" grpo --policy "$m15" --prompts "$work/prompts.jsonl" --reward length:64 \
+  --reward 'regex:^\s*[a-mA-M]' \
   --num-generations 8 --batch-size 1 --max-new-tokens 128 --max-steps "$steps" --logging-steps 1 --save-steps 0 \
   --seed 1 --lr 1e-6 --lora-r 16 --lora-alpha 32 --lora-dropout 0 --gradient-checkpointing \
   --load-in-4bit --bnb-4bit-use-double-quant
