@@ -12,6 +12,10 @@
 // RL stages have something left to fix. Held-out evaluation prompts and a
 // red-team set are never trained on; their facts are in the corpus only, so a
 // model answers them from what pretraining taught it.
+//
+// Run is the pipeline itself (tokenizer, pretraining, SFT, reward model, DPO,
+// PPO, GRPO, Constitutional AI, then every stage's evaluation, summary.json,
+// report.html and the table); `align quickstart` is Run with flags.
 package quickstart
 
 import (
