@@ -173,3 +173,41 @@ func manyProps(n int) string {
 	}
 	return sb.String()
 }
+
+// TestMatcherConcurrent: sequences on several goroutines share one Matcher
+// (as a server's rows do); run with -race.
+func TestMatcherConcurrent(t *testing.T) {
+	g, err := Schema([]byte(schemaCases[10].schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := [][]byte{[]byte(`{"items":[`), []byte(`{"id":`), []byte("1"), []byte(`,"tags":["`), []byte("a"), []byte(`"]}`), []byte(`]}`), []byte(`"`), []byte(","), nil}
+	m := NewMatcher(g, NewVocab(toks, []int32{9}, 10))
+	doc := []int32{0, 1, 2, 3, 4, 5, 8, 1, 2, 3, 4, 7, 6, 6, 9}
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			s := m.Start()
+			for _, tok := range doc {
+				if mk := s.Allowed(); mk[0]&(1<<tok) == 0 {
+					done <- fmt.Errorf("token %d not allowed: mask %b", tok, mk[0])
+					return
+				}
+				if err := s.Accept(tok); err != nil {
+					done <- err
+					return
+				}
+			}
+			if !s.Finished() {
+				done <- fmt.Errorf("not finished after EOS")
+				return
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
