@@ -14,8 +14,13 @@ type GoldJudge struct{ Gold *Gold }
 
 var _ judge.Judge = GoldJudge{}
 
+// item is the world's request whose text a judge was shown.
+func (j GoldJudge) item(prompt string) (Item, error) {
+	return j.Gold.Lookup(reward.Sample{Prompt: prompt, Fields: map[string]any{"prompt": prompt}})
+}
+
 func (j GoldJudge) score(prompt, resp string) (float64, error) {
-	it, err := j.Gold.Lookup(reward.Sample{Prompt: prompt, Fields: map[string]any{"prompt": prompt}})
+	it, err := j.item(prompt)
 	if err != nil {
 		return 0, err
 	}

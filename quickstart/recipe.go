@@ -50,6 +50,11 @@ type Preset struct {
 	// the SFT data (the CritiqueDemos function), each up to CAISeqLen tokens.
 	CritiqueDemos, CAISeqLen int
 
+	// The extra stages (ExtraStages, run only when Options.Stages names them).
+	KTOSteps, ORPOSteps, ODPOSteps, ODPOBatch int
+	KTOLR, KTOBeta, ORPOLR, ORPOLambda        float64
+	ODPOLR, ODPOBeta                          float64
+
 	Samples int // per held-out prompt
 }
 
@@ -61,14 +66,18 @@ var Presets = map[string]Preset{
 		PretrainLR: 3e-3, SFTLR: 1e-3, RMLR: 1e-3, DPOLR: 5e-5, DPOBeta: 0.1,
 		PPOUpdates: 6, PPOBatch: 16, PPOMiniBatches: 2, PPOLR: 3e-5, PPOKL: 0.05,
 		GRPOSteps: 6, GRPOBatch: 4, GRPOGens: 4, GRPOLR: 2e-4, GRPOBeta: 0.04,
-		CAIPrompts: 32, CAISteps: 10, CAILR: 1e-4, Samples: 2},
+		CAIPrompts: 32, CAISteps: 10, CAILR: 1e-4, Samples: 2,
+		KTOSteps: 20, KTOLR: 5e-5, KTOBeta: 0.1, ORPOSteps: 40, ORPOLR: 1e-3, ORPOLambda: 0.1,
+		ODPOSteps: 6, ODPOBatch: 4, ODPOLR: 5e-5, ODPOBeta: 0.1},
 	// small is the default: clear gains in about 6 minutes on 2 cores (measured in README.md).
 	"small": {Corpus: 20000, Pairs: 2000, Vocab: 800, Dim: 128, Layers: 4, Heads: 4, KVHeads: 2, FFN: 384,
 		PretrainSteps: 3000, SFTSteps: 1000, RMSteps: 600, DPOSteps: 300, Batch: 16, SeqLen: 64,
 		PretrainLR: 2e-3, SFTLR: 5e-4, RMLR: 5e-4, DPOLR: 5e-5, DPOBeta: 0.5,
 		PPOUpdates: 150, PPOBatch: 32, PPOMiniBatches: 2, PPOLR: 3e-5, PPOKL: 0.1,
 		GRPOSteps: 300, GRPOBatch: 8, GRPOGens: 8, GRPOLR: 2e-4, GRPOBeta: 0.04,
-		CAIPrompts: 256, CAISteps: 100, CAILR: 1e-4, CritiqueDemos: 400, CAISeqLen: 256, Samples: 4},
+		CAIPrompts: 256, CAISteps: 100, CAILR: 1e-4, CritiqueDemos: 400, CAISeqLen: 256, Samples: 4,
+		KTOSteps: 300, KTOLR: 5e-5, KTOBeta: 0.5, ORPOSteps: 600, ORPOLR: 5e-4, ORPOLambda: 0.1,
+		ODPOSteps: 150, ODPOBatch: 8, ODPOLR: 5e-5, ODPOBeta: 0.1},
 }
 
 // Options are one run's settings.
@@ -80,6 +89,9 @@ type Options struct {
 	Judge judge.Judge
 	// Trainers build each training stage's job; nil is Jobs (the trainers' own builders).
 	Trainers Trainers
+	// Stages names extra stages to run after the others (ExtraStages); Trainers
+	// must then implement PreferenceTrainers.
+	Stages []string
 	// Progress receives one line per stage ("quickstart: sft       done in 3.1s"); nil discards them.
 	Progress io.Writer
 }
@@ -100,12 +112,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	var tr Trainers = Jobs{}
+	if o.Trainers != nil {
+		tr = o.Trainers
+	}
+	if err := checkStages(o.Stages, tr); err != nil {
+		return nil, err
+	}
 	var jd judge.Judge = GoldJudge{NewGold()}
 	if o.Judge != nil {
 		jd = o.Judge
 	}
 	dirs := map[string]string{}
-	for _, d := range []string{"data", "tokenizer", "base", "sft", "rm", "dpo", "ppo", "grpo", "cai", "logs"} {
+	for _, d := range append([]string{"data", "tokenizer", "base", "sft", "rm", "dpo", "ppo", "grpo", "cai", "logs"}, ExtraStages...) {
 		dirs[d] = filepath.Join(out, d)
 		// Each run starts afresh: an earlier (possibly interrupted) run's stage
 		// directories, and only those, are replaced.
@@ -149,10 +168,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		s.BatchSize, s.LoggingSteps, s.SaveSteps = p.Batch, max(steps/10, 1), 0
 		s.LRScheduler, s.WarmupSteps, s.WarmupRatio = "cosine", max(steps/20, 1), 0
 		return s
-	}
-	var tr Trainers = Jobs{}
-	if o.Trainers != nil {
-		tr = o.Trainers
 	}
 
 	if err := step("tokenizer", func(log io.Writer) error {
@@ -236,6 +251,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return runCAI(ctx, tr, p, seed, task, dirs, log, settings("", p.CAISteps, p.CAILR))
 		}},
 	}
+	for _, name := range o.Stages {
+		stages = append(stages, struct {
+			name string
+			f    func(log io.Writer) error
+		}{name, func(log io.Writer) error {
+			return runExtra(ctx, name, tr.(PreferenceTrainers), p, seed, dirs, files, log, settings)
+		}})
+	}
 	for _, st := range stages {
 		if err := step(st.name, st.f); err != nil {
 			return nil, err
@@ -244,6 +267,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Where each stage's model ends up.
 	modelDir := map[string]string{"base": dirs["base"], "sft": dirs["sft"], "dpo": dirs["dpo"], "ppo": dirs["ppo"],
 		"grpo": dirs["grpo"], "cai": filepath.Join(dirs["cai"], "model")}
+	for _, st := range o.Stages {
+		modelDir[st] = dirs[st]
+	}
 
 	var rows []Row
 	if err := step("eval", func(log io.Writer) error {
@@ -267,7 +293,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return fmt.Errorf("sft: %w", err)
 		}
 		e.sft = evals["sft"].Completions
-		for _, st := range []string{"base", "dpo", "ppo", "grpo", "cai"} {
+		for _, st := range append([]string{"base", "dpo", "ppo", "grpo", "cai"}, o.Stages...) {
 			m, err := model.LoadDir(modelDir[st])
 			if err != nil {
 				return err
@@ -276,7 +302,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return fmt.Errorf("%s: %w", st, err)
 			}
 		}
-		for _, st := range []string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai"} {
+		for _, st := range append([]string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai"}, o.Stages...) {
 			r := Row{Stage: st, Where: modelDir[st], Took: took[st]}
 			switch st {
 			case "base":

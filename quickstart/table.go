@@ -54,8 +54,9 @@ func WriteSummary(path string, rows []Row) error {
 }
 
 // Verdict compares a stage's gold reward with the stage it should beat
-// (SFT beats base; every later stage is measured against SFT), so a stage
-// that does not help says so.
+// (SFT beats base; every later stage is measured against SFT, but ORPO,
+// which starts from base, against base), so a stage that does not help
+// says so.
 func Verdict(r Row, rows []Row) string {
 	if r.NotRun != "" {
 		return "not run (" + r.NotRun + ")"
@@ -66,6 +67,9 @@ func Verdict(r Row, rows []Row) string {
 	against := "sft"
 	if r.Stage == "sft" {
 		against = "base"
+	}
+	if s, ok := startOf[r.Stage]; ok {
+		against = s
 	}
 	for _, o := range rows {
 		if o.Stage != against || !o.HasEval {

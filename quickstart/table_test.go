@@ -26,6 +26,8 @@ func TestTable(t *testing.T) {
 		{Stage: "ppo", Where: "p", Eval: ev(0.254), HasEval: true},
 		{Stage: "grpo", Where: "g", Eval: ev(0.2), HasEval: true},
 		{Stage: "cai", NotRun: "no judge"},
+		{Stage: "orpo", Where: "o", Eval: ev(-0.4), HasEval: true},
+		{Stage: "kto", Where: "k", Eval: ev(0.3), HasEval: true},
 	}
 	rows[3].Eval.HasWin, rows[3].Eval.Win = true, eval.WinRate{Rate: 0.75, Wins: 3, Ties: 0, Losses: 1}
 	want := map[string]string{
@@ -36,6 +38,8 @@ func TestTable(t *testing.T) {
 		"ppo":  "no gain over sft (+0.004)",
 		"grpo": "WORSE than sft (-0.050)",
 		"cai":  "not run (no judge)",
+		"orpo": "better than base (+0.100)", // ORPO starts from base, not SFT
+		"kto":  "better than sft (+0.050)",
 	}
 	for _, r := range rows {
 		if got := Verdict(r, rows); got != want[r.Stage] {

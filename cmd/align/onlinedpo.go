@@ -4,17 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/align-go/align/cai"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/onlinedpo"
-	"github.com/align-go/align/policy"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
-	"github.com/align-go/align/rl"
-	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
 )
@@ -23,7 +18,6 @@ type onlineDPOOpts struct {
 	policy, prompts string
 	judge, reward   string
 	constitution    string
-	ranker          onlinedpo.Ranker // set by the quickstart: used instead of --judge/--reward
 	cfg             onlinedpo.Config
 	dtype           string
 	lora            *loraFlags
@@ -101,9 +95,6 @@ and checkpoints that --resume continues exactly.`,
 // openRanker builds the --judge or --reward ranker before any model loads,
 // so a bad spec fails fast.
 func (o *onlineDPOOpts) openRanker(seed uint64) (onlinedpo.Ranker, error) {
-	if o.ranker != nil {
-		return o.ranker, nil
-	}
 	switch {
 	case o.judge != "" && o.reward != "":
 		return nil, errors.New("--judge and --reward: give one (a judge compares the pair, a reward scores each completion)")
@@ -140,75 +131,17 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 	if err != nil {
 		return nil, err
 	}
-	if o.policy == "" {
-		return nil, errors.New("--policy is required")
-	}
-	if o.prompts == "" {
-		return nil, errors.New("--prompts is required")
-	}
-	if err := train.CheckDType(o.dtype); err != nil {
-		return nil, err
-	}
-	rows, err := rl.ReadPrompts(o.prompts)
-	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
-	}
 	ranker, err := o.openRanker(s.Seed)
 	if err != nil {
 		return nil, err
 	}
-	m, err := lo.LoadBase(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	s.ConfigureModel(m)
-	tok, err := tokenizer.Load(o.policy)
-	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	gc, err := readGenerationConfig(o.policy)
-	if err != nil {
-		return nil, err
-	}
-	eos := eosIDs(m.Cfg, gc, tok)
-	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.policy)
-	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
-	prompts := make([]onlinedpo.Prompt, len(rows))
-	for i, r := range rows {
-		text, ids, err := r.Encode(tok)
-		if err != nil {
-			return nil, fmt.Errorf("--prompts: %w", err)
-		}
-		if n := len(ids) + o.cfg.MaxNewTokens; n > m.Cfg.MaxPos {
-			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
-				r.Loc, len(ids), o.cfg.MaxNewTokens, m.Cfg.MaxPos)
-		}
-		prompts[i] = onlinedpo.Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
-	}
-	ref := policy.Reference(m, lo.Enabled())
-	params, err := lo.Params(m, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := onlinedpo.New(o.cfg, m, ref, ranker, prompts, eos, pad)
-	if err != nil {
-		return nil, err
-	}
-	obj.Decode = func(ids []int32) string { return tok.Decode(toInts(ids)) }
-	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
-	by := "reward " + o.reward
+	name := "reward " + o.reward
 	if o.reward == "" {
-		by = "judge " + o.judge
+		name = "judge " + o.judge
 		if o.constitution != "" {
-			by += " under constitution " + o.constitution
+			name += " under constitution " + o.constitution
 		}
 	}
-	if o.ranker != nil {
-		by = fmt.Sprintf("%T", o.ranker)
-	}
-	fmt.Fprintf(log, "online-dpo: %s; %d prompts; %s; loss %s, beta %g, missing-eos-penalty %g; lora %v\n",
-		m.Cfg.Describe(), len(prompts), by, o.cfg.Loss.LossType, o.cfg.Loss.Beta, o.cfg.MissingEOSPenalty, lo.Enabled())
-	return lo.Job(s, log, m, obj, params, o.policy, o.dtype, o.policy), nil
+	return onlinedpo.NewJob(onlinedpo.JobOptions{Policy: o.policy, Prompts: o.prompts, Ranker: ranker, RankerName: name,
+		Config: o.cfg, DType: o.dtype, LoRA: lo}, s, log)
 }

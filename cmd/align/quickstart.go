@@ -14,6 +14,7 @@ import (
 
 func init() {
 	var out, presetName, judgeSpec string
+	var stages []string
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "quickstart [--out DIR] [--preset tiny|small]",
@@ -30,25 +31,36 @@ trained on; the run ends with report.html and a table, one row per stage: the go
 share of correct and of polite answers, the red-team pass rate, a sampled KL to the SFT model,
 the win-rate against SFT (judged in both orders), the reward model's score and held-out accuracy,
 the mean length, and whether the stage beat the one it should (a stage that does not improve
-says so).`,
+says so).
+
+--stages adds stages after these (not in the default run, which keeps to its time budget):
+kto (KTO from the SFT model on the preference pairs split into unpaired rows), orpo (ORPO
+from the base model, one stage without SFT), online-dpo-gold (online DPO from the SFT model,
+pairs ranked by the gold reward) and online-dpo-cai (online DPO from the SFT model, pairs
+judged in both orders under the shipped constitution's principles: online RLAIF); "all"
+names the four.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ok := quickstart.Presets[presetName]
 			if !ok {
 				return fmt.Errorf("--preset: %q (want tiny or small)", presetName)
 			}
-			return runQuickstart(cmd.Context(), out, p, seed, judgeSpec, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if len(stages) == 1 && stages[0] == "all" {
+				stages = quickstart.ExtraStages
+			}
+			return runQuickstart(cmd.Context(), out, p, seed, judgeSpec, stages, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", filepath.Join("runs", "quickstart"), "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
 	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 6 minutes on 2 cores) or tiny (a smoke run of every stage, about a minute)")
 	cmd.Flags().StringVar(&judgeSpec, "judge", "gold", "judge of the win-rates against SFT: gold (the task's gold reward), or http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR, rule:refusal")
+	cmd.Flags().StringSliceVar(&stages, "stages", nil, "extra stages to run after the default ones: kto, orpo, online-dpo-gold, online-dpo-cai, or all")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")
 	rootCmd.AddCommand(cmd)
 }
 
-func runQuickstart(ctx context.Context, out string, p quickstart.Preset, seed uint64, judgeSpec string, stdout, stderr io.Writer) error {
+func runQuickstart(ctx context.Context, out string, p quickstart.Preset, seed uint64, judgeSpec string, stages []string, stdout, stderr io.Writer) error {
 	start := time.Now()
-	o := quickstart.Options{Out: out, Preset: p, Seed: seed, Progress: stderr}
+	o := quickstart.Options{Out: out, Preset: p, Seed: seed, Stages: stages, Progress: stderr}
 	if judgeSpec != "gold" {
 		var err error
 		if o.Judge, err = judge.Parse(judgeSpec); err != nil {

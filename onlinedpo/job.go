@@ -1,0 +1,103 @@
+package onlinedpo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/align-go/align/engine"
+	"github.com/align-go/align/policy"
+	"github.com/align-go/align/pref"
+	"github.com/align-go/align/rl"
+	"github.com/align-go/align/tokenizer"
+	"github.com/align-go/align/train"
+)
+
+// JobOptions are an online DPO run's inputs (`align online-dpo`'s flags,
+// named in errors).
+type JobOptions struct {
+	Policy, Prompts string // the SFT model, prompt rows
+	Ranker          Ranker
+	// RankerName describes Ranker in the log (default: its type).
+	RankerName string
+	Config     Config
+	DType      string // saved weights without LoRA: F32, BF16 or F16
+	LoRA       train.LoRA
+}
+
+// NewJob loads the policy and the prompts and builds online DPO's training
+// job; the reference is a frozen copy of the policy, or with LoRA the same
+// base with the adapters switched off.
+func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
+	if o.Policy == "" {
+		return nil, errors.New("--policy is required")
+	}
+	if o.Prompts == "" {
+		return nil, errors.New("--prompts is required")
+	}
+	if o.Ranker == nil {
+		return nil, errors.New("--judge or --reward is required (e.g. --reward rm:DIR, or --judge http://localhost:8000/v1#MODEL)")
+	}
+	if err := train.CheckDType(o.DType); err != nil {
+		return nil, err
+	}
+	rows, err := rl.ReadPrompts(o.Prompts)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	m, err := o.LoRA.LoadBase(o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	s.ConfigureModel(m)
+	tok, err := tokenizer.Load(o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	gc, err := engine.ReadGenerationConfig(o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	eos := engine.EOSIDs(m.Cfg, gc, tok)
+	if len(eos) == 0 {
+		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
+	}
+	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
+	prompts := make([]Prompt, len(rows))
+	for i, r := range rows {
+		text, ids, err := r.Encode(tok)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if n := len(ids) + o.Config.MaxNewTokens; n > m.Cfg.MaxPos {
+			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+				r.Loc, len(ids), o.Config.MaxNewTokens, m.Cfg.MaxPos)
+		}
+		prompts[i] = Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	}
+	ref := policy.Reference(m, o.LoRA.Enabled())
+	params, err := o.LoRA.Params(m, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := New(o.Config, m, ref, o.Ranker, prompts, eos, pad)
+	if err != nil {
+		return nil, err
+	}
+	obj.Decode = func(ids []int32) string {
+		out := make([]int, len(ids))
+		for i, v := range ids {
+			out[i] = int(v)
+		}
+		return tok.Decode(out)
+	}
+	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
+	name := o.RankerName
+	if name == "" {
+		name = fmt.Sprintf("%T", o.Ranker)
+	}
+	fmt.Fprintf(log, "online-dpo: %s; %d prompts; %s; loss %s, beta %g, missing-eos-penalty %g; lora %v\n",
+		m.Cfg.Describe(), len(prompts), name, o.Config.Loss.LossType, o.Config.Loss.Beta, o.Config.MissingEOSPenalty, o.LoRA.Enabled())
+	return o.LoRA.Job(s, log, m, obj, params, o.Policy, o.DType, o.Policy), nil
+}
