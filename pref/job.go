@@ -49,6 +49,9 @@ type KTOOptions struct {
 	JobData
 	Ref    string
 	Config loss.KTOConfig
+	// PrecomputeRef computes every row's reference log-probs once and
+	// frees the reference before training (TRL's precompute_ref_log_probs).
+	PrecomputeRef bool
 }
 
 func (d *JobData) check() error {
@@ -367,12 +370,24 @@ func NewKTOJob(o KTOOptions, s train.Settings, log io.Writer) (*train.Job, error
 		}
 	}
 	job := o.LoRA.Job(s, log, m, obj, params, o.Model, o.DType, o.tokDir())
+	objs := []*KTOObjective{obj}
 	if len(evalRows) > 0 {
 		ev, err := NewKTOObjective(m, ref, o.Config, evalRows, maxLen, pad)
 		if err != nil {
 			return nil, err
 		}
 		job.Eval = ev
+		objs = append(objs, ev)
+	}
+	if o.PrecomputeRef {
+		fmt.Fprintf(log, "kto: computing reference log-probs of %d rows\n", len(trainRows)+len(evalRows))
+		for _, x := range objs {
+			if err := x.PrecomputeRef(s.BatchSize); err != nil {
+				return nil, err
+			}
+		}
+		// Nothing the job holds refers to ref any more, so its memory is
+		// freed once training allocates.
 	}
 	return job, nil
 }

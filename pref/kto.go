@@ -57,6 +57,9 @@ type KTOObjective struct {
 	desirable   []bool
 	locs        []string
 	nC, nR      int // desirable and undesirable rows in the whole set
+	// refRow, refKL are the reference log-probs of every row and its
+	// mismatched pair once PrecomputeRef has run (ref is then nil).
+	refRow, refKL []float64
 
 	stepUnits, stepC, stepR int // PrepareBatch's counts for the step
 }
@@ -116,6 +119,36 @@ func NewKTOObjective(policy, ref *model.Model, cfg loss.KTOConfig, rows []Unpair
 		o.kl = append(o.kl, ks)
 	}
 	return o, nil
+}
+
+// PrecomputeRef computes the reference log-probs of every row and its
+// mismatched pair once, batchSize rows at a time, and drops the reference
+// (TRL's precompute_ref_log_probs), so a frozen copy can be freed before
+// training. The numbers equal what the live reference gives, up to float
+// rounding from different padding.
+func (o *KTOObjective) PrecomputeRef(batchSize int) error {
+	if o.ref == nil {
+		return nil
+	}
+	bs := max(batchSize, 1)
+	n := len(o.seqs)
+	o.refRow = make([]float64, 0, n)
+	for lo := 0; lo < n; lo += bs {
+		sums, _, err := refForward(o.ref, o.seqs[lo:min(lo+bs, n)])
+		if err != nil {
+			return fmt.Errorf("reference model: %w", err)
+		}
+		o.refRow = append(o.refRow, sums...)
+		if o.kl != nil {
+			k, _, err := refForward(o.ref, o.kl[lo:min(lo+bs, n)])
+			if err != nil {
+				return fmt.Errorf("reference model: %w", err)
+			}
+			o.refKL = append(o.refKL, k...)
+		}
+	}
+	o.ref = nil
+	return nil
 }
 
 // Len implements train.Objective.
@@ -183,7 +216,18 @@ func (o *KTOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 	// each model in the same batches, so a reference equal to the policy
 	// gives rewards and z₀ of exactly 0.
 	var err error
-	if kb.Ref, _, err = refForward(o.ref, seqs); err == nil && useKL {
+	if o.ref == nil {
+		kb.Ref = make([]float64, B)
+		for k, i := range idx {
+			kb.Ref[k] = o.refRow[i]
+		}
+		if useKL {
+			kb.RefKL = make([]float64, B)
+			for k, i := range idx {
+				kb.RefKL[k] = o.refKL[i]
+			}
+		}
+	} else if kb.Ref, _, err = refForward(o.ref, seqs); err == nil && useKL {
 		kb.RefKL, _, err = refForward(o.ref, klSeqs)
 	}
 	if err != nil {

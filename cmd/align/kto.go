@@ -12,9 +12,10 @@ import (
 
 type ktoOpts struct {
 	prefData
-	ref  string
-	cfg  loss.KTOConfig
-	lora *loraFlags
+	ref           string
+	cfg           loss.KTOConfig
+	precomputeRef bool
+	lora          *loraFlags
 }
 
 func init() {
@@ -33,6 +34,8 @@ prompt/completion pairs in the batch, clamped at 0 and not back-propagated.
 --loss apo_zero_unpaired drops z0 and pushes undesirable completions below the reference.
 The reference is --ref DIR or a frozen copy of --model; with --lora-r only adapters train and
 the reference is the same base with the adapters switched off (OUT then holds PEFT adapters).
+--precompute-ref computes the reference log-probs of every row (and its mismatched pair) once
+and frees the reference model before training.
 On imbalanced data keep desirable_weight*n_desirable / (undesirable_weight*n_undesirable)
 between 1 and 4/3 (the paper's advice; the command prints the ratio).
 Metrics carry TRL's names: loss, kl, rewards/chosen, rewards/rejected, rewards/margins,
@@ -50,8 +53,10 @@ logps/chosen, logps/rejected.`,
 	fs.StringVar(&o.cfg.LossType, "loss", d.LossType, "loss: "+strings.Join(loss.KTOLossTypes(), ", "))
 	fs.Float64Var(&o.cfg.DesirableWeight, "desirable-weight", d.DesirableWeight, "weight of the desirable rows' losses")
 	fs.Float64Var(&o.cfg.UndesirableWeight, "undesirable-weight", d.UndesirableWeight, "weight of the undesirable rows' losses")
+	fs.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute reference log-probs once before training and free the reference model")
 	o.lora = addLoRAFlags(fs)
-	withAliases(fs, map[string]string{"loss-type": "loss", "ref-model": "ref", "model-name-or-path": "model"})
+	withAliases(fs, map[string]string{"loss-type": "loss", "ref-model": "ref", "model-name-or-path": "model",
+		"precompute-ref-log-probs": "precompute-ref"})
 	cmd.RunE = runTrainer(flags, o.job, "model")
 	rootCmd.AddCommand(cmd)
 }
@@ -61,5 +66,5 @@ func (o *ktoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pref.NewKTOJob(pref.KTOOptions{JobData: d, Ref: o.ref, Config: o.cfg}, s, log)
+	return pref.NewKTOJob(pref.KTOOptions{JobData: d, Ref: o.ref, Config: o.cfg, PrecomputeRef: o.precomputeRef}, s, log)
 }

@@ -124,6 +124,7 @@ func TestKTOCommandResume(t *testing.T) {
 	}{
 		{"full", nil, "model.safetensors"},
 		{"lora", []string{"--lora-r", "4", "--lora-dropout", "0.1"}, "adapter_model.safetensors"},
+		{"precompute", []string{"--precompute-ref"}, "model.safetensors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			common := append([]string{"kto", "--model", m, "--data", data, "--batch-size", "8", "--lr", "1e-3",
