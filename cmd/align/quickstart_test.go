@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/quickstart"
+	"github.com/align-go/align/report"
 )
 
 // TestQuickstartTiny runs the README's main command with the tiny preset end
@@ -19,7 +22,7 @@ func TestQuickstartTiny(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "qs")
 	// A leftover checkpoint from an interrupted earlier run must not stop a new run.
 	os.MkdirAll(filepath.Join(out, "base", "checkpoint-10"), 0o755)
-	stdout, stderr, err := runAlign(t, "", "quickstart", "--out", out, "--preset", "tiny")
+	stdout, stderr, err := runAlign(t, "", "quickstart", "--out", out, "--preset", "tiny", "--stages", "all")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
 	}
@@ -81,10 +84,30 @@ func TestQuickstartTiny(t *testing.T) {
 			t.Errorf("stage %s: %v wins + %v ties + %v losses, want one judgment per held-out sample (%v)", st, w, t2, l, samples)
 		}
 	}
-	if got := strings.Join(stages, " "); got != "base sft rm dpo ppo grpo cai report" {
+	if got := strings.Join(stages, " "); got != "base sft rm dpo ppo grpo cai kto orpo online-dpo-gold online-dpo-cai report" {
 		t.Errorf("stages %q", got)
 	}
-	for _, d := range []string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai/model", "tokenizer"} {
+	// The report draws the extra stages' curves with the others': each is a
+	// run with a loss series, in the loss chart's legend and in the reward
+	// chart's (online DPO's objective/scores, KTO's and ORPO's margins).
+	rep, err := report.Load([]string{out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	for _, st := range append([]string{"dpo"}, quickstart.ExtraStages...) {
+		found := false
+		for _, r := range rep.Runs {
+			if r.Name == st && len(r.Metrics.Series["loss"]) > 0 {
+				found = true
+			}
+		}
+		if n := strings.Count(string(html), "</span>"+st+"</li>"); !found || n < 2 {
+			t.Errorf("report: stage %s has a loss series %v, is in %d chart legends (want ≥ 2)", st, found, n)
+		}
+	}
+	for _, d := range []string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai/model", "tokenizer", "kto", "orpo",
+		"online-dpo-gold", "online-dpo-cai"} {
 		if _, err := os.Stat(filepath.Join(out, d, "tokenizer.json")); err != nil {
 			t.Errorf("%s: no tokenizer.json", d)
 		}
