@@ -17,12 +17,13 @@ import (
 // bf16/f16, or quantised to int8/NF4/FP4 (nn.QWeight). Such a model's
 // Params mark those weights Compact (Size 0: they take no room in Data) and
 // m.qlin holds them. The token embedding and an untied LM head are compact
-// too (m.embedQ, m.headQ), but never quantised: as transformers does under
+// too (m.embedQ, m.headQ), but not quantised by default: as transformers does under
 // bitsandbytes' 8/4-bit loading (which skips the output head and embeddings),
 // they stay in the checkpoint's own 16-bit dtype (or the asked bf16/f16), and
 // the embedding lookup widens one row at a time while the fused head reads
 // them a tile at a time. At Llama-3.1-8B's shape that is 2.1 GB instead of
-// 4.2 GB of f32. Norms, biases and LoRA adapters stay f32 in Data; a compact
+// 4.2 GB of f32. LoadOptions.QuantizeLMHead quantises the head (and a tied
+// embedding) as well, for decoding speed. Norms, biases and LoRA adapters stay f32 in Data; a compact
 // weight is always frozen.
 
 // LoadOptions says how LoadDirOpts stores the transformer blocks' Linear
@@ -35,6 +36,16 @@ type LoadOptions struct {
 	WeightDType string
 	// DoubleQuant quantises the NF4/FP4 block scales again (QLoRA).
 	DoubleQuant bool
+	// QuantizeLMHead quantises the LM head to WeightDType too when that is
+	// int8, nf4 or fp4 — and the token embedding with it when the head is
+	// tied to it, for they are one tensor — as llama.cpp's q8_0/q4 files and
+	// GPTQ/AutoRound's lm_head=True do. Off (transformers' and
+	// bitsandbytes' way), both stay 16-bit. Batch-1 decoding reads the head
+	// every token (at Qwen2.5-0.5B's shape 272 MB of bf16, over a quarter of
+	// the bytes), so this is what lets 8/4-bit decoding approach its byte
+	// ratio; it changes the logits by the head's own rounding. No effect
+	// with a 16-bit or f32 WeightDType.
+	QuantizeLMHead bool
 }
 
 // compact reports whether the options keep Linear weights out of Data.
@@ -69,8 +80,15 @@ func isBlockLinear(name string) (layer, mod int, ok bool) {
 }
 
 // isTable reports whether canonical name is the token embedding or an
-// untied LM head: compact, but kept in 16 bits even under 8/4-bit loading.
+// untied LM head: compact, but kept in 16 bits under 8/4-bit loading unless
+// LoadOptions.QuantizeLMHead asks for the head (and a tied embedding).
 func isTable(name string) bool { return name == "embed" || name == "lm_head.weight" }
+
+// isHead reports whether table name (isTable) is the LM head: the head
+// itself, or the embedding when the head is tied to it.
+func (m *Model) isHead(name string) bool {
+	return name == "lm_head.weight" || name == "embed" && m.Cfg.Tied
+}
 
 // newCompact allocates a model whose block Linear weights, token embedding
 // and LM head live outside Data (filled by the loader into m.qlin, m.embedQ
@@ -198,7 +216,7 @@ func (m *Model) importCompact(src TensorSource, sp hfSpec, want []int, file stri
 			srcDType = info.DType
 		}
 	}
-	if isTable(sp.parts[0]) {
+	if isTable(sp.parts[0]) && !(opt.QuantizeLMHead && m.isHead(sp.parts[0])) {
 		dtName = tableDType(dtName, srcDType)
 	}
 	if dtName == "auto" {

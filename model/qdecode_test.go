@@ -100,20 +100,28 @@ func TestDecodeReadBytes(t *testing.T) {
 		if !tied {
 			rest += 4 * 64
 		}
+		// With QuantizeLMHead the head's 90·64 f32 are quantised like the
+		// blocks: 90·64 bytes and 90 row absmaxes (int8), 90·64/2 bytes and
+		// 90 block absmaxes (nf4); an untied model's embedding stays f32
+		// and one row of it is still read.
+		qrest := rest - 4*90*64
 		for _, c := range []struct {
-			dt   string
-			want int64
+			dt    string
+			qhead bool
+			want  int64
 		}{
-			{"f32", 2*4*36864 + rest},
-			{"int8", 2*(36864+4*512) + rest},       // a byte per weight, an f32 absmax per row
-			{"nf4", 2*(36864/2+4*36864/64) + rest}, // half a byte per weight, an f32 absmax per 64
+			{"f32", false, 2*4*36864 + rest},
+			{"int8", false, 2*(36864+4*512) + rest},       // a byte per weight, an f32 absmax per row
+			{"nf4", false, 2*(36864/2+4*36864/64) + rest}, // half a byte per weight, an f32 absmax per 64
+			{"int8", true, 2*(36864+4*512) + qrest + 90*64 + 4*90},
+			{"nf4", true, 2*(36864/2+4*36864/64) + qrest + 90*64/2 + 4*90},
 		} {
-			m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: c.dt})
+			m, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: c.dt, QuantizeLMHead: c.qhead})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := m.DecodeReadBytes(10); got != c.want {
-				t.Errorf("tied=%v %s: DecodeReadBytes(10) = %d, want %d", tied, c.dt, got, c.want)
+				t.Errorf("tied=%v %s quantised head=%v: DecodeReadBytes(10) = %d, want %d", tied, c.dt, c.qhead, got, c.want)
 			}
 		}
 	}
