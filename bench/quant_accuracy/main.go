@@ -1,7 +1,8 @@
 // Command quant_accuracy measures what compact frozen weights cost in
 // accuracy: it scores conversations with a model loaded in f32 and with each
 // load dtype (--torch-dtype bfloat16/float16, --load-in-8bit, --load-in-4bit
-// nf4/fp4, with and without double quantisation) and prints, per dtype, the
+// nf4/fp4, with and without double quantisation, and 8/4-bit with the LM
+// head quantised too: --quantize-lm-head) and prints, per dtype, the
 // mean and largest |Δ log p| of every scored token against f32, the mean
 // change of the per-token NLL, how often the greedy next token agrees, and
 // the memory of the block Linear weights.
@@ -140,6 +141,8 @@ func run(dir, data string, n int) error {
 		{"--load-in-4bit (nf4)", model.LoadOptions{WeightDType: "nf4"}},
 		{"--load-in-4bit (nf4) double-quant", model.LoadOptions{WeightDType: "nf4", DoubleQuant: true}},
 		{"--load-in-4bit (fp4)", model.LoadOptions{WeightDType: "fp4"}},
+		{"--load-in-8bit --quantize-lm-head", model.LoadOptions{WeightDType: "int8", QuantizeLMHead: true}},
+		{"--load-in-4bit --quantize-lm-head", model.LoadOptions{WeightDType: "nf4", QuantizeLMHead: true}},
 	} {
 		m, _, err := model.LoadDirOpts(dir, c.opt)
 		if err != nil {

@@ -164,10 +164,12 @@ decode decode-f32-bf16copy --dtype bf16
 decode decode-auto --torch-dtype auto
 decode decode-8bit --load-in-8bit
 decode decode-4bit --load-in-4bit
+decode decode-8bit-qhead --load-in-8bit --quantize-lm-head
+decode decode-4bit-qhead --load-in-4bit --quantize-lm-head
 # Steady batch-1 decode (no load, no prefill) of each load dtype against the
 # memory-bandwidth bound, bandwidth measured in the same process
 # (bench/decode: MB read per token, tokens/s, bound, fraction, ratio to bf16).
-go run ./bench/decode -model "$model" -dtypes bf16,int8,nf4,nf4-dq -tokens 64 -rounds 3 | tee "$work/decode-bound.log"
+go run ./bench/decode -model "$model" -dtypes bf16,int8,int8-head,nf4,nf4-dq,nf4-head -tokens 64 -rounds 3 | tee "$work/decode-bound.log"
 
 if [ -z "${SKIP_TORCH:-}" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   for what in lora-sft full-sft decode; do

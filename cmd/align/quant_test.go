@@ -8,14 +8,15 @@ import (
 )
 
 // DPO with LoRA on a compact base — 4-bit (NF4, double-quantised scales),
-// 8-bit, bf16 —: the reference is the same compact base with adapters off,
+// 8-bit, bf16, 8-bit with the LM head quantised too —: the reference is the same compact base with adapters off,
 // so the first loss is exactly ln 2, and the loss falls below half of it in
 // 20 steps, as on the f32 base (TestDPOLoRAMatchesFullCurve).
 func TestDPOLoRAOn4BitBase(t *testing.T) {
 	base, _ := dpoShapeModel(t)
 	data := politeRows(t, 128, 1)
 	const steps = 20
-	for _, q := range [][]string{{"--load-in-4bit", "--bnb-4bit-use-double-quant"}, {"--load-in-8bit"}, {"--torch-dtype", "bfloat16"}} {
+	for _, q := range [][]string{{"--load-in-4bit", "--bnb-4bit-use-double-quant"}, {"--load-in-8bit"}, {"--torch-dtype", "bfloat16"},
+		{"--load-in-8bit", "--quantize-lm-head"}} {
 		t.Run(strings.Join(q, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			args := append([]string{"dpo", "--model", base, "--data", data, "--out", out, "--seed", "1",
@@ -58,6 +59,7 @@ func TestLoadFlagErrors(t *testing.T) {
 		{[]string{"--lora-r", "4", "--torch-dtype", "half"}, `--torch-dtype: "half"`},
 		{[]string{"--lora-r", "4", "--load-in-4bit", "--bnb-4bit-quant-type", "int4"}, "--bnb-4bit-quant-type"},
 		{[]string{"--lora-r", "4", "--bnb-4bit-use-double-quant"}, "needs --load-in-4bit"},
+		{[]string{"--lora-r", "4", "--torch-dtype", "bfloat16", "--quantize-lm-head"}, "--quantize-lm-head needs --load-in-8bit or --load-in-4bit"},
 	} {
 		args := append([]string{"dpo", "--model", base, "--data", data, "--out", filepath.Join(t.TempDir(), "o"), "--max-steps", "1"}, c.args...)
 		_, stderr, err := runAlign(t, "", args...)
