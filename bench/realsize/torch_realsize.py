@@ -30,6 +30,19 @@ import torch.nn.functional as F
 DT = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
 
 
+
+def sdpa(q, k, v, causal):
+    """Scaled dot-product attention: torch's fused F.scaled_dot_product_attention
+    where this torch has it (2.0+); Debian's 1.13 lacks it, so there the eager
+    form transformers uses on 1.13 (softmax(q·kᵀ/√d + causal mask)·v)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    s = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+    if causal:
+        T, S = s.shape[-2], s.shape[-1]
+        s = s.masked_fill(torch.ones(T, S, dtype=torch.bool, device=s.device).triu(S - T + 1), float("-inf"))
+    return torch.softmax(s.float(), dim=-1).to(q.dtype) @ v
+
 def read_safetensors(path):
     out = {}
     with open(path, "rb") as f:
@@ -141,7 +154,7 @@ class Model(torch.nn.Module):
                 cache[i] = (k, v)
             g = self.nh // self.nkv
             kk, vv = (k, v) if g == 1 else (k.repeat_interleave(g, 1), v.repeat_interleave(g, 1))
-            y = F.scaled_dot_product_attention(q, kk, vv, is_causal=cache is None or start == 0)
+            y = sdpa(q, kk, vv, cache is None or start == 0)
             x = x + m.o(y.transpose(1, 2).reshape(B, T, -1))
             h = rms(x, m.n2, self.eps)
             x = x + m.down(F.silu(m.gate(h)) * m.up(h))
