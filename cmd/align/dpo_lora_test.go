@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/align-go/align/checkpoint"
@@ -129,18 +130,35 @@ func TestDPOLoRAMatchesFullCurve(t *testing.T) {
 		{"full 2x lr", []string{"--lr", "6e-5"}},
 		{"lora", []string{"--lr", "3e-4", "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0"}},
 	}
-	curves := map[string][]float64{}
-	optState := map[string]int{}
-	for _, r := range runs {
-		out := filepath.Join(t.TempDir(), strings.ReplaceAll(r.name, " ", "-"))
+	// The three runs are independent processes: they run side by side.
+	outs := make([]string, len(runs))
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		outs[i] = filepath.Join(t.TempDir(), strings.ReplaceAll(r.name, " ", "-"))
 		// Micro-batches of 2 pairs keep the LoRA backward under 256 token
 		// rows (see TestPrefCommandsLoRA); the full runs use the same batches.
-		args := append([]string{"dpo", "--model", base, "--data", data, "--out", out, "--seed", "1",
+		args := append([]string{"dpo", "--model", base, "--data", data, "--out", outs[i], "--seed", "1",
 			"--max-steps", strconv.Itoa(steps), "--batch-size", "2", "--grad-accum", "8", "--lr-scheduler", "constant",
 			"--logging-steps", "1", "--save-steps", strconv.Itoa(steps)}, r.args...)
-		if _, stderr, err := runAlign(t, "", args...); err != nil {
-			t.Fatalf("%s: %v\n%s", r.name, err, stderr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, stderr, err := runAlign(t, "", args...); err != nil {
+				errs[i] = fmt.Errorf("%s: %v\n%s", r.name, err, stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
 		}
+	}
+	curves := map[string][]float64{}
+	optState := map[string]int{}
+	for i, r := range runs {
+		out := outs[i]
 		rows, _ := trainRows(t, out)
 		if len(rows) != steps {
 			t.Fatalf("%s: %d metric rows, want %d", r.name, len(rows), steps)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -107,6 +108,7 @@ func TestDPOCommandLosses(t *testing.T) {
 		{"simpo", []string{"--beta", "2", "--simpo-gamma", "0.5"}},
 	} {
 		t.Run(tc.loss, func(t *testing.T) {
+			t.Parallel() // independent runs of one process each
 			_, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--loss", tc.loss, "--max-steps", "20",
 				"--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "5"}, tc.extra...)...)
 			first, last := rows[0], rows[len(rows)-1]
@@ -128,8 +130,29 @@ func TestDPOCommandLosses(t *testing.T) {
 func TestPrefCommandsLoRA(t *testing.T) {
 	m, data := prefModel(t, 1), politeRows(t, 128, 1)
 	lora := []string{"--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0"}
-	out, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--max-steps", "30", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2",
+	// The reward model trains in its own process beside the DPO run.
+	rmOut, rmData := filepath.Join(t.TempDir(), "rm"), politeRows(t, 64, 2)
+	rmDone := make(chan error, 1)
+	go func() {
+		_, stderr, err := runAlign(t, "", append([]string{"rm", "--model", m, "--data", data, "--eval-data", rmData,
+			"--out", rmOut, "--max-steps", "40", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2", "--lr-scheduler", "constant",
+			"--logging-steps", "10", "--save-steps", "0", "--lora-dropout", "0.05"}, lora[:4]...)...)
+		if err != nil {
+			err = fmt.Errorf("rm: %v\n%s", err, stderr)
+		}
+		rmDone <- err
+	}()
+	out := filepath.Join(t.TempDir(), "dpo")
+	_, stderr, err := runAlign(t, "", append([]string{"dpo", "--out", out, "--save-steps", "0", "--model", m, "--data", data,
+		"--max-steps", "30", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2",
 		"--lr-scheduler", "constant", "--logging-steps", "1"}, lora...)...)
+	if rmErr := <-rmDone; rmErr != nil {
+		t.Fatal(rmErr)
+	}
+	if err != nil {
+		t.Fatalf("dpo: %v\n%s", err, stderr)
+	}
+	rows, _ := trainRows(t, out)
 	first, last := rows[0], rows[len(rows)-1]
 	if first["loss"] != math.Ln2 {
 		t.Errorf("step-0 loss %.17g with fresh adapters, want ln 2", first["loss"])
@@ -143,13 +166,6 @@ func TestPrefCommandsLoRA(t *testing.T) {
 		}
 	}
 
-	rmOut := filepath.Join(t.TempDir(), "rm")
-	_, stderr, err := runAlign(t, "", append([]string{"rm", "--model", m, "--data", data, "--eval-data", politeRows(t, 64, 2),
-		"--out", rmOut, "--max-steps", "40", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2", "--lr-scheduler", "constant",
-		"--logging-steps", "10", "--save-steps", "0", "--lora-dropout", "0.05"}, lora[:4]...)...)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
-	}
 	_, evals := trainRows(t, rmOut)
 	if acc := evals[len(evals)-1]["eval_accuracy"]; acc < 0.9 {
 		t.Errorf("LoRA reward model: held-out accuracy %.3f", acc)
@@ -172,18 +188,28 @@ func TestPrefCommandsLoRA(t *testing.T) {
 
 // checkResumeExact runs common (a training command with --save-steps 3)
 // for 6 steps, and again for 3 steps then resumed to 6, and requires the
-// two runs' file in OUT to be byte-identical.
+// two runs' file in OUT to be byte-identical. The uninterrupted run is its
+// own process with its own OUT, so it runs beside the interrupted one.
 func checkResumeExact(t *testing.T, common []string, file string) {
 	t.Helper()
-	full := filepath.Join(t.TempDir(), "full")
-	if _, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...); err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	common = slices.Clip(common) // each append below gets its own array
+	full, part := filepath.Join(t.TempDir(), "full"), filepath.Join(t.TempDir(), "part")
+	fullDone := make(chan error, 1)
+	go func() {
+		_, stderr, err := runAlign(t, "", append(common, "--out", full, "--max-steps", "6")...)
+		if err != nil {
+			err = fmt.Errorf("uninterrupted run: %v\n%s", err, stderr)
+		}
+		fullDone <- err
+	}()
+	_, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...)
+	if err == nil {
+		_, stderr, err = runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...)
 	}
-	part := filepath.Join(t.TempDir(), "part")
-	if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "3")...); err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	if fullErr := <-fullDone; fullErr != nil {
+		t.Fatal(fullErr)
 	}
-	if _, stderr, err := runAlign(t, "", append(common, "--out", part, "--max-steps", "6", "--resume")...); err != nil {
+	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	a, _ := os.ReadFile(filepath.Join(full, file))

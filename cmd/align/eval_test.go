@@ -16,6 +16,7 @@ import (
 // comparison is a tie (win-rate ½ exactly), length drift 0, and the red-team
 // pass rate is the share of responses the refusal rule matches.
 func TestEvalAgainstItself(t *testing.T) {
+	t.Parallel() // independent processes over its own directories
 	dir := enginetest.ModelDir(t, 3)
 	tmp := t.TempDir()
 	prompts := filepath.Join(tmp, "p.jsonl")

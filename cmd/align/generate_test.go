@@ -55,6 +55,7 @@ func parseGenLines(t *testing.T, out string) []genLine {
 }
 
 func TestGenerateCLI(t *testing.T) {
+	t.Parallel() // independent processes over its own directories
 	dir := genModelDir(t)
 	stdout, stderr, err := runAlign(t, "", "generate", "--model", dir, "--prompt", "The whale", "--max-new-tokens", "6")
 	if err != nil {

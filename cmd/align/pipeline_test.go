@@ -14,6 +14,7 @@ import (
 // trained by `align tokenizer train` on Moby-Dick, then a tiny model pretrained
 // from scratch on the same book with it, showing a clearly falling loss.
 func TestTokenizerTrainThenPretrain(t *testing.T) {
+	t.Parallel() // independent processes over its own directories
 	book := refdata.Path(t, "corpora/moby-dick.txt")
 	dir := t.TempDir()
 	tokDir := filepath.Join(dir, "tok")

@@ -12,6 +12,7 @@ import (
 // so the first loss is exactly ln 2, and the loss falls below half of it in
 // 20 steps, as on the f32 base (TestDPOLoRAMatchesFullCurve).
 func TestDPOLoRAOn4BitBase(t *testing.T) {
+	t.Parallel() // independent processes over its own directories
 	base, _ := dpoShapeModel(t)
 	data := politeRows(t, 128, 1)
 	const steps = 20

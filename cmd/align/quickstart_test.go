@@ -19,6 +19,9 @@ import (
 // in BENCHMARKS.md. That two runs with the same seed give the same table is
 // quickstart's TestRunTwiceSameTable (on a shorter run of the same stages).
 func TestQuickstartTiny(t *testing.T) {
+	// The longest test in the package, mostly one process: it runs beside
+	// the other parallel tests.
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "qs")
 	// A leftover checkpoint from an interrupted earlier run must not stop a new run.
 	os.MkdirAll(filepath.Join(out, "base", "checkpoint-10"), 0o755)
