@@ -3,7 +3,9 @@ package main
 import (
 	"io"
 	"math"
+	"strings"
 
+	"github.com/align-go/align/loss"
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -28,7 +30,7 @@ func init() {
 		Short: "RLHF with PPO: policy, frozen reference, reward model and value model",
 		Long: `Each step samples one completion for each of --batch-size × --grad-accum × --num-mini-batches
 prompts (TRL's batch_size), scores it with the reward model at its last token (EOS), folds a
-per-token KL penalty against the starting policy into the reward (--kl-estimator k1|k2|k3,
+per-token KL penalty against the starting policy into the reward (--kl-estimator, k1 by default,
 --kl-coef, adaptive with --target-kl and --kl-horizon), computes GAE advantages (--gamma,
 --lam, whitened) and takes --num-ppo-epochs × --num-mini-batches optimizer updates with the
 clipped policy and value losses (--cliprange, --vf-coef, --cliprange-value), each over
@@ -60,7 +62,7 @@ every --sample-steps steps, checkpoint-N every --save-steps steps (rotated by
 	fs.IntVar(&c.NumPPOEpochs, "num-ppo-epochs", c.NumPPOEpochs, "epochs over each rollout batch")
 	fs.IntVar(&c.NumMiniBatches, "num-mini-batches", c.NumMiniBatches, "minibatches (optimizer updates) per epoch")
 	fs.Float64Var(&c.KL.Coef, "kl-coef", c.KL.Coef, "KL penalty coefficient (the initial one with --target-kl)")
-	fs.StringVar(&c.KLEstimator, "kl-estimator", c.KLEstimator, "per-token KL estimator: k1, k2 or k3")
+	fs.StringVar(&c.KLEstimator, "kl-estimator", c.KLEstimator, "per-token KL estimator: "+strings.Join(loss.KLKinds(), ", ")+" (k1 TRL's default; k3 unclamped as TRL's, low_var_kl verl's clamped k3; kl = k1, mse = k2)")
 	fs.Float64Var(&c.KL.Target, "target-kl", 0, "adaptive KL controller target per sequence (0: fixed --kl-coef)")
 	fs.Float64Var(&c.KL.Horizon, "kl-horizon", c.KL.Horizon, "adaptive controller horizon in episodes")
 	fs.Float64Var(&c.Alarms.LengthRatio, "alarm-length-ratio", 0, "warn when mean completion length leaves [base/r, r·base] of the first updates (0: off)")
