@@ -35,7 +35,7 @@ func TestCallSchema(t *testing.T) {
 	p := &Parser{Format: Hermes, Names: map[string]bool{"get_weather": true, "odd": true}}
 	for text, ok := range map[string]bool{
 		`{"name": "get_weather", "arguments": {"city": "Oslo"}}`: true,
-		`{"name": "odd", "arguments": {"anything": [1]}}`:         true,
+		`{"name": "odd", "arguments": {"anything": [1]}}`:        true,
 		`{"name": "get_weather", "arguments": {"town": "Oslo"}}`: false,
 		`{"name": "other", "arguments": {}}`:                     false,
 		`{"arguments": {"city": "Oslo"}, "name": "get_weather"}`: false,
