@@ -18,7 +18,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/align-go/align/chat"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
@@ -57,13 +56,8 @@ func DefaultConfig() Config {
 		MaxNewTokens: 256}
 }
 
-// Prompt is one prompt row, tokenised.
-type Prompt struct {
-	IDs      []int32
-	Text     string // the prompt as the model sees it
-	Messages []chat.Message
-	Fields   map[string]any
-}
+// Prompt is one prompt row, tokenised (rl.EncodePrompts makes them).
+type Prompt = rl.Prompt
 
 // Objective is GRPO over a prompt set; the loop's batch size counts prompts.
 type Objective struct {

@@ -72,17 +72,9 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
 	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
-	prompts := make([]Prompt, len(rows))
-	for i, r := range rows {
-		text, ids, err := r.Encode(tok)
-		if err != nil {
-			return nil, fmt.Errorf("--prompts: %w", err)
-		}
-		if n := len(ids) + o.Config.MaxNewTokens; n > m.Cfg.MaxPos {
-			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
-				r.Loc, len(ids), o.Config.MaxNewTokens, m.Cfg.MaxPos)
-		}
-		prompts[i] = Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
+	if err != nil {
+		return nil, err
 	}
 	var ref *model.Model
 	if o.Config.Beta > 0 {

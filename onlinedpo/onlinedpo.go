@@ -17,7 +17,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/align-go/align/chat"
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
@@ -51,13 +50,8 @@ func DefaultConfig() Config {
 		MaxLength: 512}
 }
 
-// Prompt is one prompt row, tokenised.
-type Prompt struct {
-	IDs      []int32
-	Text     string         // the prompt as the model sees it
-	Messages []chat.Message // the conversation, when the row was one
-	Fields   map[string]any // the row's other fields, for rewards
-}
+// Prompt is one prompt row, tokenised (rl.EncodePrompts makes them).
+type Prompt = rl.Prompt
 
 // Objective is online DPO over a prompt set; the loop's batch size counts
 // prompts, and the loss is a mean over the step's pairs.

@@ -1,6 +1,7 @@
-// Package rl holds what the online RL trainers (GRPO, PPO) share: prompt
-// rows with the fields rewards see, reward-hacking monitors and alarms over
-// each step's completions, and the samples log.
+// Package rl holds what the online RL trainers (GRPO, PPO, online DPO)
+// share: prompt rows with the fields rewards see and their tokenised form,
+// reward-hacking monitors and alarms over each step's completions, and the
+// samples log.
 package rl
 
 import (
@@ -21,6 +22,33 @@ type PromptRow struct {
 	Messages []chat.Message // "prompt" as chat turns (ending with a user turn)
 	Fields   map[string]any
 	Loc      string // file:line (or file:row) for error messages
+}
+
+// Prompt is one prompt row, tokenised: what GRPO and online DPO sample from.
+type Prompt struct {
+	IDs      []int32
+	Text     string         // the prompt as the model sees it
+	Messages []chat.Message // the conversation, when the row was one
+	Fields   map[string]any // the row's other fields, for rewards
+}
+
+// EncodePrompts renders and tokenises rows (Encode) and checks that each
+// prompt plus maxNew generated tokens fits the model's maxPos positions;
+// errors name the row.
+func EncodePrompts(rows []PromptRow, tok *tokenizer.Tokenizer, maxNew, maxPos int) ([]Prompt, error) {
+	prompts := make([]Prompt, len(rows))
+	for i, r := range rows {
+		text, ids, err := r.Encode(tok)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if n := len(ids) + maxNew; n > maxPos {
+			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+				r.Loc, len(ids), maxNew, maxPos)
+		}
+		prompts[i] = Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}
+	}
+	return prompts, nil
 }
 
 // ReadPrompts reads a prompt file: JSONL, JSON or Parquet (data.OpenPrompts).
