@@ -36,42 +36,28 @@ func TestLinearDecodeWideBF16(t *testing.T) {
 	oldKC, oldK := DecodeWideKC, bf16Kernel
 	defer func() { DecodeWideKC, bf16Kernel = oldKC, oldK }()
 	bf16Kernel = kernBF16DP
-	r := newRNG(41)
-	for _, N := range []int{33, 40, 63, 64, 65, 96, 128} {
-		for _, IC := range []int{2, 16, 46, 100, 768, 3072} {
-			for _, OC := range []int{1, 11, 12, 13, 1001} {
-				if IC*OC > 1<<20 && N != 64 {
-					continue
-				}
-				inp, w, b := randn(r, N*IC, 1), randn(r, OC*IC, 1), randn(r, OC, 1)
-				for _, bias := range []bool{false, true} {
-					var bb []float32
-					if bias {
-						bb = b
-					}
-					w16, want := bf16Want(inp, w, bb, N, IC, OC)
-					if !wideRowsBF16(N, IC) {
-						t.Fatalf("N=%d IC=%d: not on the bf16 wide path", N, IC)
-					}
-					for _, kc := range []int{0, 64, 100} {
-						DecodeWideKC = kc
-						t.Run(fmt.Sprintf("N=%d/IC=%d/OC=%d/bias=%v/kc=%d", N, IC, OC, bias, kc), func(t *testing.T) {
-							forEachSetting(t, func(t *testing.T) {
-								out := make([]float32, N*OC)
-								for i := range out {
-									out[i] = 99 // must be overwritten
-								}
-								LinearDecodeMany(inp, N, IC, DecodeOut{Out: out, W16: w16, B: bb, OC: OC})
-								for _, m := range mismatches(out, want, 1e-5) {
-									t.Error(m)
-								}
-							})
-						})
-					}
-				}
-			}
+	wideShapes(newRNG(41), []int{2, 16, 46, 100, 768, 3072}, true, func(N, IC, OC int, inp, w, b []float32, want []float64) {
+		if !wideRowsBF16(N, IC) {
+			t.Fatalf("N=%d IC=%d: not on the bf16 wide path", N, IC)
 		}
-	}
+		w16 := make([]uint16, len(w))
+		ToBF16(w16, w)
+		for _, kc := range []int{0, 64, 100} {
+			DecodeWideKC = kc
+			t.Run(fmt.Sprintf("N=%d/IC=%d/OC=%d/bias=%v/kc=%d", N, IC, OC, b != nil, kc), func(t *testing.T) {
+				forEachSetting(t, func(t *testing.T) {
+					out := make([]float32, N*OC)
+					for i := range out {
+						out[i] = 99 // must be overwritten
+					}
+					LinearDecodeMany(inp, N, IC, DecodeOut{Out: out, W16: w16, B: b, OC: OC})
+					for _, m := range mismatches(out, want, 1e-5) {
+						t.Error(m)
+					}
+				})
+			})
+		}
+	})
 }
 
 // TestLinearDecodeWideBF16RowsIndependent: on the bf16 wide path a row's

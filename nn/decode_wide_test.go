@@ -2,10 +2,54 @@ package nn
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/align-go/align/internal/cputest"
 )
+
+// wideShapes calls f over the wide tests' shapes: row counts 33..128 (a
+// last panel of 16 or 32, partly padding), input widths from ICs, output
+// counts around the 12-row group, each without and with a bias. The float64
+// reference is computed once per width and output count for the most rows
+// (a reference row depends on its own input row only), and its first N rows
+// serve every N; the biased one adds b to it. With bf16 set, the reference
+// is the product of the bf16-rounded input and weight (what the DP kernels
+// compute). f gets the first N rows of the input.
+func wideShapes(r *rand.Rand, ICs []int, bf16 bool, f func(N, IC, OC int, inp, w, b []float32, want []float64)) {
+	for _, IC := range ICs {
+		for _, OC := range []int{1, 11, 12, 13, 1001} {
+			rows, Ns := 128, []int{33, 40, 63, 64, 65, 96, 128}
+			if IC*OC > 1<<20 {
+				rows, Ns = 64, []int{64} // the big shapes once: they take a while in float64
+			}
+			inp, w, b := randn(r, rows*IC, 1), randn(r, OC*IC, 1), randn(r, OC, 1)
+			x64, w64 := to64(inp), to64(w)
+			if bf16 {
+				x64, w64 = to64(roundBF16(inp)), to64(roundBF16(w))
+			}
+			ref := refLinear(x64, w64, nil, rows, IC, OC)
+			for _, N := range Ns {
+				want := ref[:N*OC]
+				f(N, IC, OC, inp[:N*IC], w, nil, want)
+				wantB := make([]float64, N*OC)
+				for i := range wantB {
+					wantB[i] = want[i] + float64(b[i%OC])
+				}
+				f(N, IC, OC, inp[:N*IC], w, b, wantB)
+			}
+		}
+	}
+}
+
+// roundBF16 is x rounded to bfloat16 and widened back.
+func roundBF16(x []float32) []float32 {
+	x16 := make([]uint16, len(x))
+	ToBF16(x16, x)
+	out := make([]float32, len(x))
+	FromBF16(out, x16)
+	return out
+}
 
 // TestLinearDecodeWide checks the wide tiles (rows above DecodeMaxRows)
 // against the float64 reference over ragged row counts (a last panel of 16
@@ -15,41 +59,24 @@ func TestLinearDecodeWide(t *testing.T) {
 	cputest.Require(t, haveDecodeAsm, "AVX-512 wide tiles", "avx512f", "avx512vl")
 	oldKC := DecodeWideKC
 	defer func() { DecodeWideKC = oldKC }()
-	r := newRNG(31)
-	for _, N := range []int{33, 40, 63, 64, 65, 96, 128} {
-		for _, IC := range []int{16, 48, 100, 768, 3072} {
-			for _, OC := range []int{1, 11, 12, 13, 1001} {
-				if IC*OC > 1<<20 && N != 64 {
-					continue // the big shapes once: they take a while in float64
-				}
-				inp, w, b := randn(r, N*IC, 1), randn(r, OC*IC, 1), randn(r, OC, 1)
-				for _, bias := range []bool{false, true} {
-					var bb []float32
-					var b64 []float64
-					if bias {
-						bb, b64 = b, to64(b)
+	wideShapes(newRNG(31), []int{16, 48, 100, 768, 3072}, false, func(N, IC, OC int, inp, w, b []float32, want []float64) {
+		for _, kc := range []int{0, 64, 100} {
+			DecodeWideKC = kc
+			name := fmt.Sprintf("N=%d/IC=%d/OC=%d/bias=%v/kc=%d", N, IC, OC, b != nil, kc)
+			t.Run(name, func(t *testing.T) {
+				forEachSetting(t, func(t *testing.T) {
+					out := make([]float32, N*OC)
+					for i := range out {
+						out[i] = 99 // must be overwritten
 					}
-					want := refLinear(to64(inp), to64(w), b64, N, IC, OC)
-					for _, kc := range []int{0, 64, 100} {
-						DecodeWideKC = kc
-						name := fmt.Sprintf("N=%d/IC=%d/OC=%d/bias=%v/kc=%d", N, IC, OC, bias, kc)
-						t.Run(name, func(t *testing.T) {
-							forEachSetting(t, func(t *testing.T) {
-								out := make([]float32, N*OC)
-								for i := range out {
-									out[i] = 99 // must be overwritten
-								}
-								LinearDecode(out, inp, w, bb, N, IC, OC)
-								for _, m := range mismatches(out, want, 1e-5) {
-									t.Error(m)
-								}
-							})
-						})
+					LinearDecode(out, inp, w, b, N, IC, OC)
+					for _, m := range mismatches(out, want, 1e-5) {
+						t.Error(m)
 					}
-				}
-			}
+				})
+			})
 		}
-	}
+	})
 }
 
 // TestLinearDecodeWideRowsIndependent: a row's result does not depend on the
