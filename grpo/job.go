@@ -9,8 +9,8 @@ import (
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
@@ -71,7 +71,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if len(eos) == 0 {
 		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
-	pad := int32(pref.ResolvePad(tok, m.Cfg, int(eos[0])))
+	pad := int32(pairenc.ResolvePad(tok, m.Cfg, int(eos[0])))
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
 		return nil, err

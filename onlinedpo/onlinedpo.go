@@ -20,6 +20,7 @@ import (
 	"github.com/align-go/align/generate"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/train"
@@ -204,8 +205,8 @@ func (o *Objective) endsWithEOS(toks []int32) bool {
 // the first on a tie (TRL: first ≥ second). It returns the pairs and the
 // step's score metrics with TRL's names, and which completion of each
 // duel was chosen.
-func (o *Objective) pairs(step int, duels []Duel, scores [][2]float64) ([]pref.Pair, []int, train.Metrics) {
-	pairs := make([]pref.Pair, len(duels))
+func (o *Objective) pairs(step int, duels []Duel, scores [][2]float64) ([]pairenc.Pair, []int, train.Metrics) {
+	pairs := make([]pairenc.Pair, len(duels))
 	chosen := make([]int, len(duels))
 	var sum, margin, eos float64
 	for k, d := range duels {
@@ -223,7 +224,7 @@ func (o *Objective) pairs(step int, duels []Duel, scores [][2]float64) ([]pref.P
 		}
 		chosen[k] = c
 		margin += scores[k][c] - scores[k][r]
-		pairs[k] = pref.Pair{Prompt: d.Prompt.IDs, Chosen: d.C[c].Tokens, Rejected: d.C[r].Tokens,
+		pairs[k] = pairenc.Pair{Prompt: d.Prompt.IDs, Chosen: d.C[c].Tokens, Rejected: d.C[r].Tokens,
 			Loc: fmt.Sprintf("step %d, prompt %d", step, d.Index%len(o.Prompts)+1)}
 	}
 	n := float64(len(duels))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rewardmodel"
@@ -89,7 +90,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if len(eos) == 0 {
 		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
-	pad := int32(rewardmodel.ResolvePad(tok, pol.Cfg, int(eos[0])))
+	pad := int32(pairenc.ResolvePad(tok, pol.Cfg, int(eos[0])))
 	// The reward model is frozen whatever trains: the load options apply.
 	scorer, err := rewardmodel.LoadScorerOpts(o.RewardModel, "", o.LoRA.Load)
 	if err != nil {

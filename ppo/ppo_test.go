@@ -18,6 +18,7 @@ import (
 	"github.com/align-go/align/optim"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/train"
 )
@@ -46,9 +47,9 @@ func tinyLlama(t testing.TB, seed uint64) *model.Model {
 // trainLikesRM regresses a tiny reward model onto "share of the completion
 // that is token 5": an obvious preference the policy can only satisfy by
 // moving probability onto one token.
-func trainLikesRM(t testing.TB) *pref.Scorer {
+func trainLikesRM(t testing.TB) *rewardmodel.Scorer {
 	t.Helper()
-	rm := pref.NewRewardModel(tinyLlama(t, 11), 0, 12)
+	rm := rewardmodel.NewRewardModel(tinyLlama(t, 11), 0, 12)
 	rm.Model.EnableGrad()
 	ps := []struct {
 		data, grad []float32
@@ -114,7 +115,7 @@ func trainLikesRM(t testing.TB) *pref.Scorer {
 			}
 		}
 	}
-	sc := &pref.Scorer{RM: rm}
+	sc := &rewardmodel.Scorer{RM: rm}
 	got, err := sc.ScoreIDs([][]int32{{2, 3, liked, liked, liked, liked, liked, liked, testEOS}, {2, 3, 7, 8, 9, 10, 11, 12, testEOS}, {2, 3, liked, 9, testEOS}})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -26,8 +28,8 @@ type accumCase struct {
 }
 
 func accumCases(t *testing.T) []accumCase {
-	pairs := func(m *model.Model) []Pair {
-		enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+	pairs := func(m *model.Model) []pairenc.Pair {
+		enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 		p, err := enc.EncodePairs(politeSet(4, 11))
 		if err != nil {
 			t.Fatal(err)
@@ -85,7 +87,7 @@ func accumCases(t *testing.T) []accumCase {
 		p := pairs(m)
 		mg := 0.3
 		p[2].Margin = &mg
-		rm := NewRewardModel(m, testPAD, 1)
+		rm := rewardmodel.NewRewardModel(m, testPAD, 1)
 		obj, _ := NewRMObjective(rm, p, 0, 0.05) // with TRL's center_rewards_coefficient term
 		return obj, []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)}
 	}})

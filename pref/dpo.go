@@ -7,8 +7,8 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
-	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -19,7 +19,7 @@ type LogProbs struct {
 	Model *model.Model
 	Pad   int32
 
-	pad     rewardmodel.Padder
+	pad     pairenc.Padder
 	mask    []int32 // [N] 1 at response tokens that are predicted
 	rowOf   []int32
 	dhidden []float32
@@ -33,7 +33,7 @@ type LogProbs struct {
 // position 0 loses its first token) and how many tokens that sum has.
 // The hidden states stay available to Backward until the model's next
 // forward.
-func (l *LogProbs) Forward(seqs []Seq) (sums []float64, counts []int, err error) {
+func (l *LogProbs) Forward(seqs []pairenc.Seq) (sums []float64, counts []int, err error) {
 	rows := make([][]int32, len(seqs))
 	for i, s := range seqs {
 		rows[i] = s.IDs
@@ -106,8 +106,8 @@ type DPOObjective struct {
 	Cfg loss.DPOConfig
 
 	policy, ref *LogProbs
-	chosen      []Seq
-	rejected    []Seq
+	chosen      []pairenc.Seq
+	rejected    []pairenc.Seq
 	refLogps    [][2]float64 // per pair, once precomputed
 	refFree     bool
 	locs        []string
@@ -133,7 +133,7 @@ type DPOObjective struct {
 // a reference-free loss, or when PrecomputeRef will be given the model).
 // Sequences longer than maxLen (> 0) keep their last maxLen tokens. A pair
 // whose response keeps no predicted token is an error naming its row.
-func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair, maxLen int, pad int32) (*DPOObjective, error) {
+func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []pairenc.Pair, maxLen int, pad int32) (*DPOObjective, error) {
 	pl, err := loss.LookupPreferenceLoss(cfg.LossType)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 		}
 		o.ref = &LogProbs{Model: ref, Pad: pad}
 	}
-	err = o.addPairs(pairs, maxLen, func(p Pair, pc float64) error {
+	err = o.addPairs(pairs, maxLen, func(p pairenc.Pair, pc float64) error {
 		if pc != 1 && pl.SoftLoss == nil {
 			return fmt.Errorf("%s: p_chosen %v is a soft label, which the %s loss has no form for (use %s, or drop the p_chosen column)",
 				p.Loc, pc, pl.Name, strings.Join(loss.SoftLabelLossNames(), ", "))
@@ -167,10 +167,10 @@ func NewDPOObjective(policy, ref *model.Model, cfg loss.DPOConfig, pairs []Pair,
 
 // addPairs encodes pairs, each response cut to maxLen, after soft
 // accepts the pair's label (1 when it has no p_chosen).
-func (o *DPOObjective) addPairs(pairs []Pair, maxLen int, soft func(p Pair, pc float64) error) error {
+func (o *DPOObjective) addPairs(pairs []pairenc.Pair, maxLen int, soft func(p pairenc.Pair, pc float64) error) error {
 	for _, p := range pairs {
-		c, r := Join(p.Prompt, p.Chosen).KeepEnd(maxLen), Join(p.Prompt, p.Rejected).KeepEnd(maxLen)
-		for _, s := range []Seq{c, r} {
+		c, r := pairenc.Join(p.Prompt, p.Chosen).KeepEnd(maxLen), pairenc.Join(p.Prompt, p.Rejected).KeepEnd(maxLen)
+		for _, s := range []pairenc.Seq{c, r} {
 			if len(s.IDs) <= max(s.Start, 1) {
 				return fmt.Errorf("%s: no response token left to score (max length %d)", p.Loc, maxLen)
 			}
@@ -202,7 +202,7 @@ func checkSelfRef(policy, ref *model.Model) error {
 
 // refForward runs the reference; when it is the policy's own base, with
 // the adapters switched off for the pass.
-func refForward(lp *LogProbs, seqs []Seq) ([]float64, []int, error) {
+func refForward(lp *LogProbs, seqs []pairenc.Seq) ([]float64, []int, error) {
 	if lp.Model.LoRA() != nil {
 		lp.Model.SetLoRAEnabled(false)
 		defer lp.Model.SetLoRAEnabled(true)
@@ -277,8 +277,8 @@ func (o *DPOObjective) Eval(idx []int, totalUnits int) (train.Metrics, error) {
 }
 
 // seqs lists the chosen sequences of idx, then the rejected ones.
-func (o *DPOObjective) seqs(idx []int) []Seq {
-	out := make([]Seq, 0, 2*len(idx))
+func (o *DPOObjective) seqs(idx []int) []pairenc.Seq {
+	out := make([]pairenc.Seq, 0, 2*len(idx))
 	for _, i := range idx {
 		out = append(out, o.chosen[i])
 	}

@@ -8,13 +8,15 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
 // refLogp sums log p(ids[t] | ids[:t]) over t >= max(start, 1) from the
 // logits of the sequence run alone, with the log-softmax taken in float64
 // here.
-func refLogp(t *testing.T, m *model.Model, s Seq) float64 {
+func refLogp(t *testing.T, m *model.Model, s pairenc.Seq) float64 {
 	t.Helper()
 	lg, _, err := m.Forward(model.Batch{B: 1, T: len(s.IDs), IDs: s.IDs}, true)
 	if err != nil {
@@ -41,7 +43,7 @@ func TestLogProbs(t *testing.T) {
 	for _, mt := range []string{"llama", "gpt2"} {
 		t.Run(mt, func(t *testing.T) {
 			m := tinyModel(t, mt, 6)
-			seqs := []Seq{
+			seqs := []pairenc.Seq{
 				{IDs: cat(bytesOf("prompt"), bytesOf(" answer"), []int32{testEOS}), Start: 6},
 				{IDs: cat(bytesOf("p"), []int32{testEOS}), Start: 1},
 				{IDs: cat(bytesOf("whole"), []int32{testEOS}), Start: 0}, // the first token has no predictor
@@ -107,14 +109,14 @@ func fdCheck(t *testing.T, obj train.Evaluator, sets []train.ParamSet, idx []int
 
 func TestRMGradient(t *testing.T) {
 	m := tinyModel(t, "llama", 7)
-	enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	pairs, err := enc.EncodePairs(politeSet(4, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mg := 0.3
 	pairs[1].Margin = &mg
-	rm := NewRewardModel(m, testPAD, 1)
+	rm := rewardmodel.NewRewardModel(m, testPAD, 1)
 	obj, _ := NewRMObjective(rm, pairs, 0, 0.05)
 	fdCheck(t, obj, []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)}, []int{0, 1, 2, 3}, 1e-2)
 }
@@ -124,7 +126,7 @@ func TestDPOGradient(t *testing.T) {
 		t.Run(lt, func(t *testing.T) {
 			m := tinyModel(t, "llama", 7)
 			ref := tinyModel(t, "llama", 8) // a different reference, so z != 0
-			enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+			enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 			pairs, err := enc.EncodePairs(politeSet(3, 4))
 			if err != nil {
 				t.Fatal(err)
@@ -159,8 +161,8 @@ func firstStep(t *testing.T, obj train.Objective, m *model.Model, batch int) map
 // logs them over two accumulated micro-batches.
 func TestDPOStepZero(t *testing.T) {
 	tok := byteTokenizer(t)
-	pairs := func(m *model.Model) []Pair {
-		enc, _ := NewEncoder(tok, m.Cfg)
+	pairs := func(m *model.Model) []pairenc.Pair {
+		enc, _ := pairenc.NewEncoder(tok, m.Cfg)
 		p, err := enc.EncodePairs(politeSet(16, 5))
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +212,7 @@ func TestDPOPrecomputedReference(t *testing.T) {
 	cfg := loss.DPOConfig{LossType: "sigmoid", Beta: 0.1}
 	run := func(precompute bool) map[string]float64 {
 		m, ref := tinyModel(t, "llama", 9), tinyModel(t, "llama", 10)
-		enc, _ := NewEncoder(tok, m.Cfg)
+		enc, _ := pairenc.NewEncoder(tok, m.Cfg)
 		pairs, err := enc.EncodePairs(politeSet(16, 5))
 		if err != nil {
 			t.Fatal(err)
@@ -254,7 +256,7 @@ func same(t *testing.T, a, b map[string]float64, keys ...string) {
 
 func TestDPOErrors(t *testing.T) {
 	m := tinyModel(t, "llama", 1)
-	enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	pairs, _ := enc.EncodePairs(politeSet(2, 1))
 	for _, tc := range []struct {
 		name   string

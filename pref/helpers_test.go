@@ -89,3 +89,19 @@ func politeSet(n int, seed uint64) []data.PreferenceExample {
 	}
 	return out
 }
+
+func cat(parts ...[]int32) []int32 {
+	var out []int32
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func bytesOf(s string) []int32 {
+	out := make([]int32, len(s))
+	for i := range len(s) {
+		out[i] = int32(s[i])
+	}
+	return out
+}

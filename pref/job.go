@@ -9,6 +9,7 @@ import (
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/tokenizer"
@@ -87,17 +88,17 @@ func (d *JobData) maxLen(cfg *model.Config, log io.Writer) int {
 }
 
 // pairs reads and encodes the training and evaluation pairs (LoadPairs).
-func (d *JobData) pairs(enc *Encoder, seed uint64, log io.Writer) (trainPairs, evalPairs []Pair, err error) {
+func (d *JobData) pairs(enc *pairenc.Encoder, seed uint64, log io.Writer) (trainPairs, evalPairs []pairenc.Pair, err error) {
 	return LoadPairs(enc, PairFiles{Train: d.Data, Eval: d.EvalData,
 		EvalFraction: d.EvalFraction, Seed: seed, Options: data.Options{SkipBadRows: d.SkipBadRows}}, log)
 }
 
-func (d *JobData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *Encoder, error) {
+func (d *JobData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *pairenc.Encoder, error) {
 	tok, err := tokenizer.Load(d.tokDir())
 	if err != nil {
 		return nil, nil, err
 	}
-	enc, err := NewEncoder(tok, cfg)
+	enc, err := pairenc.NewEncoder(tok, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.tokDir(), err)
 	}
@@ -107,7 +108,7 @@ func (d *JobData) loadTokenizer(cfg *model.Config) (*tokenizer.Tokenizer, *Encod
 // loadPolicy loads the model a preference trainer trains (the Model base,
 // compact under LoRA with its load options), sets gradient checkpointing,
 // and loads the pair encoder and the padding id.
-func (d *JobData) loadPolicy(s train.Settings) (*model.Model, *Encoder, int32, error) {
+func (d *JobData) loadPolicy(s train.Settings) (*model.Model, *pairenc.Encoder, int32, error) {
 	m, err := d.LoRA.LoadBase(d.Model)
 	if err != nil {
 		return nil, nil, 0, err
@@ -117,7 +118,7 @@ func (d *JobData) loadPolicy(s train.Settings) (*model.Model, *Encoder, int32, e
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	return m, enc, int32(ResolvePad(tok, m.Cfg, int(enc.EOS))), nil
+	return m, enc, int32(pairenc.ResolvePad(tok, m.Cfg, int(enc.EOS))), nil
 }
 
 // NewRMJob builds a reward model's training job (Bradley-Terry on the pairs,
@@ -141,7 +142,7 @@ func NewRMJob(o RMOptions, s train.Settings, log io.Writer) (*train.Job, error) 
 		return nil, err
 	}
 	if !hasHead || m.Cfg.PAD < 0 || m.Cfg.PAD >= m.Cfg.Vocab {
-		rm.Pad = int32(ResolvePad(tok, m.Cfg, int(enc.EOS)))
+		rm.Pad = int32(pairenc.ResolvePad(tok, m.Cfg, int(enc.EOS)))
 	}
 	if hasHead {
 		fmt.Fprintf(log, "rm: continuing the reward model in %s\n", o.Model)
@@ -283,7 +284,7 @@ func NewDPOJob(o DPOOptions, s train.Settings, log io.Writer) (*train.Job, error
 }
 
 // rows reads and encodes the training and evaluation rows.
-func (o *KTOOptions) rows(enc *Encoder, seed uint64, log io.Writer) (trainRows, evalRows []Unpaired, err error) {
+func (o *KTOOptions) rows(enc *pairenc.Encoder, seed uint64, log io.Writer) (trainRows, evalRows []Unpaired, err error) {
 	read := func(path string) ([]Unpaired, error) {
 		exs, rep, err := data.ReadUnpaired(path, data.Options{SkipBadRows: o.SkipBadRows})
 		if err != nil {
@@ -397,7 +398,7 @@ func NewKTOJob(o KTOOptions, s train.Settings, log io.Writer) (*train.Job, error
 // objective newObj makes. Nothing is loaded twice: these losses need no
 // reference model.
 func pairJob(name string, d *JobData, s train.Settings, log io.Writer, describe string,
-	newObj func(m *model.Model, pairs []Pair, maxLen int, pad int32) (*DPOObjective, error)) (*train.Job, error) {
+	newObj func(m *model.Model, pairs []pairenc.Pair, maxLen int, pad int32) (*DPOObjective, error)) (*train.Job, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
@@ -437,7 +438,7 @@ func pairJob(name string, d *JobData, s train.Settings, log io.Writer, describe 
 // no reference model).
 func NewORPOJob(d JobData, beta float64, s train.Settings, log io.Writer) (*train.Job, error) {
 	return pairJob("orpo", &d, s, log, fmt.Sprintf("beta (λ) %g", beta),
-		func(m *model.Model, pairs []Pair, maxLen int, pad int32) (*DPOObjective, error) {
+		func(m *model.Model, pairs []pairenc.Pair, maxLen int, pad int32) (*DPOObjective, error) {
 			return NewORPOObjective(m, beta, pairs, maxLen, pad)
 		})
 }
@@ -445,7 +446,7 @@ func NewORPOJob(d JobData, beta float64, s train.Settings, log io.Writer) (*trai
 // NewCPOJob builds a CPO (or SimPO) training job, no reference model.
 func NewCPOJob(d JobData, cfg loss.CPOConfig, s train.Settings, log io.Writer) (*train.Job, error) {
 	return pairJob("cpo", &d, s, log, fmt.Sprintf("loss %s, beta %g, cpo_alpha %g", cfg.LossType, cfg.Beta, cfg.Alpha),
-		func(m *model.Model, pairs []Pair, maxLen int, pad int32) (*DPOObjective, error) {
+		func(m *model.Model, pairs []pairenc.Pair, maxLen int, pad int32) (*DPOObjective, error) {
 			obj, err := NewCPOObjective(m, cfg, pairs, maxLen, pad)
 			if err != nil && strings.Contains(err.Error(), "unknown CPO loss type") {
 				return nil, fmt.Errorf("--loss: %w", err)

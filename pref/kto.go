@@ -7,6 +7,7 @@ import (
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/train"
 )
 
@@ -20,7 +21,7 @@ type Unpaired struct {
 
 // EncodeUnpaired encodes rows through e, token for token as preference
 // pairs are, stopping at the first error (named by its row).
-func EncodeUnpaired(e *Encoder, exs []data.UnpairedExample) ([]Unpaired, error) {
+func EncodeUnpaired(e *pairenc.Encoder, exs []data.UnpairedExample) ([]Unpaired, error) {
 	out := make([]Unpaired, len(exs))
 	for i, ex := range exs {
 		var p, c []int32
@@ -53,7 +54,7 @@ type KTOObjective struct {
 	Cfg loss.KTOConfig
 
 	policy, ref *LogProbs
-	seqs, kl    []Seq
+	seqs, kl    []pairenc.Seq
 	desirable   []bool
 	locs        []string
 	nC, nR      int // desirable and undesirable rows in the whole set
@@ -90,7 +91,7 @@ func NewKTOObjective(policy, ref *model.Model, cfg loss.KTOConfig, rows []Unpair
 	o := &KTOObjective{Cfg: cfg, policy: &LogProbs{Model: policy, Pad: pad}, ref: &LogProbs{Model: ref, Pad: pad}}
 	N := len(rows)
 	for i, r := range rows {
-		s := Join(r.Prompt, r.Completion).KeepEnd(maxLen)
+		s := pairenc.Join(r.Prompt, r.Completion).KeepEnd(maxLen)
 		if len(s.IDs) <= max(s.Start, 1) {
 			return nil, fmt.Errorf("%s: no completion token left to score (max length %d)", r.Loc, maxLen)
 		}
@@ -112,7 +113,7 @@ func NewKTOObjective(policy, ref *model.Model, cfg loss.KTOConfig, rows []Unpair
 				break
 			}
 		}
-		ks := Join(r.Prompt, rows[j].Completion).KeepEnd(maxLen)
+		ks := pairenc.Join(r.Prompt, rows[j].Completion).KeepEnd(maxLen)
 		if len(ks.IDs) <= max(ks.Start, 1) {
 			return nil, fmt.Errorf("%s: no completion token left in its mismatched pair with %s (max length %d)", r.Loc, rows[j].Loc, maxLen)
 		}
@@ -196,14 +197,14 @@ func (o *KTOObjective) run(idx []int, totalUnits int, backward bool) (train.Metr
 	if B == 0 {
 		return train.Metrics{"loss": 0}, nil
 	}
-	seqs := make([]Seq, 0, 2*B)
+	seqs := make([]pairenc.Seq, 0, 2*B)
 	kb := loss.KTOBatch{Desirable: make([]bool, B)}
 	for k, i := range idx {
 		seqs = append(seqs, o.seqs[i])
 		kb.Desirable[k] = o.desirable[i]
 	}
 	useKL := o.Cfg.UsesKL()
-	var klSeqs []Seq
+	var klSeqs []pairenc.Seq
 	if useKL {
 		for _, i := range idx {
 			klSeqs = append(klSeqs, o.kl[i])

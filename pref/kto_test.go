@@ -6,13 +6,14 @@ import (
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/train"
 )
 
 // ktoRows splits n polite pairs into 2n unpaired rows (desirable first).
 func ktoRows(t *testing.T, m *model.Model, n int) []Unpaired {
 	t.Helper()
-	enc, err := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, err := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestKTOObjectiveDetachesReferencePoint(t *testing.T) {
 	clear(ps2.Grad)
 	lp, rp := &LogProbs{Model: m2, Pad: testPAD}, &LogProbs{Model: ref2, Pad: testPAD}
 	kb := loss.KTOBatch{}
-	var rows, kl []Seq
+	var rows, kl []pairenc.Seq
 	for _, i := range idx {
 		rows = append(rows, o2.seqs[i])
 		kl = append(kl, o2.kl[i])

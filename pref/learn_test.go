@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/align-go/align/loss"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -59,7 +61,7 @@ func TestRMLearnsPoliteness(t *testing.T) {
 		t.Run(mt, func(t *testing.T) {
 			tok := byteTokenizer(t)
 			m := tinyModel(t, mt, 1)
-			enc, err := NewEncoder(tok, m.Cfg)
+			enc, err := pairenc.NewEncoder(tok, m.Cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +73,7 @@ func TestRMLearnsPoliteness(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rm := NewRewardModel(m, testPAD, 3)
+			rm := rewardmodel.NewRewardModel(m, testPAD, 3)
 			obj, _ := NewRMObjective(rm, trainPairs, 0, 0)
 			ev, _ := NewRMObjective(rm, evalPairs, 0, 0)
 			s := settings(t, 60, 16, 3e-3)
@@ -98,7 +100,7 @@ func TestRMLearnsPoliteness(t *testing.T) {
 func TestDPOLearnsPoliteness(t *testing.T) {
 	tok := byteTokenizer(t)
 	m := tinyModel(t, "llama", 1)
-	enc, err := NewEncoder(tok, m.Cfg)
+	enc, err := pairenc.NewEncoder(tok, m.Cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -40,7 +42,7 @@ func TestRewardModelSaveMergesLoRA(t *testing.T) {
 		t.Run(mt, func(t *testing.T) {
 			m := tinyModel(t, mt, 2)
 			attach(t, m)
-			rm := NewRewardModel(m, testPAD, 3)
+			rm := rewardmodel.NewRewardModel(m, testPAD, 3)
 			rows := [][]int32{cat(bytesOf("say cat: thanks"), []int32{testEOS}), cat(bytesOf("q"), []int32{testEOS})}
 			want, err := rm.Forward(rows)
 			if err != nil {
@@ -56,7 +58,7 @@ func TestRewardModelSaveMergesLoRA(t *testing.T) {
 			if err := rm.Save(dir, "F32"); err != nil {
 				t.Fatal(err)
 			}
-			back, hasHead, err := LoadRewardModel(dir)
+			back, hasHead, err := rewardmodel.LoadRewardModel(dir)
 			if err != nil || !hasHead {
 				t.Fatal(hasHead, err)
 			}
@@ -80,7 +82,7 @@ func TestDPOLoRASelfReference(t *testing.T) {
 	tok := byteTokenizer(t)
 	cfg := loss.DPOConfig{LossType: "sigmoid", Beta: 0.5}
 	m := tinyModel(t, "llama", 3)
-	enc, _ := NewEncoder(tok, m.Cfg)
+	enc, _ := pairenc.NewEncoder(tok, m.Cfg)
 	pairs, err := enc.EncodePairs(politeSet(4, 6))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/align-go/align/data"
+	"github.com/align-go/align/pairenc"
 )
 
 // PairFiles name a preference run's data: Train's rows, and held-out rows
@@ -20,7 +21,7 @@ type PairFiles struct {
 // ReadPairs reads a preference file (JSONL or Parquet, plain or
 // conversational; data.ReadPreference) and encodes its rows. Skipped bad
 // rows (Options.SkipBadRows) are counted on log, with the first error.
-func ReadPairs(enc *Encoder, path string, opt data.Options, log io.Writer) ([]Pair, error) {
+func ReadPairs(enc *pairenc.Encoder, path string, opt data.Options, log io.Writer) ([]pairenc.Pair, error) {
 	exs, rep, err := data.ReadPreference(path, opt)
 	if err != nil {
 		return nil, err
@@ -33,7 +34,7 @@ func ReadPairs(enc *Encoder, path string, opt data.Options, log io.Writer) ([]Pa
 
 // LoadPairs reads and encodes the training and evaluation pairs f names
 // (evalPairs is nil when f names no evaluation data).
-func LoadPairs(enc *Encoder, f PairFiles, log io.Writer) (trainPairs, evalPairs []Pair, err error) {
+func LoadPairs(enc *pairenc.Encoder, f PairFiles, log io.Writer) (trainPairs, evalPairs []pairenc.Pair, err error) {
 	if f.Eval != "" && f.EvalFraction > 0 {
 		return nil, nil, fmt.Errorf("give an evaluation file or an evaluation fraction, not both")
 	}

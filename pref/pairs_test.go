@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/align-go/align/data"
+	"github.com/align-go/align/pairenc"
 )
 
 // LoadPairs reads, encodes and splits as align rm and align dpo do: rows in
 // file order with their locations, a bad row skipped and counted only when
 // asked, an eval file or a seeded fraction, never both.
 func TestLoadPairs(t *testing.T) {
-	enc, _ := NewEncoder(byteTokenizer(t), tinyModel(t, "llama", 1).Cfg)
+	enc, _ := pairenc.NewEncoder(byteTokenizer(t), tinyModel(t, "llama", 1).Cfg)
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)

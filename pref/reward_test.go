@@ -12,11 +12,12 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/rewardmodel"
 )
 
 // refReward scores one sequence alone (no padding, no mask) with the
 // reward read at its final position, computing Head·h in the test.
-func refReward(t *testing.T, rm *RewardModel, ids []int32) float64 {
+func refReward(t *testing.T, rm *rewardmodel.RewardModel, ids []int32) float64 {
 	t.Helper()
 	_, h, err := rm.Model.Forward(model.Batch{B: 1, T: len(ids), IDs: ids}, false)
 	if err != nil {
@@ -60,7 +61,7 @@ func padded(rows [][]int32, pad int32, left bool) model.Batch {
 func TestRewardAtLastRealToken(t *testing.T) {
 	for _, mt := range []string{"llama", "gpt2"} {
 		t.Run(mt, func(t *testing.T) {
-			rm := NewRewardModel(tinyModel(t, mt, 4), testPAD, 5)
+			rm := rewardmodel.NewRewardModel(tinyModel(t, mt, 4), testPAD, 5)
 			rows := [][]int32{cat(bytesOf("short"), []int32{testEOS}), cat(bytesOf("a longer one"), []int32{testEOS}), bytesOf("mid size")}
 			want := make([]float64, len(rows))
 			for i, r := range rows {
@@ -101,23 +102,9 @@ func TestRewardAtLastRealToken(t *testing.T) {
 	}
 }
 
-func TestLastReal(t *testing.T) {
-	b := model.Batch{B: 3, T: 4, Mask: []int32{1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0}}
-	got, err := LastReal(b)
-	if err != nil || !slices.Equal(got, []int{1, 7, 9}) {
-		t.Fatalf("LastReal = %v, %v; want [1 7 9]", got, err)
-	}
-	if got, _ := LastReal(model.Batch{B: 2, T: 3}); !slices.Equal(got, []int{2, 5}) {
-		t.Fatalf("no mask: %v", got)
-	}
-	if _, err := LastReal(model.Batch{B: 1, T: 2, Mask: []int32{0, 0}}); err == nil {
-		t.Fatal("an all-padding row must be an error")
-	}
-}
-
 func TestHeadInit(t *testing.T) {
 	const C = 4095
-	rm := &RewardModel{Head: make([]float32, C)}
+	rm := &rewardmodel.RewardModel{Head: make([]float32, C)}
 	rm.InitHead(9)
 	var s, s2 float64
 	for _, v := range rm.Head {
@@ -128,7 +115,7 @@ func TestHeadInit(t *testing.T) {
 	if want := 1 / math.Sqrt(C+1); math.Abs(std-want) > 0.05*want || math.Abs(mean) > 4*want/math.Sqrt(C) {
 		t.Fatalf("head init mean %.5f std %.5f, want 0 and %.5f", mean, std, want)
 	}
-	again := &RewardModel{Head: make([]float32, C)}
+	again := &rewardmodel.RewardModel{Head: make([]float32, C)}
 	again.InitHead(9)
 	if !slices.Equal(rm.Head, again.Head) {
 		t.Fatal("the head initialisation is not a function of the seed")
@@ -144,7 +131,7 @@ func TestRewardModelSaveLoad(t *testing.T) {
 		{"qwen2", "Qwen2ForSequenceClassification", "model.embed_tokens.weight"},
 	} {
 		t.Run(tc.mt, func(t *testing.T) {
-			rm := NewRewardModel(tinyModel(t, tc.mt, 2), testPAD, 3)
+			rm := rewardmodel.NewRewardModel(tinyModel(t, tc.mt, 2), testPAD, 3)
 			dir := t.TempDir()
 			if err := rm.Save(dir, "F32"); err != nil {
 				t.Fatal(err)
@@ -169,19 +156,19 @@ func TestRewardModelSaveLoad(t *testing.T) {
 			}
 			names := set.Names()
 			sort.Strings(names)
-			info, ok := set.Info(ScoreTensor)
+			info, ok := set.Info(rewardmodel.ScoreTensor)
 			if !ok || !slices.Equal(info.Shape, []int{1, 32}) {
 				t.Errorf("score.weight: %v %+v", ok, info)
 			}
 			if _, ok := set.Info(tc.embed); !ok {
 				t.Errorf("no %s among %v", tc.embed, names)
 			}
-			sc, err := LoadScorer(dir, "")
+			sc, err := rewardmodel.LoadScorer(dir, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			prompts, responses := []string{"say cat:", "say dog dog:", "x"}, []string{" thanks", " whatever cat", " y"}
-			ref := &Scorer{RM: rm, Enc: sc.Enc, BatchSize: 1}
+			ref := &rewardmodel.Scorer{RM: rm, Enc: sc.Enc, BatchSize: 1}
 			want, err := ref.Score(prompts, responses)
 			if err != nil {
 				t.Fatal(err)
@@ -208,18 +195,18 @@ func TestLoadRewardModelErrors(t *testing.T) {
 	if err := m.SaveDir(lm, "F32"); err != nil {
 		t.Fatal(err)
 	}
-	rm, hasHead, err := LoadRewardModel(lm)
+	rm, hasHead, err := rewardmodel.LoadRewardModel(lm)
 	if err != nil || hasHead || len(rm.Head) != 32 {
 		t.Fatalf("causal LM: head %v, %v", hasHead, err)
 	}
-	if _, err := LoadScorer(lm, ""); err == nil || !strings.Contains(err.Error(), "not a reward model") {
+	if _, err := rewardmodel.LoadScorer(lm, ""); err == nil || !strings.Contains(err.Error(), "not a reward model") {
 		t.Fatalf("scoring with a causal LM: %v", err)
 	}
 	two := t.TempDir()
-	if err := m.SaveDirWith(two, "F32", []model.NamedTensor{{Name: ScoreTensor, Shape: []int{2, 32}, Data: make([]float32, 64)}}, nil); err != nil {
+	if err := m.SaveDirWith(two, "F32", []model.NamedTensor{{Name: rewardmodel.ScoreTensor, Shape: []int{2, 32}, Data: make([]float32, 64)}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadRewardModel(two); err == nil || !strings.Contains(err.Error(), "2 labels") {
+	if _, _, err := rewardmodel.LoadRewardModel(two); err == nil || !strings.Contains(err.Error(), "2 labels") {
 		t.Fatalf("two-label classifier: %v", err)
 	}
 }

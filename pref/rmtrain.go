@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/align-go/align/loss"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -16,7 +18,7 @@ import (
 // margin, rewards/chosen, rewards/rejected) are means over the pairs of the
 // accumulated batch.
 type RMObjective struct {
-	RM *RewardModel
+	RM *rewardmodel.RewardModel
 	// CenterCoef is TRL's center_rewards_coefficient (0: off).
 	CenterCoef float64
 
@@ -30,10 +32,10 @@ type RMObjective struct {
 // sequence longer than maxLen (> 0) are dropped, as TRL's RewardTrainer
 // filters them (a cut sequence would lose the EOS the reward is read at);
 // dropped counts them.
-func NewRMObjective(rm *RewardModel, pairs []Pair, maxLen int, centerCoef float64) (o *RMObjective, dropped int) {
+func NewRMObjective(rm *rewardmodel.RewardModel, pairs []pairenc.Pair, maxLen int, centerCoef float64) (o *RMObjective, dropped int) {
 	o = &RMObjective{RM: rm, CenterCoef: centerCoef}
 	for _, p := range pairs {
-		c, r := Join(p.Prompt, p.Chosen), Join(p.Prompt, p.Rejected)
+		c, r := pairenc.Join(p.Prompt, p.Chosen), pairenc.Join(p.Prompt, p.Rejected)
 		if maxLen > 0 && (len(c.IDs) > maxLen || len(r.IDs) > maxLen) {
 			dropped++
 			continue

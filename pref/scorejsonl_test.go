@@ -6,6 +6,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 )
 
 // ScoreJSONL scores each row's sequences exactly as ScoreIDs scores the
@@ -13,11 +16,11 @@ import (
 // place (replaced where present, appended otherwise).
 func TestScoreJSONL(t *testing.T) {
 	m := tinyModel(t, "llama", 2)
-	enc, err := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, err := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &Scorer{RM: NewRewardModel(m, testPAD, 3), Enc: enc, BatchSize: 2}
+	sc := &rewardmodel.Scorer{RM: rewardmodel.NewRewardModel(m, testPAD, 3), Enc: enc, BatchSize: 2}
 	in := `{"prompt":"P","completion":"ab","reward":9}
 
 {"id":7,"prompt":"Q","chosen":"y","rejected":"nn"}
@@ -26,8 +29,8 @@ func TestScoreJSONL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seqs := [][]int32{Join([]int32{'P'}, []int32{'a', 'b', testEOS}).IDs,
-		Join([]int32{'Q'}, []int32{'y', testEOS}).IDs, Join([]int32{'Q'}, []int32{'n', 'n', testEOS}).IDs}
+	seqs := [][]int32{pairenc.Join([]int32{'P'}, []int32{'a', 'b', testEOS}).IDs,
+		pairenc.Join([]int32{'Q'}, []int32{'y', testEOS}).IDs, pairenc.Join([]int32{'Q'}, []int32{'n', 'n', testEOS}).IDs}
 	want, err := sc.ScoreIDs(seqs)
 	if err != nil {
 		t.Fatal(err)

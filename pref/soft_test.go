@@ -7,6 +7,8 @@ import (
 
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/train"
 )
 
@@ -15,8 +17,8 @@ func f64(x float64) *float64 { return &x }
 // swapPairs returns a copy of pairs in which the pairs at swap have their
 // responses exchanged and their soft label p replaced by 1 − p (nil counting
 // as 1): the same preferences, written the other way round.
-func swapPairs(pairs []Pair, swap ...int) []Pair {
-	out := append([]Pair(nil), pairs...)
+func swapPairs(pairs []pairenc.Pair, swap ...int) []pairenc.Pair {
+	out := append([]pairenc.Pair(nil), pairs...)
 	for _, i := range swap {
 		p := 1.0
 		if out[i].PChosen != nil {
@@ -77,7 +79,7 @@ func sameMetrics(t *testing.T, name string, a, b train.Metrics) {
 // also checks that labels travel with their pairs through idx.
 func TestRMSoftLabels(t *testing.T) {
 	m := tinyModel(t, "llama", 7)
-	enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	pairs, err := enc.EncodePairs(politeSet(6, 3))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestRMSoftLabels(t *testing.T) {
 	mg := 0.3
 	pairs[1].Margin = &mg
 	swapped := swapPairs(pairs, 0, 1, 4)
-	rm := NewRewardModel(m, testPAD, 1)
+	rm := rewardmodel.NewRewardModel(m, testPAD, 1)
 	sets := []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)}
 	idx := []int{4, 1, 5, 0, 3, 2}
 	a, _ := NewRMObjective(rm, pairs, 0, 0.05)
@@ -132,13 +134,13 @@ func TestDPOSoftLabels(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			m, ref := tinyModel(t, "llama", 7), tinyModel(t, "llama", 8)
-			enc, _ := NewEncoder(tok, m.Cfg)
+			enc, _ := pairenc.NewEncoder(tok, m.Cfg)
 			pairs, err := enc.EncodePairs(politeSet(5, 4))
 			if err != nil {
 				t.Fatal(err)
 			}
 			pairs[1].PChosen, pairs[3].PChosen, pairs[4].PChosen = f64(0.7), f64(0.5), f64(0.2)
-			build := func(ps []Pair) *DPOObjective {
+			build := func(ps []pairenc.Pair) *DPOObjective {
 				live := ref
 				if tc.precompute {
 					live = nil
@@ -170,7 +172,7 @@ func TestDPOSoftLabels(t *testing.T) {
 // with p < 1 when the objective is built, naming the row.
 func TestDPOSoftLabelRefused(t *testing.T) {
 	m := tinyModel(t, "llama", 1)
-	enc, _ := NewEncoder(byteTokenizer(t), m.Cfg)
+	enc, _ := pairenc.NewEncoder(byteTokenizer(t), m.Cfg)
 	pairs, _ := enc.EncodePairs(politeSet(3, 1))
 	pairs[0].PChosen, pairs[1].PChosen = f64(1), f64(0.75)
 	for _, cfg := range []loss.DPOConfig{{LossType: "hinge", Beta: 0.1}, {LossType: "simpo", Beta: 2, SimPOGamma: 0.5}} {

@@ -12,8 +12,8 @@ import (
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/policy"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/reward"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -40,7 +40,7 @@ type evaluator struct {
 	task    Task
 	tok     *tokenizer.Tokenizer
 	ref     *model.Model
-	scorer  *pref.Scorer // nil until the reward model exists
+	scorer  *rewardmodel.Scorer // nil until the reward model exists
 	gold    *Gold
 	judge   judge.Judge
 	sft     []generate.Completion // the SFT model's held-out samples, once evaluated
@@ -216,7 +216,7 @@ func (e *evaluator) klSample(prompt []int32, c generate.Completion) (float64, er
 }
 
 // heldOutAccuracy is the reward model's pairwise accuracy on held-out pairs.
-func heldOutAccuracy(sc *pref.Scorer, t Task) (float64, error) {
+func heldOutAccuracy(sc *rewardmodel.Scorer, t Task) (float64, error) {
 	var ps, cs, rs [][]chat.Message
 	for _, p := range t.EvalPrefs {
 		ps = append(ps, []chat.Message{{Role: "user", Content: p.Prompt}})

@@ -15,8 +15,8 @@ import (
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/report"
+	"github.com/align-go/align/rewardmodel"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 )
@@ -277,7 +277,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		scorer, err := pref.LoadScorer(dirs["rm"], "")
+		scorer, err := rewardmodel.LoadScorer(dirs["rm"], "")
 		if err != nil {
 			return err
 		}

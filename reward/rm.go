@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/rewardmodel"
 )
 
@@ -46,7 +47,7 @@ func (r *RM) Score(_ context.Context, samples []Sample) ([]float64, error) {
 			if err != nil {
 				return nil, fmt.Errorf("rm: sample %d: %w", i, err)
 			}
-			rows[i] = rewardmodel.Join(p, c).IDs
+			rows[i] = pairenc.Join(p, c).IDs
 			continue
 		}
 		rows[i] = append(slices.Clip(s.PromptIDs), s.CompletionIDs...)

@@ -1,8 +1,8 @@
 // Package rewardmodel is a reward model's inference side: a transformer with
 // a scalar head read at the last real token, its HF sequence-classification
-// load and save, the prompt/response encoder training and scoring share, and
-// the Scorer RL trainers and evaluation call. It does not import the
-// training loop (pref trains reward models on top of it).
+// load and save, and the Scorer RL trainers and evaluation call. Prompts and
+// responses are encoded and padded by package pairenc, as in training. It does
+// not import the training loop (pref trains reward models on top of it).
 package rewardmodel
 
 import (
@@ -15,6 +15,7 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 )
 
 // ScoreTensor is the head's tensor name in HF sequence-classification
@@ -41,7 +42,7 @@ type RewardModel struct {
 	HeadGrad []float32 // allocated by Backward (or pref.HeadParams)
 	Pad      int32     // written into padding and saved as pad_token_id
 
-	pad     Padder
+	pad     pairenc.Padder
 	last    []int     // flat index of each row's last real token
 	lastH   []float32 // [rows, C] hidden states at last, for the head gradient
 	dhidden []float32
@@ -113,7 +114,7 @@ func (r *RewardModel) Forward(rows [][]int32) ([]float64, error) {
 // ForwardBatch scores a batch padded on either side (the mask decides
 // which tokens are real), keeping what Backward needs.
 func (r *RewardModel) ForwardBatch(b model.Batch) ([]float64, error) {
-	last, err := LastReal(b)
+	last, err := pairenc.LastReal(b)
 	if err != nil {
 		return nil, err
 	}
@@ -250,4 +251,12 @@ func mergeAdapters(hf []model.NamedTensor, lo *model.LoRA, from, to string, conv
 		}
 	}
 	return nil
+}
+
+// grow returns s with length n, reallocating only when it is too small.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

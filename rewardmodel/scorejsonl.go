@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/align-go/align/chat"
+	"github.com/align-go/align/pairenc"
 )
 
 // ScoredRows are JSONL rows with their rewards (Scorer.ScoreJSONL).
@@ -175,7 +176,7 @@ func orderedObject(line []byte) ([]jsonField, map[string]any, error) {
 }
 
 // parseScoreRow reads one row and encodes the sequences it asks to score.
-func parseScoreRow(enc *Encoder, line []byte) (scoreRow, error) {
+func parseScoreRow(enc *pairenc.Encoder, line []byte) (scoreRow, error) {
 	fields, m, err := orderedObject(line)
 	if err != nil {
 		return scoreRow{}, err
@@ -218,7 +219,7 @@ func hasField(m map[string]any, k string) bool {
 // lists. A response that is a whole conversation (its first turn is not the
 // assistant's) carries its own prompt: everything before its trailing
 // assistant turns.
-func encodeScored(enc *Encoder, prompt, response any, pk, rk string) ([]int32, error) {
+func encodeScored(enc *pairenc.Encoder, prompt, response any, pk, rk string) ([]int32, error) {
 	ps, pIsStr := prompt.(string)
 	rs, rIsStr := response.(string)
 	if rIsStr && (pIsStr || prompt == nil) {
@@ -226,7 +227,7 @@ func encodeScored(enc *Encoder, prompt, response any, pk, rk string) ([]int32, e
 			return nil, fmt.Errorf("field %q: missing (a plain-text %q needs one)", pk, rk)
 		}
 		p, r, err := enc.Plain(ps, rs)
-		return Join(p, r).IDs, err
+		return pairenc.Join(p, r).IDs, err
 	}
 	var resp []chat.Message
 	if rIsStr {
@@ -262,7 +263,7 @@ func encodeScored(enc *Encoder, prompt, response any, pk, rk string) ([]int32, e
 	if err != nil {
 		return nil, fmt.Errorf("field %q: %w", rk, err)
 	}
-	return Join(p, r).IDs, nil
+	return pairenc.Join(p, r).IDs, nil
 }
 
 // readMessages reads a list of {"role","content"} objects.

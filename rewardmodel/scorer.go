@@ -6,6 +6,7 @@ import (
 
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/tokenizer"
 )
 
@@ -14,7 +15,7 @@ import (
 // at a time (not safe for concurrent use).
 type Scorer struct {
 	RM  *RewardModel
-	Enc *Encoder
+	Enc *pairenc.Encoder
 	// BatchSize is the number of sequences per forward pass (0: 8).
 	BatchSize int
 	// MaxLength bounds a scored sequence; longer ones keep their last
@@ -48,7 +49,7 @@ func LoadScorerOpts(dir, tokDir string, opt model.LoadOptions) (*Scorer, error) 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := NewEncoder(tok, rm.Model.Cfg)
+	enc, err := pairenc.NewEncoder(tok, rm.Model.Cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tokDir, err)
 	}
@@ -109,7 +110,7 @@ func (s *Scorer) Score(prompts, responses []string) ([]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("response %d: %w", i, err)
 		}
-		rows[i] = Join(p, r).IDs
+		rows[i] = pairenc.Join(p, r).IDs
 	}
 	return s.ScoreIDs(rows)
 }
@@ -126,7 +127,7 @@ func (s *Scorer) ScoreChats(prompts, responses [][]chat.Message) ([]float64, err
 		if err != nil {
 			return nil, fmt.Errorf("response %d: %w", i, err)
 		}
-		rows[i] = Join(p, r).IDs
+		rows[i] = pairenc.Join(p, r).IDs
 	}
 	return s.ScoreIDs(rows)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/pref"
 	"github.com/align-go/align/rewardmodel"
 )
 
@@ -78,7 +77,7 @@ func TestScoreCommand(t *testing.T) {
 		t.Errorf("original fields not kept: %s", lines[0])
 	}
 	// The same sequences through the library scorer.
-	sc, err := pref.LoadScorer(rm, "")
+	sc, err := rewardmodel.LoadScorer(rm, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestScoreCommandErrors(t *testing.T) {
 	// A reward model is only needed to get past loading; a saved RM with a
 	// random head will do.
 	rmDir := t.TempDir()
-	sc, _, err := pref.LoadRewardModel(lm)
+	sc, _, err := rewardmodel.LoadRewardModel(lm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pref
+package pairenc
 
 import (
 	"slices"
@@ -27,7 +27,7 @@ func cat(parts ...[]int32) []int32 {
 
 func TestEncoder(t *testing.T) {
 	tok := byteTokenizer(t)
-	enc, err := NewEncoder(tok, tinyModel(t, "llama", 1).Cfg)
+	enc, err := NewEncoder(tok, byteConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestEncoder(t *testing.T) {
 
 func TestEncoderVocabMismatch(t *testing.T) {
 	tok := byteTokenizer(t)
-	cfg := *tinyModel(t, "llama", 1).Cfg
+	cfg := *byteConfig(t)
 	cfg.Vocab = 100 // 'y' (121) is outside
 	if _, err := NewEncoder(tok, &cfg); err == nil || !strings.Contains(err.Error(), "EOS id 256") {
 		t.Fatalf("EOS outside the vocabulary: %v", err)
@@ -98,7 +98,7 @@ func TestEncoderVocabMismatch(t *testing.T) {
 
 func TestPairEncoding(t *testing.T) {
 	tok := byteTokenizer(t)
-	enc, _ := NewEncoder(tok, tinyModel(t, "llama", 1).Cfg)
+	enc, _ := NewEncoder(tok, byteConfig(t))
 	mg := 1.5
 	p, err := enc.Pair(data.PreferenceExample{PromptText: "P", ChosenText: "c", RejectedText: "rr", Margin: &mg, Loc: "f:1"})
 	if err != nil {

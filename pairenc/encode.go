@@ -1,4 +1,4 @@
-package rewardmodel
+package pairenc
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package rewardmodel
+package pairenc
 
 import (
 	"fmt"
@@ -16,12 +16,12 @@ type Padder struct {
 func (p *Padder) Batch(rows [][]int32, pad int32) (model.Batch, error) {
 	B := len(rows)
 	if B == 0 {
-		return model.Batch{}, fmt.Errorf("rewardmodel: empty batch")
+		return model.Batch{}, fmt.Errorf("pairenc: empty batch")
 	}
 	T, ragged := 0, false
 	for i, r := range rows {
 		if len(r) == 0 {
-			return model.Batch{}, fmt.Errorf("rewardmodel: row %d of the batch is empty", i)
+			return model.Batch{}, fmt.Errorf("pairenc: row %d of the batch is empty", i)
 		}
 		if i > 0 && len(r) != T {
 			ragged = true
@@ -71,7 +71,7 @@ func LastReal(b model.Batch) ([]int, error) {
 			}
 		}
 		if out[r] < 0 {
-			return nil, fmt.Errorf("rewardmodel: batch row %d has no real token", r)
+			return nil, fmt.Errorf("pairenc: batch row %d has no real token", r)
 		}
 	}
 	return out, nil
