@@ -51,8 +51,15 @@ func (s segShape) flat() []int32 {
 // sees key s iff s <= t and every position from s to t carries seg[t] != 0.
 // It scores every visible key on its own, with no blocks.
 func refAttentionSeg(q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) (out, att []float64) {
-	out = make([]float64, B*T*NH*HS)
 	att = make([]float64, B*NH*T*T)
+	return refAttentionSegAt(att, q, k, v, seg, B, T, NH, NKV, HS), att
+}
+
+// refAttentionSegAt is refAttentionSeg writing the probabilities into att, or
+// not at all when att is nil (the finite differences call it thousands of times).
+func refAttentionSegAt(att, q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) []float64 {
+	out := make([]float64, B*T*NH*HS)
+	sc, p := make([]float64, T), make([]float64, T)
 	scale := 1 / math.Sqrt(float64(HS))
 	vis := make([]bool, B*T*T)
 	for b := 0; b < B; b++ {
@@ -68,7 +75,7 @@ func refAttentionSeg(q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) (out
 			kh := h / (NH / NKV)
 			for t := 0; t < T; t++ {
 				qv := q[((b*T+t)*NH+h)*HS:][:HS]
-				sc := make([]float64, T)
+				clear(sc)
 				mx := math.Inf(-1)
 				for s := 0; s <= t; s++ {
 					if !sees(b, s, t) {
@@ -82,7 +89,7 @@ func refAttentionSeg(q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) (out
 					mx = math.Max(mx, sc[s])
 				}
 				sum := 0.0
-				p := make([]float64, T)
+				clear(p)
 				for s := 0; s <= t; s++ {
 					if sees(b, s, t) {
 						p[s] = math.Exp(sc[s] - mx)
@@ -94,7 +101,9 @@ func refAttentionSeg(q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) (out
 						continue
 					}
 					p[s] /= sum
-					att[((b*NH+h)*T+t)*T+s] = p[s]
+					if att != nil {
+						att[((b*NH+h)*T+t)*T+s] = p[s]
+					}
 					vv := v[((b*T+s)*NKV+kh)*HS:][:HS]
 					for j := 0; j < HS; j++ {
 						out[((b*T+t)*NH+h)*HS+j] += p[s] * vv[j]
@@ -103,7 +112,7 @@ func refAttentionSeg(q, k, v []float64, seg []int32, B, T, NH, NKV, HS int) (out
 			}
 		}
 	}
-	return out, att
+	return out
 }
 
 func TestAttentionSegGrad(t *testing.T) {
@@ -124,8 +133,7 @@ func TestAttentionSegGrad(t *testing.T) {
 			ins:  [][]float32{randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)},
 			fwd:  func(in [][]float32) []float32 { o, _ := fwd(in); return o },
 			ref: func(in [][]float64) []float64 {
-				o, _ := refAttentionSeg(in[0], in[1], in[2], seg, B, T, NH, NKV, HS)
-				return o
+				return refAttentionSegAt(nil, in[0], in[1], in[2], seg, B, T, NH, NKV, HS)
 			},
 			bwd: func(in [][]float32, dout []float32, g [][]float32) {
 				out, lse := fwd(in)

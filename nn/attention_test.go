@@ -56,8 +56,7 @@ func TestAttentionGrad(t *testing.T) {
 			ins:  [][]float32{randn(r, B*T*NH*HS, 1), randn(r, B*T*NKV*HS, 1), randn(r, B*T*NKV*HS, 1)},
 			fwd:  func(in [][]float32) []float32 { o, _ := fwd(in); return o },
 			ref: func(in [][]float64) []float64 {
-				o, _ := refAttention(in[0], in[1], in[2], mask, B, T, NH, NKV, HS)
-				return o
+				return refAttentionAt(nil, in[0], in[1], in[2], mask, B, T, NH, NKV, HS)
 			},
 			bwd: func(in [][]float32, dout []float32, g [][]float32) {
 				out, lse := fwd(in)

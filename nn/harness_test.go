@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/align-go/align/tensor"
@@ -109,6 +110,41 @@ func numGrad(ref func([][]float64) []float64, ins [][]float64, which int, R []fl
 	return g
 }
 
+// numGradMemo holds numGrad's results for the inputs checkOp has seen, keyed by
+// the input slice itself: forEachSetting runs checkOp on one opCase once per
+// thread setting, and the float64 reference's finite differences (the bulk of
+// an op test's CPU) do not depend on the setting. The key pins the slice, so
+// its address cannot be reused by another case while the memo holds it; inputs
+// are read-only (checkOp checks that), and R comes from a fixed seed.
+var (
+	numGradMu   sync.Mutex
+	numGradMemo = map[numGradKey][]float64{}
+)
+
+type numGradKey struct {
+	in       *float32
+	n, which int
+	name     string
+	outLen   int
+}
+
+func cachedNumGrad(c opCase, ins64 [][]float64, which int, R []float32) []float64 {
+	if len(c.ins[which]) == 0 {
+		return numGrad(c.ref, ins64, which, R)
+	}
+	k := numGradKey{&c.ins[which][0], len(c.ins[which]), which, c.name, len(R)}
+	numGradMu.Lock()
+	g, ok := numGradMemo[k]
+	numGradMu.Unlock()
+	if !ok {
+		g = numGrad(c.ref, ins64, which, R)
+		numGradMu.Lock()
+		numGradMemo[k] = g
+		numGradMu.Unlock()
+	}
+	return g
+}
+
 func zeroGrads(ins [][]float32) [][]float32 {
 	g := make([][]float32, len(ins))
 	for i, x := range ins {
@@ -138,7 +174,7 @@ func checkOp(t *testing.T, c opCase) {
 	g1 := zeroGrads(c.ins)
 	c.bwd(c.ins, R, g1)
 	for i := range c.ins {
-		want := numGrad(c.ref, ins64, i, R)
+		want := cachedNumGrad(c, ins64, i, R)
 		for _, m := range mismatches(g1[i], want, c.gradTol) {
 			t.Errorf("%s grad of input %d: %s", c.name, i, m)
 		}

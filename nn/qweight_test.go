@@ -229,16 +229,24 @@ func TestLinearQMatchesFloat64(t *testing.T) {
 					dinp[i] = 0.5
 				}
 				LinearBackwardQ(dinp, dout, q, N)
+				// Summed over j for every k at once, walking deq's rows in
+				// order (a column walk misses the cache at wide IC).
+				s, sa := make([]float64, IC), make([]float64, IC)
 				for i := 0; i < N; i++ {
-					for k := 0; k < IC; k++ {
-						s, sa := 0.5, 0.5
-						for j := 0; j < OC; j++ {
-							p := float64(dout[i*OC+j]) * float64(deq[j*IC+k])
-							s += p
-							sa += math.Abs(p)
+					for k := range s {
+						s[k], sa[k] = 0.5, 0.5
+					}
+					for j := 0; j < OC; j++ {
+						d, row := float64(dout[i*OC+j]), deq[j*IC:(j+1)*IC]
+						for k, w := range row {
+							p := d * float64(w)
+							s[k] += p
+							sa[k] += math.Abs(p)
 						}
-						if math.Abs(float64(dinp[i*IC+k])-s) > 1e-5*(sa+1) {
-							t.Fatalf("%v dq=%v [%d,%d] N=%d: dinp[%d,%d] = %v, float64 %v", c.dt, c.dq, OC, IC, N, i, k, dinp[i*IC+k], s)
+					}
+					for k := 0; k < IC; k++ {
+						if math.Abs(float64(dinp[i*IC+k])-s[k]) > 1e-5*(sa[k]+1) {
+							t.Fatalf("%v dq=%v [%d,%d] N=%d: dinp[%d,%d] = %v, float64 %v", c.dt, c.dq, OC, IC, N, i, k, dinp[i*IC+k], s[k])
 						}
 					}
 				}

@@ -109,15 +109,22 @@ func refRope(x []float64, pos []int32, N, H, HS int, theta float64) []float64 {
 
 // refAttention returns out [B,T,NH,HS] and the probabilities [B,NH,T,T].
 func refAttention(q, k, v []float64, mask []int32, B, T, NH, NKV, HS int) (out, att []float64) {
-	out = make([]float64, B*T*NH*HS)
 	att = make([]float64, B*NH*T*T)
+	return refAttentionAt(att, q, k, v, mask, B, T, NH, NKV, HS), att
+}
+
+// refAttentionAt is refAttention writing the probabilities into att, or not
+// at all when att is nil (the finite differences call it thousands of times).
+func refAttentionAt(att, q, k, v []float64, mask []int32, B, T, NH, NKV, HS int) []float64 {
+	out := make([]float64, B*T*NH*HS)
+	sc, p := make([]float64, T), make([]float64, T)
 	scale := 1 / math.Sqrt(float64(HS))
 	for b := 0; b < B; b++ {
 		for h := 0; h < NH; h++ {
 			kh := h / (NH / NKV)
 			for t := 0; t < T; t++ {
 				qv := q[((b*T+t)*NH+h)*HS:][:HS]
-				sc := make([]float64, T)
+				clear(sc)
 				mx := math.Inf(-1)
 				for s := 0; s <= t; s++ {
 					if mask != nil && mask[b*T+s] == 0 {
@@ -134,7 +141,7 @@ func refAttention(q, k, v []float64, mask []int32, B, T, NH, NKV, HS int) (out, 
 				if math.IsInf(mx, -1) {
 					continue // nothing visible: zeros
 				}
-				p := make([]float64, T)
+				clear(p)
 				sum := 0.0
 				for s := 0; s <= t; s++ {
 					if mask != nil && mask[b*T+s] == 0 {
@@ -145,7 +152,9 @@ func refAttention(q, k, v []float64, mask []int32, B, T, NH, NKV, HS int) (out, 
 				}
 				for s := 0; s <= t; s++ {
 					p[s] /= sum
-					att[((b*NH+h)*T+t)*T+s] = p[s]
+					if att != nil {
+						att[((b*NH+h)*T+t)*T+s] = p[s]
+					}
 					vv := v[((b*T+s)*NKV+kh)*HS:][:HS]
 					for j := 0; j < HS; j++ {
 						out[((b*T+t)*NH+h)*HS+j] += p[s] * vv[j]
@@ -154,7 +163,7 @@ func refAttention(q, k, v []float64, mask []int32, B, T, NH, NKV, HS int) (out, 
 			}
 		}
 	}
-	return out, att
+	return out
 }
 
 func refLogSoftmax(x []float64, N, V int) []float64 {
