@@ -91,7 +91,28 @@ func checkBF16Case(t *testing.T, sh gemmShape, transA, transB, acc, bits bool, p
 	} else {
 		GemmPrec(BF16, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
 	}
+	// The operands rounded to bf16 once, A by rows and B by columns, so the
+	// float64 dot products below walk memory in order.
 	rb := func(x float32) float64 { return float64(widenBF16(RoundBF16(x))) }
+	ra, rbt := make([]float64, m*k), make([]float64, n*k)
+	for i := 0; i < m; i++ {
+		for p := 0; p < k; p++ {
+			if transA {
+				ra[i*k+p] = rb(a[p*lda+i])
+			} else {
+				ra[i*k+p] = rb(a[i*lda+p])
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		for p := 0; p < k; p++ {
+			if transB {
+				rbt[j*k+p] = rb(b[j*ldb+p])
+			} else {
+				rbt[j*k+p] = rb(b[p*ldb+j])
+			}
+		}
+	}
 	for i := 0; i < m; i++ {
 		for j := 0; j < ldc; j++ {
 			got := c[i*ldc+j]
@@ -102,19 +123,9 @@ func checkBF16Case(t *testing.T, sh gemmShape, transA, transB, acc, bits bool, p
 				continue
 			}
 			var s, sa float64
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				x := rb(av) * rb(bv)
+			ai, bj := ra[i*k:(i+1)*k], rbt[j*k:(j+1)*k]
+			for p, av := range ai {
+				x := av * bj[p]
 				s += x
 				sa += math.Abs(x)
 			}
