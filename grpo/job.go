@@ -1,7 +1,6 @@
 package grpo
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -32,21 +31,21 @@ type JobOptions struct {
 // prompts and builds GRPO's training job.
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Policy == "" {
-		return nil, errors.New("--policy is required")
+		return nil, train.BadOption("grpo.JobOptions.Policy", "a model directory is required")
 	}
 	if o.Prompts == "" {
-		return nil, errors.New("--prompts is required")
+		return nil, train.BadOption("grpo.JobOptions.Prompts", "a prompt file is required")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, err
+		return nil, &train.OptionError{Option: "grpo.JobOptions.DType", Err: err}
 	}
 	rows, err := rl.ReadPrompts(o.Prompts)
 	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
+		return nil, train.BadOption("grpo.JobOptions.Prompts", "%w", err)
 	}
 	rewards := o.Rewards
 	if len(rewards) == 0 {
-		return nil, errors.New("--reward: at least one reward SPEC is required (e.g. --reward exact-match)")
+		return nil, train.BadOption("grpo.JobOptions.Rewards", "at least one reward is required")
 	}
 	names := o.RewardSpecs
 	if len(names) == 0 {
@@ -56,12 +55,12 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	m, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("grpo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("grpo.JobOptions.Policy", "%w", err)
 	}
 	gc, err := engine.ReadGenerationConfig(o.Policy)
 	if err != nil {
@@ -69,12 +68,12 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	eos := engine.EOSIDs(m.Cfg, gc, tok)
 	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
+		return nil, train.BadOption("grpo.JobOptions.Policy", "%s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
 	pad := int32(pairenc.ResolvePad(tok, m.Cfg, int(eos[0])))
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
-		return nil, err
+		return nil, train.BadOption("grpo.JobOptions.Prompts", "%w", err)
 	}
 	var ref *model.Model
 	if o.Config.Beta > 0 {

@@ -1,7 +1,6 @@
 package onlinedpo
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -31,29 +30,29 @@ type JobOptions struct {
 // base with the adapters switched off.
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Policy == "" {
-		return nil, errors.New("--policy is required")
+		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "a model directory is required")
 	}
 	if o.Prompts == "" {
-		return nil, errors.New("--prompts is required")
+		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "a prompt file is required")
 	}
 	if o.Ranker == nil {
-		return nil, errors.New("--judge or --reward is required (e.g. --reward rm:DIR, or --judge http://localhost:8000/v1#MODEL)")
+		return nil, train.BadOption("onlinedpo.JobOptions.Ranker", "required (a judge or a reward ranks the sampled pairs)")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, err
+		return nil, &train.OptionError{Option: "onlinedpo.JobOptions.DType", Err: err}
 	}
 	rows, err := rl.ReadPrompts(o.Prompts)
 	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
+		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "%w", err)
 	}
 	m, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
 	}
 	gc, err := engine.ReadGenerationConfig(o.Policy)
 	if err != nil {
@@ -61,12 +60,12 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	eos := engine.EOSIDs(m.Cfg, gc, tok)
 	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
+		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
 	pad := int32(pairenc.ResolvePad(tok, m.Cfg, int(eos[0])))
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
-		return nil, err
+		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "%w", err)
 	}
 	ref := policy.Reference(m, o.LoRA.Enabled())
 	params, err := o.LoRA.Params(m, s.Seed)

@@ -30,15 +30,18 @@ type JobOptions struct {
 }
 
 func (o *JobOptions) check() error {
-	for _, f := range []struct{ name, v string }{{"--policy", o.Policy}, {"--reward", o.RewardModel}, {"--prompts", o.Prompts}} {
+	for _, f := range []struct{ name, v string }{{"Policy", o.Policy}, {"RewardModel", o.RewardModel}, {"Prompts", o.Prompts}} {
 		if f.v == "" {
-			return fmt.Errorf("%s is required", f.name)
+			return train.BadOption("ppo.JobOptions."+f.name, "required")
 		}
 	}
 	if o.ValueInit != "reward" && o.ValueInit != "policy" {
-		return fmt.Errorf("--value-init %q: want reward or policy", o.ValueInit)
+		return train.BadOption("ppo.JobOptions.ValueInit", "%q: want reward or policy", o.ValueInit)
 	}
-	return train.CheckDType(o.DType)
+	if err := train.CheckDType(o.DType); err != nil {
+		return &train.OptionError{Option: "ppo.JobOptions.DType", Err: err}
+	}
+	return nil
 }
 
 // loadPrompts renders every prompt row as the policy sees it.
@@ -71,16 +74,16 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	c.Samples, c.SamplesEvery = filepath.Join(s.Out, "samples.jsonl"), o.SampleEvery
 	pol, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(pol)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("--policy: %w", err)
+		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
 	}
 	prompts, fields, err := loadPrompts(o.Prompts, tok)
 	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
+		return nil, train.BadOption("ppo.JobOptions.Prompts", "%w", err)
 	}
 	gc, err := engine.ReadGenerationConfig(o.Policy)
 	if err != nil {
@@ -88,16 +91,16 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	eos := engine.EOSIDs(pol.Cfg, gc, tok)
 	if len(eos) == 0 {
-		return nil, fmt.Errorf("--policy: %s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
+		return nil, train.BadOption("ppo.JobOptions.Policy", "%s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
 	}
 	pad := int32(pairenc.ResolvePad(tok, pol.Cfg, int(eos[0])))
 	// The reward model is frozen whatever trains: the load options apply.
 	scorer, err := rewardmodel.LoadScorerOpts(o.RewardModel, "", o.LoRA.Load)
 	if err != nil {
-		return nil, fmt.Errorf("--reward: %w", err)
+		return nil, train.BadOption("ppo.JobOptions.RewardModel", "%w", err)
 	}
 	if scorer.RM.Model.Cfg.Vocab != pol.Cfg.Vocab {
-		return nil, fmt.Errorf("--reward: %s has vocab_size %d but --policy has %d (the reward model must share the policy's tokenizer)",
+		return nil, train.BadOption("ppo.JobOptions.RewardModel", "%s has vocab_size %d but the policy has %d (the reward model must share the policy's tokenizer)",
 			o.RewardModel, scorer.RM.Model.Cfg.Vocab, pol.Cfg.Vocab)
 	}
 	// Scoring in micro-batch-sized chunks keeps the reward model's
@@ -107,7 +110,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	head := NewValueHead(pol.Cfg.Dim, c.Seed)
 	if o.ValueInit == "reward" {
 		if len(scorer.RM.Head) != pol.Cfg.Dim && o.LoRA.Enabled() {
-			return nil, fmt.Errorf("--value-init reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use --value-init policy",
+			return nil, train.BadOption("ppo.JobOptions.ValueInit", "reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use policy",
 				len(scorer.RM.Head), pol.Cfg.Dim)
 		}
 		head = append([]float32(nil), scorer.RM.Head...)
@@ -116,7 +119,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 		lc := model.LoRAConfig{R: o.LoRA.R, Alpha: o.LoRA.Alpha, Targets: o.LoRA.Targets}
 		for i, set := range []string{"policy", "value"} {
 			if err := pol.AttachLoRASet(set, lc, c.Seed+uint64(i)); err != nil {
-				return nil, fmt.Errorf("--lora-targets: %w", err)
+				return nil, train.BadOption("ppo.JobOptions.LoRA.Targets", "%w", err)
 			}
 		}
 		roles.PolicySet = "policy"

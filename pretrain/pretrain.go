@@ -5,7 +5,6 @@
 package pretrain
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,19 +31,19 @@ type Options struct {
 // training job.
 func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 	if (o.Model == "") == (o.ModelConfig == "") {
-		return nil, errors.New("give exactly one of --model DIR and --model-config config.json")
+		return nil, train.BadOption("pretrain.Options.Model", "give exactly one of it (a model directory) and pretrain.Options.ModelConfig (a config.json)")
 	}
 	if len(o.Text) == 0 {
-		return nil, errors.New("--text: at least one text file is required")
+		return nil, train.BadOption("pretrain.Options.Text", "at least one text file is required")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, err
+		return nil, &train.OptionError{Option: "pretrain.Options.DType", Err: err}
 	}
 	if !(o.EvalFraction >= 0 && o.EvalFraction < 1) {
-		return nil, fmt.Errorf("--eval-fraction: %v outside [0,1)", o.EvalFraction)
+		return nil, train.BadOption("pretrain.Options.EvalFraction", "%v outside [0,1)", o.EvalFraction)
 	}
 	if o.EvalFraction > 0 && len(o.EvalText) > 0 {
-		return nil, errors.New("give --eval-text or --eval-fraction, not both")
+		return nil, train.BadOption("pretrain.Options.EvalText", "give it or pretrain.Options.EvalFraction, not both")
 	}
 	tokDir := o.Tokenizer
 	var m *model.Model
@@ -58,7 +57,7 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		}
 	} else {
 		if tokDir == "" {
-			return nil, errors.New("--model-config needs --tokenizer DIR")
+			return nil, train.BadOption("pretrain.Options.Tokenizer", "required with pretrain.Options.ModelConfig")
 		}
 		cfg, err := model.LoadConfig(o.ModelConfig)
 		if err != nil {
@@ -88,10 +87,10 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, fmt.Errorf("%s: EOS id %d is outside the model's vocab_size %d (tokenizer and model do not match)", tokDir, eos, m.Cfg.Vocab)
 	}
 	if o.SeqLen < 2 {
-		return nil, fmt.Errorf("--seq-len: %d must be at least 2", o.SeqLen)
+		return nil, train.BadOption("pretrain.Options.SeqLen", "%d must be at least 2", o.SeqLen)
 	}
 	if o.SeqLen > m.Cfg.MaxPos {
-		return nil, fmt.Errorf("--seq-len: %d exceeds the model's context of %d tokens", o.SeqLen, m.Cfg.MaxPos)
+		return nil, train.BadOption("pretrain.Options.SeqLen", "%d exceeds the model's context of %d tokens", o.SeqLen, m.Cfg.MaxPos)
 	}
 	windows, ntok, err := textWindows(tok, o.Text, eos, m.Cfg.Vocab, o.SeqLen)
 	if err != nil {
@@ -106,7 +105,7 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		}
 	case o.EvalFraction > 0:
 		if windows, evalRows, err = data.Split(windows, o.EvalFraction, s.Seed); err != nil {
-			return nil, fmt.Errorf("--eval-fraction: %w", err)
+			return nil, train.BadOption("pretrain.Options.EvalFraction", "%w", err)
 		}
 	}
 	lm := &train.CausalLM{Model: m, PadID: int32(eos)}

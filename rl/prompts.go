@@ -40,10 +40,10 @@ func EncodePrompts(rows []PromptRow, tok *tokenizer.Tokenizer, maxNew, maxPos in
 	for i, r := range rows {
 		text, ids, err := r.Encode(tok)
 		if err != nil {
-			return nil, fmt.Errorf("--prompts: %w", err)
+			return nil, err
 		}
 		if n := len(ids) + maxNew; n > maxPos {
-			return nil, fmt.Errorf("--prompts: %s: %d prompt tokens + --max-new-tokens %d exceed the model's %d positions",
+			return nil, fmt.Errorf("%s: %d prompt tokens + %d new tokens exceed the model's %d positions",
 				r.Loc, len(ids), maxNew, maxPos)
 		}
 		prompts[i] = Prompt{IDs: ids, Text: text, Messages: r.Messages, Fields: r.Fields}

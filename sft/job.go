@@ -1,7 +1,6 @@
 package sft
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,23 +28,23 @@ type JobOptions struct {
 // objective over the completion / assistant tokens (packed with Packing).
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Model == "" {
-		return nil, errors.New("--model is required")
+		return nil, train.BadOption("sft.JobOptions.Model", "a model directory is required")
 	}
 	if len(o.Data) == 0 {
-		return nil, errors.New("--data: at least one data file is required")
+		return nil, train.BadOption("sft.JobOptions.Data", "at least one data file is required")
 	}
 	switch o.LossOn {
 	case LossCompletion, LossAssistant, LossAll:
 	default:
-		return nil, fmt.Errorf("--loss-on: %q (want completion, assistant or all)", o.LossOn)
+		return nil, train.BadOption("sft.JobOptions.LossOn", "%q (want completion, assistant or all)", o.LossOn)
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, err
+		return nil, &train.OptionError{Option: "sft.JobOptions.DType", Err: err}
 	}
 	switch o.Truncation {
 	case TruncateRight, TruncateLeft, TruncateSkip:
 	default:
-		return nil, fmt.Errorf("--truncation: %q (want right, left or skip)", o.Truncation)
+		return nil, train.BadOption("sft.JobOptions.Truncation", "%q (want right, left or skip)", o.Truncation)
 	}
 	m, err := o.LoRA.LoadBase(o.Model)
 	if err != nil {
@@ -109,7 +108,7 @@ func (o *JobOptions) objective(lm *train.CausalLM, rows, labels [][]int32, maxLe
 	}
 	p, err := train.Pack(rows, labels, maxLen)
 	if err != nil {
-		return nil, fmt.Errorf("--packing: %w", err)
+		return nil, train.BadOption("sft.JobOptions.Packing", "%w", err)
 	}
 	fmt.Fprintf(log, "sft: packed %d %s sequences (%d tokens) into %d rows of %d: packing efficiency %.1f%%\n",
 		len(rows), what, p.Tokens, len(p.Rows), maxLen, 100*p.Efficiency())

@@ -75,7 +75,7 @@ func (l LoRA) Params(m *model.Model, seed uint64) ([]ParamSet, error) {
 		return []ParamSet{ModelParams("model", m)}, nil
 	}
 	if err := m.AttachLoRA(model.LoRAConfig{R: l.R, Alpha: l.Alpha, Dropout: l.Dropout, Targets: l.Targets}, seed); err != nil {
-		return nil, fmt.Errorf("--lora-targets: %w", err)
+		return nil, BadOption("train.LoRA.Targets", "%w", err)
 	}
 	m.EnableGrad()
 	lo := m.LoRA()
@@ -184,5 +184,5 @@ func CheckDType(dtype string) error {
 	case "F32", "BF16", "F16":
 		return nil
 	}
-	return fmt.Errorf("--dtype: %q (want F32, BF16 or F16)", dtype)
+	return fmt.Errorf("%q (want F32, BF16 or F16)", dtype)
 }

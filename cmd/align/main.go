@@ -18,7 +18,7 @@ var rootCmd = &cobra.Command{
 
 func main() {
 	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "align:", err)
+		fmt.Fprintln(os.Stderr, "align:", flagError(err))
 		os.Exit(1)
 	}
 }

@@ -17,7 +17,7 @@ func init() {
 		Short: "Fold PEFT LoRA adapters into their base model and write a plain HF model",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := train.CheckDType(dtype); err != nil {
-				return err
+				return fmt.Errorf("--dtype: %w", err)
 			}
 			m, err := model.LoadDir(base)
 			if err != nil {

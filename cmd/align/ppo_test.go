@@ -110,7 +110,7 @@ func TestPPOCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"ppo", "--policy", policy, "--prompts", "x", "--out", t.TempDir()}, "--reward is required"},
+		{[]string{"ppo", "--policy", policy, "--prompts", "x", "--out", t.TempDir()}, "--reward: required"},
 		{[]string{"ppo", "--policy", policy, "--reward", policy, "--prompts", "x", "--out", t.TempDir(), "--value-init", "rm"}, "--value-init"},
 		{[]string{"ppo", "--policy", policy, "--reward", policy, "--prompts", ppoPrompts(t), "--out", t.TempDir()}, "not a reward model"},
 	} {

@@ -282,7 +282,7 @@ func TestPretrainErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--model", "x", "--model-config", cfg, "--text", text, "--out", out}, "exactly one of --model"},
+		{[]string{"--model", "x", "--model-config", cfg, "--text", text, "--out", out}, "--model: give exactly one of it (a model directory) and --model-config"},
 		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--out", out}, "--text"},
 		{[]string{"--model-config", small, "--tokenizer", gpt2Tok, "--text", text, "--out", out}, "tokenizer and model do not match"},
 		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--seq-len", "65"}, "exceeds the model's context of 64"},
