@@ -3,7 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
+	"sync"
 	"unsafe"
 
 	"github.com/align-go/align/tensor"
@@ -81,8 +81,12 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		}
 		return
 	}
-	var tiled, wide, wide16 [7]DecodeOut
-	nt, nw, nw16, bf := 0, 0, 0, false
+	var tiled [7]DecodeOut
+	// The wide tiles' lists escape (linearWide shares them between threads):
+	// appended to only at the row counts that take them, so a batch-1 call
+	// allocates nothing.
+	var wide, wide16 []DecodeOut
+	nt, bf := 0, false
 	for _, o := range outs {
 		if o.Q != nil && o.W == nil && o.W16 == nil {
 			switch {
@@ -98,14 +102,12 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 			}
 		}
 		if o.W16 != nil && wideRowsBF16(N, IC) {
-			wide16[nw16] = o
-			nw16++
+			wide16 = append(wide16, o)
 			continue
 		}
 		if o.gemm(N) {
 			if wideRows(N) {
-				wide[nw] = o
-				nw++
+				wide = append(wide, o)
 				continue
 			}
 			LinearForward(o.Out, inp, o.W, o.B, N, IC, o.OC)
@@ -115,53 +117,80 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		nt++
 		bf = bf || o.W16 != nil
 	}
-	if nw > 0 {
-		linearWide(inp, N, IC, wide[:nw], false)
+	if len(wide) > 0 {
+		linearWide(inp, N, IC, wide, false)
 	}
-	if nw16 > 0 {
-		linearWide(inp, N, IC, wide16[:nw16], true)
+	if len(wide16) > 0 {
+		linearWide(inp, N, IC, wide16, true)
 	}
 	if nt == 0 {
 		return
 	}
-	var x16 []uint16
+	d := decodeManyPool.Get().(*decodeMany)
+	defer decodeManyPool.Put(d)
 	if bf && bf16Kernel == kernBF16DP {
 		// The DP kernels multiply bf16 by bf16: round the input once.
-		p := x16Pool.Get().(*[]uint16)
-		defer x16Pool.Put(p)
-		if cap(*p) < N*IC {
-			*p = make([]uint16, N*IC)
+		if cap(d.x16) < N*IC {
+			d.x16 = make([]uint16, N*IC)
 		}
-		x16 = (*p)[:N*IC]
-		ToBF16(x16, inp[:N*IC])
+		d.x16 = d.x16[:N*IC]
+		ToBF16(d.x16, inp[:N*IC])
 	}
-	outs = tiled[:nt]
+	d.inp, d.N, d.IC, d.nt = inp, N, IC, nt
 	total := 0
-	for i, o := range outs {
-		first[i] = total
+	for i, o := range tiled[:nt] {
+		d.outs[i] = o
+		d.first[i] = total
 		total += (o.OC + 3) / 4
 	}
-	first[len(outs)] = total
+	d.first[nt] = total
 	// About 64K multiply-adds per piece pays for handing it out.
 	minGroups := max(1, (1<<16)/(4*IC*N))
-	parallelPieces(total, minGroups, func(lo, hi int) {
-		for m, o := range outs {
-			g0, g1 := max(lo, first[m]), min(hi, first[m+1])
-			if g0 >= g1 {
-				continue
-			}
-			j0, j1 := (g0-first[m])*4, min((g1-first[m])*4, o.OC)
-			switch {
-			case o.W == nil && o.W16 == nil:
-				qDotRows(o.Out, inp, o.Q, j0, j1)
-			case o.W16 != nil:
-				dotRowsBF16(o.Out[j0:], o.OC, inp, x16, IC, o.W16[j0*IC:], IC, N, j1-j0, IC)
-			default:
-				dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
-			}
-			o.addBias(N, j0, j1)
+	parallelPieces(total, minGroups, d.fn)
+	clear(d.outs[:nt]) // drop references to the caller's data
+	d.inp = nil
+}
+
+// decodeMany is LinearDecodeMany's job, pooled together with its piece
+// function (a closure made once per job) so that a call allocates nothing:
+// a decode step makes ~100 of them, and the closure and the rounded input
+// were allocated afresh on every one.
+type decodeMany struct {
+	outs  [7]DecodeOut
+	first [8]int
+	nt    int
+	inp   []float32
+	x16   []uint16 // the input rounded to bf16 for the DP kernels
+	N, IC int
+	fn    func(lo, hi int)
+}
+
+var decodeManyPool = sync.Pool{New: func() any {
+	d := new(decodeMany)
+	d.fn = d.pieces
+	return d
+}}
+
+// pieces computes weight-row groups [lo, hi), numbered across the Linears.
+func (d *decodeMany) pieces(lo, hi int) {
+	N, IC, inp := d.N, d.IC, d.inp
+	for m := range d.nt {
+		o := &d.outs[m]
+		g0, g1 := max(lo, d.first[m]), min(hi, d.first[m+1])
+		if g0 >= g1 {
+			continue
 		}
-	})
+		j0, j1 := (g0-d.first[m])*4, min((g1-d.first[m])*4, o.OC)
+		switch {
+		case o.W == nil && o.W16 == nil:
+			qDotRows(o.Out, inp, o.Q, j0, j1)
+		case o.W16 != nil:
+			dotRowsBF16(o.Out[j0:], o.OC, inp, d.x16, IC, o.W16[j0*IC:], IC, N, j1-j0, IC)
+		default:
+			dotRows(o.Out[j0:], o.OC, inp, IC, o.W[j0*IC:], IC, N, j1-j0, IC)
+		}
+		o.addBias(N, j0, j1)
+	}
 }
 
 // dotRows sets out[i*ldo+j] = x[i*ldx:][:K]·w[j*ldw:][:K] for i < M, j < N.
@@ -345,31 +374,51 @@ func axpyRows(out []float32, n int, p []float32, v []float32, ldv int) {
 }
 
 // parallelPieces runs fn over [0,n) in pieces of at least minPiece, handed
-// out on demand to up to tensor.Threads() goroutines (the caller included).
-// Decode steps are a few milliseconds of work split into even halves; on a
-// machine shared with other processes one half often waits for a core while
-// the other finishes, so pieces are made several times smaller than n/threads
-// and whoever is running takes the next one.
+// out on demand to up to tensor.Threads() goroutines (the caller included)
+// by guided self-scheduling (decode_wide.go). Decode steps are a few
+// milliseconds of work per token in ~100 regions; on a machine shared with
+// other processes a helper often starts late or is preempted, so the work
+// is claimed in pieces by whoever is running. Fixed pieces of a quarter of
+// each thread's share left the other core idle for half a piece on average
+// at the end of every region (a few percent of a step at two threads);
+// guided pieces shrink towards the end, so the finish evens out to about
+// minPiece while the first claims stay long runs of rows.
 func parallelPieces(n, minPiece int, fn func(lo, hi int)) {
 	threads := min(tensor.Threads(), n/max(minPiece, 1))
 	if threads <= 1 {
 		fn(0, n)
 		return
 	}
-	piece := max(minPiece, (n+4*threads-1)/(4*threads))
-	pieces := (n + piece - 1) / piece
-	var next atomic.Int64
-	work := func() {
+	j := piecesPool.Get().(*piecesJob)
+	j.claims = guided{}
+	j.claims.init(n, minPiece, threads)
+	j.fn = fn
+	tensor.Share(threads-1, j.work)
+	j.fn = nil
+	piecesPool.Put(j)
+}
+
+// piecesJob is parallelPieces' shared state, pooled with its work closure
+// (made once per job) so that a region allocates nothing of its own.
+type piecesJob struct {
+	claims guided
+	fn     func(lo, hi int)
+	work   func()
+}
+
+var piecesPool = sync.Pool{New: func() any {
+	j := new(piecesJob)
+	j.work = func() {
 		for {
-			p := int(next.Add(1)) - 1
-			if p >= pieces {
+			lo, hi, ok := j.claims.next()
+			if !ok {
 				return
 			}
-			fn(p*piece, min(p*piece+piece, n))
+			j.fn(lo, hi)
 		}
 	}
-	tensor.Share(threads-1, work)
-}
+	return j
+}}
 
 // AttentionCached is causal grouped-query attention of T new tokens per row
 // against a key/value cache, for generation (no probabilities are saved: there

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/align-go/align/internal/cputest"
+	"github.com/align-go/align/tensor"
 )
 
 func TestBF16Round(t *testing.T) {
@@ -184,5 +185,27 @@ func TestLinearDecodeBF16Threshold(t *testing.T) {
 		if d := math.Abs(float64(out[i*OC]) - sum); d > 0.02*(1+math.Abs(sum)) {
 			t.Fatalf("row %d at 2 rows = %v, want the bf16 weights' %v", i, out[i*OC], sum)
 		}
+	}
+}
+
+// TestLinearDecodeManyNoAllocs: a batch-1 decode region (bf16 weights, two
+// threads, the rounded input included) allocates nothing once warm; it
+// allocated its job closure and state on every call, ~100 calls a token.
+func TestLinearDecodeManyNoAllocs(t *testing.T) {
+	old := tensor.Threads()
+	defer tensor.SetThreads(old)
+	tensor.SetThreads(2)
+	r := newRNG(51)
+	const IC = 256
+	inp := randn(r, IC, 1)
+	w16 := make([]uint16, 1024*IC)
+	ToBF16(w16, randn(r, len(w16), 1))
+	a, b := make([]float32, 512), make([]float32, 512)
+	run := func() {
+		LinearDecodeMany(inp, 1, IC, DecodeOut{Out: a, W16: w16[:512*IC], OC: 512}, DecodeOut{Out: b, W16: w16[512*IC:], OC: 512})
+	}
+	run()
+	if n := testing.AllocsPerRun(50, run); n > 0.1 {
+		t.Errorf("%.2f allocations per call, want 0", n)
 	}
 }
