@@ -50,3 +50,22 @@ func BenchmarkDecodeMobyDick(b *testing.B) {
 		tok.Decode(ids)
 	}
 }
+
+// BenchmarkParseTokenizerJSON measures parsing a whole tokenizer.json (the
+// cost every model load pays): GPT-2's 50k and Qwen3's 151k vocabularies.
+func BenchmarkParseTokenizerJSON(b *testing.B) {
+	for _, name := range []string{"gpt2", "qwen3"} {
+		data, err := refdata.Load("tokenizers/" + name + "/tokenizer.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := ParseTokenizerJSON(data, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

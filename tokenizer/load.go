@@ -36,7 +36,7 @@ type jsonModel struct {
 	FuseUnk                 bool            `json:"fuse_unk"`
 	ByteFallback            bool            `json:"byte_fallback"`
 	IgnoreMerges            bool            `json:"ignore_merges"`
-	Vocab                   map[string]int  `json:"vocab"`
+	Vocab                   jsonVocab       `json:"vocab"`
 	Merges                  json.RawMessage `json:"merges"`
 	Dropout                 *float64        `json:"dropout"`
 	Extra                   map[string]any  `json:"-"`
@@ -176,10 +176,19 @@ func parseMerges(raw json.RawMessage, name string) ([][2]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
+	if out, ok := scanMerges(raw); ok {
+		return out, nil
+	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, fieldError(name, "model.merges", "expected an array")
 	}
+	return parseMergesSlow(items, name)
+}
+
+// parseMergesSlow decodes the merges one by one with encoding/json, naming
+// the first bad one.
+func parseMergesSlow(items []json.RawMessage, name string) ([][2]string, error) {
 	out := make([][2]string, len(items))
 	for i, it := range items {
 		it = bytes.TrimSpace(it)
@@ -247,9 +256,10 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 			continue
 		}
 		raw, ok := byteLevelDecode(tok)
-		m.raw[id] = string(raw)
+		rs := string(raw)
+		m.raw[id] = rs
 		if ok {
-			m.rawVocab[string(raw)] = int32(id)
+			m.rawVocab[rs] = int32(id)
 		}
 	}
 	for b := 0; b < 256; b++ {
@@ -266,20 +276,22 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		m.unkID = id
 	}
 	m.merges = make([][2]int32, len(merges))
+	var buf []byte
 	for rank, mg := range merges {
 		a, okA := m.vocab[mg[0]]
 		b, okB := m.vocab[mg[1]]
-		field := fmt.Sprintf("model.merges[%d]", rank)
+		field := func() string { return fmt.Sprintf("model.merges[%d]", rank) }
 		if !okA || !okB {
 			missing := mg[0]
 			if okA {
 				missing = mg[1]
 			}
-			return nil, fieldError(name, field, "merge %q %q references unknown token %q", mg[0], mg[1], missing)
+			return nil, fieldError(name, field(), "merge %q %q references unknown token %q", mg[0], mg[1], missing)
 		}
-		n, ok := m.vocab[mg[0]+mg[1]]
+		buf = append(append(buf[:0], mg[0]...), mg[1]...)
+		n, ok := m.vocab[string(buf)] // no allocation for the lookup
 		if !ok {
-			return nil, fieldError(name, field, "merge result %q is not in the vocabulary", mg[0]+mg[1])
+			return nil, fieldError(name, field(), "merge result %q is not in the vocabulary", mg[0]+mg[1])
 		}
 		m.merges[rank] = [2]int32{a, b}
 		// A repeated pair keeps its last rank, as HuggingFace's map does.
