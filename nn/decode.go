@@ -137,6 +137,19 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 		ToBF16(d.x16, inp[:N*IC])
 	}
 	d.inp, d.N, d.IC, d.nt = inp, N, IC, nt
+	d.q8 = false
+	for _, o := range tiled[:nt] {
+		if N == 1 && o.Q != nil && q8On(o.Q) {
+			// Quantised once, read by every piece (qdecode_q8.go).
+			if nb := IC / q8Width; cap(d.xa) < nb {
+				d.xa = make([]q8Block, nb)
+			}
+			d.xa = d.xa[:IC/q8Width]
+			quantizeAct(d.xa, inp[:IC])
+			d.q8 = true
+			break
+		}
+	}
 	total := 0
 	for i, o := range tiled[:nt] {
 		d.outs[i] = o
@@ -161,6 +174,8 @@ type decodeMany struct {
 	nt    int
 	inp   []float32
 	x16   []uint16 // the input rounded to bf16 for the DP kernels
+	xa    []q8Block // the input quantised to int8 for the int8-activation kernel
+	q8    bool      // xa holds this job's input
 	N, IC int
 	fn    func(lo, hi int)
 }
@@ -182,6 +197,8 @@ func (d *decodeMany) pieces(lo, hi int) {
 		}
 		j0, j1 := (g0-d.first[m])*4, min((g1-d.first[m])*4, o.OC)
 		switch {
+		case o.W == nil && o.W16 == nil && d.q8 && q8On(o.Q):
+			q8DotRows(o.Out, d.xa, o.Q, j0, j1)
 		case o.W == nil && o.W16 == nil:
 			qDotRows(o.Out, inp, o.Q, j0, j1)
 		case o.W16 != nil:

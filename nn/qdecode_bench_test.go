@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"syscall"
 	"testing"
 
@@ -12,7 +11,7 @@ import (
 // BenchmarkDecodeStepQ runs the block Linears of Qwen2.5-0.5B's decode step
 // at batch 1 (q, k, v together, o, gate and up together, down; 8 of its 24
 // layers: 120M weights, far more than any cache) with the weights stored as
-// bf16, int8 and NF4, beside a streaming read of the same number of bytes
+// bf16, int8 (exact, and with int8 activations: QWeight.Int8Act) and NF4, beside a streaming read of the same number of bytes
 // (internal/membw), so each dtype's GB/s can be read against the machine's
 // in the same run:
 //
@@ -31,18 +30,27 @@ func BenchmarkDecodeStepQ(b *testing.B) {
 	for i, s := range shapes {
 		outs[i] = make([]float32, s.OC)
 	}
-	for _, dt := range []WeightDType{WeightBF16, WeightInt8, WeightNF4} {
+	for _, v := range []struct {
+		dt  WeightDType
+		act bool
+	}{{WeightBF16, false}, {WeightInt8, false}, {WeightInt8, true}, {WeightNF4, false}} {
+		dt := v.dt
 		var qs [layers][]*QWeight
 		var bytes int64
 		for l := range qs {
 			for i, s := range shapes {
 				// Each layer its own copy: the step streams from memory.
 				q := QuantizeWeight(ws[i], s.OC, s.IC, dt, false)
+				q.Int8Act = v.act
 				qs[l] = append(qs[l], q)
 				bytes += q.Bytes()
 			}
 		}
-		b.Run(fmt.Sprintf("%v", dt), func(b *testing.B) {
+		name := dt.String()
+		if v.act {
+			name += "-act8"
+		}
+		b.Run(name, func(b *testing.B) {
 			b.SetBytes(bytes)
 			c0 := cpuTime()
 			for b.Loop() {
@@ -58,7 +66,7 @@ func BenchmarkDecodeStepQ(b *testing.B) {
 			// CPU time per byte does not.
 			b.ReportMetric(float64(bytes)*float64(b.N)/(cpuTime()-c0)/1e9, "GB/cpu-s")
 		})
-		b.Run(fmt.Sprintf("%v-membw", dt), func(b *testing.B) {
+		b.Run(name+"-membw", func(b *testing.B) {
 			c0 := cpuTime()
 			bw := membw.Measure(bytes, tensor.Threads(), max(b.N, 1))
 			b.ReportMetric(bw.BytesPerSec/1e9, "GB/s")

@@ -85,6 +85,11 @@ type QWeight struct {
 	QAbsmax      []uint8   // per block: dynamic-code index of (absmax − offset)/Absmax2[b/QBlock2]
 	Absmax2      []float32 // per QBlock2 blocks
 	AbsmaxOffset float32
+	// Int8Act (int8 only) lets a product at one input row quantise that row
+	// to int8 in blocks of 64 and dot it with the weight in integers
+	// (qdecode_q8.go): faster decoding at a small, bounded cost in accuracy.
+	// Off, every product equals the f32 one on the dequantised weight.
+	Int8Act bool
 }
 
 // Bytes is the memory the weight's arrays occupy.
