@@ -46,6 +46,15 @@ type LoadOptions struct {
 	// ratio; it changes the logits by the head's own rounding. No effect
 	// with a 16-bit or f32 WeightDType.
 	QuantizeLMHead bool
+	// Int8Activations (with WeightDType int8) lets batch-1 decoding quantise
+	// each Linear's input row to int8 in blocks of 64 and take integer dot
+	// products (AVX512_VNNI), as llama.cpp decodes q8_0 files: faster, at an
+	// accuracy cost of the same order as the int8 weights' own
+	// (nn.QWeight.Int8Act). Off, 8-bit decoding is bit-identical to the f32
+	// model holding the dequantised weights, and a sequence's logits do not
+	// depend on what it is batched with; on, the one-row path differs from
+	// the several-row one in the last bits.
+	Int8Activations bool
 }
 
 // compact reports whether the options keep Linear weights out of Data.
@@ -293,7 +302,9 @@ func (m *Model) importCompact(src TensorSource, sp hfSpec, want []int, file stri
 		default:
 			w = data[:o*in]
 		}
-		m.setCompact(pn, nn.QuantizeWeight(w, o, in, dt, opt.DoubleQuant))
+		q := nn.QuantizeWeight(w, o, in, dt, opt.DoubleQuant)
+		q.Int8Act = opt.Int8Activations && dt == nn.WeightInt8
+		m.setCompact(pn, q)
 	}
 	return nil
 }

@@ -11,7 +11,9 @@
 // A -head dtype quantises the LM head as well (align's --quantize-lm-head;
 // at 0.5B the head is the tied embedding, 151,936 × 896): issue 16's 8-bit
 // ≥ 1.7× bf16 target is int8-head's "vs bf16" column, for with the head in
-// bf16 the bytes alone cap int8 at 989/632 = 1.56×.
+// bf16 the bytes alone cap int8 at 989/632 = 1.56×. int8-act8 and
+// int8-act8-head add --int8-activations (the input row quantised to int8,
+// integer dot products): the same bytes, less work per byte.
 //
 // (bench/realsize/run.sh writes that checkpoint: a random Qwen2.5-0.5B in
 // the Hub's bf16 layout, and runs this after its decode rows.)
@@ -44,7 +46,7 @@ import (
 func main() {
 	dir := flag.String("model", "", "HF checkpoint directory (e.g. bench/realsize's qwen2.5-0.5b)")
 	dtypes := flag.String("dtypes", "bf16,int8,nf4", "load dtypes to decode with: f32, bf16 (the checkpoint's own bf16: --torch-dtype auto), f16, int8 (--load-in-8bit), nf4, nf4-dq (double quantisation), fp4; "+
-		"an 8/4-bit one with -head (int8-head, nf4-head, nf4-dq-head) quantises the LM head too (--quantize-lm-head)")
+		"an 8/4-bit one with -head (int8-head, nf4-head, nf4-dq-head) quantises the LM head too (--quantize-lm-head); int8-act8 is int8 with int8 activations (--int8-activations)")
 	promptLen := flag.Int("prompt", 32, "prompt tokens")
 	tokens := flag.Int("tokens", 64, "decode steps timed")
 	rounds := flag.Int("rounds", 3, "repeats of each timing (best kept)")
@@ -133,13 +135,14 @@ func load(dir, name string) (*model.Model, error) {
 	case "f32":
 		return model.LoadDir(dir)
 	case "bf16", "f16", "int8", "nf4", "fp4", "nf4-dq", "fp4-dq",
-		"int8-head", "nf4-head", "fp4-head", "nf4-dq-head", "fp4-dq-head":
+		"int8-head", "nf4-head", "fp4-head", "nf4-dq-head", "fp4-dq-head", "int8-act8", "int8-act8-head":
 		dt, head := strings.CutSuffix(name, "-head")
 		dt, dq := strings.CutSuffix(dt, "-dq")
-		m, _, err := model.LoadDirOpts(dir, model.LoadOptions{WeightDType: dt, DoubleQuant: dq, QuantizeLMHead: head})
+		dt, act8 := strings.CutSuffix(dt, "-act8")
+		m, _, err := model.LoadDirOpts(dir, model.LoadOptions{WeightDType: dt, DoubleQuant: dq, QuantizeLMHead: head, Int8Activations: act8})
 		return m, err
 	}
-	return nil, fmt.Errorf("dtype %q: want f32, bf16, f16, int8, nf4, nf4-dq, fp4 or fp4-dq, the 8/4-bit ones optionally with -head (int8-head, nf4-dq-head)", name)
+	return nil, fmt.Errorf("dtype %q: want f32, bf16, f16, int8, int8-act8, nf4, nf4-dq, fp4 or fp4-dq, the 8/4-bit ones optionally with -head (int8-head, int8-act8-head, nf4-dq-head)", name)
 }
 
 // steady returns decode tokens/s without the prefill: after a prompt,

@@ -61,6 +61,7 @@ func TestLoadFlagErrors(t *testing.T) {
 		{[]string{"--lora-r", "4", "--load-in-4bit", "--bnb-4bit-quant-type", "int4"}, "--bnb-4bit-quant-type"},
 		{[]string{"--lora-r", "4", "--bnb-4bit-use-double-quant"}, "needs --load-in-4bit"},
 		{[]string{"--lora-r", "4", "--torch-dtype", "bfloat16", "--quantize-lm-head"}, "--quantize-lm-head needs --load-in-8bit or --load-in-4bit"},
+		{[]string{"--lora-r", "4", "--load-in-4bit", "--int8-activations"}, "--int8-activations needs --load-in-8bit"},
 	} {
 		args := append([]string{"dpo", "--model", base, "--data", data, "--out", filepath.Join(t.TempDir(), "o"), "--max-steps", "1"}, c.args...)
 		_, stderr, err := runAlign(t, "", args...)
