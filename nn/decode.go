@@ -173,7 +173,7 @@ type decodeMany struct {
 	first [8]int
 	nt    int
 	inp   []float32
-	x16   []uint16 // the input rounded to bf16 for the DP kernels
+	x16   []uint16  // the input rounded to bf16 for the DP kernels
 	xa    []q8Block // the input quantised to int8 for the int8-activation kernel
 	q8    bool      // xa holds this job's input
 	N, IC int
