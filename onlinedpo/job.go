@@ -5,8 +5,6 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/align-go/align/engine"
-	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
@@ -54,15 +52,10 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
 	}
-	gc, err := engine.ReadGenerationConfig(o.Policy)
+	eos, pad, err := rl.StopTokens(o.Policy, m.Cfg, tok)
 	if err != nil {
-		return nil, err
+		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
 	}
-	eos := engine.EOSIDs(m.Cfg, gc, tok)
-	if len(eos) == 0 {
-		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
-	}
-	pad := int32(pairenc.ResolvePad(tok, m.Cfg, int(eos[0])))
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
 		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "%w", err)

@@ -5,9 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/align-go/align/engine"
 	"github.com/align-go/align/model"
-	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rewardmodel"
@@ -85,15 +83,10 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, train.BadOption("ppo.JobOptions.Prompts", "%w", err)
 	}
-	gc, err := engine.ReadGenerationConfig(o.Policy)
+	eos, pad, err := rl.StopTokens(o.Policy, pol.Cfg, tok)
 	if err != nil {
-		return nil, err
+		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
 	}
-	eos := engine.EOSIDs(pol.Cfg, gc, tok)
-	if len(eos) == 0 {
-		return nil, train.BadOption("ppo.JobOptions.Policy", "%s declares no EOS token (eos_token_id or the tokenizer's eos_token)", o.Policy)
-	}
-	pad := int32(pairenc.ResolvePad(tok, pol.Cfg, int(eos[0])))
 	// The reward model is frozen whatever trains: the load options apply.
 	scorer, err := rewardmodel.LoadScorerOpts(o.RewardModel, "", o.LoRA.Load)
 	if err != nil {

@@ -14,17 +14,14 @@ import (
 )
 
 type grpoOpts struct {
-	policy, prompts string
-	rewards         []string
-	funcs           []reward.Func // set by the quickstart: used instead of parsing rewards
-	cfg             grpo.Config
-	dtype           string
-	lora            *loraFlags
-	closers         []io.Closer
+	*rolloutFlags
+	rewards []string
+	funcs   []reward.Func // set by the quickstart: used instead of parsing rewards
+	cfg     grpo.Config
 }
 
 func init() {
-	o := grpoOpts{cfg: grpo.DefaultConfig()}
+	o := &grpoOpts{cfg: grpo.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "grpo --policy DIR --prompts FILE --reward SPEC [--reward SPEC ...] --out DIR",
 		Short: "Group relative policy optimisation (GRPO, RLOO, DAPO, Dr. GRPO) with programmable rewards",
@@ -53,8 +50,9 @@ steps and checkpoints that --resume continues exactly.`,
 	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	c := &o.cfg
-	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
-	fs.StringVar(&o.prompts, "prompts", "", `prompt file: JSONL/JSON/Parquet rows with "prompt" (required)`)
+	o.rolloutFlags = addRolloutFlags(fs, rolloutConfig{Sampling: &c.Sampling, MaxNewTokens: &c.MaxNewTokens,
+		GenBatchSize: &c.GenBatchSize, SamplesEvery: &c.SamplesEvery,
+		TemperatureHelp: "sampling temperature (> 0); log-probs are taken at it", SamplesWhat: "completions"})
 	fs.StringArrayVar(&o.rewards, "reward", nil, "reward SPEC (repeatable): exact-match[:field=NAME], regex:PATTERN, length:TARGET, rm:DIR, cmd:PROGRAM, http:URL")
 	fs.Float64SliceVar(&c.RewardWeights, "reward-weights", nil, "one weight per --reward, in order (default 1 each)")
 	fs.IntVar(&c.NumGenerations, "num-generations", c.NumGenerations, "completions per prompt (the group size G, ≥ 2)")
@@ -67,29 +65,11 @@ steps and checkpoints that --resume continues exactly.`,
 	fs.StringVar(&c.Advantage, "advantage", c.Advantage, "advantage estimator: grpo (group mean/std) or rloo (leave-one-out baseline)")
 	fs.BoolVar(&c.DynamicSampling, "dynamic-sampling", false, "drop groups whose rewards are all equal from the loss (DAPO's filter; the step trains on fewer completions, none are resampled)")
 	fs.StringVar(&c.ISLevel, "importance-sampling-level", c.ISLevel, "policy ratio per token or per sequence (GSPO)")
-	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "most tokens per completion (TRL max_completion_length)")
-	fs.Float64Var(&c.Sampling.Temperature, "temperature", c.Sampling.Temperature, "sampling temperature (> 0); log-probs are taken at it")
-	fs.IntVar(&c.Sampling.TopK, "top-k", 0, "top-k filter (0: off)")
-	fs.Float64Var(&c.Sampling.TopP, "top-p", 1, "nucleus filter (1: off)")
-	fs.IntVar(&c.GenBatchSize, "gen-batch-size", 0, "sequences decoded together (0: generate's default)")
-	fs.IntVar(&c.SamplesEvery, "sample-steps", 10, "append the step's completions to OUT/samples.jsonl every N steps (0: never)")
 	fs.Float64Var(&c.Alarms.LengthRatio, "alarm-length-ratio", 0, "warn when mean completion length leaves [base/r, r·base] of the first steps (0: off)")
 	fs.Float64Var(&c.Alarms.Distinct, "alarm-distinct", 0, "warn when distinct-2 of a step's completions falls below this (0: off)")
 	fs.Float64Var(&c.Alarms.KL, "alarm-kl", 0, "warn when kl exceeds this (0: off)")
-	fs.StringVar(&o.dtype, "dtype", "F32", "saved weights dtype without LoRA: F32, BF16 or F16")
-	o.lora = addLoRAFlags(fs)
-	withAliases(fs, map[string]string{"max-completion-length": "max-new-tokens", "reward-funcs": "reward",
-		"mask-truncated-completions": "mask-truncated", "model-name-or-path": "policy"})
-	run := runTrainer(flags, o.job, "policy")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		err := run(cmd, args)
-		for _, c := range o.closers {
-			if cerr := c.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("closing a reward: %w", cerr)
-			}
-		}
-		return err
-	}
+	withAliases(fs, map[string]string{"mask-truncated-completions": "mask-truncated"})
+	cmd.RunE = o.run(flags, o.job)
 	rootCmd.AddCommand(cmd)
 }
 

@@ -15,17 +15,14 @@ import (
 )
 
 type onlineDPOOpts struct {
-	policy, prompts string
-	judge, reward   string
-	constitution    string
-	cfg             onlinedpo.Config
-	dtype           string
-	lora            *loraFlags
-	closers         []io.Closer
+	*rolloutFlags
+	judge, reward string
+	constitution  string
+	cfg           onlinedpo.Config
 }
 
 func init() {
-	o := onlineDPOOpts{cfg: onlinedpo.DefaultConfig()}
+	o := &onlineDPOOpts{cfg: onlinedpo.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "online-dpo --policy DIR --prompts FILE (--judge SPEC | --reward SPEC) --out DIR",
 		Short: "Online DPO: pairs sampled from the policy, ranked by a judge or a reward model (online RLAIF)",
@@ -57,8 +54,9 @@ and checkpoints that --resume continues exactly.`,
 	flags := addTrainFlags(cmd, def)
 	fs := cmd.Flags()
 	c := &o.cfg
-	fs.StringVar(&o.policy, "policy", "", "policy model directory (the SFT model; required)")
-	fs.StringVar(&o.prompts, "prompts", "", `prompt file: JSONL/JSON/Parquet rows with "prompt" (required)`)
+	o.rolloutFlags = addRolloutFlags(fs, rolloutConfig{Sampling: &c.Sampling, MaxNewTokens: &c.MaxNewTokens,
+		GenBatchSize: &c.GenBatchSize, SamplesEvery: &c.SamplesEvery,
+		TemperatureHelp: "sampling temperature (> 0)", SamplesWhat: "pairs"})
 	fs.StringVar(&o.judge, "judge", "", "pairwise judge: "+judgeSpecHelp)
 	fs.StringVar(&o.constitution, "constitution", "", `with --judge: judge each pair under a principle of this constitution (YAML/JSON file, or "default" for the shipped one)`)
 	fs.StringVar(&o.reward, "reward", "", "reward SPEC scoring each completion: rm:DIR, or any align grpo --reward SPEC")
@@ -68,27 +66,9 @@ and checkpoints that --resume continues exactly.`,
 	fs.Float64Var(&c.Loss.SimPOGamma, "simpo-gamma", 0.5, "SimPO target margin γ")
 	fs.Float64Var(&c.Loss.RPOAlpha, "sft-weight", 0, "weight of an NLL term on the chosen completions (RPO; 0: off)")
 	fs.Float64Var(&c.MissingEOSPenalty, "missing-eos-penalty", 0, "subtracted from the score of a completion without EOS (0: none)")
-	fs.IntVar(&c.MaxNewTokens, "max-new-tokens", c.MaxNewTokens, "most tokens per completion")
 	fs.IntVar(&c.MaxLength, "max-length", c.MaxLength, "most prompt + completion tokens in the loss (the prompt's start is cut; 0: no limit)")
-	fs.Float64Var(&c.Sampling.Temperature, "temperature", c.Sampling.Temperature, "sampling temperature (> 0)")
-	fs.IntVar(&c.Sampling.TopK, "top-k", 0, "top-k filter (0: off)")
-	fs.Float64Var(&c.Sampling.TopP, "top-p", 1, "nucleus filter (1: off)")
-	fs.IntVar(&c.GenBatchSize, "gen-batch-size", 0, "sequences decoded together (0: generate's default)")
-	fs.IntVar(&c.SamplesEvery, "sample-steps", 10, "append the step's pairs to OUT/samples.jsonl every N steps (0: never)")
-	fs.StringVar(&o.dtype, "dtype", "F32", "saved weights dtype without LoRA: F32, BF16 or F16")
-	o.lora = addLoRAFlags(fs)
-	withAliases(fs, map[string]string{"model-name-or-path": "policy", "reward-funcs": "reward", "loss-type": "loss",
-		"rpo-alpha": "sft-weight", "max-completion-length": "max-new-tokens"})
-	run := runTrainer(flags, o.job, "policy")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		err := run(cmd, args)
-		for _, c := range o.closers {
-			if cerr := c.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("closing a reward: %w", cerr)
-			}
-		}
-		return err
-	}
+	withAliases(fs, map[string]string{"loss-type": "loss", "rpo-alpha": "sft-weight"})
+	cmd.RunE = o.run(flags, o.job)
 	rootCmd.AddCommand(cmd)
 }
 
