@@ -5,7 +5,9 @@
 // head quantised too: --quantize-lm-head) and prints, per dtype, the
 // mean and largest |Δ log p| of every scored token against f32, the mean
 // change of the per-token NLL, how often the greedy next token agrees, and
-// the memory of the block Linear weights.
+// the memory of the block Linear weights. The last rows are scored by
+// batch-1 decoding, one token at a time through the KV cache, against f32
+// decoded the same way: --int8-activations acts only there.
 //
 //	go run ./bench/quant_accuracy -model runs/quickstart/sft -data runs/quickstart/data/eval_prompts.jsonl
 //
@@ -73,15 +75,33 @@ func readRows(path string, tok *tokenizer.Tokenizer, n int) ([][]int32, error) {
 	return out, sc.Err()
 }
 
-// score returns every row's log-softmax rows at the scored positions.
-func score(m *model.Model, rows [][]int32) ([][]float64, error) {
+// score returns every row's log-softmax rows at the scored positions:
+// from one forward pass over each row, or, with decode, from batch-1
+// decoding one token at a time through the KV cache (the path
+// --int8-activations changes).
+func score(m *model.Model, rows [][]int32, decode bool) ([][]float64, error) {
 	V := m.Cfg.Vocab
 	var out [][]float64
 	for _, ids := range rows {
 		T := min(len(ids), m.Cfg.MaxPos)
-		lg, _, err := m.Forward(model.Batch{B: 1, T: T, IDs: ids[:T]}, true)
-		if err != nil {
-			return nil, err
+		var lg []float32
+		if decode {
+			c, err := model.NewKVCache(m.Cfg, 1, T)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids[:T-1] {
+				l, err := m.ForwardCached(c, nil, []int32{id}, nil, 1, false)
+				if err != nil {
+					return nil, err
+				}
+				lg = append(lg, l...)
+			}
+		} else {
+			var err error
+			if lg, _, err = m.Forward(model.Batch{B: 1, T: T, IDs: ids[:T]}, true); err != nil {
+				return nil, err
+			}
 		}
 		for i := 0; i < T-1; i++ {
 			row := lg[i*V : (i+1)*V]
@@ -117,7 +137,11 @@ func run(dir, data string, n int) error {
 	if err != nil {
 		return err
 	}
-	want, err := score(ref, rows)
+	want, err := score(ref, rows, false)
+	if err != nil {
+		return err
+	}
+	wantDec, err := score(ref, rows, true)
 	if err != nil {
 		return err
 	}
@@ -132,25 +156,35 @@ func run(dir, data string, n int) error {
 	fmt.Printf("%-34s %12s %12s %14s %10s %12.2f\n", "f32 (--torch-dtype float32)", "0", "0", "0", "100%", float64(linear)/1e6)
 	V := ref.Cfg.Vocab
 	for _, c := range []struct {
-		name string
-		opt  model.LoadOptions
+		name   string
+		opt    model.LoadOptions
+		decode bool // scored by batch-1 decoding, against f32 decoding
 	}{
-		{"--torch-dtype bfloat16", model.LoadOptions{WeightDType: "bf16"}},
-		{"--torch-dtype float16", model.LoadOptions{WeightDType: "f16"}},
-		{"--load-in-8bit", model.LoadOptions{WeightDType: "int8"}},
-		{"--load-in-4bit (nf4)", model.LoadOptions{WeightDType: "nf4"}},
-		{"--load-in-4bit (nf4) double-quant", model.LoadOptions{WeightDType: "nf4", DoubleQuant: true}},
-		{"--load-in-4bit (fp4)", model.LoadOptions{WeightDType: "fp4"}},
-		{"--load-in-8bit --quantize-lm-head", model.LoadOptions{WeightDType: "int8", QuantizeLMHead: true}},
-		{"--load-in-4bit --quantize-lm-head", model.LoadOptions{WeightDType: "nf4", QuantizeLMHead: true}},
+		{"--torch-dtype bfloat16", model.LoadOptions{WeightDType: "bf16"}, false},
+		{"--torch-dtype float16", model.LoadOptions{WeightDType: "f16"}, false},
+		{"--load-in-8bit", model.LoadOptions{WeightDType: "int8"}, false},
+		{"--load-in-4bit (nf4)", model.LoadOptions{WeightDType: "nf4"}, false},
+		{"--load-in-4bit (nf4) double-quant", model.LoadOptions{WeightDType: "nf4", DoubleQuant: true}, false},
+		{"--load-in-4bit (fp4)", model.LoadOptions{WeightDType: "fp4"}, false},
+		{"--load-in-8bit --quantize-lm-head", model.LoadOptions{WeightDType: "int8", QuantizeLMHead: true}, false},
+		{"--load-in-4bit --quantize-lm-head", model.LoadOptions{WeightDType: "nf4", QuantizeLMHead: true}, false},
+		// Decoded one token at a time (f32 decoded likewise is the
+		// reference): --int8-activations acts only there.
+		{"--load-in-8bit, decoded", model.LoadOptions{WeightDType: "int8"}, true},
+		{"--load-in-8bit --int8-activations", model.LoadOptions{WeightDType: "int8", Int8Activations: true}, true},
+		{"8bit --int8-act. --quantize-lm-head", model.LoadOptions{WeightDType: "int8", Int8Activations: true, QuantizeLMHead: true}, true},
 	} {
 		m, _, err := model.LoadDirOpts(dir, c.opt)
 		if err != nil {
 			return err
 		}
-		got, err := score(m, rows)
+		got, err := score(m, rows, c.decode)
 		if err != nil {
 			return err
+		}
+		want := want
+		if c.decode {
+			want = wantDec
 		}
 		var sum, worst, dnll float64
 		agree, cnt := 0, 0
