@@ -45,7 +45,18 @@ type LMHead struct {
 	Prec tensor.Prec
 
 	lg, hb, dhb []float32 // chunk scratch: logits [Rows,V], gathered hidden and its gradient [Rows,C]
+	// w16 is W rounded to bf16 for the call in progress (Prec BF16, Q nil):
+	// the products round W's elements to bf16 anyway, so rounding it once
+	// per call gives the same bits as rounding it in every chunk's packing,
+	// and each chunk then reads half the bytes (with more than one chunk). W may change between calls
+	// (a trainable head), so it is refreshed by each call; the buffer is
+	// kept (V·C·2 bytes, half of W).
+	w16 []uint16
+	cur []uint16 // w16 while a call runs, else nil
 }
+
+// headShadow switches w16 on (tests switch it off to compare).
+var headShadow = true
 
 // headBudget is the default chunk's logits size in float32s (64 MB).
 const headBudget = 1 << 24
@@ -81,6 +92,12 @@ func (h *LMHead) rows() int {
 	if h.Rows > 0 {
 		return h.Rows
 	}
+	if h.Prec == tensor.BF16 {
+		// bf16 products run about twice as fast while each chunk still
+		// packs the whole head (V·C) for a few rows of A, so the packing
+		// weighs twice as much: twice the rows halve it (128 MB of logits).
+		return min(2*HeadRows(h.V), 1024)
+	}
 	return HeadRows(h.V)
 }
 
@@ -102,6 +119,10 @@ func (h *LMHead) each(hidden []float32, active []int32, fn func(rows []int32, lg
 	if len(active) == 0 {
 		return
 	}
+	if len(active) > R && headShadow { // one chunk packs W once anyway
+		h.cur = h.shadow()
+	}
+	defer func() { h.cur = nil }()
 	n := min(R, len(active))
 	if len(h.lg) < n*V {
 		h.lg = make([]float32, n*V)
@@ -114,13 +135,33 @@ func (h *LMHead) each(hidden []float32, active []int32, fn func(rows []int32, lg
 		for j, r := range rows {
 			copy(hb[j*C:(j+1)*C], hidden[int(r)*C:(int(r)+1)*C])
 		}
-		if h.Q != nil {
+		switch {
+		case h.Q != nil:
 			LinearForwardQP(h.Prec, lg, hb, h.Q, nil, n)
-		} else {
+		case h.cur != nil:
+			tensor.GemmBF16Bits(false, true, n, V, C, hb, C, h.cur, C, lg, V, false)
+		default:
 			LinearForwardP(h.Prec, lg, hb, h.W, nil, n, C, V)
 		}
 		fn(rows, lg, hb)
 	}
+}
+
+// shadow rounds W to bf16 into w16 when the head's products are bf16 and
+// W is f32 (see w16), and returns it; nil otherwise.
+func (h *LMHead) shadow() []uint16 {
+	if h.Prec != tensor.BF16 || h.Q != nil {
+		return nil
+	}
+	n := h.V * h.C
+	if len(h.w16) < n {
+		h.w16 = make([]uint16, n)
+	}
+	w16, w := h.w16[:n], h.W[:n]
+	tensor.ParallelFor(n, 1<<16, func(lo, hi int) {
+		tensor.ToBF16(w16[lo:hi], w[lo:hi])
+	})
+	return w16
 }
 
 // backChunk turns the chunk's d(logits) in lg into d(hidden rows), added
@@ -140,10 +181,13 @@ func (h *LMHead) backChunk(dhidden []float32, rows []int32, lg, hb []float32) {
 		h.dhb = make([]float32, h.rows()*C)
 	}
 	dhb := h.dhb[:n*C]
-	if h.Q != nil {
+	switch {
+	case h.Q != nil:
 		clear(dhb)
 		LinearBackwardQP(h.Prec, dhb, lg, h.Q, n)
-	} else {
+	case h.cur != nil:
+		tensor.GemmBF16Bits(false, false, n, C, V, lg, V, h.cur, C, dhb, C, false)
+	default:
 		tensor.GemmPrec(h.Prec, false, false, n, C, V, lg, V, h.W, C, dhb, C, false)
 	}
 	for j, r := range rows {
