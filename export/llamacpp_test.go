@@ -88,7 +88,7 @@ func runLlama(t *testing.T, reqs []llamaRequest) []llamaResult {
 // architecture with any BPE vocabulary, and a small one keeps llama.cpp's
 // per-position softmax and Align's quantisation of the embeddings cheap
 // enough to compare the whole distribution at every position;
-// TestLlamaCppTokenizer holds the full GPT-2 and Qwen3 vocabularies.
+// TestLlamaCpp/Tokenizer holds the full GPT-2 and Qwen3 vocabularies.
 type testModel struct {
 	name string
 	cfg  map[string]any
@@ -293,22 +293,49 @@ func tolerance(arch, typ string) float64 {
 	return 0.35
 }
 
-// TestLlamaCppLogProbs exports every model type at every --type, loads each
-// file in llama.cpp, and compares its next-token log-probs with Align's.
-func TestLlamaCppLogProbs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("exports 30 files")
-	}
+// TestLlamaCpp holds exported files to llama.cpp: both checks' files go to
+// one llama.cpp process, whose start-up would otherwise be paid twice.
+func TestLlamaCpp(t *testing.T) {
 	dir := t.TempDir()
-	type job struct {
-		tm    testModel
-		typ   string
-		seqs  [][]int32
-		ids   []int32
-		align [][][]float64 // per sequence, per position, per reported id
-		f32   [][][]float64 // the unquantised model's, for the log
+	var reqs []llamaRequest
+	type part struct {
+		name  string
+		from  int // its results are res[from:from+n]
+		n     int
+		check func(t *testing.T, res []llamaResult)
 	}
-	var jobs []*job
+	var parts []part
+	for _, c := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string) ([]llamaRequest, func(t *testing.T, res []llamaResult))
+	}{{"LogProbs", llamaLogProbs}, {"Tokenizer", llamaTokenizer}} {
+		if c.name == "LogProbs" && testing.Short() {
+			continue // exports 30 files
+		}
+		r, check := c.prepare(t, dir)
+		parts = append(parts, part{c.name, len(reqs), len(r), check})
+		reqs = append(reqs, r...)
+	}
+	res := runLlama(t, reqs)
+	for _, p := range parts {
+		t.Run(p.name, func(t *testing.T) { p.check(t, res[p.from:p.from+p.n]) })
+	}
+}
+
+// logProbJob is one exported file and Align's log-probs to hold llama.cpp's to.
+type logProbJob struct {
+	tm    testModel
+	typ   string
+	seqs  [][]int32
+	ids   []int32
+	align [][][]float64 // per sequence, per position, per reported id
+	f32   [][][]float64 // the unquantised model's, for the log
+}
+
+// llamaLogProbs exports every model type at every --type; its check loads
+// each file in llama.cpp and compares its next-token log-probs with Align's.
+func llamaLogProbs(t *testing.T, dir string) ([]llamaRequest, func(t *testing.T, res []llamaResult)) {
+	var jobs []*logProbJob
 	var reqs []llamaRequest
 	for _, tm := range testModels() {
 		m, tok := tm.build(t)
@@ -335,11 +362,16 @@ func TestLlamaCppLogProbs(t *testing.T) {
 				t.Fatalf("%s %s: %v", tm.name, typ, err)
 			}
 			dq := storedModel(t, m, path)
-			jobs = append(jobs, &job{tm: tm, typ: typ, seqs: seqs, ids: ids, align: pick(dq), f32: ref})
+			jobs = append(jobs, &logProbJob{tm: tm, typ: typ, seqs: seqs, ids: ids, align: pick(dq), f32: ref})
 			reqs = append(reqs, llamaRequest{Model: path, Sequences: seqs, IDs: ids})
 		}
 	}
-	res := runLlama(t, reqs)
+	return reqs, func(t *testing.T, res []llamaResult) {
+		checkLogProbs(t, res, jobs)
+	}
+}
+
+func checkLogProbs(t *testing.T, res []llamaResult, jobs []*logProbJob) {
 	for k, j := range jobs {
 		var worst, vsF32 float64
 		for s := range j.seqs {
@@ -457,11 +489,11 @@ func storedModel(t *testing.T, m *model.Model, path string) *model.Model {
 	return q
 }
 
-// TestLlamaCppTokenizer: llama.cpp's tokenization of the shared tokenizer
-// vectors' texts, read from exported files, equals the vectors' ids (which
-// Align's tokenizer is held to in package tokenizer).
-func TestLlamaCppTokenizer(t *testing.T) {
-	dir := t.TempDir()
+// llamaTokenizer exports the full GPT-2 and Qwen3 vocabularies; its check:
+// llama.cpp's tokenization of the shared tokenizer vectors' texts, read from
+// the exported files, equals the vectors' ids (which Align's tokenizer is
+// held to in package tokenizer).
+func llamaTokenizer(t *testing.T, dir string) ([]llamaRequest, func(t *testing.T, res []llamaResult)) {
 	var reqs []llamaRequest
 	var want [][][]int32
 	for _, name := range []string{"gpt2", "qwen3"} {
@@ -495,7 +527,10 @@ func TestLlamaCppTokenizer(t *testing.T) {
 		reqs = append(reqs, llamaRequest{Model: path, Texts: texts})
 		want = append(want, ids)
 	}
-	res := runLlama(t, reqs)
+	return reqs, func(t *testing.T, res []llamaResult) { checkTokens(t, res, want) }
+}
+
+func checkTokens(t *testing.T, res []llamaResult, want [][][]int32) {
 	for k, name := range []string{"gpt2", "qwen3"} {
 		bad := 0
 		for i, w := range want[k] {
