@@ -110,14 +110,15 @@ func TestQDecodeKernels(t *testing.T) {
 // The fused kernels reproduce the dequantising tiles bit for bit (the same
 // conversion and scaling, dot1x4AVX512's summation), so 8/4-bit decoding
 // gives exactly the f32 kernels' result on the dequantised weight:
-// Qwen2.5-0.5B's widths, a k tail, partial groups.
+// Qwen2.5-0.5B's in-widths (with enough rows to be split into several
+// pieces across goroutines), a k tail, partial groups.
 func TestQDecodeBitIdentical(t *testing.T) {
 	cputest.Require(t, qFusedOn, "dot1x4Int8AVX512", "avx512f", "avx512vl")
 	cputest.Require(t, haveQ4Asm, "dot1x4Q4VBMI", "avx512f", "avx512vl", "avx512vbmi")
 	defer func(on bool) { qFusedOn = on }(qFusedOn)
 	r := newRNG(9)
 	for _, c := range fusedCases {
-		for _, s := range [][2]int{{4864, 896}, {898, 4864}, {37, 128}, {5, 64}, {37, 100}, {6, 17}} {
+		for _, s := range [][2]int{{200, 896}, {38, 4864}, {37, 128}, {5, 64}, {37, 100}, {6, 17}} {
 			OC, IC := s[0], s[1]
 			if c.dt != WeightInt8 && IC%QBlock != 0 {
 				continue

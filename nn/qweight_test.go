@@ -189,11 +189,18 @@ func TestLinearQMatchesFloat64(t *testing.T) {
 	for _, c := range qCases {
 		for _, sh := range shapes {
 			OC, IC := sh[0], sh[1]
+			// The wide shape is there for the GEMM's row panels (two of
+			// them), whose bookkeeping is the same for every dtype: int8
+			// and double-quantised NF4 cover it at a quarter of the float64
+			// reference's time.
+			if IC > 4096 && c.dt != WeightInt8 && !(c.dt == WeightNF4 && c.dq) {
+				continue
+			}
 			q := randQ(r, OC, IC, c.dt, c.dq)
 			deq := make([]float32, OC*IC)
 			q.Dequantize(deq, 0, OC*IC)
 			for _, N := range []int{1, 3, 5, 33, 70} {
-				if IC > 4096 && N > 5 && N != 33 {
+				if IC > 4096 && N != 1 && N != 33 {
 					continue
 				}
 				inp := make([]float32, N*IC)
