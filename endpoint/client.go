@@ -131,11 +131,22 @@ func (c *Client) Do(ctx context.Context, method, url string, body []byte) ([]byt
 		if err == nil || !retry || attempt >= retries || ctx.Err() != nil {
 			return b, err
 		}
-		select {
-		case <-time.After(d.Backoff << attempt):
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := sleep(ctx, d.Backoff<<attempt); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// sleep waits d or until ctx ends. A variable so that tests can record the
+// backoff schedule instead of waiting it out.
+var sleep = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,49 +49,67 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
-// 429, 5xx and timeouts are retried up to Retries times; other statuses fail
-// at once; the key and content type are sent.
+// roundTrip answers requests in process: the test counts and answers every
+// attempt itself, so no attempt can miss its deadline before it is counted
+// however loaded the machine is.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// 429, 5xx and timeouts are retried up to Retries times, after backoffs
+// doubling from Backoff; other statuses fail at once; the key and content
+// type are sent. No real time passes but the timed-out attempts' own
+// deadlines: backoffs are recorded, not slept.
 func TestDoRetries(t *testing.T) {
-	var calls atomic.Int32
-	var fail atomic.Int32 // status of the next answers; 0: OK
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	var slept []time.Duration
+	defer func(s func(context.Context, time.Duration) error) { sleep = s }(sleep)
+	sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	var calls int32
+	var fail int32 // status of the answers; 0: OK, 1: none before the attempt's deadline
+	hc := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		calls++
+		answer := func(code int, body string) (*http.Response, error) {
+			return &http.Response{StatusCode: code, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}, Request: r}, nil
+		}
 		if r.Header.Get("Authorization") != "Bearer k" || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "headers", 400)
-			return
+			return answer(400, "headers")
 		}
-		switch code := int(fail.Load()); code {
+		switch fail {
 		case 0:
-			w.Write([]byte("ok"))
+			return answer(200, "ok")
 		case 1:
-			io.Copy(io.Discard, r.Body) // so the server sees the client hang up
-			<-r.Context().Done()        // answers only after the client gave up
+			<-r.Context().Done() // the attempt's own timeout
+			return nil, r.Context().Err()
 		default:
-			http.Error(w, "nope", code)
+			return answer(int(fail), "nope")
 		}
-	}))
-	defer srv.Close()
-	c := Client{APIKey: "k", Backoff: time.Millisecond, Timeout: 20 * time.Millisecond}
+	})}
+	ms := time.Millisecond
 	for _, tc := range []struct {
 		status  int32
 		retries int
 		calls   int32
+		backoff []time.Duration
 	}{
-		{0, 0, 1},
-		{500, 0, 6}, // zero Retries: the default, 5
-		{503, 2, 3},
-		{429, 1, 2},
-		{500, -1, 1},
-		{404, 0, 1},
-		{401, 3, 1},
-		{1, 2, 3}, // each attempt times out
+		{0, 0, 1, nil},
+		{500, 0, 6, []time.Duration{ms, 2 * ms, 4 * ms, 8 * ms, 16 * ms}}, // zero Retries: the default, 5
+		{503, 2, 3, []time.Duration{ms, 2 * ms}},
+		{429, 1, 2, []time.Duration{ms}},
+		{500, -1, 1, nil},
+		{404, 0, 1, nil},
+		{401, 3, 1, nil},
+		{1, 2, 3, []time.Duration{ms, 2 * ms}}, // each attempt times out
 	} {
-		calls.Store(0)
-		fail.Store(tc.status)
-		c.Retries = tc.retries
-		b, err := c.Do(context.Background(), http.MethodPost, srv.URL, []byte("{}"))
-		if calls.Load() != tc.calls {
-			t.Errorf("status %d, retries %d: %d calls, want %d", tc.status, tc.retries, calls.Load(), tc.calls)
+		calls, fail, slept = 0, tc.status, nil
+		// A healthy answer never meets the deadline; a hung one always does.
+		timeout := time.Hour
+		if tc.status == 1 {
+			timeout = 5 * time.Millisecond
+		}
+		c := Client{HTTP: hc, APIKey: "k", Backoff: ms, Timeout: timeout, Retries: tc.retries}
+		b, err := c.Do(context.Background(), http.MethodPost, "http://endpoint.invalid/v1", []byte("{}"))
+		if calls != tc.calls || !slices.Equal(slept, tc.backoff) {
+			t.Errorf("status %d, retries %d: %d calls after backoffs %v, want %d after %v", tc.status, tc.retries, calls, slept, tc.calls, tc.backoff)
 		}
 		var se *StatusError
 		switch {
@@ -99,8 +117,8 @@ func TestDoRetries(t *testing.T) {
 			t.Errorf("ok: %q %v", b, err)
 		case tc.status > 1 && (!errors.As(err, &se) || se.Code != int(tc.status) || se.Body != "nope"):
 			t.Errorf("status %d: error %v", tc.status, err)
-		case tc.status == 1 && err == nil:
-			t.Errorf("timeouts: no error")
+		case tc.status == 1 && !errors.Is(err, context.DeadlineExceeded):
+			t.Errorf("timeouts: error %v, want the deadline's", err)
 		}
 	}
 }

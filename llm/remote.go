@@ -56,23 +56,26 @@ type wireReq struct {
 	TopLogprobs int            `json:"top_logprobs,omitempty"`
 }
 
+type wireChoice struct {
+	Message      *chat.Message `json:"message"`
+	FinishReason string        `json:"finish_reason"`
+	Logprobs     *struct {
+		Content []struct {
+			TopLogprobs []struct {
+				Token   string  `json:"token"`
+				Logprob float64 `json:"logprob"`
+			} `json:"top_logprobs"`
+		} `json:"content"`
+	} `json:"logprobs"`
+}
+
 type wireResp struct {
-	Choices []struct {
-		Message      chat.Message `json:"message"`
-		FinishReason string       `json:"finish_reason"`
-		Logprobs     *struct {
-			Content []struct {
-				TopLogprobs []struct {
-					Token   string  `json:"token"`
-					Logprob float64 `json:"logprob"`
-				} `json:"top_logprobs"`
-			} `json:"content"`
-		} `json:"logprobs"`
-	} `json:"choices"`
-	Usage struct {
+	Choices []*wireChoice `json:"choices"` // pointers: a null choice is an error, not an empty answer
+	Usage   struct {
 		PromptTokens     int `json:"prompt_tokens"`
 		CompletionTokens int `json:"completion_tokens"`
 	} `json:"usage"`
+	Error json.RawMessage `json:"error"` // an error object some servers send with status 200
 }
 
 // Chat implements Client.
@@ -141,8 +144,18 @@ func (r *Remote) one(ctx context.Context, q Request) (Response, error) {
 // decode reads a chat completion answer.
 func decode(b []byte) (Response, error) {
 	var w wireResp
-	if err := json.Unmarshal(b, &w); err != nil || len(w.Choices) == 0 {
-		return Response{}, fmt.Errorf("bad response %.200q: %v", b, err)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Response{}, fmt.Errorf("response is not a chat completion (%v): %.200q", err, b)
+	}
+	switch {
+	case len(w.Choices) == 0 && len(w.Error) > 0 && string(w.Error) != "null":
+		return Response{}, fmt.Errorf("response has no choices but an error: %.200s", w.Error)
+	case len(w.Choices) == 0:
+		return Response{}, fmt.Errorf("response has no choices: %.200q", b)
+	case w.Choices[0] == nil:
+		return Response{}, fmt.Errorf("response's choices[0] is null: %.200q", b)
+	case w.Choices[0].Message == nil:
+		return Response{}, fmt.Errorf("response's choices[0] has no message: %.200q", b)
 	}
 	c := w.Choices[0]
 	resp := Response{Text: c.Message.Content, FinishReason: c.FinishReason,

@@ -18,7 +18,8 @@ import (
 // from a local server to Remote. Seeds are answers shaped as vLLM, llama.cpp's
 // server and OpenAI send them (with and without logprobs, usage, null
 // content). A malformed answer must give an error naming the endpoint,
-// never a panic; an accepted one must carry the text of choices[0].
+// never a panic; an accepted one must have a choices[0] object with a
+// message, and carry its text.
 func FuzzRemoteResponse(f *testing.F) {
 	models := `{"object":"list","data":[{"id":"qwen3","object":"model","owned_by":"vllm"}]}`
 	for _, s := range []string{
@@ -27,6 +28,8 @@ func FuzzRemoteResponse(f *testing.F) {
 		`{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[]},"finish_reason":"tool_calls"}]}`,
 		`{"choices":[{"message":{"role":"assistant","content":"x"},"logprobs":null}]}`,
 		`{"choices":[]}`, `{"error":{"message":"model not found","type":"invalid_request_error"}}`, `{"choices":[null]}`, `[]`, ``,
+		`{"choices":[{}]}`, `{"choices":[{"message":null,"finish_reason":"stop"}]}`, `{"choices":[null,{"message":{"content":"x"}}]}`,
+		`{"choices":null,"error":null}`,
 	} {
 		f.Add(uint8(0), []byte(s), []byte(models), true)
 	}
@@ -70,14 +73,17 @@ func FuzzRemoteResponse(f *testing.F) {
 			t.Fatalf("HTTP %d accepted, %d responses", code, len(got))
 		}
 		var w struct {
-			Choices []struct {
-				Message struct {
+			Choices []*struct {
+				Message *struct {
 					Content *string `json:"content"`
 				} `json:"message"`
 			} `json:"choices"`
 		}
 		if err := json.Unmarshal(body, &w); err != nil || len(w.Choices) == 0 {
 			t.Fatalf("accepted an answer without choices: %q (%v)", body, err)
+		}
+		if w.Choices[0] == nil || w.Choices[0].Message == nil {
+			t.Fatalf("accepted an answer whose choices[0] is null or has no message: %q", body)
 		}
 		if c := w.Choices[0].Message.Content; c != nil && *c != got[0].Text {
 			t.Fatalf("text %q, choices[0] says %q", got[0].Text, *c)
