@@ -16,8 +16,9 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// cmdRewardEnv makes the test binary serve as a cmd: reward (TestMain).
-const cmdRewardEnv = "ALIGN_TEST_CMD_REWARD"
+// cmdRewardArg, as the only argument, makes the test binary serve as a cmd:
+// reward (TestMain).
+const cmdRewardArg = "-align-test-cmd-reward"
 
 // cmdRewardHelper is the cmd: reward protocol's other side: per JSON line
 // in, {"reward": the number of the completion's runes found in the row's
@@ -110,11 +111,10 @@ func TestGRPOCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(cmdRewardEnv, "1") // inherited by align and by the reward program it starts
 	policy := prefModel(t, 3)
 	out := filepath.Join(t.TempDir(), "run")
 	args := grpoArgs(policy, grpoPromptsJSONL(t), out, "--max-steps", "4", "--save-steps", "0", "--beta", "0.1",
-		"--reward", "regex:[a-m]", "--reward", "cmd:"+self, "--reward-weights", "1,0.5")
+		"--reward", "regex:[a-m]", "--reward", "cmd:"+self+" "+cmdRewardArg, "--reward-weights", "1,0.5")
 	if _, stderr, err := runAlign(t, "", args...); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

@@ -5,32 +5,37 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// alignBin is the align binary built once for every CLI test, so each test runs
-// the real command in a fresh process (cobra flag state never leaks between tests).
+// alignBin is the align command every CLI test runs, each in a fresh process
+// (cobra flag state never leaks between tests): this test binary itself,
+// re-executed with cliMainEnv set, which runs main. Re-executing it costs
+// nothing to build, where a `go build` of the command costs a link.
 var alignBin string
 
+// cliMainEnv makes the test binary run as the align command (TestMain).
+const cliMainEnv = "ALIGN_TEST_RUN_MAIN"
+
 func TestMain(m *testing.M) {
-	if os.Getenv(cmdRewardEnv) != "" { // re-executed as a cmd: reward program (grpo_test.go)
+	if len(os.Args) == 2 && os.Args[1] == cmdRewardArg { // re-executed as a cmd: reward program (grpo_test.go)
 		os.Exit(cmdRewardHelper())
 	}
-	dir, err := os.MkdirTemp("", "align-cli")
+	if os.Getenv(cliMainEnv) != "" {
+		main()
+		os.Exit(0)
+	}
+	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	alignBin = filepath.Join(dir, "align")
-	if out, err := exec.Command("go", "build", "-o", alignBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building align: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	alignBin = self
+	// Every process the tests start inherits it (a cmd: reward program
+	// started by align is told apart by its argument, checked first).
+	os.Setenv(cliMainEnv, "1")
+	os.Exit(m.Run())
 }
 
 // runAlign runs the built binary with stdin and returns stdout, stderr and the exit error.
