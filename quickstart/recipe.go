@@ -69,6 +69,18 @@ var Presets = map[string]Preset{
 		CAIPrompts: 32, CAISteps: 10, CAILR: 1e-4, Samples: 2,
 		KTOSteps: 20, KTOLR: 5e-5, KTOBeta: 0.1, ORPOSteps: 40, ORPOLR: 1e-3, ORPOLambda: 0.1,
 		ODPOSteps: 6, ODPOBatch: 4, ODPOLR: 5e-5, ODPOBeta: 0.1},
+	// micro runs every stage for two steps on a one-layer model of width 32
+	// (the SFT data with critique demonstrations, as in small):
+	// a check that the pipeline is wired end to end, in a few seconds (the
+	// test suite runs it); its numbers mean nothing.
+	"micro": {Corpus: 1000, Pairs: 100, Vocab: 300, Dim: 32, Layers: 1, Heads: 2, KVHeads: 1, FFN: 64,
+		PretrainSteps: 20, SFTSteps: 4, RMSteps: 2, DPOSteps: 2, Batch: 4, SeqLen: 48,
+		PretrainLR: 3e-3, SFTLR: 1e-3, RMLR: 1e-3, DPOLR: 5e-5, DPOBeta: 0.1,
+		PPOUpdates: 2, PPOBatch: 4, PPOMiniBatches: 2, PPOLR: 3e-5, PPOKL: 0.05,
+		GRPOSteps: 2, GRPOBatch: 2, GRPOGens: 2, GRPOLR: 2e-4, GRPOBeta: 0.04,
+		CAIPrompts: 4, CAISteps: 2, CAILR: 1e-4, CritiqueDemos: 8, CAISeqLen: 128, Samples: 1,
+		KTOSteps: 2, KTOLR: 5e-5, KTOBeta: 0.1, ORPOSteps: 2, ORPOLR: 1e-3, ORPOLambda: 0.1,
+		ODPOSteps: 2, ODPOBatch: 2, ODPOLR: 5e-5, ODPOBeta: 0.1},
 	// small is the default: clear gains in about 6 minutes on 2 cores (measured in README.md).
 	"small": {Corpus: 20000, Pairs: 2000, Vocab: 800, Dim: 128, Layers: 4, Heads: 4, KVHeads: 2, FFN: 384,
 		PretrainSteps: 3000, SFTSteps: 1000, RMSteps: 600, DPOSteps: 300, Batch: 16, SeqLen: 64,

@@ -9,21 +9,13 @@ import (
 	"time"
 )
 
-// micro is the tiny preset cut down to a few steps per stage: every stage
-// and the whole evaluation still run, in a few seconds.
-func micro() Preset {
-	p := Presets["tiny"]
-	p.Corpus, p.Pairs = 1000, 100
-	p.PretrainSteps, p.SFTSteps, p.RMSteps, p.DPOSteps = 80, 20, 10, 4
-	p.PPOUpdates, p.GRPOSteps, p.CAIPrompts, p.CAISteps, p.Samples = 2, 2, 8, 2, 1
-	return p
-}
-
 // TestRunTwiceSameTable: two runs with the same seed, side by side, print the
 // same table and write the same summary.json but for wall times and paths
-// (README: the same seed gives the same table). The tiny preset's own run is
-// cmd/align's TestQuickstartTiny; this pins the property on a shorter run of
-// the same stages through quickstart.Run, the library entry point.
+// (README: the same seed gives the same table), and every stage's weights
+// are the same bytes. It runs the micro preset with the extra stages (every
+// stage for two steps: what differs between two runs shows within the first
+// steps and in the sampled evaluation); cmd/align's TestQuickstartCLI runs
+// the same preset through the command and checks what it leaves.
 func TestRunTwiceSameTable(t *testing.T) {
 	type result struct {
 		res *Result
@@ -32,10 +24,10 @@ func TestRunTwiceSameTable(t *testing.T) {
 	dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
 	done := make(chan result, 1)
 	go func() {
-		r, err := Run(context.Background(), Options{Out: dirs[1], Preset: micro(), Seed: 3})
+		r, err := Run(context.Background(), Options{Out: dirs[1], Preset: Presets["micro"], Seed: 3, Stages: ExtraStages})
 		done <- result{r, err}
 	}()
-	first, err := Run(context.Background(), Options{Out: dirs[0], Preset: micro(), Seed: 3})
+	first, err := Run(context.Background(), Options{Out: dirs[0], Preset: Presets["micro"], Seed: 3, Stages: ExtraStages})
 	second := <-done
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +49,8 @@ func TestRunTwiceSameTable(t *testing.T) {
 	if a != b {
 		t.Errorf("two runs with the same seed print different tables (wall times left out):\n%s\n---\n%s", a, b)
 	}
-	if len(first.Rows) != 8 || !first.Rows[1].HasEval || first.Rows[1].Eval.Gold == 0 && first.Rows[1].Eval.Length == 0 {
-		t.Fatalf("rows %+v: want eight stages with the SFT model evaluated", first.Rows)
+	if len(first.Rows) != 8+len(ExtraStages) || !first.Rows[1].HasEval || first.Rows[1].Eval.Gold == 0 && first.Rows[1].Eval.Length == 0 {
+		t.Fatalf("rows %+v: want %d stages with the SFT model evaluated", first.Rows, 8+len(ExtraStages))
 	}
 	summary := func(out string) string {
 		raw, err := os.ReadFile(filepath.Join(out, "summary.json"))
@@ -77,7 +69,7 @@ func TestRunTwiceSameTable(t *testing.T) {
 	if a, b := summary(dirs[0]), summary(dirs[1]); a != b {
 		t.Errorf("two runs with the same seed write different summary.json (seconds and paths left out):\n%s\n---\n%s", a, b)
 	}
-	for _, st := range []string{"base", "sft", "dpo", "ppo", "grpo", "cai/model"} {
+	for _, st := range append([]string{"base", "sft", "rm", "dpo", "ppo", "grpo", "cai/model"}, ExtraStages...) {
 		a, err := os.ReadFile(filepath.Join(dirs[0], st, "model.safetensors"))
 		if err != nil {
 			t.Fatal(err)

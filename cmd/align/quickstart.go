@@ -17,7 +17,7 @@ func init() {
 	var stages []string
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "quickstart [--out DIR] [--preset tiny|small]",
+		Use:   "quickstart [--out DIR] [--preset small|tiny|micro]",
 		Short: "Run the whole pipeline on a generated assistant task with a gold reward",
 		Long: `Generates an "assistant world" in code (small sums and differences, string edits, look-ups
 in a fictional knowledge base, harmful requests that must be refused, polite and rude replies;
@@ -42,7 +42,7 @@ names the four.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ok := quickstart.Presets[presetName]
 			if !ok {
-				return fmt.Errorf("--preset: %q (want tiny or small)", presetName)
+				return fmt.Errorf("--preset: %q (want small, tiny or micro)", presetName)
 			}
 			if len(stages) == 1 && stages[0] == "all" {
 				stages = quickstart.ExtraStages
@@ -51,7 +51,7 @@ names the four.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", filepath.Join("runs", "quickstart"), "directory for every stage's data, models and logs (its stage subdirectories are replaced on each run)")
-	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 6 minutes on 2 cores) or tiny (a smoke run of every stage, about a minute)")
+	cmd.Flags().StringVar(&presetName, "preset", "small", "size: small (the default; clear gains in about 6 minutes on 2 cores), tiny (a smoke run of every stage, about a minute) or micro (two steps a stage: a wiring check in seconds)")
 	cmd.Flags().StringVar(&judgeSpec, "judge", "gold", "judge of the win-rates against SFT: gold (the task's gold reward), or http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR, rule:refusal")
 	cmd.Flags().StringSliceVar(&stages, "stages", nil, "extra stages to run after the default ones: kto, orpo, online-dpo-gold, online-dpo-cai, or all")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the task, initialisation and sampling")

@@ -12,20 +12,19 @@ import (
 	"github.com/align-go/align/report"
 )
 
-// TestQuickstartTiny runs the README's main command with the tiny preset end
-// to end and checks the structure of what it leaves: the table, one summary
-// row per stage with finite numbers in range, and each stage's model. The tiny
-// preset is too small for the quality claims; the default preset's figures are
-// in BENCHMARKS.md. That two runs with the same seed give the same table is
-// quickstart's TestRunTwiceSameTable (on a shorter run of the same stages).
-func TestQuickstartTiny(t *testing.T) {
-	// The longest test in the package, mostly one process: it runs beside
-	// the other parallel tests.
-	t.Parallel()
+// TestQuickstartCLI runs the README's main command end to end, every stage
+// (--stages all), on the micro preset (two steps a stage: the wiring, not the
+// gains), and checks the structure of what it leaves: the table, one summary
+// row per stage with finite numbers in range, each stage's model, and
+// report.html drawing each stage's curves. The default preset's figures are
+// in README.md and BENCHMARKS.md. That two runs with the same seed give the
+// same table is quickstart's TestRunTwiceSameTable (the same preset).
+func TestQuickstartCLI(t *testing.T) {
+	t.Parallel() // mostly one process: it runs beside the other parallel tests
 	out := filepath.Join(t.TempDir(), "qs")
 	// A leftover checkpoint from an interrupted earlier run must not stop a new run.
 	os.MkdirAll(filepath.Join(out, "base", "checkpoint-10"), 0o755)
-	stdout, stderr, err := runAlign(t, "", "quickstart", "--out", out, "--preset", "tiny", "--stages", "all")
+	stdout, stderr, err := runAlign(t, "", "quickstart", "--out", out, "--preset", "micro", "--stages", "all")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
 	}
@@ -47,7 +46,7 @@ func TestQuickstartTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples := 2 * float64(strings.Count(string(evalRows), "\n")) // the tiny preset draws 2 per prompt
+	samples := float64(quickstart.Presets["micro"].Samples * strings.Count(string(evalRows), "\n"))
 	var stages []string
 	for _, r := range rows {
 		st := r["stage"].(string)
