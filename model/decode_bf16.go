@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/align-go/align/nn"
 	"github.com/align-go/align/tensor"
 )
 
@@ -119,7 +118,7 @@ func (w *bf16Weights) convert(m *Model) {
 	tensor.ParallelFor(len(ps), 1, func(a, b int) {
 		for _, p := range ps[a:b] {
 			hi := min(p.lo+chunk, len(f32[p.t]))
-			nn.ToBF16((*b16[p.t])[p.lo:hi], f32[p.t][p.lo:hi])
+			tensor.ToBF16((*b16[p.t])[p.lo:hi], f32[p.t][p.lo:hi])
 		}
 	})
 }
@@ -144,7 +143,7 @@ func (w *bf16Weights) fresh(m *Model) bool {
 		// samples land in different rows and columns.
 		step := max(1, len(src)/staleSamples)
 		for j := (i * 7919) % step; j < len(src); j += step {
-			if nn.BF16(src[j]) != dst[j] {
+			if tensor.RoundBF16(src[j]) != dst[j] {
 				ok = false
 				return
 			}

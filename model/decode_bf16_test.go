@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 )
 
 // decodeRun prefills 3 left-padded rows of 6 tokens (18 rows: below both
@@ -51,7 +52,7 @@ func roundedCopy(m *Model) *Model {
 	f32, _ := (&bf16Weights{}).pairs(r)
 	for _, w := range f32 {
 		h := make([]uint16, len(w))
-		nn.ToBF16(h, w)
+		tensor.ToBF16(h, w)
 		nn.FromBF16(w, h)
 	}
 	return r

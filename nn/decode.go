@@ -30,7 +30,7 @@ func LinearDecode(out, inp, w, b []float32, N, IC, OC int) {
 }
 
 // DecodeOut is one Linear of LinearDecodeMany: out[N,OC] = inp·w[OC,IC]ᵀ + b.
-// W16, when set, is the same weight in bfloat16 (ToBF16); the dot tiles then
+// W16, when set, is the same weight in bfloat16 (tensor.ToBF16); the dot tiles then
 // read it instead of W, with f32 sums. W may then be nil, or kept for row
 // counts above DecodeMaxRowsBF16, where the blocked f32 GEMM is faster.
 //
@@ -134,7 +134,7 @@ func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
 			d.x16 = make([]uint16, N*IC)
 		}
 		d.x16 = d.x16[:N*IC]
-		ToBF16(d.x16, inp[:N*IC])
+		tensor.ToBF16(d.x16, inp[:N*IC])
 	}
 	d.inp, d.N, d.IC, d.nt = inp, N, IC, nt
 	d.q8 = false

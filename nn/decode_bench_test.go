@@ -56,7 +56,7 @@ func BenchmarkDecodeStepLinears(b *testing.B) {
 	for i, l := range ls {
 		ws[i] = randn(r, l.IC*l.OC, 1)
 		w16s[i] = make([]uint16, len(ws[i]))
-		ToBF16(w16s[i], ws[i])
+		tensor.ToBF16(w16s[i], ws[i])
 		params += l.IC * l.OC
 	}
 	old, oldK := tensor.Threads(), bf16Kernel

@@ -23,42 +23,12 @@ var DecodeMaxRowsBF16 = 64
 // x16Pool holds the bf16 copy of a Linear's input for the DP kernels.
 var x16Pool = sync.Pool{New: func() any { return new([]uint16) }}
 
-// ToBF16 sets dst[i] to src[i] rounded to bfloat16 (to nearest, ties to
-// even; NaN stays NaN), as its bits. Denormal inputs (below 2^-126 ≈ 1.2e-38)
-// become zero of their sign, as AVX512_BF16's VCVTNEPS2BF16 makes them, so
-// the assembly and Go paths agree bit for bit. len(dst) must be >= len(src).
-func ToBF16(dst []uint16, src []float32) {
-	dst = dst[:len(src)]
-	n16 := 0
-	if haveBF16Asm {
-		n16 = len(src) &^ 15
-		if n16 > 0 {
-			toBF16AVX512(n16, &src[0], &dst[0])
-		}
-	}
-	for i := n16; i < len(src); i++ {
-		dst[i] = bf16Round(src[i])
-	}
-}
-
 // FromBF16 widens bfloat16 bits to float32 (exact).
 func FromBF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	for i, b := range src {
 		dst[i] = math.Float32frombits(uint32(b) << 16)
 	}
-}
-
-func bf16Round(f float32) uint16 {
-	b := math.Float32bits(f)
-	switch e := b & 0x7f800000; {
-	case b&0x7fffffff > 0x7f800000:
-		return uint16(b>>16) | 0x40 // quiet NaN
-	case e == 0:
-		return uint16(b>>16) & 0x8000 // denormal or zero: signed zero
-	}
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
 }
 
 // dotRowsBF16 is dotRows with bf16 weights: out[i*ldo+j] =
@@ -151,9 +121,6 @@ func dotBF16Go(a []float32, b []uint16) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
-
-// BF16 is x rounded to bfloat16 as ToBF16 rounds it, as its bits.
-func BF16(x float32) uint16 { return bf16Round(x) }
 
 // BF16Kernels lists the bf16 kernel families this CPU can run, best first:
 // "vdpbf16ps" (AVX512_BF16), "widen" (AVX-512), "go".

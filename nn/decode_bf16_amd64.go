@@ -32,6 +32,3 @@ func dot4x4BF16Cvt(k int, x *float32, ldx int, w *uint16, ldw int, state *float3
 
 //go:noescape
 func dot1x4BF16Cvt(k int, x *float32, w *uint16, ldw, groups int, out *float32)
-
-//go:noescape
-func toBF16AVX512(n int, src *float32, dst *uint16)

@@ -274,24 +274,3 @@ group:
 	JNZ  group
 	VZEROUPPER
 	RET
-
-// func toBF16AVX512(n int, src *float32, dst *uint16)
-//
-// dst[:n] = src[:n] rounded to bf16 (nearest even; VCVTNEPS2BF16, which
-// treats denormal inputs as zero). n is a positive multiple of 16.
-TEXT ·toBF16AVX512(SB), NOSPLIT, $0-24
-	MOVQ n+0(FP), CX
-	MOVQ src+8(FP), SI
-	MOVQ dst+16(FP), DI
-
-cvt:
-	VMOVUPS (SI), Z0
-	// VCVTNEPS2BF16 Z0, Y1
-	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x72; BYTE $0xc8
-	VMOVDQU Y1, (DI)
-	ADDQ    $64, SI
-	ADDQ    $32, DI
-	SUBQ    $16, CX
-	JNZ     cvt
-	VZEROUPPER
-	RET

@@ -17,5 +17,3 @@ func dot4x4BF16Cvt(k int, x *float32, ldx int, w *uint16, ldw int, state *float3
 }
 
 func dot1x4BF16Cvt(k int, x *float32, w *uint16, ldw, groups int, out *float32) { panic("unreachable") }
-
-func toBF16AVX512(n int, src *float32, dst *uint16) { panic("unreachable") }

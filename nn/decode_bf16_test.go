@@ -9,56 +9,6 @@ import (
 	"github.com/align-go/align/tensor"
 )
 
-func TestBF16Round(t *testing.T) {
-	one := math.Float32bits(1)
-	for _, c := range []struct {
-		in   float32
-		want uint16
-	}{
-		{1, 0x3f80}, {-2, 0xc000}, {0, 0}, {float32(math.Inf(1)), 0x7f80},
-		// 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even 1.
-		{math.Float32frombits(one | 1<<15), 0x3f80},
-		// 1 + 3·2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: to the even 1 + 2^-6.
-		{math.Float32frombits(one | 3<<15), 0x3f82},
-		// Just above the first halfway point rounds up.
-		{math.Float32frombits(one | 1<<15 | 1), 0x3f81},
-		// The largest finite f32 rounds past bf16's largest finite value.
-		{math.MaxFloat32, 0x7f80},
-		// Denormals flush to a zero of their sign, as VCVTNEPS2BF16 does.
-		{math.Float32frombits(0x00400000), 0}, {math.Float32frombits(0x80000001), 0x8000},
-	} {
-		if got := bf16Round(c.in); got != c.want {
-			t.Errorf("bf16Round(%g) = %#04x, want %#04x", c.in, got, c.want)
-		}
-	}
-	if got := bf16Round(float32(math.NaN())); got&0x7f80 != 0x7f80 || got&0x7f == 0 {
-		t.Errorf("NaN rounds to %#04x, not a NaN", got)
-	}
-}
-
-// TestToBF16Asm checks the VCVTNEPS2BF16 path (whole blocks of 16) against
-// the Go rounding on normal numbers, including exact ties.
-func TestToBF16Asm(t *testing.T) {
-	r := newRNG(31)
-	src := randn(r, 16*5+7, 3)
-	src[3] = math.Float32frombits(math.Float32bits(1) | 1<<15)
-	src[4] = math.Float32frombits(math.Float32bits(1) | 3<<15)
-	src[5], src[6] = math.Float32frombits(0x00400000), math.Float32frombits(0x807fffff)
-	src[7], src[8] = math.Float32frombits(0x00800000), -3e38
-	got := make([]uint16, len(src))
-	ToBF16(got, src)
-	back := make([]float32, len(got))
-	FromBF16(back, got)
-	for i, x := range src {
-		if want := bf16Round(x); got[i] != want {
-			t.Errorf("[%d] %g: %#04x, want %#04x", i, x, got[i], want)
-		}
-		if i != 5 && i != 6 && math.Abs(float64(back[i])-float64(x)) > math.Abs(float64(x))/256 {
-			t.Errorf("[%d] %g came back as %g: more than 2^-8 relative", i, x, back[i])
-		}
-	}
-}
-
 // bf16Kernels lists the kernel families this CPU can run (kernF32 = Go).
 func bf16Kernels() []int {
 	var ks []int
@@ -93,11 +43,11 @@ func TestLinearDecodeBF16(t *testing.T) {
 	} {
 		inp, w, b := randn(r, s.N*s.IC, 1), randn(r, s.OC*s.IC, 1), randn(r, s.OC, 1)
 		w16 := make([]uint16, len(w))
-		ToBF16(w16, w)
+		tensor.ToBF16(w16, w)
 		wide := make([]float32, len(w))
 		FromBF16(wide, w16)
 		x16 := make([]uint16, len(inp))
-		ToBF16(x16, inp)
+		tensor.ToBF16(x16, inp)
 		xr := make([]float32, len(inp))
 		FromBF16(xr, x16)
 		for _, kern := range bf16Kernels() {
@@ -199,7 +149,7 @@ func TestLinearDecodeManyNoAllocs(t *testing.T) {
 	const IC = 256
 	inp := randn(r, IC, 1)
 	w16 := make([]uint16, 1024*IC)
-	ToBF16(w16, randn(r, len(w16), 1))
+	tensor.ToBF16(w16, randn(r, len(w16), 1))
 	a, b := make([]float32, 512), make([]float32, 512)
 	run := func() {
 		LinearDecodeMany(inp, 1, IC, DecodeOut{Out: a, W16: w16[:512*IC], OC: 512}, DecodeOut{Out: b, W16: w16[512*IC:], OC: 512})

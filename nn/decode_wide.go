@@ -168,7 +168,7 @@ func linearWide(inp []float32, N, IC int, outs []DecodeOut, bf16 bool) {
 				*p16 = make([]uint16, N*IC)
 			}
 			x16 = (*p16)[:N*IC]
-			ToBF16(x16, inp[:N*IC])
+			tensor.ToBF16(x16, inp[:N*IC])
 			packXT(xt, unsafe.Slice((*float32)(unsafe.Pointer(&x16[0])), N*kw), N, kw)
 		} else {
 			packXT(xt, inp[:N*IC], N, IC)

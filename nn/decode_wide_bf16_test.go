@@ -5,17 +5,18 @@ import (
 	"testing"
 
 	"github.com/align-go/align/internal/cputest"
+	"github.com/align-go/align/tensor"
 )
 
 // bf16Case is a weight in bf16 and the float64 reference the DP kernels
 // should reproduce: the input rounded to bf16 times the widened weight.
 func bf16Want(inp, w, b []float32, N, IC, OC int) (w16 []uint16, want []float64) {
 	w16 = make([]uint16, len(w))
-	ToBF16(w16, w)
+	tensor.ToBF16(w16, w)
 	wide := make([]float32, len(w))
 	FromBF16(wide, w16)
 	x16 := make([]uint16, len(inp))
-	ToBF16(x16, inp)
+	tensor.ToBF16(x16, inp)
 	xr := make([]float32, len(inp))
 	FromBF16(xr, x16)
 	var b64 []float64
@@ -41,7 +42,7 @@ func TestLinearDecodeWideBF16(t *testing.T) {
 			t.Fatalf("N=%d IC=%d: not on the bf16 wide path", N, IC)
 		}
 		w16 := make([]uint16, len(w))
-		ToBF16(w16, w)
+		tensor.ToBF16(w16, w)
 		for _, kc := range []int{0, 64, 100} {
 			DecodeWideKC = kc
 			t.Run(fmt.Sprintf("N=%d/IC=%d/OC=%d/bias=%v/kc=%d", N, IC, OC, b != nil, kc), func(t *testing.T) {
@@ -79,7 +80,7 @@ func TestLinearDecodeWideBF16RowsIndependent(t *testing.T) {
 			out := make([]float32, N*OC)
 			w2 := randn(r, 25*IC, 1)
 			w216 := make([]uint16, len(w2))
-			ToBF16(w216, w2)
+			tensor.ToBF16(w216, w2)
 			LinearDecodeMany(inp[skip*IC:], N, IC, DecodeOut{Out: make([]float32, N*25), W16: w216, OC: 25},
 				DecodeOut{Out: out, W16: w16, B: b, OC: OC})
 			for i := 0; i < N*OC; i++ {

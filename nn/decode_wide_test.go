@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/align-go/align/internal/cputest"
+	"github.com/align-go/align/tensor"
 )
 
 // wideShapes calls f over the wide tests' shapes: row counts 33..128 (a
@@ -71,7 +72,7 @@ func refLinear32(inp, w []float32, N, IC, OC int) []float64 {
 // roundBF16 is x rounded to bfloat16 and widened back.
 func roundBF16(x []float32) []float32 {
 	x16 := make([]uint16, len(x))
-	ToBF16(x16, x)
+	tensor.ToBF16(x16, x)
 	out := make([]float32, len(x))
 	FromBF16(out, x16)
 	return out

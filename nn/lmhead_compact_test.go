@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/tensor"
 )
 
 // compactHead stores hc's head weight as dt (bf16 or f16 bits, as a
@@ -16,7 +17,7 @@ func compactHead(hc *headCase, dt WeightDType) *QWeight {
 	bits := make([]uint16, len(hc.w))
 	for i, v := range hc.w {
 		if dt == WeightBF16 {
-			bits[i] = BF16(v)
+			bits[i] = tensor.RoundBF16(v)
 		} else {
 			bits[i] = checkpoint.F32ToF16(v)
 		}

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/tensor"
 )
 
 // Frozen Linear weights in a compact dtype. A frozen base (LoRA, a reference
@@ -122,7 +123,7 @@ func QuantizeWeight(w []float32, OC, IC int, dt WeightDType, doubleQuant bool) *
 		q.F32 = w
 	case WeightBF16:
 		q.U16 = make([]uint16, n)
-		ToBF16(q.U16, w)
+		tensor.ToBF16(q.U16, w)
 	case WeightF16:
 		q.U16 = make([]uint16, n)
 		for i, v := range w {

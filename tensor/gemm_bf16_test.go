@@ -207,7 +207,10 @@ func TestToBF16(t *testing.T) {
 	for _, c := range []struct {
 		x    float32
 		want uint16
-	}{{1, 0x3f80}, {1 + 0x1p-8, 0x3f80}, {1 + 3*0x1p-8, 0x3f82}, {-2, 0xc000}, {float32(math.Inf(1)), 0x7f80}, {0x1p-127, 0}, {-0x1p-127, 0x8000}} {
+	}{{1, 0x3f80}, {1 + 0x1p-8, 0x3f80}, {1 + 3*0x1p-8, 0x3f82}, {-2, 0xc000}, {float32(math.Inf(1)), 0x7f80}, {0x1p-127, 0}, {-0x1p-127, 0x8000},
+		{0, 0}, {1 + 0x1p-8 + 0x1p-23, 0x3f81}, // just above a tie rounds up
+		{math.MaxFloat32, 0x7f80}, // past bf16's largest finite value
+		{math.Float32frombits(0x80000001), 0x8000}} {
 		if got := RoundBF16(c.x); got != c.want {
 			t.Errorf("RoundBF16(%v) = %#x, want %#x", c.x, got, c.want)
 		}
@@ -218,6 +221,11 @@ func TestToBF16(t *testing.T) {
 		src[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-30)))
 	}
 	src[3] = float32(math.NaN())
+	// Ties, denormals of both signs, the smallest normal and a value near
+	// the top of the range, in the vector path's blocks too.
+	src[40], src[41] = 1+0x1p-8, 1+3*0x1p-8
+	src[42], src[43] = math.Float32frombits(0x00400000), math.Float32frombits(0x807fffff)
+	src[44], src[45] = math.Float32frombits(0x00800000), -3e38
 	dst := make([]uint16, len(src))
 	ToBF16(dst, src)
 	for i, v := range src {
