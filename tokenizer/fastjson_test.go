@@ -63,3 +63,23 @@ func FuzzScanMerges(f *testing.F) {
 		}
 	})
 }
+
+// TestIgnoreMerges: with ignore_merges (Llama-3's tokenizer.json) a word that
+// is itself in the vocabulary is that one token, even where the merges would
+// not build it ("abc" has no merge path here); without it, the merges decide.
+func TestIgnoreMerges(t *testing.T) {
+	const f = `{"model": {"type": "BPE", "ignore_merges": %s, "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, "merges": ["a b"]},
+ "pre_tokenizer": {"type": "ByteLevel", "use_regex": true}, "decoder": {"type": "ByteLevel"}}`
+	for _, c := range []struct {
+		ignore string
+		want   []int
+	}{{"true", []int{4}}, {"false", []int{3, 2}}} {
+		tok, err := ParseTokenizerJSON([]byte(fmt.Sprintf(f, c.ignore)), "t.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Encode("abc"); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("ignore_merges %s: Encode(abc) = %v, want %v", c.ignore, got, c.want)
+		}
+	}
+}

@@ -234,12 +234,14 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		tokens:       make([]string, maxID+1),
 		raw:          make([]string, maxID+1),
 		vocab:        make(map[string]int32, len(vocab)),
-		rawVocab:     make(map[string]int32, len(vocab)),
 		mergeMap:     newMergeTable(len(merges)),
 		unkID:        -1,
 		unkToken:     unk,
 		ignoreMerges: ignoreMerges,
 		fuseUnk:      fuseUnk,
+	}
+	if ignoreMerges { // the only reader of rawVocab (bpeModel.encodeWord)
+		m.rawVocab = make(map[string]int32, len(vocab))
 	}
 	for tok, id := range vocab {
 		if m.tokens[id] != "" {
@@ -258,7 +260,7 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		raw, ok := byteLevelDecode(tok)
 		rs := string(raw)
 		m.raw[id] = rs
-		if ok {
+		if ok && m.rawVocab != nil {
 			m.rawVocab[rs] = int32(id)
 		}
 	}
