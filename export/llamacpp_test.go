@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -33,9 +34,9 @@ type llamaRequest struct {
 }
 
 type llamaResult struct {
-	LogProbs [][][]float64 `json:"logprobs"`
-	Top      [][]int32     `json:"top"`
-	Tokens   [][]int32     `json:"tokens"`
+	LogProbs []byte    `json:"logprobs_f64"` // little-endian float64s: per sequence, position, reported id
+	Top      [][]int32 `json:"top"`
+	Tokens   [][]int32 `json:"tokens"`
 }
 
 // runLlama runs the requests in one node process (models load one at a time).
@@ -373,11 +374,20 @@ func llamaLogProbs(t *testing.T, dir string) ([]llamaRequest, func(t *testing.T,
 
 func checkLogProbs(t *testing.T, res []llamaResult, jobs []*logProbJob) {
 	for k, j := range jobs {
+		lp := res[k].LogProbs
+		want := 0
+		for _, s := range j.seqs {
+			want += 8 * len(s) * len(j.ids)
+		}
+		if len(lp) != want {
+			t.Fatalf("%s %s: llama.cpp sent %d bytes of log-probs, want %d", j.tm.name, j.typ, len(lp), want)
+		}
 		var worst, vsF32 float64
 		for s := range j.seqs {
 			for i := range j.seqs[s] {
 				for n := range j.ids {
-					got := res[k].LogProbs[s][i][n]
+					got := math.Float64frombits(binary.LittleEndian.Uint64(lp))
+					lp = lp[8:]
 					worst = max(worst, math.Abs(got-j.align[s][i][n]))
 					vsF32 = max(vsF32, math.Abs(got-j.f32[s][i][n]))
 				}
