@@ -165,7 +165,7 @@ func TestPPORaisesRewardAtBoundedKL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const updates = 30
+	const updates = 15
 	s := testSettings(t.TempDir(), updates)
 	s.LR = 3e-3 // tiny models need a far higher rate than TRL's 3e-6
 	rows := runLoop(t, tr, s)
