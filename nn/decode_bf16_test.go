@@ -159,3 +159,50 @@ func TestLinearDecodeManyNoAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per call, want 0", n)
 	}
 }
+
+// TestLinearDecodeManySplit: a batch-1 bf16 job big enough to be split
+// into pieces across threads (guided claims straddling the two Linears)
+// computes every row once: against the float64 product of the operands as
+// each kernel family takes them, a bias catching a group computed twice.
+func TestLinearDecodeManySplit(t *testing.T) {
+	old, oldK := tensor.Threads(), bf16Kernel
+	defer func() { tensor.SetThreads(old); bf16Kernel = oldK }()
+	r := newRNG(52)
+	const IC = 96 // 170 groups of four rows per piece at least: 2-3 threads
+	inp := randn(r, IC, 1)
+	ocs := []int{1001, 1003}
+	for _, k := range bf16Kernels() {
+		bf16Kernel = k
+		x := inp
+		if k == kernBF16DP {
+			x = roundBF16(inp)
+		}
+		for _, threads := range []int{2, 3} {
+			tensor.SetThreads(threads)
+			var outs []DecodeOut
+			var want [][]float64
+			for i, oc := range ocs {
+				w16 := make([]uint16, oc*IC)
+				tensor.ToBF16(w16, randn(r, oc*IC, 1))
+				wide := make([]float32, len(w16))
+				FromBF16(wide, w16)
+				wt := refLinear32(x, wide, 1, IC, oc)
+				var b []float32
+				if i == 1 {
+					b = randn(r, oc, 1)
+					for j := range wt {
+						wt[j] += float64(b[j])
+					}
+				}
+				outs = append(outs, DecodeOut{Out: make([]float32, oc), W16: w16, B: b, OC: oc})
+				want = append(want, wt)
+			}
+			LinearDecodeMany(inp, 1, IC, outs...)
+			for i, o := range outs {
+				for _, m := range mismatches(o.Out, want[i], 1e-5) {
+					t.Errorf("%s, %d threads, Linear %d: %s", bf16KernelName[k], threads, i, m)
+				}
+			}
+		}
+	}
+}
