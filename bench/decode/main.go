@@ -105,14 +105,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "decode:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("%-11s %8.1f MB/token %8.2f tokens/s  (first tokens %v)\n", name, bytes/1e6, tps, toks)
+		fmt.Printf("%-14s %8.1f MB/token %8.2f tokens/s  (first tokens %v)\n", name, bytes/1e6, tps, toks)
 		rows = append(rows, row{name, bytes, tps, bw.BytesPerSec})
 		m = nil
 		runtime.GC()
 		debug.FreeOSMemory()
 	}
 	fmt.Printf("\nbound = %.1f GB/s (best bandwidth reading of this run) ÷ bytes read per token\n", bestBW/1e9)
-	fmt.Printf("%-11s %12s %10s %10s %9s %9s\n", "dtype", "MB/token", "tokens/s", "bound", "fraction", "vs bf16")
+	fmt.Printf("%-14s %12s %10s %10s %9s %9s\n", "dtype", "MB/token", "tokens/s", "bound", "fraction", "vs bf16")
 	base := 0.0
 	for _, r := range rows {
 		if r.name == "bf16" {
@@ -125,7 +125,7 @@ func main() {
 		if base > 0 {
 			rel = fmt.Sprintf("%.2fx", r.tps/base)
 		}
-		fmt.Printf("%-11s %12.1f %10.2f %10.2f %9.3f %9s\n", r.name, r.bytes/1e6, r.tps, bound, r.tps/bound, rel)
+		fmt.Printf("%-14s %12.1f %10.2f %10.2f %9.3f %9s\n", r.name, r.bytes/1e6, r.tps, bound, r.tps/bound, rel)
 	}
 }
 
