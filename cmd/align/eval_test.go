@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/eval"
 	"github.com/align-go/align/judge"
 )
@@ -17,7 +16,7 @@ import (
 // pass rate is the share of responses the refusal rule matches.
 func TestEvalAgainstItself(t *testing.T) {
 	t.Parallel() // independent processes over its own directories
-	dir := enginetest.ModelDir(t, 3)
+	dir := chatModelDir(t, 3)
 	tmp := t.TempDir()
 	prompts := filepath.Join(tmp, "p.jsonl")
 	if err := os.WriteFile(prompts, []byte(`{"prompt":"Say hi"}
@@ -79,7 +78,7 @@ func TestEvalAgainstItself(t *testing.T) {
 
 	// Against a different random model the k3 estimate (non-negative by
 	// construction) is positive.
-	other := enginetest.ModelDir(t, 4)
+	other := chatModelDir(t, 4)
 	if _, stderr, err := runAlign(t, "", "eval", "--model", dir, "--baseline", other, "--prompts", prompts,
 		"--temperature", "1", "--max-new-tokens", "8", "--out", out); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)

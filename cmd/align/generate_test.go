@@ -6,25 +6,58 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
-	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
 )
 
-// genModelDir writes a tiny random Qwen3 model with the real Qwen3
-// tokenizer (whose chat template --chat uses) and returns its directory.
-func genModelDir(t *testing.T) string {
+// genModelDir writes a tiny random Qwen3-shaped model (seed 5) with a small
+// byte-level BPE tokenizer and the ChatML chat template (chatModelDir).
+func genModelDir(t *testing.T) string { return chatModelDir(t, 5) }
+
+// chatTokenizerText is what chatModelDir's tokenizer is trained on: English
+// and JSON, so merges cross word and JSON-syntax boundaries as a real
+// tokenizer's do.
+const chatTokenizerText = `Call me Ishmael. The whale is white. Hi, what is 2+2? Name a colour. Say hi.
+I can't help with that. Sorry, I cannot do that. Here is how to do it, step by step.
+{"ok": true, "n": [1, 2, 3]} {"ok": false, "n": []} {"name": "x", "value": 12}
+`
+
+// chatModelDir writes a tiny random Qwen3-shaped model (hidden 16, one
+// layer) with a byte-level BPE tokenizer of a few hundred tokens trained
+// here (special tokens <|endoftext|>, <|im_start|>, <|im_end|>; no chat
+// template of its own, so the ChatML one Qwen uses applies), and returns its
+// directory. The CLI tests start a process per command: the real Qwen3
+// tokenizer (151,936 tokens) costs most of a CPU-second to load in each, and
+// the tokenizer is not what these tests are about (tokenizer/ holds it to
+// the reference vectors). Weights are scaled up so greedy output is decided
+// by clear margins, not rounding.
+func chatModelDir(t *testing.T, seed uint64) string {
 	t.Helper()
 	dir := t.TempDir()
-	refdata.CopyTo(t, "tokenizers/qwen3", dir, "tokenizer.json", "tokenizer_config.json")
-	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": 151936.0, "hidden_size": 16.0,
+	tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: 400,
+		SpecialTokens: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.AddText(chatTokenizerText)
+	tok, err := tr.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": float64(tok.VocabSize()), "hidden_size": 16.0,
 		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 8.0,
-		"intermediate_size": 32.0, "max_position_embeddings": 512.0, "tie_word_embeddings": true})
+		"intermediate_size": 32.0, "max_position_embeddings": 512.0, "tie_word_embeddings": true,
+		"eos_token_id": float64(tok.EOS())})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := model.New(cfg)
-	m.InitRandom(5)
+	m.InitRandom(seed)
 	for i := range m.Data {
 		m.Data[i] *= 10 // peaked logits: greedy output not decided by rounding
 	}
@@ -79,9 +112,16 @@ func TestGenerateCLI(t *testing.T) {
 		t.Errorf("--dtype bf16 output %+v, f32 gave %+v", b, g[0])
 	}
 
-	// A stop string taken from the greedy completion cuts it there.
-	if c := []rune(g[0].Completion); g[0].Tokens == 6 && len(c) >= 4 {
-		stop := string(c[2:4])
+	// A stop string taken from the greedy completion cuts it there: two
+	// whole characters after the first (a random model's byte tokens can
+	// leave a lone byte, which no stop string matches).
+	stop := ""
+	for c, i := []rune(g[0].Completion), 1; i+2 <= len(c) && stop == ""; i++ {
+		if c[i] != utf8.RuneError && c[i+1] != utf8.RuneError {
+			stop = string(c[i : i+2])
+		}
+	}
+	if g[0].Tokens == 6 && stop != "" {
 		cut := strings.Index(g[0].Completion, stop)
 		stdout, stderr, err = runAlign(t, "", "generate", "--model", dir, "--prompt", "The whale", "--max-new-tokens", "6",
 			"--stop", "never-seen", "--stop", stop)
