@@ -36,19 +36,7 @@ I can't help with that. Sorry, I cannot do that. Here is how to do it, step by s
 func chatModelDir(t *testing.T, seed uint64) string {
 	t.Helper()
 	dir := t.TempDir()
-	tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: 400,
-		SpecialTokens: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.AddText(chatTokenizerText)
-	tok, err := tr.Train()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.SaveAll(dir); err != nil {
-		t.Fatal(err)
-	}
+	tok := chatTokenizer(t, dir)
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": float64(tok.VocabSize()), "hidden_size": 16.0,
 		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 8.0,
 		"intermediate_size": 32.0, "max_position_embeddings": 512.0, "tie_word_embeddings": true,
@@ -65,6 +53,25 @@ func chatModelDir(t *testing.T, seed uint64) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// chatTokenizer trains chatModelDir's tokenizer and saves it in dir.
+func chatTokenizer(t *testing.T, dir string) *tokenizer.Tokenizer {
+	t.Helper()
+	tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: 400,
+		SpecialTokens: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.AddText(chatTokenizerText)
+	tok, err := tr.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 type genLine struct {
