@@ -260,7 +260,7 @@ func TestFreshRunRefusesExistingCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := run(t, quadJob(newQuad(8, 1), s))
-	if err == nil || !strings.Contains(err.Error(), "--resume") {
+	if err == nil || !strings.Contains(err.Error(), "train.Settings.Resume") {
 		t.Fatalf("got %v", err)
 	}
 	// A resume with another batch size would not continue the same run.
@@ -333,7 +333,7 @@ func TestJobValidation(t *testing.T) {
 		{"dup", &Job{Settings: s, Objective: q, Params: []ParamSet{q.ps, q.ps}, Saver: q.saver()}, "two parameter sets"},
 		{"empty", &Job{Settings: s, Objective: newQuad(0, 1), Params: []ParamSet{q.ps}, Saver: q.saver()}, "empty"},
 		{"grad", &Job{Settings: s, Objective: q, Params: []ParamSet{{Name: "x", Data: make([]float32, 2)}}, Saver: q.saver()}, "gradients"},
-		{"settings", &Job{Settings: Settings{}, Objective: q, Params: []ParamSet{q.ps}, Saver: q.saver()}, "--out"},
+		{"settings", &Job{Settings: Settings{}, Objective: q, Params: []ParamSet{q.ps}, Saver: q.saver()}, "train.Settings.Out"},
 	}
 	for _, tc := range tests {
 		if _, err := Run(context.Background(), tc.job); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -24,8 +24,10 @@ type LoRA struct {
 	Load    model.LoadOptions
 }
 
-// ErrQuantizedTrainable refuses 8- or 4-bit weights on a model trained in full.
-var ErrQuantizedTrainable = errors.New("--load-in-8bit/--load-in-4bit: quantised weights are frozen; train adapters on them with --lora-r")
+// ErrQuantizedTrainable refuses 8- or 4-bit weights on a model trained in
+// full (an *OptionError: errors.Is finds it, a CLI names its flags).
+var ErrQuantizedTrainable error = &OptionError{Option: "train.LoRA.Load",
+	Err: errors.New("quantised weights are frozen; train adapters on them (train.LoRA.R > 0)")}
 
 // Enabled reports whether adapters train (R > 0).
 func (l LoRA) Enabled() bool { return l.R > 0 }

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/align-go/align/model"
@@ -82,48 +81,49 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Validate reports the first setting that cannot work, by its flag name.
+// Validate reports the first setting that cannot work, as an *OptionError
+// naming its field (train.Settings.BatchSize).
 func (s *Settings) Validate() error {
-	bad := func(flag string, format string, args ...any) error {
-		return fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...))
+	bad := func(field string, format string, args ...any) error {
+		return BadOption("train.Settings."+field, format, args...)
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case s.Out == "":
-		return bad("out", "a run directory is required")
+		return bad("Out", "a run directory is required")
 	case s.MaxSteps <= 0 && !(s.Epochs > 0 && finite(s.Epochs)):
-		return bad("epochs", "%v: need a positive number of epochs or --max-steps", s.Epochs)
+		return bad("Epochs", "%v: need a positive number of epochs or train.Settings.MaxSteps", s.Epochs)
 	case s.BatchSize <= 0:
-		return bad("batch-size", "%d must be positive", s.BatchSize)
+		return bad("BatchSize", "%d must be positive", s.BatchSize)
 	case s.GradAccum <= 0:
-		return bad("grad-accum", "%d must be positive", s.GradAccum)
+		return bad("GradAccum", "%d must be positive", s.GradAccum)
 	case !(s.LR >= 0) || !finite(s.LR):
-		return bad("lr", "%v must be finite and >= 0", s.LR)
+		return bad("LR", "%v must be finite and >= 0", s.LR)
 	case s.WarmupSteps < 0:
-		return bad("warmup-steps", "%d must be >= 0", s.WarmupSteps)
+		return bad("WarmupSteps", "%d must be >= 0", s.WarmupSteps)
 	case !(s.WarmupRatio >= 0 && s.WarmupRatio <= 1):
-		return bad("warmup-ratio", "%v outside [0,1]", s.WarmupRatio)
+		return bad("WarmupRatio", "%v outside [0,1]", s.WarmupRatio)
 	case !(s.MaxGradNorm >= 0) || !finite(s.MaxGradNorm):
-		return bad("max-grad-norm", "%v must be finite and >= 0", s.MaxGradNorm)
+		return bad("MaxGradNorm", "%v must be finite and >= 0", s.MaxGradNorm)
 	case s.LoggingSteps <= 0:
-		return bad("logging-steps", "%d must be positive", s.LoggingSteps)
+		return bad("LoggingSteps", "%d must be positive", s.LoggingSteps)
 	case s.EvalSteps < 0:
-		return bad("eval-steps", "%d must be >= 0", s.EvalSteps)
+		return bad("EvalSteps", "%d must be >= 0", s.EvalSteps)
 	case s.SaveSteps < 0:
-		return bad("save-steps", "%d must be >= 0", s.SaveSteps)
+		return bad("SaveSteps", "%d must be >= 0", s.SaveSteps)
 	case s.SaveTotalLimit < 0:
-		return bad("save-total-limit", "%d must be >= 0", s.SaveTotalLimit)
+		return bad("SaveTotalLimit", "%d must be >= 0", s.SaveTotalLimit)
 	}
 	if err := s.adam().Validate(); err != nil {
 		return err
 	}
 	if err := (optim.Schedule{Name: s.LRScheduler, Total: 1}).Validate(); err != nil {
-		return bad("lr-scheduler", "%v", err)
+		return bad("LRScheduler", "%v", err)
 	}
 	return nil
 }
 
-// adamConfig wraps optim.AdamWConfig so validation errors name flags.
+// adamConfig wraps optim.AdamWConfig so validation errors name Settings fields.
 type adamConfig optim.AdamWConfig
 
 func (s *Settings) adam() adamConfig {
@@ -133,13 +133,13 @@ func (s *Settings) adam() adamConfig {
 func (a adamConfig) Validate() error {
 	switch {
 	case !(a.Beta1 >= 0 && a.Beta1 < 1):
-		return fmt.Errorf("--adam-beta1: %v outside [0,1)", a.Beta1)
+		return BadOption("train.Settings.AdamBeta1", "%v outside [0,1)", a.Beta1)
 	case !(a.Beta2 >= 0 && a.Beta2 < 1):
-		return fmt.Errorf("--adam-beta2: %v outside [0,1)", a.Beta2)
+		return BadOption("train.Settings.AdamBeta2", "%v outside [0,1)", a.Beta2)
 	case !(a.Eps >= 0) || math.IsInf(a.Eps, 0):
-		return fmt.Errorf("--adam-epsilon: %v must be finite and >= 0", a.Eps)
+		return BadOption("train.Settings.AdamEpsilon", "%v must be finite and >= 0", a.Eps)
 	case !(a.WeightDecay >= 0) || math.IsInf(a.WeightDecay, 0):
-		return fmt.Errorf("--weight-decay: %v must be finite and >= 0", a.WeightDecay)
+		return BadOption("train.Settings.WeightDecay", "%v must be finite and >= 0", a.WeightDecay)
 	}
 	return nil
 }

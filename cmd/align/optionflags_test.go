@@ -10,6 +10,7 @@ import (
 
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/onlinedpo"
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/pref"
@@ -28,7 +29,7 @@ func TestOptionFlagsTable(t *testing.T) {
 		"pref.JobData": reflect.TypeFor[pref.JobData](), "pref.DPOOptions": reflect.TypeFor[pref.DPOOptions](),
 		"pref.KTOOptions": reflect.TypeFor[pref.KTOOptions](), "loss.CPOConfig": reflect.TypeFor[loss.CPOConfig](),
 		"ppo.JobOptions": reflect.TypeFor[ppo.JobOptions](), "grpo.JobOptions": reflect.TypeFor[grpo.JobOptions](),
-		"onlinedpo.JobOptions": reflect.TypeFor[onlinedpo.JobOptions](), "train.LoRA": reflect.TypeFor[train.LoRA](),
+		"onlinedpo.JobOptions": reflect.TypeFor[onlinedpo.JobOptions](), "train.LoRA": reflect.TypeFor[train.LoRA](), "train.Settings": reflect.TypeFor[train.Settings](),
 	}
 	flags := map[string]bool{}
 	for _, c := range rootCmd.Commands() {
@@ -63,6 +64,8 @@ func TestJobErrorsNameOptionsThenFlags(t *testing.T) {
 	s := train.DefaultSettings()
 	s.Out = t.TempDir()
 	build := func(f func() (*train.Job, error)) error { _, err := f(); return err }
+	noBatch := train.DefaultSettings()
+	noBatch.Out, noBatch.BatchSize = "o", 0
 	tests := []struct {
 		name             string
 		err              error
@@ -86,6 +89,11 @@ func TestJobErrorsNameOptionsThenFlags(t *testing.T) {
 		{"ppo reward", build(func() (*train.Job, error) {
 			return ppo.NewJob(ppo.JobOptions{Policy: "p", Prompts: "x", ValueInit: "reward", DType: "F32"}, s, io.Discard)
 		}), "ppo.JobOptions.RewardModel", "--reward: required"},
+		{"full fine-tune on 8-bit weights", build(func() (*train.Job, error) {
+			return sft.NewJob(sft.JobOptions{Model: "m", Data: []string{"d"}, LossOn: sft.LossCompletion, Truncation: sft.TruncateRight,
+				DType: "F32", LoRA: train.LoRA{Load: model.LoadOptions{WeightDType: "int8"}}}, s, io.Discard)
+		}), "train.LoRA.Load", "--load-in-8bit/--load-in-4bit: quantised weights are frozen; train adapters on them (--lora-r > 0)"},
+		{"settings", noBatch.Validate(), "train.Settings.BatchSize", "--batch-size: 0 must be positive"},
 		{"online dpo ranker", build(func() (*train.Job, error) {
 			return onlinedpo.NewJob(onlinedpo.JobOptions{Policy: "p", Prompts: "x"}, s, io.Discard)
 		}), "onlinedpo.JobOptions.Ranker", "--judge/--reward: required (a judge or a reward ranks the sampled pairs)"},
