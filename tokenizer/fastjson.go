@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -15,8 +16,8 @@ import (
 // before, so errors and edge cases are exactly encoding/json's. Strings
 // with escapes or invalid UTF-8 are handed to encoding/json one at a time.
 
-// jsonVocab is model.vocab: token → id.
-type jsonVocab map[string]int
+// jsonVocab is model.vocab: token → id (the map the BPE model keeps).
+type jsonVocab map[string]int32
 
 func (v *jsonVocab) UnmarshalJSON(data []byte) error {
 	if m, ok := scanVocab(data); ok {
@@ -27,8 +28,27 @@ func (v *jsonVocab) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
-	*v = m
+	if m == nil {
+		return nil
+	}
+	m32, err := vocab32(m)
+	if err != nil {
+		return err
+	}
+	*v = m32
 	return nil
+}
+
+// vocab32 narrows a vocabulary's ids, refusing any newBPEModel would refuse.
+func vocab32(m map[string]int) (map[string]int32, error) {
+	out := make(map[string]int32, len(m))
+	for tok, id := range m {
+		if id < 0 || id > 1<<30 {
+			return nil, fmt.Errorf("model.vocab: token %q has bad id %d", tok, id)
+		}
+		out[tok] = int32(id)
+	}
+	return out, nil
 }
 
 // jsonScanner walks one JSON value held in b.
@@ -122,14 +142,14 @@ func (s *jsonScanner) end() bool {
 	return s.p == len(s.b)
 }
 
-// scanVocab reads an object of string → integer.
-func scanVocab(b []byte) (map[string]int, bool) {
+// scanVocab reads an object of string → integer (ids in [0, 2³⁰]).
+func scanVocab(b []byte) (map[string]int32, bool) {
 	s := &jsonScanner{b: b}
 	if s.peek() != '{' {
 		return nil, false
 	}
 	s.p++
-	m := make(map[string]int, len(b)/16)
+	m := make(map[string]int32, len(b)/16)
 	if s.peek() == '}' {
 		s.p++
 		return m, s.end()
@@ -141,10 +161,10 @@ func scanVocab(b []byte) (map[string]int, bool) {
 		}
 		s.p++
 		v, ok := s.integer()
-		if !ok {
+		if !ok || v < 0 || v > 1<<30 {
 			return nil, false
 		}
-		m[k] = v
+		m[k] = int32(v)
 		switch s.peek() {
 		case ',':
 			s.p++

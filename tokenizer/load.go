@@ -222,18 +222,19 @@ func splitMerge(s string) (string, string, bool) {
 }
 
 // newBPEModel indexes a vocabulary and its merges.
-func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMerges, fuseUnk bool, name string) (*bpeModel, error) {
+// It keeps vocab as its token → id map.
+func newBPEModel(vocab map[string]int32, merges [][2]string, unk string, ignoreMerges, fuseUnk bool, name string) (*bpeModel, error) {
 	maxID := -1
 	for tok, id := range vocab {
 		if id < 0 || id > 1<<30 {
 			return nil, fieldError(name, "model.vocab", "token %q has bad id %d", tok, id)
 		}
-		maxID = max(maxID, id)
+		maxID = max(maxID, int(id))
 	}
 	m := &bpeModel{
 		tokens:       make([]string, maxID+1),
 		raw:          make([]string, maxID+1),
-		vocab:        make(map[string]int32, len(vocab)),
+		vocab:        vocab,
 		mergeMap:     newMergeTable(len(merges)),
 		unkID:        -1,
 		unkToken:     unk,
@@ -253,7 +254,6 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		m.tokens[id] = tok
 	}
 	for tok, id := range vocab {
-		m.vocab[tok] = int32(id)
 		if m.tokens[id] != tok {
 			continue
 		}
@@ -261,7 +261,7 @@ func newBPEModel(vocab map[string]int, merges [][2]string, unk string, ignoreMer
 		rs := string(raw)
 		m.raw[id] = rs
 		if ok && m.rawVocab != nil {
-			m.rawVocab[rs] = int32(id)
+			m.rawVocab[rs] = id
 		}
 	}
 	for b := 0; b < 256; b++ {
@@ -332,7 +332,11 @@ func LoadVocabMerges(vocabPath, mergesPath string) (*Tokenizer, error) {
 		}
 		merges = append(merges, [2]string{a, b})
 	}
-	model, err := newBPEModel(vocab, merges, "", false, false, mergesPath)
+	v32, err := vocab32(vocab)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", vocabPath, err)
+	}
+	model, err := newBPEModel(v32, merges, "", false, false, mergesPath)
 	if err != nil {
 		return nil, err
 	}

@@ -30,12 +30,12 @@ type BPESpec struct {
 // so that Save followed by Load reproduces it.
 func NewBPE(spec BPESpec) (*Tokenizer, error) {
 	const name = "BPESpec"
-	vocab := make(map[string]int, len(spec.Vocab))
+	vocab := make(map[string]int32, len(spec.Vocab))
 	for id, tok := range spec.Vocab {
 		if _, dup := vocab[tok]; dup {
 			return nil, fieldError(name, fmt.Sprintf("Vocab[%d]", id), "duplicate token %q", tok)
 		}
-		vocab[tok] = id
+		vocab[tok] = int32(id)
 	}
 	fs := fileSpec{
 		postProcessor: json.RawMessage(`{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":false}`),
