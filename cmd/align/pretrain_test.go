@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,9 +273,24 @@ func TestPretrainInterruptAndResume(t *testing.T) {
 }
 
 func TestPretrainErrors(t *testing.T) {
-	cfg, text, gpt2Tok := pretrainFixture(t)
+	// Every case is a process that stops before training: a small tokenizer
+	// and a model of its vocabulary keep each one cheap (GPT-2's 50,257
+	// tokens took most of the time to load).
+	tokDir := t.TempDir()
+	tok := chatTokenizer(t, tokDir)
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"model_type":"gpt2","vocab_size":%d,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`, tok.VocabSize())), 0o644)
+	text := filepath.Join(t.TempDir(), "text.txt")
+	os.WriteFile(text, []byte(chatTokenizerText), 0o644)
+	// A model whose vocabulary ends at the tokenizer's EOS id (not a
+	// tokenizer of that model), and one too small for the text's ids.
 	small := filepath.Join(t.TempDir(), "small.json")
-	os.WriteFile(small, []byte(`{"model_type":"gpt2","vocab_size":1000,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`), 0o644)
+	os.WriteFile(small, []byte(fmt.Sprintf(`{"model_type":"gpt2","vocab_size":%d,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`, tok.EOS())), 0o644)
+	if tok.EOS() < 2 {
+		t.Fatalf("EOS id %d: want one past the first two ids", tok.EOS())
+	}
+	fewIDs := filepath.Join(t.TempDir(), "few.json")
+	os.WriteFile(fewIDs, []byte(`{"model_type":"gpt2","vocab_size":100,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":64}`), 0o644)
 	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(badYAML, []byte("max_steps: 3\nsequence_length: 9\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "o")
@@ -283,12 +299,14 @@ func TestPretrainErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--model", "x", "--model-config", cfg, "--text", text, "--out", out}, "--model: give exactly one of it (a model directory) and --model-config"},
-		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--out", out}, "--text"},
-		{[]string{"--model-config", small, "--tokenizer", gpt2Tok, "--text", text, "--out", out}, "tokenizer and model do not match"},
-		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--seq-len", "65"}, "exceeds the model's context of 64"},
-		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--config", badYAML}, "bad.yaml:2: sequence_length: unknown setting"},
-		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text}, "--out"},
-		{[]string{"--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out, "--seq-len", "32", "--resume"}, "no checkpoint in"},
+		{[]string{"--model-config", cfg, "--tokenizer", tokDir, "--out", out}, "--text"},
+		{[]string{"--model-config", small, "--tokenizer", tokDir, "--text", text, "--out", out},
+			fmt.Sprintf("EOS id %d is outside the model's vocab_size %d (tokenizer and model do not match)", tok.EOS(), tok.EOS())},
+		{[]string{"--model-config", fewIDs, "--tokenizer", tokDir, "--text", text, "--out", out, "--seq-len", "32"}, "is outside the model's vocab_size 100 (tokenizer and model do not match)"},
+		{[]string{"--model-config", cfg, "--tokenizer", tokDir, "--text", text, "--out", out, "--seq-len", "65"}, "exceeds the model's context of 64"},
+		{[]string{"--model-config", cfg, "--tokenizer", tokDir, "--text", text, "--out", out, "--config", badYAML}, "bad.yaml:2: sequence_length: unknown setting"},
+		{[]string{"--model-config", cfg, "--tokenizer", tokDir, "--text", text}, "--out"},
+		{[]string{"--model-config", cfg, "--tokenizer", tokDir, "--text", text, "--out", out, "--seq-len", "32", "--resume"}, "no checkpoint in"},
 	}
 	for _, tc := range tests {
 		_, stderr, err := runAlign(t, "", append([]string{"pretrain"}, tc.args...)...)
