@@ -122,11 +122,49 @@ func TestPretrainLossFalls(t *testing.T) {
 	}
 }
 
-// pretrainArgs is a run long enough to interrupt: 24 steps, a checkpoint
-// every 6, cosine schedule with warmup, weight decay, accumulation.
-func pretrainArgs(cfg, gpt2Tok, text, out string) []string {
-	return []string{"pretrain", "--model-config", cfg, "--tokenizer", gpt2Tok, "--text", text, "--out", out,
-		"--seq-len", "32", "--batch-size", "2", "--grad-accum", "2", "--max-steps", "24", "--save-steps", "6",
+// smallPretrainFixture is pretrainFixture's text with a 1,024-token
+// tokenizer trained on it and a GPT-2 config of that vocabulary: a step
+// costs a small fraction of one over GPT-2's 50,257 tokens, which only
+// TestPretrainLossFalls needs.
+func smallPretrainFixture(t *testing.T) (cfg, text, tokDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	text = filepath.Join(dir, "moby.txt")
+	if err := os.WriteFile(text, refdata.ReadFile(t, "corpora/moby-dick.txt")[:40000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tokenizer.NewTrainer(tokenizer.TrainOptions{VocabSize: 1024, SpecialTokens: []string{"<|endoftext|>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AddFile(text); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tr.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokDir = filepath.Join(dir, "tok")
+	if err := tok.SaveAll(tokDir); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"model_type":"gpt2","vocab_size":%d,"n_embd":32,"n_layer":2,"n_head":2,"n_positions":64}`,
+		tok.VocabSize())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, text, tokDir
+}
+
+// pretrainMaxSteps is pretrainArgs' run length: long enough that a signal
+// sent after step 9 lands well before the end, even on a loaded machine.
+const pretrainMaxSteps = 96
+
+// pretrainArgs is a run long enough to interrupt: 96 short steps, a
+// checkpoint every 6, cosine schedule with warmup, weight decay, accumulation.
+func pretrainArgs(cfg, tokDir, text, out string) []string {
+	return []string{"pretrain", "--model-config", cfg, "--tokenizer", tokDir, "--text", text, "--out", out,
+		"--seq-len", "32", "--batch-size", "2", "--grad-accum", "2", "--max-steps", strconv.Itoa(pretrainMaxSteps), "--save-steps", "6",
 		"--logging-steps", "3", "--lr", "0.01", "--warmup-steps", "3", "--eval-fraction", "0.05", "--eval-steps", "6"}
 }
 
@@ -218,15 +256,15 @@ func sameRun(t *testing.T, ref, out string) {
 // checkpoint, SIGTERM mid-run — and resumes them; each must end with weights
 // bit-identical to an uninterrupted run with the same seed.
 func TestPretrainInterruptAndResume(t *testing.T) {
-	cfg, text, gpt2Tok := pretrainFixture(t)
+	cfg, text, tokDir := smallPretrainFixture(t)
 	ref := filepath.Join(t.TempDir(), "ref")
-	if _, stderr, err := runAlign(t, "", pretrainArgs(cfg, gpt2Tok, text, ref)...); err != nil {
+	if _, stderr, err := runAlign(t, "", pretrainArgs(cfg, tokDir, text, ref)...); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 
 	t.Run("SIGKILL", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run")
-		args := pretrainArgs(cfg, gpt2Tok, text, out)
+		args := pretrainArgs(cfg, tokDir, text, out)
 		p := startAlign(t, args, func(l string) bool { return strings.HasPrefix(l, "saved ") && strings.HasSuffix(l, "checkpoint-6") })
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.wait()
@@ -241,7 +279,7 @@ func TestPretrainInterruptAndResume(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run")
-		p := startAlign(t, pretrainArgs(cfg, gpt2Tok, text, out), func(l string) bool { return strings.HasPrefix(l, "train step 9/") })
+		p := startAlign(t, pretrainArgs(cfg, tokDir, text, out), func(l string) bool { return strings.HasPrefix(l, "train step 9/") })
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		msg := ""
 		if err := p.wait(); err == nil {
@@ -259,7 +297,7 @@ func TestPretrainInterruptAndResume(t *testing.T) {
 		// The stop came after step 9 finished: its checkpoint is there.
 		j := strings.Index(msg, "after step ")
 		step, _ := strconv.Atoi(strings.TrimSuffix(strings.Fields(msg[j+len("after step "):])[0], ";"))
-		if step < 9 || step >= 24 {
+		if step < 9 || step >= pretrainMaxSteps {
 			t.Fatalf("stopped after step %d\n%s", step, msg)
 		}
 		if _, err := os.Stat(filepath.Join(out, "checkpoint-"+strconv.Itoa(step), "trainer_state.json")); err != nil {
