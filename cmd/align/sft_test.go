@@ -107,7 +107,7 @@ func testSFTLearnsResponseFormat(t *testing.T, extra ...string) (out string) {
 	writeLines(t, train, rows)
 	out = filepath.Join(dir, "sft")
 	stdout, stderr, err := runAlign(t, "", append([]string{"sft", "--model", base, "--data", train, "--out", out,
-		"--max-steps", "150", "--batch-size", "10", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "50"}, extra...)...)
+		"--max-steps", "60", "--batch-size", "10", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "50"}, extra...)...)
 	if err != nil {
 		t.Fatalf("sft: %v\n%s\n%s", err, stdout, stderr)
 	}
