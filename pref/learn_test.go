@@ -76,8 +76,8 @@ func TestRMLearnsPoliteness(t *testing.T) {
 			rm := rewardmodel.NewRewardModel(m, testPAD, 3)
 			obj, _ := NewRMObjective(rm, trainPairs, 0, 0)
 			ev, _ := NewRMObjective(rm, evalPairs, 0, 0)
-			s := settings(t, 60, 16, 3e-3)
-			s.EvalSteps = 60
+			s := settings(t, 30, 16, 3e-3)
+			s.EvalSteps = 30
 			runJob(t, &train.Job{Settings: s, Objective: obj, Eval: ev,
 				Params: []train.ParamSet{train.ModelParams("model", m), HeadParams(rm)},
 				Saver:  train.SaverFunc(func(string) error { return nil })})
@@ -112,7 +112,7 @@ func TestDPOLearnsPoliteness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := settings(t, 40, 16, 3e-3)
+	s := settings(t, 20, 16, 3e-3)
 	runJob(t, &train.Job{Settings: s, Objective: obj, Params: []train.ParamSet{train.ModelParams("model", m)},
 		Saver: train.SaverFunc(func(string) error { return nil })})
 	rows, _ := readMetrics(t, s.Out)
