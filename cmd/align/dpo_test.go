@@ -109,7 +109,7 @@ func TestDPOCommandLosses(t *testing.T) {
 	} {
 		t.Run(tc.loss, func(t *testing.T) {
 			t.Parallel() // independent runs of one process each
-			_, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--loss", tc.loss, "--max-steps", "20",
+			_, rows := runDPO(t, append([]string{"--model", m, "--data", data, "--loss", tc.loss, "--max-steps", "10",
 				"--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "5"}, tc.extra...)...)
 			first, last := rows[0], rows[len(rows)-1]
 			if !(last["loss"] < first["loss"]) || !(last["rewards/margins"] > 0) {
