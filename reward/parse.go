@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/endpoint"
+	"github.com/align-go/align/model"
 )
 
 // Options configure the rewards Parse builds. The zero value works.
@@ -17,6 +18,10 @@ type Options struct {
 	HTTP *endpoint.Client
 	// RMBatchSize is the number of sequences per rm: forward pass (0: 8).
 	RMBatchSize int
+	// RMLoad is how an rm: reward model stores its frozen weights (the zero
+	// value: f32; WeightDType "auto" keeps a bf16 checkpoint's bf16, as
+	// align score and PPO's reward model do).
+	RMLoad model.LoadOptions
 }
 
 // Parse builds a reward from its spec:
@@ -72,7 +77,7 @@ func Parse(spec string, opts Options) (Func, error) {
 		if arg == "" {
 			return nil, fmt.Errorf("reward %q: rm needs a directory (rm:DIR)", spec)
 		}
-		return LoadRM(arg, opts.RMBatchSize)
+		return LoadRMOpts(arg, opts.RMBatchSize, opts.RMLoad)
 	case "cmd":
 		argv := strings.Fields(arg)
 		if len(argv) == 0 {

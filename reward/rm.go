@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/rewardmodel"
 )
@@ -26,7 +27,13 @@ type RM struct {
 
 // LoadRM loads a reward-model directory.
 func LoadRM(dir string, batchSize int) (*RM, error) {
-	sc, err := rewardmodel.LoadScorer(dir, "")
+	return LoadRMOpts(dir, batchSize, model.LoadOptions{})
+}
+
+// LoadRMOpts is LoadRM with the reward model's frozen weights stored as opt
+// says (rewardmodel.LoadScorerOpts).
+func LoadRMOpts(dir string, batchSize int, opt model.LoadOptions) (*RM, error) {
+	sc, err := rewardmodel.LoadScorerOpts(dir, "", opt)
 	if err != nil {
 		return nil, err
 	}

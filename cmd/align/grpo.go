@@ -8,6 +8,7 @@ import (
 
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/train"
 	"github.com/spf13/cobra"
@@ -75,7 +76,9 @@ steps and checkpoints that --resume continues exactly.`,
 
 // parseRewards builds the --reward functions before any model loads, so a
 // bad spec fails fast.
-func (o *grpoOpts) parseRewards() ([]reward.Func, error) {
+// An rm: reward model is frozen: it loads as --torch-dtype / --load-in-8bit
+// / --load-in-4bit say, as align score and PPO's reward model do.
+func (o *grpoOpts) parseRewards(load model.LoadOptions) ([]reward.Func, error) {
 	if len(o.funcs) > 0 {
 		return o.funcs, nil
 	}
@@ -87,7 +90,7 @@ func (o *grpoOpts) parseRewards() ([]reward.Func, error) {
 	}
 	var fs []reward.Func
 	for _, spec := range o.rewards {
-		f, err := reward.Parse(spec, reward.Options{})
+		f, err := reward.Parse(spec, reward.Options{RMLoad: load})
 		if err != nil {
 			return nil, fmt.Errorf("--reward: %w", err)
 		}
@@ -110,7 +113,7 @@ func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.prompts == "" {
 		return nil, errors.New("--prompts is required")
 	}
-	rewards, err := o.parseRewards()
+	rewards, err := o.parseRewards(lo.Load)
 	if err != nil {
 		return nil, err
 	}

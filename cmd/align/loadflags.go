@@ -13,6 +13,7 @@ import (
 // ModelConfig's / transformers' names. They apply to a frozen model — a LoRA
 // base (and the reference that is that base with adapters off), a model that
 // only generates, serves, scores or judges (align score, PPO's reward model,
+// GRPO's and online DPO's rm: rewards,
 // local: judges) —: its blocks' Linear weights, token embedding and LM head.
 // Under 8/4-bit loading the embedding and head stay in the checkpoint's
 // 16-bit dtype (bitsandbytes quantises Linear layers only, and transformers

@@ -8,6 +8,7 @@ import (
 
 	"github.com/align-go/align/cai"
 	"github.com/align-go/align/loss"
+	"github.com/align-go/align/model"
 	"github.com/align-go/align/onlinedpo"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/train"
@@ -73,8 +74,8 @@ and checkpoints that --resume continues exactly.`,
 }
 
 // openRanker builds the --judge or --reward ranker before any model loads,
-// so a bad spec fails fast.
-func (o *onlineDPOOpts) openRanker(seed uint64) (onlinedpo.Ranker, error) {
+// so a bad spec fails fast. An rm: reward model loads as the load flags say.
+func (o *onlineDPOOpts) openRanker(seed uint64, load model.LoadOptions) (onlinedpo.Ranker, error) {
 	switch {
 	case o.judge != "" && o.reward != "":
 		return nil, errors.New("--judge and --reward: give one (a judge compares the pair, a reward scores each completion)")
@@ -82,7 +83,7 @@ func (o *onlineDPOOpts) openRanker(seed uint64) (onlinedpo.Ranker, error) {
 		if o.constitution != "" {
 			return nil, errors.New("--constitution needs --judge (a reward model has no principles to follow)")
 		}
-		f, err := reward.Parse(o.reward, reward.Options{})
+		f, err := reward.Parse(o.reward, reward.Options{RMLoad: load})
 		if err != nil {
 			return nil, fmt.Errorf("--reward: %w", err)
 		}
@@ -111,7 +112,7 @@ func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error)
 	if err != nil {
 		return nil, err
 	}
-	ranker, err := o.openRanker(s.Seed)
+	ranker, err := o.openRanker(s.Seed, lo.Load)
 	if err != nil {
 		return nil, err
 	}
