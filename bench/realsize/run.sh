@@ -17,19 +17,33 @@
 # Settings (environment): STEPS (optimizer steps per training run, default 6;
 # tokens/s is the median of the rows after the first), ROWS_TOKENS (default
 # 500: SFT rows of ~500 tokens, preference sequences of ~500), SKIP_TORCH=1,
-# BF16_ONLY=1 (only the --bf16 comparison: LoRA SFT with an f32 and a bf16
-# base, each in f32 and in --bf16 compute, and PyTorch's LoRA SFT in f32 and
-# under torch.autocast(bfloat16), with the bf16/f32 ratios of the same run).
+# BF16_ONLY=1: only the SFT comparison of issue 16 (--bf16 against f32, both
+# against PyTorch), made to finish in about 20 minutes on the quiet machine:
+# LoRA SFT on an f32 and on a bf16 base and full SFT, each in f32 and in
+# --bf16 compute (STEPS default 4 there), PyTorch's LoRA and full SFT in f32
+# and under torch.autocast(bfloat16) (TORCH_STEPS, default 3; each run cut at
+# TORCH_TIMEOUT seconds, default 180, keeping the steps it finished), then
+# one table with the --bf16/f32 and align/PyTorch ratios of the same run.
 # Steps as in issue 16: B = 4 rows of ~500 tokens for SFT (--max-length 512);
 # DPO one pair per micro-batch of up to 1,024 tokens; GRPO 8 generations × 128
 # tokens of one prompt; decoding 128 new tokens at batch 1.
-# PyTorch runs with OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE and the OpenMP
-# OpenBLAS (LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp).
+# PyTorch runs with OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE, the OpenMP
+# OpenBLAS (LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp) and
+# OpenBLAS's own kernel choice (the machine's OPENBLAS_CORETYPE=Haswell and
+# OPENBLAS_L2_SIZE unset: AVX-512 kernels, faster here, bench/trainstep);
+# TORCH_ENV adds settings to try (e.g. TORCH_ENV="MALLOC_MMAP_MAX_=0
+# MALLOC_TRIM_THRESHOLD_=100000000000": glibc then reuses freed memory
+# instead of faulting in fresh pages for every [rows, V] logits tensor).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shape=${1:-qwen2.5-0.5b}
 work=${2:-/tmp/realsize}
 steps=${STEPS:-6}
+[ -n "${BF16_ONLY:-}" ] && steps=${STEPS:-4}
+tsteps=${TORCH_STEPS:-$steps}
+[ -n "${BF16_ONLY:-}" ] && tsteps=${TORCH_STEPS:-3}
+tlimit=${TORCH_TIMEOUT:-0}
+[ -n "${BF16_ONLY:-}" ] && tlimit=${TORCH_TIMEOUT:-180}
 rowtok=${ROWS_TOKENS:-500}
 mkdir -p "$work"
 if [ ! -x /usr/bin/time ]; then
@@ -78,14 +92,24 @@ lora=(--lora-r 16 --lora-alpha 32 --lora-dropout 0)
 declare -A tags=(["--torch-dtype float32"]=f32 ["--torch-dtype auto"]=bf16 ["--load-in-8bit"]=8bit
   ["--load-in-4bit --bnb-4bit-use-double-quant"]=nf4-dq)
 
-# torch_row NAME WHAT [ENV...]: one PyTorch run of torch_realsize.py.
+# torch_row NAME WHAT [ENV...]: one PyTorch run of torch_realsize.py; with
+# tlimit > 0 it is stopped after tlimit seconds and keeps the figure of the
+# steps it finished (the script prints one after each step).
 torch_row() {
   local name=$1 what=$2; shift 2
-  local log="$work/$name.log" kb
-  if env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp "$@" \
-    /usr/bin/time -v /usr/bin/python3 bench/realsize/torch_realsize.py "$what" "$model" "$work" "$steps" > "$log.stdout" 2> "$log"; then
+  local log="$work/$name.log" kb tps note= rc=0
+  local lim=()
+  [ "$tlimit" != 0 ] && lim=(timeout "$tlimit")
+  # shellcheck disable=SC2086
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp ${TORCH_ENV:-} "$@" \
+    /usr/bin/time -v "${lim[@]}" /usr/bin/python3 bench/realsize/torch_realsize.py "$what" "$model" "$work" "$tsteps" \
+    > "$log.stdout" 2> "$log" || rc=$?
+  tps=$(sed -n 's/.*tokens_per_s=//p' "$log.stdout" | tail -1)
+  [ "$rc" = 124 ] && note="   stopped at ${tlimit} s after $(grep -c '^step ' "$log.stdout" || true) steps"
+  if [ -n "$tps" ] && { [ "$rc" = 0 ] || [ "$rc" = 124 ]; }; then
     kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-    results+=("$(printf '%-26s %8.2f GB %12s' "$name" "$(echo "$kb / 1048576" | bc -l)" "$(sed -n 's/.*tokens_per_s=//p' "$log.stdout")")")
+    results+=("$(printf '%-26s %8.2f GB %12s%s' "$name" "$(echo "$kb / 1048576" | bc -l)" "$tps" "$note")")
   else
     results+=("$(printf '%-26s %10s   (see %s)' "$name" failed "$log")")
   fi
@@ -103,17 +127,34 @@ if [ -n "${BF16_ONLY:-}" ]; then
     # shellcheck disable=SC2086
     measure "lora-sft$tag+bf16" "$work/align" "${sft[@]}" "${lora[@]}" $load --bf16
   done
+  measure full-sft "$work/align" "${sft[@]}" --lr 1e-5
+  measure full-sft+bf16 "$work/align" "${sft[@]}" --lr 1e-5 --bf16
   if [ -z "${SKIP_TORCH:-}" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    torch_row torch-lora-sft lora-sft
-    torch_row torch-lora-sft+autocast lora-sft AUTOCAST=bf16
+    for what in lora-sft full-sft; do
+      torch_row "torch-$what" "$what"
+      torch_row "torch-$what+autocast" "$what" AUTOCAST=bf16
+    done
   fi
   echo
   printf '%-26s %11s %12s\n' run "peak RSS" "tokens/s"
   printf '%s\n' "${results[@]}"
   echo
-  for tag in -f32 -bf16; do
-    a=$(tps "lora-sft$tag") b=$(tps "lora-sft$tag+bf16")
-    [ -n "$a" ] && [ -n "$b" ] && echo "lora-sft$tag: --bf16 / f32 tokens/s = $(echo "scale=2; $b / $a" | bc -l)"
+  # ratio A B: A's tokens/s over B's, or - where either is missing.
+  ratio() {
+    local a b
+    a=$(tps "$1") b=$(tps "$2")
+    if [[ "$a" =~ ^[0-9.]+$ && "$b" =~ ^[0-9.]+$ ]]; then echo "scale=2; $a / $b" | bc -l; else echo -; fi
+  }
+  for r in lora-sft-f32 lora-sft-bf16 full-sft; do
+    echo "$r: --bf16 / f32 tokens/s = $(ratio "$r+bf16" "$r")"
+  done
+  for r in torch-lora-sft torch-full-sft; do
+    echo "$r: autocast bf16 / f32 tokens/s = $(ratio "$r+autocast" "$r")"
+  done
+  for r in lora-sft full-sft; do
+    a=$r; [ "$r" = lora-sft ] && a=lora-sft-f32 # PyTorch's base is f32
+    echo "$r: align / PyTorch tokens/s: f32 $(ratio "$a" "torch-$r"), bf16 $(ratio "$a+bf16" "torch-$r+autocast")" \
+      "(bf16 base: $( [ "$r" = lora-sft ] && ratio lora-sft-bf16+bf16 "torch-$r+autocast" || echo -))"
   done
   exit 0
 fi

@@ -5,22 +5,33 @@ the figures compare kernels and memory, not framework overheads.
 
   python3 torch_realsize.py lora-sft|full-sft|decode MODEL_DIR WORK_DIR STEPS
 
-lora-sft: LoRA r 16 (alpha 32) on every Linear of a frozen base, AdamW on the
-adapters, B = 4 rows of 512 tokens, cross-entropy over all positions.
-full-sft: every weight trained, AdamW, same batch. decode: batch 1, greedy,
-128 new tokens after a 32-token prompt, KV cache. Token ids are random (the
-cost of a step does not depend on them). Weights are read from the bf16
-safetensors and run in float32 (TORCH_DTYPE=bfloat16 keeps them bf16: PyTorch
-CPU bf16 matmuls, for comparison; AUTOCAST=bf16 keeps them float32 and runs
-the training step under torch.autocast("cpu", bfloat16), what TRL's --bf16
-does, the peer of align's --bf16). Prints one line ending in tokens_per_s=N
-(steady: the median step after the first).
+lora-sft: LoRA r 16 (alpha 32, dropout 0) on every Linear of a frozen base
+(align's default --lora-targets all-linear), AdamW (weight decay 0, TRL's
+default) on the adapters. full-sft: every weight trained, AdamW. Both take
+the rows align sft trains on: WORK_DIR/sft.jsonl tokenised by align itself
+(WORK_DIR/align tokenize: the chat template and tokenizer of MODEL_DIR), cut
+to 512 tokens (--max-length 512), B = 4 rows a step, padded on the right to
+the longest; the loss is the mean cross-entropy over the assistant's tokens
+(align's default completion-only loss), and the LM head is applied to those
+positions only (the peer at its best: the full [B,T,V] logits and their
+gradient are ~2.5 GB at V = 151,936 and cost time for nothing). tokens/s
+counts the rows' tokens, as align's tokens_per_second does.
+decode: batch 1, greedy, 128 new tokens after a 32-token prompt, KV cache
+(random token ids: the cost does not depend on them).
+Weights are read from the bf16 safetensors and run in float32
+(TORCH_DTYPE=bfloat16 keeps them bf16: PyTorch CPU bf16 matmuls, for
+comparison; AUTOCAST=bf16 keeps them float32 and runs the forward pass under
+torch.autocast("cpu", bfloat16), what TRL's --bf16 does, the peer of align's
+--bf16). Prints a line per step ending in tokens_per_s=N (the median of the
+steps after the first so far), so a run stopped by a time limit still has
+its figure; the last line is the final one.
 """
 import json
 import math
 import os
 import statistics
 import struct
+import subprocess
 import sys
 import time
 
@@ -138,7 +149,7 @@ class Model(torch.nn.Module):
         self.hd = c.get("head_dim") or c["hidden_size"] // self.nh
         self.eps = c["rms_norm_eps"]
 
-    def forward(self, ids, cos, sin, cache=None, start=0):
+    def forward(self, ids, cos, sin, cache=None, start=0, hidden=False):
         B, T = ids.shape
         x = self.embed[ids]
         for i, m in enumerate(self.layers):
@@ -158,7 +169,8 @@ class Model(torch.nn.Module):
             x = x + m.o(y.transpose(1, 2).reshape(B, T, -1))
             h = rms(x, m.n2, self.eps)
             x = x + m.down(F.silu(m.gate(h)) * m.up(h))
-        return rms(x, self.norm, self.eps) @ self.head.t()
+        x = rms(x, self.norm, self.eps)
+        return x if hidden else x @ self.head.t()
 
 
 def main():
@@ -186,24 +198,58 @@ def main():
         print("decode batch 1, 128 new tokens: %.2f s best of %d; tokens_per_s=%.1f" % (min(times), len(times), 128 / min(times)))
         return
     B, T = 4, 512
-    cos, sin = rope_tables(c, T, dtype)
+    rows = sft_rows(d, work, T)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4)
-    ids = torch.randint(0, V, (B, T))
-    times = []
+    opt = torch.optim.AdamW(params, lr=1e-4 if r else 1e-5, weight_decay=0.0)
+    autocast = os.environ.get("AUTOCAST") == "bf16"
+    times, toks = [], []
     for s in range(steps):
+        batch = [rows[(s * B + i) % len(rows)] for i in range(B)]
+        L = max(len(ids) for ids, _ in batch)
+        ids = torch.zeros(B, L, dtype=torch.long)
+        tgt = torch.full((B, L), -100, dtype=torch.long)
+        for i, (x, p) in enumerate(batch):
+            ids[i, :len(x)] = torch.tensor(x)
+            # position j predicts token j+1; the assistant's tokens (from p on) are trained
+            tgt[i, p - 1:len(x) - 1] = torch.tensor(x[p:])
+        n = sum(len(x) for x, _ in batch)
+        cos, sin = rope_tables(c, L, dtype)
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=os.environ.get("AUTOCAST") == "bf16"):
-            lg = model(ids[:, :-1], cos, sin)
-            loss = F.cross_entropy(lg.float().reshape(-1, V), ids[:, 1:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            h = model(ids, cos, sin, hidden=True)
+            sel = tgt.reshape(-1) >= 0
+            lg = h.reshape(-1, h.shape[-1])[sel] @ model.head.t()
+            loss = F.cross_entropy(lg.float(), tgt.reshape(-1)[sel])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
-        print("step %d loss %.4f %.2f s" % (s + 1, loss.item(), times[-1]), file=sys.stderr)
-    steady = statistics.median(times[1:] or times)
-    print("%s B=%d T=%d, %d params trained: %.2f s/step; tokens_per_s=%.1f" % (what, B, T, sum(p.numel() for p in params), steady, B * (T - 1) / steady))
+        toks.append(n)
+        tps = [k / t for k, t in zip(toks[1:], times[1:])] or [toks[0] / times[0]]
+        print("step %d loss %.4f %.2f s %d tokens (%d trained); tokens_per_s=%.1f" % (
+            s + 1, loss.item(), times[-1], n, int(sel.sum()), statistics.median(tps)), flush=True)
+    print("%s B=%d T<=%d, %d params trained, %d steps: %.2f s/step; tokens_per_s=%.1f" % (
+        what, B, T, sum(p.numel() for p in params), steps, statistics.median(times[1:] or times), statistics.median(tps)), flush=True)
 
+
+def sft_rows(d, work, T):
+    """sft.jsonl's conversations as align tokenises them: the whole
+    conversation's ids, and where the assistant's reply starts (the prompt
+    rendered with its generation prompt), cut to T tokens."""
+    convs = [json.loads(l)["messages"] for l in open(os.path.join(work, "sft.jsonl")) if l.strip()]
+    lines = []
+    for m in convs:
+        lines.append(json.dumps({"messages": m}))
+        lines.append(json.dumps({"messages": m[:-1], "add_generation_prompt": True}))
+    out = subprocess.run([os.path.join(work, "align"), "tokenize", "--model", d], input="\n".join(lines) + "\n",
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = []
+    for k in range(0, len(out), 2):
+        full, prompt = json.loads(out[k])["ids"], json.loads(out[k + 1])["ids"]
+        if full[:len(prompt)] != prompt:
+            sys.exit("torch_realsize: the prompt's tokens are not a prefix of the conversation's")
+        rows.append((full[:T], len(prompt)))
+    return rows
 
 if __name__ == "__main__":
     main()
