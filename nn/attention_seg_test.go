@@ -37,6 +37,11 @@ var segShapes = []segShape{
 	{"3 blocks, last all padding", 1, 70, 2, 1, 4, [][]int32{packSeg(70, 20, 1, 11, 30, 2)}},
 	{"doc spans 3 blocks", 1, 70, 2, 1, 4, [][]int32{packSeg(70, 1, 68, 1)}},
 	{"docs on block edges", 1, 70, 1, 1, 4, [][]int32{packSeg(70, 32, 32, 6)}},
+	// A document starting one before, exactly at and one after each block edge
+	// (forward blocks of attBlock=32 rows, backward key blocks of
+	// attKeyBlock=64), each crossing the edge: the backward's query interval of
+	// key block [0,64) must include the document that starts at 63.
+	{"doc starts at edge-1, edge, edge+1", 3, 67, 2, 1, 4, [][]int32{packSeg(67, 31, 32, 4), packSeg(67, 32, 32, 3), packSeg(67, 33, 32, 2)}},
 }
 
 func (s segShape) flat() []int32 {
