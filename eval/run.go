@@ -11,12 +11,14 @@ import (
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/llm"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
 )
 
-// Options are one evaluation (`align eval`'s flags, named in errors).
+// Options are one evaluation (`align eval`'s flags). Run's errors about an
+// option are *option.Error naming its field ("eval.Options.Judge").
 type Options struct {
 	Model, Prompts string // the model to evaluate; held-out prompt rows
 	Baseline       string // baseline model (normally the SFT model): win-rate, length drift, KL
@@ -36,11 +38,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Model == "" || o.Prompts == "" {
-		return nil, fmt.Errorf("eval: --model and --prompts are required")
+	if o.Model == "" {
+		return nil, option.Bad("eval.Options.Model", "a model directory is required")
+	}
+	if o.Prompts == "" {
+		return nil, option.Bad("eval.Options.Prompts", "a prompt file is required")
 	}
 	if o.Judge != "" && o.Baseline == "" {
-		return nil, fmt.Errorf("eval: --judge compares against --baseline, which is missing")
+		return nil, option.Bad("eval.Options.Judge", "compares against eval.Options.Baseline, which is missing")
 	}
 	rows, err := rl.ReadPrompts(o.Prompts)
 	if err != nil {
@@ -64,7 +69,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	lopt := o.Load
 	model, err := llm.NewLocal(o.Model, engine.Options{Load: lopt})
 	if err != nil {
-		return nil, fmt.Errorf("--model: %w", err)
+		return nil, option.Bad("eval.Options.Model", "%w", err)
 	}
 	defer model.Close()
 	got, err := model.Chat(ctx, reqs)
@@ -91,7 +96,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.RewardModel != "" {
 		rm, err := reward.LoadRM(o.RewardModel, 8)
 		if err != nil {
-			return nil, fmt.Errorf("--reward: %w", err)
+			return nil, option.Bad("eval.Options.RewardModel", "%w", err)
 		}
 		ss := make([]reward.Sample, len(rows))
 		for i := range ss {
@@ -99,7 +104,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		scores, err := rm.Score(ctx, ss)
 		if err != nil {
-			return nil, fmt.Errorf("--reward: %w", err)
+			return nil, option.Bad("eval.Options.RewardModel", "%w", err)
 		}
 		for i := range scores {
 			rep.Samples[i].Reward = &scores[i]
@@ -110,7 +115,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Baseline != "" {
 		base, err := llm.NewLocal(o.Baseline, engine.Options{Load: lopt})
 		if err != nil {
-			return nil, fmt.Errorf("--baseline: %w", err)
+			return nil, option.Bad("eval.Options.Baseline", "%w", err)
 		}
 		defer base.Close()
 		bgot, err := base.Chat(ctx, reqs)
@@ -127,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if o.Judge != "" {
 			j, err := judge.ParseWith(o.Judge, engine.Options{Load: lopt})
 			if err != nil {
-				return nil, fmt.Errorf("--judge: %w", err)
+				return nil, option.Bad("eval.Options.Judge", "%w", err)
 			}
 			cs := make([]judge.Comparison, len(rows))
 			for i := range cs {
@@ -136,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			pw, err := judge.CompareBoth(ctx, j, cs)
 			if err != nil {
-				return nil, fmt.Errorf("--judge: %w", err)
+				return nil, option.Bad("eval.Options.Judge", "%w", err)
 			}
 			js := make([]Judgment, len(pw))
 			for i, p := range pw {
@@ -178,16 +183,16 @@ func (o *Options) runRedTeam(ctx context.Context, model llm.Client, rep *Report)
 	if o.RedTeam != "default" {
 		b, err := os.ReadFile(o.RedTeam)
 		if err != nil {
-			return fmt.Errorf("--red-team: %w", err)
+			return option.Bad("eval.Options.RedTeam", "%w", err)
 		}
 		prompts = Lines(string(b))
 		if len(prompts) == 0 {
-			return fmt.Errorf("--red-team %s: no prompts", o.RedTeam)
+			return option.Bad("eval.Options.RedTeam", "%s: no prompts", o.RedTeam)
 		}
 	}
 	j, err := judge.ParseWith(o.RedTeamJudge, engine.Options{Load: o.Load})
 	if err != nil {
-		return fmt.Errorf("--red-team-judge: %w", err)
+		return option.Bad("eval.Options.RedTeamJudge", "%w", err)
 	}
 	reqs := make([]llm.Request, len(prompts))
 	for i, p := range prompts {
@@ -203,7 +208,7 @@ func (o *Options) runRedTeam(ctx context.Context, model llm.Client, rep *Report)
 	}
 	grades, err := j.Grade(ctx, gs)
 	if err != nil {
-		return fmt.Errorf("--red-team-judge: %w", err)
+		return option.Bad("eval.Options.RedTeamJudge", "%w", err)
 	}
 	passed := make([]bool, len(grades))
 	for i, g := range grades {

@@ -8,7 +8,8 @@ import (
 )
 
 // optionFlags maps the library's job options (named by their Go fields in
-// errors: train.OptionError) to the flags that set them, so the user reads
+// errors: option.Error, which train's job builders return as
+// train.OptionError, and eval.Run) to the flags that set them, so the user reads
 // the flag. It is the only place the two namings meet.
 var optionFlags = map[string]string{
 	"sft.JobOptions.Model":      "--model",
@@ -55,6 +56,14 @@ var optionFlags = map[string]string{
 	"onlinedpo.JobOptions.Prompts": "--prompts",
 	"onlinedpo.JobOptions.Ranker":  "--judge/--reward",
 	"onlinedpo.JobOptions.DType":   "--dtype",
+
+	"eval.Options.Model":        "--model",
+	"eval.Options.Prompts":      "--prompts",
+	"eval.Options.Baseline":     "--baseline",
+	"eval.Options.RewardModel":  "--reward",
+	"eval.Options.Judge":        "--judge",
+	"eval.Options.RedTeam":      "--red-team",
+	"eval.Options.RedTeamJudge": "--red-team-judge",
 
 	"train.LoRA.Targets":            "--lora-targets",
 	"train.Settings.Out":            "--out",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/align-go/align/eval"
 	"github.com/align-go/align/grpo"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/onlinedpo"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/ppo"
 	"github.com/align-go/align/pref"
 	"github.com/align-go/align/pretrain"
@@ -30,6 +33,7 @@ func TestOptionFlagsTable(t *testing.T) {
 		"pref.KTOOptions": reflect.TypeFor[pref.KTOOptions](), "loss.CPOConfig": reflect.TypeFor[loss.CPOConfig](),
 		"ppo.JobOptions": reflect.TypeFor[ppo.JobOptions](), "grpo.JobOptions": reflect.TypeFor[grpo.JobOptions](),
 		"onlinedpo.JobOptions": reflect.TypeFor[onlinedpo.JobOptions](), "train.LoRA": reflect.TypeFor[train.LoRA](), "train.Settings": reflect.TypeFor[train.Settings](),
+		"eval.Options": reflect.TypeFor[eval.Options](),
 	}
 	flags := map[string]bool{}
 	for _, c := range rootCmd.Commands() {
@@ -58,12 +62,13 @@ func TestOptionFlagsTable(t *testing.T) {
 	}
 }
 
-// A Go caller of the job builders reads the Go option it got wrong (as a
-// train.OptionError), and flagError turns the same error into the flag.
+// A Go caller of the job builders and of eval.Run reads the Go option it got
+// wrong (as an option.Error), and flagError turns the same error into the flag.
 func TestJobErrorsNameOptionsThenFlags(t *testing.T) {
 	s := train.DefaultSettings()
 	s.Out = t.TempDir()
 	build := func(f func() (*train.Job, error)) error { _, err := f(); return err }
+	evalErr := func(o eval.Options) error { _, err := eval.Run(context.Background(), o); return err }
 	noBatch := train.DefaultSettings()
 	noBatch.Out, noBatch.BatchSize = "o", 0
 	tests := []struct {
@@ -97,12 +102,16 @@ func TestJobErrorsNameOptionsThenFlags(t *testing.T) {
 		{"online dpo ranker", build(func() (*train.Job, error) {
 			return onlinedpo.NewJob(onlinedpo.JobOptions{Policy: "p", Prompts: "x"}, s, io.Discard)
 		}), "onlinedpo.JobOptions.Ranker", "--judge/--reward: required (a judge or a reward ranks the sampled pairs)"},
+		{"eval model", evalErr(eval.Options{Prompts: "p"}), "eval.Options.Model", "--model: a model directory is required"},
+		{"eval prompts", evalErr(eval.Options{Model: "m"}), "eval.Options.Prompts", "--prompts: a prompt file is required"},
+		{"eval judge without baseline", evalErr(eval.Options{Model: "m", Prompts: "p", Judge: "rule:length"}),
+			"eval.Options.Judge", "--judge: compares against --baseline, which is missing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var oe *train.OptionError
+			var oe *option.Error
 			if !errors.As(tc.err, &oe) || oe.Option != tc.option {
-				t.Fatalf("error %v: want a train.OptionError for %s", tc.err, tc.option)
+				t.Fatalf("error %v: want an option.Error for %s", tc.err, tc.option)
 			}
 			if strings.Contains(tc.err.Error(), "--") || !strings.HasPrefix(tc.err.Error(), tc.option+": ") {
 				t.Errorf("library error %q should name %s and no flag", tc.err, tc.option)
