@@ -7,7 +7,7 @@
 // so peaks do not carry over. The default shape is Qwen2.5-0.5B's width and
 // vocabulary with 2 layers, LoRA r 16 on a frozen base (no optimizer step).
 //
-// Usage: go run ./bench/fusedhead -fused=true|false [-B 4] [-T 512] [-V 151936] [-C 896] [-layers 2] [-lora=true] [-ckpt] [-rows 0]
+// Usage: go run ./bench/fusedhead -fused=true|false [-B 4] [-T 512] [-V 151936] [-C 896] [-layers 2] [-lora=true] [-ckpt] [-rows 0] [-bf16]
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/align-go/align/internal/peakrss"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 	"github.com/align-go/align/train"
 )
 
@@ -32,7 +33,8 @@ func main() {
 	lora := flag.Bool("lora", true, "LoRA r 16 on all linear layers, base frozen (false: full gradients)")
 	ckpt := flag.Bool("ckpt", false, "gradient checkpointing")
 	steps := flag.Int("steps", 1, "timed steps after one warm-up step")
-	rows := flag.Int("rows", 0, "fused head rows per chunk (0: nn.HeadRows)")
+	rows := flag.Int("rows", 0, "fused head rows per chunk (0: the head's default)")
+	bf16 := flag.Bool("bf16", false, "bf16 products with f32 sums (align's --bf16)")
 	flag.Parse()
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": float64(*V), "hidden_size": float64(*C),
 		"num_hidden_layers": float64(*layers), "num_attention_heads": 14.0, "num_key_value_heads": 2.0,
@@ -49,6 +51,9 @@ func main() {
 	}
 	m.EnableGrad()
 	m.SetGradientCheckpointing(*ckpt)
+	if *bf16 {
+		m.SetCompute(tensor.BF16)
+	}
 	m.LMHead().Rows = *rows
 	N := *B * *T
 	seqs := make([][]int32, *B)
