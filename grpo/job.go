@@ -80,7 +80,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj.Decode = func(ids []int32) string { return tok.Decode(intsOf(ids)) }
+	obj.Decode = rl.Decoder(tok)
 	obj.Log = log
 	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
 	fmt.Fprintf(log, "grpo: %s; %d prompts × %d generations; rewards %s; loss %s, beta %g; lora %v\n",
@@ -97,12 +97,4 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 			return train.CopyTokenizerFiles(o.Policy, o.Policy, dir)
 		}),
 	}, nil
-}
-
-func intsOf(ids []int32) []int {
-	out := make([]int, len(ids))
-	for i, v := range ids {
-		out[i] = int(v)
-	}
-	return out
 }

@@ -69,13 +69,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj.Decode = func(ids []int32) string {
-		out := make([]int, len(ids))
-		for i, v := range ids {
-			out[i] = int(v)
-		}
-		return tok.Decode(out)
-	}
+	obj.Decode = rl.Decoder(tok)
 	obj.Samples = filepath.Join(s.Out, "samples.jsonl")
 	name := o.RankerName
 	if name == "" {

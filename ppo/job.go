@@ -131,7 +131,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, err
 	}
 	tr.Fields = fields
-	tr.Decode = func(ids []int32) string { return tok.Decode(intsOf(ids)) }
+	tr.Decode = rl.Decoder(tok)
 	fmt.Fprintf(log, "ppo: %s; %d prompts; rollouts of %d, %d updates each; lora %v\n", pol.Cfg.Describe(), len(prompts),
 		c.BatchSize, c.NumPPOEpochs*c.NumMiniBatches, o.LoRA.Enabled())
 	return &train.Job{Settings: s, Objective: tr, Params: tr.ParamSets(), Log: log,
@@ -153,12 +153,4 @@ func (o *JobOptions) saveModels(tr *Trainer, dir string) error {
 		return err
 	}
 	return r.Value.Save(filepath.Join(dir, "value"), o.Policy, o.DType)
-}
-
-func intsOf(ids []int32) []int {
-	out := make([]int, len(ids))
-	for i, v := range ids {
-		out[i] = int(v)
-	}
-	return out
 }

@@ -80,10 +80,10 @@ func (d *JobData) tokDir() string {
 	return d.Model
 }
 
-// maxLen is --max-length capped at the model's context.
+// maxLen is MaxLength capped at the model's context.
 func (d *JobData) maxLen(cfg *model.Config, log io.Writer) int {
 	if d.MaxLength > cfg.MaxPos {
-		fmt.Fprintf(log, "--max-length %d exceeds the model's context; using %d\n", d.MaxLength, cfg.MaxPos)
+		fmt.Fprintf(log, "pref.JobData.MaxLength %d exceeds the model's context of %d tokens; using %d\n", d.MaxLength, cfg.MaxPos, cfg.MaxPos)
 		return cfg.MaxPos
 	}
 	return d.MaxLength

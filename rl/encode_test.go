@@ -41,3 +41,19 @@ func TestEncodePrompts(t *testing.T) {
 		t.Fatalf("one token over the positions: err %v, want an error naming p.jsonl:2", err)
 	}
 }
+
+// Decoder turns a rollout's int32 ids into text: GPT-2's 15496 is "Hello",
+// 995 is " world" (ids from its vocab.json).
+func TestDecoder(t *testing.T) {
+	tok, err := tokenizer.Load(refdata.Dir(t, "tokenizers/gpt2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := Decoder(tok)
+	if got := dec([]int32{15496, 995}); got != "Hello world" {
+		t.Errorf("Decoder: %q, want %q", got, "Hello world")
+	}
+	if got := dec(nil); got != "" {
+		t.Errorf("Decoder(nil): %q, want empty", got)
+	}
+}

@@ -109,3 +109,14 @@ func (p PromptRow) Encode(tok *tokenizer.Tokenizer) (string, []int32, error) {
 	}
 	return text, ids, nil
 }
+
+// Decoder is the trainers' sample decoder: tok's text of a rollout's int32 ids.
+func Decoder(tok *tokenizer.Tokenizer) func(ids []int32) string {
+	return func(ids []int32) string {
+		out := make([]int, len(ids))
+		for i, v := range ids {
+			out[i] = int(v)
+		}
+		return tok.Decode(out)
+	}
+}
