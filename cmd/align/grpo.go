@@ -107,12 +107,6 @@ func (o *grpoOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.policy == "" {
-		return nil, errors.New("--policy is required")
-	}
-	if o.prompts == "" {
-		return nil, errors.New("--prompts is required")
-	}
 	rewards, err := o.parseRewards(lo.Load)
 	if err != nil {
 		return nil, err

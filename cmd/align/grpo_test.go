@@ -250,7 +250,8 @@ func TestGRPOCommandErrors(t *testing.T) {
 		{base("--reward", "regex:a", "--temperature", "0"), "--temperature 0"},
 		{base("--reward", "regex:a", "--max-new-tokens", "1000"), "exceed the model's 128 positions"},
 		{[]string{"grpo", "--policy", policy, "--prompts", bad, "--reward", "regex:a", "--out", t.TempDir()}, bad + ":2"},
-		{[]string{"grpo", "--policy", policy, "--reward", "regex:a", "--out", t.TempDir()}, "--prompts is required"},
+		{[]string{"grpo", "--policy", policy, "--reward", "regex:a", "--out", t.TempDir()}, "--prompts: a prompt file is required"},
+		{[]string{"grpo", "--prompts", prompts, "--reward", "regex:a", "--out", t.TempDir()}, "--policy: a model directory is required"},
 	} {
 		_, stderr, err := runAlign(t, "", c.args...)
 		if err == nil || !strings.Contains(stderr, c.want) {

@@ -74,7 +74,8 @@ and checkpoints that --resume continues exactly.`,
 }
 
 // openRanker builds the --judge or --reward ranker before any model loads,
-// so a bad spec fails fast. An rm: reward model loads as the load flags say.
+// so a bad spec fails fast (nil when neither is given: the job builder
+// reports the missing ranker). An rm: reward model loads as the load flags say.
 func (o *onlineDPOOpts) openRanker(seed uint64, load model.LoadOptions) (onlinedpo.Ranker, error) {
 	switch {
 	case o.judge != "" && o.reward != "":
@@ -104,7 +105,7 @@ func (o *onlineDPOOpts) openRanker(seed uint64, load model.LoadOptions) (onlined
 		}
 		return r, nil
 	}
-	return nil, errors.New("--judge or --reward is required (e.g. --reward rm:DIR, or --judge http://localhost:8000/v1#MODEL)")
+	return nil, nil // neither: onlinedpo.NewJob says Ranker (--judge/--reward) is required
 }
 
 func (o *onlineDPOOpts) job(s train.Settings, log io.Writer) (*train.Job, error) {

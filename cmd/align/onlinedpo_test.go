@@ -139,7 +139,7 @@ func TestOnlineDPOBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "--judge or --reward is required"},
+		{nil, "--judge/--reward: required (a judge or a reward ranks the sampled pairs)"},
 		{[]string{"--judge", "rule:refusal", "--reward", "regex:a"}, "give one"},
 		{[]string{"--reward", "regex:a", "--constitution", "default"}, "--constitution needs --judge"},
 		{[]string{"--judge", "nope:x"}, "--judge"},
