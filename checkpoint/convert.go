@@ -69,8 +69,12 @@ func BF16ToF32(h uint16) float32 {
 	return math.Float32frombits(uint32(h) << 16)
 }
 
-// F32ToBF16 rounds to the nearest bfloat16, ties to even, like torch's
-// .to(torch.bfloat16); NaN becomes torch's canonical 0x7fc0.
+// F32ToBF16 rounds to the nearest bfloat16, ties to even, denormals rounded
+// like any other value, as torch's .to(torch.bfloat16) does, so a saved
+// checkpoint holds torch's bytes; NaN becomes 0x7fc0, c10::BFloat16's
+// canonical NaN. It is not tensor.RoundBF16, the compute path's rounding,
+// which flushes denormals to zero as the AVX512-BF16 instruction does
+// (TestBF16RoundingCheckpointVsTensor pins where the two differ).
 func F32ToBF16(f float32) uint16 {
 	b := math.Float32bits(f)
 	if b&0x7fffffff > 0x7f800000 {

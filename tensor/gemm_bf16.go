@@ -65,7 +65,8 @@ func GemmBF16Bits(transA, transB bool, m, n, k int, a []float32, lda int, b []ui
 
 // RoundBF16 is f rounded to bfloat16 (to nearest, ties to even; NaN stays
 // NaN; denormals become zero of their sign, as VCVTNE2PS2BF16 makes them),
-// as its bits.
+// as its bits. It must match ToBF16's vector body, so checkpoints, which must
+// match torch's rounding of denormals, use checkpoint.F32ToBF16 instead.
 func RoundBF16(f float32) uint16 {
 	b := math.Float32bits(f)
 	switch e := b & 0x7f800000; {
