@@ -20,7 +20,7 @@ import (
 // adapter (or none), and the adapters must change the output.
 func TestAdaptersShareSteps(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
-	e, err := Load(dir, Options{MaxBatch: 8})
+	e, err := load(t, dir, Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestAdaptersShareSteps(t *testing.T) {
 func TestUnloadMidStream(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
 	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
-	e, err := Load(dir, Options{MaxBatch: 4})
+	e, err := load(t, dir, Options{MaxBatch: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestUnloadMidStream(t *testing.T) {
 func TestDrainingAdapterCounts(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
 	adA := enginetest.RandomAdapter(t, dir, 1)
-	e, err := Load(dir, Options{MaxBatch: 1, MaxAdapters: 2})
+	e, err := load(t, dir, Options{MaxBatch: 1, MaxAdapters: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestDrainingAdapterCounts(t *testing.T) {
 func TestOwnAdapterStays(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
 	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
-	e, err := Load(dir, Options{MaxBatch: 2, Adapter: adA})
+	e, err := load(t, dir, Options{MaxBatch: 2, Adapter: adA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,11 @@ func TestModelKeepsOwnSelection(t *testing.T) {
 		return slices.Clone(lg)
 	}
 	for _, own := range []string{"", adA} {
-		e, err := Load(dir, Options{MaxBatch: 1, Adapter: own})
+		ld := Load // with an adapter, through Load itself
+		if own == "" {
+			ld = func(dir string, o Options) (*Engine, error) { return load(t, dir, o) }
+		}
+		e, err := ld(dir, Options{MaxBatch: 1, Adapter: own})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +336,7 @@ func TestModelKeepsOwnSelection(t *testing.T) {
 // not shared.
 func TestSharedPromptPrefill(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
-	e, err := Load(dir, Options{MaxBatch: 8})
+	e, err := load(t, dir, Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,29 @@ import (
 
 func testEngine(t *testing.T, o Options) *Engine {
 	t.Helper()
-	e, err := Load(enginetest.ModelDir(t, 5), o)
+	e, err := load(t, enginetest.ModelDir(t, 5), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
 	return e
+}
+
+// load is Load with the tokenizer parsed once per test process
+// (enginetest.Tokenizer, the one every enginetest.ModelDir holds) instead
+// of once per engine. TestModelKeepsOwnSelection still goes through Load.
+func load(t *testing.T, dir string, o Options) (*Engine, error) {
+	t.Helper()
+	m, err := loadModel(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	tok := enginetest.Tokenizer(t)
+	gc, err := ReadGenerationConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return New(m, tok, EOSIDs(m.Cfg, gc, tok), gc.Sampling(), o)
 }
 
 // Jobs submitted at different times share decode steps; each must still

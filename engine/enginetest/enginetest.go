@@ -4,11 +4,35 @@ package enginetest
 
 import (
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/tokenizer"
 )
+
+var (
+	tokOnce sync.Once
+	tok     *tokenizer.Tokenizer
+	tokErr  error
+)
+
+// Tokenizer returns the Qwen3 tokenizer that ModelDir writes, parsed once
+// per test process (parsing its 151k-token vocabulary costs about a third
+// of a CPU-second) and shared: callers must not change it (no
+// SetChatTemplate); a test that needs another template loads its own.
+func Tokenizer(t testing.TB) *tokenizer.Tokenizer {
+	t.Helper()
+	tokOnce.Do(func() { tok, tokErr = tokenizer.Load(refdata.Dir(t, "tokenizers/qwen3")) })
+	if tokErr != nil {
+		t.Fatal(tokErr)
+	}
+	if tok == nil { // the first call failed before Load returned
+		t.Fatal("the Qwen3 tokenizer did not load")
+	}
+	return tok
+}
 
 // ModelDir writes a tiny random Qwen3 model (hidden 16, one layer, context
 // 512) with the real Qwen3 tokenizer and chat template, and returns its
