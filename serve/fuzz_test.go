@@ -23,7 +23,7 @@ var fuzzRoutes = [][2]string{
 //
 //	go test ./serve -run '^$' -fuzz FuzzRequests -fuzztime 2m
 func FuzzRequests(f *testing.F) {
-	e, err := engine.Load(enginetest.ModelDir(f, 5), engine.Options{MaxBatch: 2, QueueSize: 8, MaxSeqLen: 16})
+	e, err := loadEngine(f, enginetest.ModelDir(f, 5), engine.Options{MaxBatch: 2, QueueSize: 8, MaxSeqLen: 16})
 	if err != nil {
 		f.Fatal(err)
 	}

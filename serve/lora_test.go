@@ -19,7 +19,7 @@ import (
 // name with the official SDK, list, unload.
 func TestLoRAAdapters(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
-	e, err := engine.Load(dir, engine.Options{MaxBatch: 4})
+	e, err := loadEngine(t, dir, engine.Options{MaxBatch: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 // 404, and the open stream still ends with the adapter's full answer.
 func TestMixedAdaptersSDK(t *testing.T) {
 	dir := enginetest.ModelDir(t, 5)
-	e, err := engine.Load(dir, engine.Options{MaxBatch: 8})
+	e, err := loadEngine(t, dir, engine.Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/engine"
+	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/internal/refdata"
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
@@ -18,35 +18,18 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 )
 
-// scriptedModelDir writes a tiny Qwen3 model (real tokenizer and chat
-// template) whose greedy continuation of each prompt is its script: the
+// scriptedEngine serves a tiny Qwen3 model, with tok as its tokenizer,
+// whose greedy continuation of each prompt is its script: the
 // LM head is solved so that the final hidden state at every scripted
 // position scores the script's next token 10 and the script's other
 // tokens -10 (every other token scores 0). rivals[i][k], when set, is a
 // token scored 15 at step k of script i: the model's first choice there,
 // which only a constraint can turn down to the script's. The model still
-// runs through the engine like any other; only its head was chosen.
-// template, when set, replaces the tokenizer's chat template.
-func scriptedModelDir(t *testing.T, template string, prompts, scripts [][]int32, rivals []map[int]int32) string {
+// runs through the engine like any other; only its head was chosen. It is
+// built in memory: a 29M-parameter round trip through safetensors would
+// test nothing the engine's and model's own tests do not.
+func scriptedEngine(t *testing.T, tok *tokenizer.Tokenizer, prompts, scripts [][]int32, rivals []map[int]int32) *engine.Engine {
 	t.Helper()
-	dir := t.TempDir()
-	refdata.CopyTo(t, "tokenizers/qwen3", dir, "tokenizer.json", "tokenizer_config.json")
-	if template != "" {
-		var cfg map[string]any
-		path := filepath.Join(dir, "tokenizer_config.json")
-		b, err := os.ReadFile(path)
-		if err == nil {
-			err = json.Unmarshal(b, &cfg)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg["chat_template"] = template
-		b, _ = json.Marshal(cfg)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	cfg, err := model.ParseConfig(map[string]any{"model_type": "qwen3", "vocab_size": 151936.0, "hidden_size": 96.0,
 		"num_hidden_layers": 1.0, "num_attention_heads": 2.0, "num_key_value_heads": 1.0, "head_dim": 32.0,
 		"intermediate_size": 64.0, "max_position_embeddings": 1024.0, "tie_word_embeddings": false})
@@ -125,10 +108,13 @@ func scriptedModelDir(t *testing.T, template string, prompts, scripts [][]int32,
 			head[int(v)*C+c] = float32(w)
 		}
 	}
-	if err := m.SaveDir(dir, "F32"); err != nil {
+	gc := &engine.GenerationConfig{} // what a directory without generation_config.json gives
+	e, err := engine.New(m, tok, engine.EOSIDs(m.Cfg, gc, tok), gc.Sampling(), engine.Options{MaxBatch: 2})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	t.Cleanup(e.Close)
+	return e
 }
 
 // solve solves A x = b by Gaussian elimination with partial pivoting.
@@ -181,10 +167,7 @@ func sdkTool() openai.ChatCompletionToolUnionParam {
 // open, "Weather in Oslo?" with a call it would rather give a second
 // argument the schema does not have.
 func toolEngine(t *testing.T) *engine.Engine {
-	tok, err := tokenizer.Load(refdata.Dir(t, "tokenizers/qwen3"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := enginetest.Tokenizer(t)
 	prompt := func(user, prefix string) []int32 {
 		text, err := tok.RenderChatWith([]chat.Message{{Role: "user", Content: user}},
 			tokenizer.ChatOptions{AddGenerationPrompt: true, Tools: []chat.Tool{weatherTool}})
@@ -202,18 +185,12 @@ func toolEngine(t *testing.T) *engine.Engine {
 	if len(rival) != 1 {
 		t.Fatalf("%q is %d tokens", `",`, len(rival))
 	}
-	dir := scriptedModelDir(t, "",
+	return scriptedEngine(t, tok,
 		[][]int32{prompt("Weather in Paris?", ""), prompt("Broken?", ""), prompt("Weather in Oslo?", forced)},
 		[][]int32{script("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
 			script("Sure. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>"),
 			oslo},
 		[]map[int]int32{nil, nil, {len(oslo) - 2: rival[0]}})
-	e, err := engine.Load(dir, engine.Options{MaxBatch: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
 }
 
 func ids32(ids []int) []int32 {
@@ -378,13 +355,9 @@ func TestToolCallsLlama3SDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := `{"name": "get_weather", "parameters": {"city": "Paris"}}`
-	dir := scriptedModelDir(t, string(src), [][]int32{ids32(tok.Encode(text))},
+	// Its own tokenizer: the template change must not reach the shared one.
+	e := scriptedEngine(t, tok, [][]int32{ids32(tok.Encode(text))},
 		[][]int32{append(ids32(tok.Encode(call)), int32(tok.EOS()))}, []map[int]int32{nil})
-	e, err := engine.Load(dir, engine.Options{MaxBatch: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	_, client := startServer(t, e, Options{})
 	ctx := context.Background()
 	resp, err := client.Chat.Completions.New(ctx, toolParams("Weather in Paris?"))
