@@ -12,6 +12,7 @@ import (
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/generate"
+	"github.com/align-go/align/model"
 	"github.com/spf13/cobra"
 )
 
@@ -200,7 +201,7 @@ agreed). Ties (p = 0.5) are left out and counted.`,
 					return err
 				}
 			}
-			j, err := openJudge(o.judge)
+			j, err := openJudge(o.judge, model.LoadOptions{})
 			if err != nil {
 				return err
 			}

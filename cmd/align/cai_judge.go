@@ -6,6 +6,7 @@ import (
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/judge"
 	"github.com/align-go/align/llm"
+	"github.com/align-go/align/model"
 )
 
 const judgeSpecHelp = "http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR (a local model's A/B option probabilities), rule:refusal or rule:regex:PATTERN"
@@ -20,9 +21,10 @@ func openClient(spec string, batch int) (llm.Client, func(), error) {
 	return c, closeFn, nil
 }
 
-// openJudge parses a --judge spec with judge.Parse.
-func openJudge(spec string) (judge.Judge, error) {
-	j, err := judge.Parse(spec)
+// openJudge parses a --judge spec with judge.ParseWith; a local:DIR judge's
+// weights load as load says (the command's load flags, as for an rm: reward).
+func openJudge(spec string, load model.LoadOptions) (judge.Judge, error) {
+	j, err := judge.ParseWith(spec, engine.Options{Load: load})
 	if err != nil {
 		return nil, fmt.Errorf("--judge: %w", err)
 	}

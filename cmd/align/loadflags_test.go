@@ -3,7 +3,10 @@ package main
 import (
 	"testing"
 
+	"github.com/align-go/align/judge"
+	"github.com/align-go/align/llm"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/onlinedpo"
 	"github.com/spf13/pflag"
 )
 
@@ -67,5 +70,27 @@ func TestQuantizeLMHeadReachesLoader(t *testing.T) {
 			t.Errorf("%s: compact bytes %d without --quantize-lm-head, %d with: the tied table was not quantised",
 				bits, plain.CompactBytes(), head.CompactBytes())
 		}
+	}
+}
+
+// TestLocalJudgeLoadsAsFlagsSay: online DPO's --judge local:DIR loads its
+// weights with the command's load options, as an rm: reward does (it was
+// always f32 before).
+func TestLocalJudgeLoadsAsFlagsSay(t *testing.T) {
+	dir := caiPolicy(t)
+	for _, c := range []struct {
+		load model.LoadOptions
+		want string
+	}{{model.LoadOptions{}, "f32"}, {model.LoadOptions{WeightDType: "bf16"}, "bf16"}, {model.LoadOptions{WeightDType: "int8"}, "int8"}} {
+		o := &onlineDPOOpts{judge: "local:" + dir}
+		r, err := o.openRanker(1, c.load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := r.(onlinedpo.Judge).J.(judge.LLM).C.(*llm.Local)
+		if got := l.E.Model.WeightDType(); got != c.want {
+			t.Errorf("load %+v: the local judge's Linear weights are %s, want %s", c.load, got, c.want)
+		}
+		l.Close()
 	}
 }

@@ -93,7 +93,7 @@ func (o *onlineDPOOpts) openRanker(seed uint64, load model.LoadOptions) (onlined
 		}
 		return onlinedpo.Rewards{F: f}, nil
 	case o.judge != "":
-		j, err := openJudge(o.judge)
+		j, err := openJudge(o.judge, load)
 		if err != nil {
 			return nil, err
 		}
