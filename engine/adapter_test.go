@@ -19,7 +19,7 @@ import (
 // produces alone, the text of generate.Generate on a model holding only that
 // adapter (or none), and the adapters must change the output.
 func TestAdaptersShareSteps(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	e, err := load(t, dir, Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestAdaptersShareSteps(t *testing.T) {
 // with the adapter's weights (bitwise what it produces undisturbed), and a
 // new adapter loaded under the same name serves the requests after it.
 func TestUnloadMidStream(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
 	e, err := load(t, dir, Options{MaxBatch: 4})
 	if err != nil {
@@ -203,7 +203,7 @@ func TestUnloadMidStream(t *testing.T) {
 // An unloaded adapter still finishing sequences counts toward MaxAdapters
 // until the last of them ends.
 func TestDrainingAdapterCounts(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	adA := enginetest.RandomAdapter(t, dir, 1)
 	e, err := load(t, dir, Options{MaxBatch: 1, MaxAdapters: 2})
 	if err != nil {
@@ -237,7 +237,7 @@ func TestDrainingAdapterCounts(t *testing.T) {
 // With Options.Adapter, a request without an adapter runs it, also once
 // other adapters are loaded and share the steps.
 func TestOwnAdapterStays(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
 	e, err := load(t, dir, Options{MaxBatch: 2, Adapter: adA})
 	if err != nil {
@@ -278,7 +278,7 @@ func TestOwnAdapterStays(t *testing.T) {
 // Loading and unloading adapters leaves e.Model computing the engine's own
 // weights (the base, or Options.Adapter) for a caller that runs it directly.
 func TestModelKeepsOwnSelection(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	adA, adB := enginetest.RandomAdapter(t, dir, 1), enginetest.RandomAdapter(t, dir, 2)
 	logits := func(m *model.Model) []float32 {
 		t.Helper()
@@ -335,7 +335,7 @@ func TestModelKeepsOwnSelection(t *testing.T) {
 // bitwise what it samples alone. The same prompt under another adapter is
 // not shared.
 func TestSharedPromptPrefill(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	e, err := load(t, dir, Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)

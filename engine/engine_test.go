@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,47 @@ import (
 	"github.com/align-go/align/generate"
 )
 
+// The tests only read the model directory, so one is written per test
+// process (TestMain removes it).
+var (
+	dirOnce sync.Once
+	dir5    string
+	dirTemp string
+)
+
+// modelDir is enginetest.ModelDir(t, 5), written once per test process.
+func modelDir(t *testing.T) string {
+	t.Helper()
+	dirOnce.Do(func() { dir5 = enginetest.ModelDir(keepTB{t}, 5) })
+	if dir5 == "" { // the first call failed
+		t.Fatal("the shared model directory was not written")
+	}
+	return dir5
+}
+
+// keepTB gives a TempDir that outlives the test asking first.
+type keepTB struct{ *testing.T }
+
+func (k keepTB) TempDir() string {
+	d, err := os.MkdirTemp("", "engine-test")
+	if err != nil {
+		k.Fatal(err)
+	}
+	dirTemp = d
+	return d
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dirTemp != "" {
+		os.RemoveAll(dirTemp)
+	}
+	os.Exit(code)
+}
+
 func testEngine(t *testing.T, o Options) *Engine {
 	t.Helper()
-	e, err := load(t, enginetest.ModelDir(t, 5), o)
+	e, err := load(t, modelDir(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
