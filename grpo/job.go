@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rl"
@@ -29,21 +30,21 @@ type JobOptions struct {
 // prompts and builds GRPO's training job.
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Policy == "" {
-		return nil, train.BadOption("grpo.JobOptions.Policy", "a model directory is required")
+		return nil, option.Bad("grpo.JobOptions.Policy", "a model directory is required")
 	}
 	if o.Prompts == "" {
-		return nil, train.BadOption("grpo.JobOptions.Prompts", "a prompt file is required")
+		return nil, option.Bad("grpo.JobOptions.Prompts", "a prompt file is required")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, &train.OptionError{Option: "grpo.JobOptions.DType", Err: err}
+		return nil, &option.Error{Option: "grpo.JobOptions.DType", Err: err}
 	}
 	rows, err := rl.ReadPrompts(o.Prompts)
 	if err != nil {
-		return nil, train.BadOption("grpo.JobOptions.Prompts", "%w", err)
+		return nil, option.Bad("grpo.JobOptions.Prompts", "%w", err)
 	}
 	rewards := o.Rewards
 	if len(rewards) == 0 {
-		return nil, train.BadOption("grpo.JobOptions.Rewards", "at least one reward is required")
+		return nil, option.Bad("grpo.JobOptions.Rewards", "at least one reward is required")
 	}
 	names := o.RewardSpecs
 	if len(names) == 0 {
@@ -53,20 +54,20 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	}
 	m, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("grpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("grpo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("grpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("grpo.JobOptions.Policy", "%w", err)
 	}
 	eos, pad, err := rl.StopTokens(o.Policy, m.Cfg, tok)
 	if err != nil {
-		return nil, train.BadOption("grpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("grpo.JobOptions.Policy", "%w", err)
 	}
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
-		return nil, train.BadOption("grpo.JobOptions.Prompts", "%w", err)
+		return nil, option.Bad("grpo.JobOptions.Prompts", "%w", err)
 	}
 	var ref *model.Model
 	if o.Config.Beta > 0 {

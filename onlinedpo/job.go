@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/rl"
 	"github.com/align-go/align/tokenizer"
@@ -28,37 +29,37 @@ type JobOptions struct {
 // base with the adapters switched off.
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Policy == "" {
-		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "a model directory is required")
+		return nil, option.Bad("onlinedpo.JobOptions.Policy", "a model directory is required")
 	}
 	if o.Prompts == "" {
-		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "a prompt file is required")
+		return nil, option.Bad("onlinedpo.JobOptions.Prompts", "a prompt file is required")
 	}
 	if o.Ranker == nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Ranker", "required (a judge or a reward ranks the sampled pairs)")
+		return nil, option.Bad("onlinedpo.JobOptions.Ranker", "required (a judge or a reward ranks the sampled pairs)")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, &train.OptionError{Option: "onlinedpo.JobOptions.DType", Err: err}
+		return nil, &option.Error{Option: "onlinedpo.JobOptions.DType", Err: err}
 	}
 	rows, err := rl.ReadPrompts(o.Prompts)
 	if err != nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "%w", err)
+		return nil, option.Bad("onlinedpo.JobOptions.Prompts", "%w", err)
 	}
 	m, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("onlinedpo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(m)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("onlinedpo.JobOptions.Policy", "%w", err)
 	}
 	eos, pad, err := rl.StopTokens(o.Policy, m.Cfg, tok)
 	if err != nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("onlinedpo.JobOptions.Policy", "%w", err)
 	}
 	prompts, err := rl.EncodePrompts(rows, tok, o.Config.MaxNewTokens, m.Cfg.MaxPos)
 	if err != nil {
-		return nil, train.BadOption("onlinedpo.JobOptions.Prompts", "%w", err)
+		return nil, option.Bad("onlinedpo.JobOptions.Prompts", "%w", err)
 	}
 	ref := policy.Reference(m, o.LoRA.Enabled())
 	params, err := o.LoRA.Params(m, s.Seed)

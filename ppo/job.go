@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/reward"
 	"github.com/align-go/align/rewardmodel"
@@ -30,14 +31,14 @@ type JobOptions struct {
 func (o *JobOptions) check() error {
 	for _, f := range []struct{ name, v string }{{"Policy", o.Policy}, {"RewardModel", o.RewardModel}, {"Prompts", o.Prompts}} {
 		if f.v == "" {
-			return train.BadOption("ppo.JobOptions."+f.name, "required")
+			return option.Bad("ppo.JobOptions."+f.name, "required")
 		}
 	}
 	if o.ValueInit != "reward" && o.ValueInit != "policy" {
-		return train.BadOption("ppo.JobOptions.ValueInit", "%q: want reward or policy", o.ValueInit)
+		return option.Bad("ppo.JobOptions.ValueInit", "%q: want reward or policy", o.ValueInit)
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return &train.OptionError{Option: "ppo.JobOptions.DType", Err: err}
+		return &option.Error{Option: "ppo.JobOptions.DType", Err: err}
 	}
 	return nil
 }
@@ -72,28 +73,28 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	c.Samples, c.SamplesEvery = filepath.Join(s.Out, "samples.jsonl"), o.SampleEvery
 	pol, err := o.LoRA.LoadBase(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("ppo.JobOptions.Policy", "%w", err)
 	}
 	s.ConfigureModel(pol)
 	tok, err := tokenizer.Load(o.Policy)
 	if err != nil {
-		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("ppo.JobOptions.Policy", "%w", err)
 	}
 	prompts, fields, err := loadPrompts(o.Prompts, tok)
 	if err != nil {
-		return nil, train.BadOption("ppo.JobOptions.Prompts", "%w", err)
+		return nil, option.Bad("ppo.JobOptions.Prompts", "%w", err)
 	}
 	eos, pad, err := rl.StopTokens(o.Policy, pol.Cfg, tok)
 	if err != nil {
-		return nil, train.BadOption("ppo.JobOptions.Policy", "%w", err)
+		return nil, option.Bad("ppo.JobOptions.Policy", "%w", err)
 	}
 	// The reward model is frozen whatever trains: the load options apply.
 	scorer, err := rewardmodel.LoadScorerOpts(o.RewardModel, "", o.LoRA.Load)
 	if err != nil {
-		return nil, train.BadOption("ppo.JobOptions.RewardModel", "%w", err)
+		return nil, option.Bad("ppo.JobOptions.RewardModel", "%w", err)
 	}
 	if scorer.RM.Model.Cfg.Vocab != pol.Cfg.Vocab {
-		return nil, train.BadOption("ppo.JobOptions.RewardModel", "%s has vocab_size %d but the policy has %d (the reward model must share the policy's tokenizer)",
+		return nil, option.Bad("ppo.JobOptions.RewardModel", "%s has vocab_size %d but the policy has %d (the reward model must share the policy's tokenizer)",
 			o.RewardModel, scorer.RM.Model.Cfg.Vocab, pol.Cfg.Vocab)
 	}
 	// Scoring in micro-batch-sized chunks keeps the reward model's
@@ -103,7 +104,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	head := NewValueHead(pol.Cfg.Dim, c.Seed)
 	if o.ValueInit == "reward" {
 		if len(scorer.RM.Head) != pol.Cfg.Dim && o.LoRA.Enabled() {
-			return nil, train.BadOption("ppo.JobOptions.ValueInit", "reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use policy",
+			return nil, option.Bad("ppo.JobOptions.ValueInit", "reward: the reward model's hidden size %d differs from the policy's %d, so its head cannot sit on the policy's base; use policy",
 				len(scorer.RM.Head), pol.Cfg.Dim)
 		}
 		head = append([]float32(nil), scorer.RM.Head...)
@@ -112,7 +113,7 @@ func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 		lc := model.LoRAConfig{R: o.LoRA.R, Alpha: o.LoRA.Alpha, Targets: o.LoRA.Targets}
 		for i, set := range []string{"policy", "value"} {
 			if err := pol.AttachLoRASet(set, lc, c.Seed+uint64(i)); err != nil {
-				return nil, train.BadOption("ppo.JobOptions.LoRA.Targets", "%w", err)
+				return nil, option.Bad("ppo.JobOptions.LoRA.Targets", "%w", err)
 			}
 		}
 		roles.PolicySet = "policy"

@@ -8,6 +8,7 @@ import (
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/loss"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/pairenc"
 	"github.com/align-go/align/policy"
 	"github.com/align-go/align/rewardmodel"
@@ -57,18 +58,18 @@ type KTOOptions struct {
 func (d *JobData) check() error {
 	switch {
 	case d.Model == "":
-		return train.BadOption("pref.JobData.Model", "a model directory is required")
+		return option.Bad("pref.JobData.Model", "a model directory is required")
 	case d.Data == "":
-		return train.BadOption("pref.JobData.Data", "a preference file is required")
+		return option.Bad("pref.JobData.Data", "a preference file is required")
 	case d.MaxLength <= 1:
-		return train.BadOption("pref.JobData.MaxLength", "%d must be at least 2", d.MaxLength)
+		return option.Bad("pref.JobData.MaxLength", "%d must be at least 2", d.MaxLength)
 	case !(d.EvalFraction >= 0 && d.EvalFraction < 1):
-		return train.BadOption("pref.JobData.EvalFraction", "%v outside [0,1)", d.EvalFraction)
+		return option.Bad("pref.JobData.EvalFraction", "%v outside [0,1)", d.EvalFraction)
 	case d.EvalFraction > 0 && d.EvalData != "":
-		return train.BadOption("pref.JobData.EvalData", "give it or pref.JobData.EvalFraction, not both")
+		return option.Bad("pref.JobData.EvalData", "give it or pref.JobData.EvalFraction, not both")
 	}
 	if err := train.CheckDType(d.DType); err != nil {
-		return &train.OptionError{Option: "pref.JobData.DType", Err: err}
+		return &option.Error{Option: "pref.JobData.DType", Err: err}
 	}
 	return nil
 }
@@ -210,10 +211,10 @@ func NewDPOJob(o DPOOptions, s train.Settings, log io.Writer) (*train.Job, error
 	}
 	pl, err := loss.LookupPreferenceLoss(o.Config.LossType)
 	if err != nil {
-		return nil, train.BadOption("pref.DPOOptions.Config.LossType", "%w", err)
+		return nil, option.Bad("pref.DPOOptions.Config.LossType", "%w", err)
 	}
 	if pl.ReferenceFree && o.Ref != "" {
-		return nil, train.BadOption("pref.DPOOptions.Ref", "the %s loss uses no reference model", o.Config.LossType)
+		return nil, option.Bad("pref.DPOOptions.Ref", "the %s loss uses no reference model", o.Config.LossType)
 	}
 	m, enc, pad, err := o.loadPolicy(s)
 	if err != nil {
@@ -224,10 +225,10 @@ func NewDPOJob(o DPOOptions, s train.Settings, log io.Writer) (*train.Job, error
 	case pl.ReferenceFree:
 	case o.Ref != "":
 		if ref, err = o.LoRA.LoadFrozen(o.Ref); err != nil {
-			return nil, train.BadOption("pref.DPOOptions.Ref", "%w", err)
+			return nil, option.Bad("pref.DPOOptions.Ref", "%w", err)
 		}
 		if ref.Cfg.Vocab != m.Cfg.Vocab {
-			return nil, train.BadOption("pref.DPOOptions.Ref", "%s has vocab_size %d but the model has %d", o.Ref, ref.Cfg.Vocab, m.Cfg.Vocab)
+			return nil, option.Bad("pref.DPOOptions.Ref", "%s has vocab_size %d but the model has %d", o.Ref, ref.Cfg.Vocab, m.Cfg.Vocab)
 		}
 		// The reference pass always completes before the policy's forward and
 		// backward, so it can work in the policy's activation buffer.
@@ -275,7 +276,7 @@ func NewDPOJob(o DPOOptions, s train.Settings, log io.Writer) (*train.Job, error
 		// freed once training allocates.
 	}
 	if obj.Len() == 0 {
-		return nil, train.BadOption("pref.JobData.Data", "no training pairs")
+		return nil, option.Bad("pref.JobData.Data", "no training pairs")
 	}
 	fmt.Fprintf(log, "dpo: %s; %d training pairs; loss %s, beta %g\n", m.Cfg.Describe(), obj.Len(), o.Config.LossType, o.Config.Beta)
 	job := o.LoRA.Job(s, log, m, obj, params, o.Model, o.DType, o.tokDir())
@@ -309,7 +310,7 @@ func (o *KTOOptions) rows(enc *pairenc.Encoder, seed uint64, log io.Writer) (tra
 	case o.EvalFraction > 0:
 		trainRows, evalRows, err = data.Split(trainRows, o.EvalFraction, seed)
 		if err != nil {
-			err = train.BadOption("pref.JobData.EvalFraction", "%w", err)
+			err = option.Bad("pref.JobData.EvalFraction", "%w", err)
 		}
 	}
 	return trainRows, evalRows, err
@@ -321,7 +322,7 @@ func NewKTOJob(o KTOOptions, s train.Settings, log io.Writer) (*train.Job, error
 		return nil, err
 	}
 	if err := (loss.KTOConfig{LossType: o.Config.LossType, Beta: 1, DesirableWeight: 1, UndesirableWeight: 1}).Check(); err != nil {
-		return nil, train.BadOption("pref.KTOOptions.Config.LossType", "%w", err)
+		return nil, option.Bad("pref.KTOOptions.Config.LossType", "%w", err)
 	}
 	m, enc, pad, err := o.loadPolicy(s)
 	if err != nil {
@@ -330,10 +331,10 @@ func NewKTOJob(o KTOOptions, s train.Settings, log io.Writer) (*train.Job, error
 	var ref *model.Model
 	if o.Ref != "" {
 		if ref, err = o.LoRA.LoadFrozen(o.Ref); err != nil {
-			return nil, train.BadOption("pref.KTOOptions.Ref", "%w", err)
+			return nil, option.Bad("pref.KTOOptions.Ref", "%w", err)
 		}
 		if ref.Cfg.Vocab != m.Cfg.Vocab {
-			return nil, train.BadOption("pref.KTOOptions.Ref", "%s has vocab_size %d but the model has %d", o.Ref, ref.Cfg.Vocab, m.Cfg.Vocab)
+			return nil, option.Bad("pref.KTOOptions.Ref", "%s has vocab_size %d but the model has %d", o.Ref, ref.Cfg.Vocab, m.Cfg.Vocab)
 		}
 		// The reference passes complete before the policy's, so they can
 		// work in the policy's activation buffer.
@@ -355,7 +356,7 @@ func NewKTOJob(o KTOOptions, s train.Settings, log io.Writer) (*train.Job, error
 		return nil, err
 	}
 	if obj.Len() == 0 {
-		return nil, train.BadOption("pref.JobData.Data", "no training rows")
+		return nil, option.Bad("pref.JobData.Data", "no training rows")
 	}
 	var nD, nU int
 	for _, r := range trainRows {
@@ -422,7 +423,7 @@ func pairJob(name string, d *JobData, s train.Settings, log io.Writer, describe 
 		return nil, err
 	}
 	if obj.Len() == 0 {
-		return nil, train.BadOption("pref.JobData.Data", "no training pairs")
+		return nil, option.Bad("pref.JobData.Data", "no training pairs")
 	}
 	fmt.Fprintf(log, "%s: %s; %d training pairs; %s\n", name, m.Cfg.Describe(), obj.Len(), describe)
 	job := d.LoRA.Job(s, log, m, obj, params, d.Model, d.DType, d.tokDir())
@@ -451,7 +452,7 @@ func NewCPOJob(d JobData, cfg loss.CPOConfig, s train.Settings, log io.Writer) (
 		func(m *model.Model, pairs []pairenc.Pair, maxLen int, pad int32) (*DPOObjective, error) {
 			obj, err := NewCPOObjective(m, cfg, pairs, maxLen, pad)
 			if err != nil && strings.Contains(err.Error(), "unknown CPO loss type") {
-				return nil, train.BadOption("loss.CPOConfig.LossType", "%w", err)
+				return nil, option.Bad("loss.CPOConfig.LossType", "%w", err)
 			}
 			return obj, err
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 )
@@ -31,19 +32,19 @@ type Options struct {
 // training job.
 func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 	if (o.Model == "") == (o.ModelConfig == "") {
-		return nil, train.BadOption("pretrain.Options.Model", "give exactly one of it (a model directory) and pretrain.Options.ModelConfig (a config.json)")
+		return nil, option.Bad("pretrain.Options.Model", "give exactly one of it (a model directory) and pretrain.Options.ModelConfig (a config.json)")
 	}
 	if len(o.Text) == 0 {
-		return nil, train.BadOption("pretrain.Options.Text", "at least one text file is required")
+		return nil, option.Bad("pretrain.Options.Text", "at least one text file is required")
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, &train.OptionError{Option: "pretrain.Options.DType", Err: err}
+		return nil, &option.Error{Option: "pretrain.Options.DType", Err: err}
 	}
 	if !(o.EvalFraction >= 0 && o.EvalFraction < 1) {
-		return nil, train.BadOption("pretrain.Options.EvalFraction", "%v outside [0,1)", o.EvalFraction)
+		return nil, option.Bad("pretrain.Options.EvalFraction", "%v outside [0,1)", o.EvalFraction)
 	}
 	if o.EvalFraction > 0 && len(o.EvalText) > 0 {
-		return nil, train.BadOption("pretrain.Options.EvalText", "give it or pretrain.Options.EvalFraction, not both")
+		return nil, option.Bad("pretrain.Options.EvalText", "give it or pretrain.Options.EvalFraction, not both")
 	}
 	tokDir := o.Tokenizer
 	var m *model.Model
@@ -57,7 +58,7 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		}
 	} else {
 		if tokDir == "" {
-			return nil, train.BadOption("pretrain.Options.Tokenizer", "required with pretrain.Options.ModelConfig")
+			return nil, option.Bad("pretrain.Options.Tokenizer", "required with pretrain.Options.ModelConfig")
 		}
 		cfg, err := model.LoadConfig(o.ModelConfig)
 		if err != nil {
@@ -87,10 +88,10 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		return nil, fmt.Errorf("%s: EOS id %d is outside the model's vocab_size %d (tokenizer and model do not match)", tokDir, eos, m.Cfg.Vocab)
 	}
 	if o.SeqLen < 2 {
-		return nil, train.BadOption("pretrain.Options.SeqLen", "%d must be at least 2", o.SeqLen)
+		return nil, option.Bad("pretrain.Options.SeqLen", "%d must be at least 2", o.SeqLen)
 	}
 	if o.SeqLen > m.Cfg.MaxPos {
-		return nil, train.BadOption("pretrain.Options.SeqLen", "%d exceeds the model's context of %d tokens", o.SeqLen, m.Cfg.MaxPos)
+		return nil, option.Bad("pretrain.Options.SeqLen", "%d exceeds the model's context of %d tokens", o.SeqLen, m.Cfg.MaxPos)
 	}
 	windows, ntok, err := textWindows(tok, o.Text, eos, m.Cfg.Vocab, o.SeqLen)
 	if err != nil {
@@ -105,7 +106,7 @@ func NewJob(o Options, s train.Settings, log io.Writer) (*train.Job, error) {
 		}
 	case o.EvalFraction > 0:
 		if windows, evalRows, err = data.Split(windows, o.EvalFraction, s.Seed); err != nil {
-			return nil, train.BadOption("pretrain.Options.EvalFraction", "%w", err)
+			return nil, option.Bad("pretrain.Options.EvalFraction", "%w", err)
 		}
 	}
 	lm := &train.CausalLM{Model: m, PadID: int32(eos)}

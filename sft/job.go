@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/align-go/align/data"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/tokenizer"
 	"github.com/align-go/align/train"
 )
@@ -28,23 +29,23 @@ type JobOptions struct {
 // objective over the completion / assistant tokens (packed with Packing).
 func NewJob(o JobOptions, s train.Settings, log io.Writer) (*train.Job, error) {
 	if o.Model == "" {
-		return nil, train.BadOption("sft.JobOptions.Model", "a model directory is required")
+		return nil, option.Bad("sft.JobOptions.Model", "a model directory is required")
 	}
 	if len(o.Data) == 0 {
-		return nil, train.BadOption("sft.JobOptions.Data", "at least one data file is required")
+		return nil, option.Bad("sft.JobOptions.Data", "at least one data file is required")
 	}
 	switch o.LossOn {
 	case LossCompletion, LossAssistant, LossAll:
 	default:
-		return nil, train.BadOption("sft.JobOptions.LossOn", "%q (want completion, assistant or all)", o.LossOn)
+		return nil, option.Bad("sft.JobOptions.LossOn", "%q (want completion, assistant or all)", o.LossOn)
 	}
 	if err := train.CheckDType(o.DType); err != nil {
-		return nil, &train.OptionError{Option: "sft.JobOptions.DType", Err: err}
+		return nil, &option.Error{Option: "sft.JobOptions.DType", Err: err}
 	}
 	switch o.Truncation {
 	case TruncateRight, TruncateLeft, TruncateSkip:
 	default:
-		return nil, train.BadOption("sft.JobOptions.Truncation", "%q (want right, left or skip)", o.Truncation)
+		return nil, option.Bad("sft.JobOptions.Truncation", "%q (want right, left or skip)", o.Truncation)
 	}
 	m, err := o.LoRA.LoadBase(o.Model)
 	if err != nil {
@@ -108,7 +109,7 @@ func (o *JobOptions) objective(lm *train.CausalLM, rows, labels [][]int32, maxLe
 	}
 	p, err := train.Pack(rows, labels, maxLen)
 	if err != nil {
-		return nil, train.BadOption("sft.JobOptions.Packing", "%w", err)
+		return nil, option.Bad("sft.JobOptions.Packing", "%w", err)
 	}
 	fmt.Fprintf(log, "sft: packed %d %s sequences (%d tokens) into %d rows of %d: packing efficiency %.1f%%\n",
 		len(rows), what, p.Tokens, len(p.Rows), maxLen, 100*p.Efficiency())

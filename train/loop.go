@@ -16,6 +16,7 @@ import (
 
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/option"
 )
 
 // Job is one training run: settings, an objective, the parameters it
@@ -264,10 +265,10 @@ func setup(job *Job) (*runner, *trainerState, error) {
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(s.Out, 0o755); err != nil {
-		return nil, nil, BadOption("train.Settings.Out", "%w", err)
+		return nil, nil, option.Bad("train.Settings.Out", "%w", err)
 	}
 	if err := cleanTemps(s.Out); err != nil {
-		return nil, nil, BadOption("train.Settings.Out", "%w", err)
+		return nil, nil, option.Bad("train.Settings.Out", "%w", err)
 	}
 	st := &trainerState{Window: windowState{Metrics: Metrics{}}}
 	if s.Resume != "" {
@@ -279,13 +280,13 @@ func setup(job *Job) (*runner, *trainerState, error) {
 			return nil, nil, err
 		}
 		if st.GlobalStep > r.total {
-			return nil, nil, BadOption("train.Settings.Resume", "%s is at step %d, beyond this run's %d steps", dir, st.GlobalStep, r.total)
+			return nil, nil, option.Bad("train.Settings.Resume", "%s is at step %d, beyond this run's %d steps", dir, st.GlobalStep, r.total)
 		}
 		r.last = dir
 	} else if latest, err := LatestCheckpoint(s.Out); err != nil {
 		return nil, nil, err
 	} else if latest != "" {
-		return nil, nil, BadOption("train.Settings.Out", "%s already holds %s: set train.Settings.Resume to continue that run, or choose another directory", s.Out, latest)
+		return nil, nil, option.Bad("train.Settings.Out", "%s already holds %s: set train.Settings.Resume to continue that run, or choose another directory", s.Out, latest)
 	}
 	r.prog = newProgress(job.Log, s.LoggingSteps)
 	var err error

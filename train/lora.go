@@ -10,6 +10,7 @@ import (
 
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/option"
 )
 
 // LoRA says what a trainer trains: every weight (R = 0, full fine-tuning) or
@@ -25,8 +26,8 @@ type LoRA struct {
 }
 
 // ErrQuantizedTrainable refuses 8- or 4-bit weights on a model trained in
-// full (an *OptionError: errors.Is finds it, a CLI names its flags).
-var ErrQuantizedTrainable error = &OptionError{Option: "train.LoRA.Load",
+// full (an *option.Error: errors.Is finds it, a CLI names its flags).
+var ErrQuantizedTrainable error = &option.Error{Option: "train.LoRA.Load",
 	Err: errors.New("quantised weights are frozen; train adapters on them (train.LoRA.R > 0)")}
 
 // Enabled reports whether adapters train (R > 0).
@@ -77,7 +78,7 @@ func (l LoRA) Params(m *model.Model, seed uint64) ([]ParamSet, error) {
 		return []ParamSet{ModelParams("model", m)}, nil
 	}
 	if err := m.AttachLoRA(model.LoRAConfig{R: l.R, Alpha: l.Alpha, Dropout: l.Dropout, Targets: l.Targets}, seed); err != nil {
-		return nil, BadOption("train.LoRA.Targets", "%w", err)
+		return nil, option.Bad("train.LoRA.Targets", "%w", err)
 	}
 	m.EnableGrad()
 	lo := m.LoRA()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/option"
 	"github.com/align-go/align/tensor"
 )
 
@@ -81,11 +82,11 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Validate reports the first setting that cannot work, as an *OptionError
+// Validate reports the first setting that cannot work, as an *option.Error
 // naming its field (train.Settings.BatchSize).
 func (s *Settings) Validate() error {
 	bad := func(field string, format string, args ...any) error {
-		return BadOption("train.Settings."+field, format, args...)
+		return option.Bad("train.Settings."+field, format, args...)
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
@@ -133,13 +134,13 @@ func (s *Settings) adam() adamConfig {
 func (a adamConfig) Validate() error {
 	switch {
 	case !(a.Beta1 >= 0 && a.Beta1 < 1):
-		return BadOption("train.Settings.AdamBeta1", "%v outside [0,1)", a.Beta1)
+		return option.Bad("train.Settings.AdamBeta1", "%v outside [0,1)", a.Beta1)
 	case !(a.Beta2 >= 0 && a.Beta2 < 1):
-		return BadOption("train.Settings.AdamBeta2", "%v outside [0,1)", a.Beta2)
+		return option.Bad("train.Settings.AdamBeta2", "%v outside [0,1)", a.Beta2)
 	case !(a.Eps >= 0) || math.IsInf(a.Eps, 0):
-		return BadOption("train.Settings.AdamEpsilon", "%v must be finite and >= 0", a.Eps)
+		return option.Bad("train.Settings.AdamEpsilon", "%v must be finite and >= 0", a.Eps)
 	case !(a.WeightDecay >= 0) || math.IsInf(a.WeightDecay, 0):
-		return BadOption("train.Settings.WeightDecay", "%v must be finite and >= 0", a.WeightDecay)
+		return option.Bad("train.Settings.WeightDecay", "%v must be finite and >= 0", a.WeightDecay)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/align-go/align/checkpoint"
 	"github.com/align-go/align/optim"
+	"github.com/align-go/align/option"
 )
 
 // Files of a checkpoint directory besides what the Saver writes.
@@ -263,7 +264,7 @@ func resumeDir(s *Settings) (string, error) {
 		return "", err
 	}
 	if dir == "" {
-		return "", BadOption("train.Settings.Resume", "no checkpoint in %s", s.Out)
+		return "", option.Bad("train.Settings.Resume", "no checkpoint in %s", s.Out)
 	}
 	return dir, nil
 }
@@ -273,11 +274,11 @@ func resumeDir(s *Settings) (string, error) {
 func (r *runner) loadCheckpoint(dir string) (*trainerState, error) {
 	var st trainerState
 	if err := checkpoint.ReadJSON(filepath.Join(dir, stateFile), &st); err != nil {
-		return nil, BadOption("train.Settings.Resume", "%w", err)
+		return nil, option.Bad("train.Settings.Resume", "%w", err)
 	}
 	sf := filepath.Join(dir, stateFile)
 	mismatch := func(field string, have, want any) error {
-		return BadOption("train.Settings.Resume", "%s: %s is %v but this run has %v; a resumed run must keep it", sf, field, have, want)
+		return option.Bad("train.Settings.Resume", "%s: %s is %v but this run has %v; a resumed run must keep it", sf, field, have, want)
 	}
 	switch {
 	case st.Seed != r.s.Seed:
@@ -293,15 +294,15 @@ func (r *runner) loadCheckpoint(dir string) (*trainerState, error) {
 	case strings.Join(st.ParamSets, ",") != strings.Join(r.setNames(), ","):
 		return nil, mismatch("param_sets", st.ParamSets, r.setNames())
 	case st.DataStep < 0 || st.DataEpoch < 0 || st.GlobalStep < 0:
-		return nil, BadOption("train.Settings.Resume", "%s: negative position", sf)
+		return nil, option.Bad("train.Settings.Resume", "%s: negative position", sf)
 	}
 	pf, err := checkpoint.Open(filepath.Join(dir, paramsFile))
 	if err != nil {
-		return nil, BadOption("train.Settings.Resume", "%w", err)
+		return nil, option.Bad("train.Settings.Resume", "%w", err)
 	}
 	of, err := checkpoint.Open(filepath.Join(dir, optimizerFile))
 	if err != nil {
-		return nil, BadOption("train.Settings.Resume", "%w", err)
+		return nil, option.Bad("train.Settings.Resume", "%w", err)
 	}
 	for i, ps := range r.sets {
 		o := r.opts[i]
@@ -311,7 +312,7 @@ func (r *runner) loadCheckpoint(dir string) (*trainerState, error) {
 		stepStr, ok := of.Metadata()[ps.Name+".step"]
 		step, err := strconv.ParseInt(stepStr, 10, 64)
 		if !ok || err != nil {
-			return nil, BadOption("train.Settings.Resume", "%s: metadata %q missing or not an integer", of.Path(), ps.Name+".step")
+			return nil, option.Bad("train.Settings.Resume", "%s: metadata %q missing or not an integer", of.Path(), ps.Name+".step")
 		}
 		ost := optim.State{Step: step}
 		for _, sp := range ps.Spans {
@@ -319,29 +320,29 @@ func (r *runner) loadCheckpoint(dir string) (*trainerState, error) {
 				continue
 			}
 			if err := pf.Float32Into(tensorName(ps.Name, sp.Name, ""), ps.Data[sp.Offset:sp.Offset+sp.Size], []int{sp.Size}); err != nil {
-				return nil, BadOption("train.Settings.Resume", "%w", err)
+				return nil, option.Bad("train.Settings.Resume", "%w", err)
 			}
 			m, v := make([]float32, sp.Size), make([]float32, sp.Size)
 			if err := of.Float32Into(tensorName(ps.Name, sp.Name, "exp_avg"), m, []int{sp.Size}); err != nil {
-				return nil, BadOption("train.Settings.Resume", "%w", err)
+				return nil, option.Bad("train.Settings.Resume", "%w", err)
 			}
 			if err := of.Float32Into(tensorName(ps.Name, sp.Name, "exp_avg_sq"), v, []int{sp.Size}); err != nil {
-				return nil, BadOption("train.Settings.Resume", "%w", err)
+				return nil, option.Bad("train.Settings.Resume", "%w", err)
 			}
 			ost.Names = append(ost.Names, sp.Name)
 			ost.M = append(ost.M, m)
 			ost.V = append(ost.V, v)
 		}
 		if err := o.Load(ost); err != nil {
-			return nil, BadOption("train.Settings.Resume", "%s: %w", of.Path(), err)
+			return nil, option.Bad("train.Settings.Resume", "%s: %w", of.Path(), err)
 		}
 	}
 	if err := r.rng.UnmarshalBinary(st.RNG); err != nil {
-		return nil, BadOption("train.Settings.Resume", "%s: rng_state: %w", sf, err)
+		return nil, option.Bad("train.Settings.Resume", "%s: rng_state: %w", sf, err)
 	}
 	if so, ok := r.obj.(StatefulObjective); ok {
 		if err := so.LoadState(st.Objective); err != nil {
-			return nil, BadOption("train.Settings.Resume", "%s: objective_state: %w", sf, err)
+			return nil, option.Bad("train.Settings.Resume", "%s: objective_state: %w", sf, err)
 		}
 	}
 	if st.Window.Metrics == nil {

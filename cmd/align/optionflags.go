@@ -9,7 +9,7 @@ import (
 
 // optionFlags maps the library's job options (named by their Go fields in
 // errors: option.Error, which train's job builders return as
-// train.OptionError, and eval.Run) to the flags that set them, so the user reads
+// option.Error, and eval.Run) to the flags that set them, so the user reads
 // the flag. It is the only place the two namings meet.
 var optionFlags = map[string]string{
 	"sft.JobOptions.Model":      "--model",
