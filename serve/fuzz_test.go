@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/align-go/align/engine"
-	"github.com/align-go/align/engine/enginetest"
 )
 
 // fuzzRoutes are every endpoint, by method and path.
@@ -23,7 +22,7 @@ var fuzzRoutes = [][2]string{
 //
 //	go test ./serve -run '^$' -fuzz FuzzRequests -fuzztime 2m
 func FuzzRequests(f *testing.F) {
-	e, err := loadEngine(f, enginetest.ModelDir(f, 5), engine.Options{MaxBatch: 2, QueueSize: 8, MaxSeqLen: 16})
+	e, err := loadEngine(f, modelDir(f), engine.Options{MaxBatch: 2, QueueSize: 8, MaxSeqLen: 16})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/align-go/align/engine"
-	"github.com/align-go/align/engine/enginetest"
 	"github.com/openai/openai-go/v3/option"
 )
 
@@ -205,7 +204,7 @@ func TestTokenBudget(t *testing.T) {
 
 // A queued request whose client has gone frees its queue place at once.
 func TestGoneClientLeavesQueue(t *testing.T) {
-	e, err := loadEngine(t, enginetest.ModelDir(t, 5), engine.Options{MaxBatch: 1, QueueSize: 1})
+	e, err := loadEngine(t, modelDir(t), engine.Options{MaxBatch: 1, QueueSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +324,7 @@ func TestTimeoutsAndKeyFirst(t *testing.T) {
 // A generation that outlasts ReadTimeout is not cut: the read deadline
 // covers the request, not the reply.
 func TestLongRequestOutlivesReadTimeout(t *testing.T) {
-	e, err := loadEngine(t, enginetest.ModelDir(t, 5), engine.Options{MaxBatch: 1})
+	e, err := loadEngine(t, modelDir(t), engine.Options{MaxBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // vLLM's runtime LoRA API driven as a client would: load, pick by model
 // name with the official SDK, list, unload.
 func TestLoRAAdapters(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	e, err := loadEngine(t, dir, engine.Options{MaxBatch: 4})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 // of its streams is open: the unload succeeds, a new request for it gets
 // 404, and the open stream still ends with the adapter's full answer.
 func TestMixedAdaptersSDK(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	e, err := loadEngine(t, dir, engine.Options{MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)

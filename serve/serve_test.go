@@ -33,9 +33,7 @@ var (
 
 func sharedEngine(t *testing.T) *engine.Engine {
 	engOnce.Do(func() {
-		// The directory outlives this test: other tests reuse the engine.
-		dir := enginetest.ModelDir(&keepTB{t}, 5)
-		eng, engErr = loadEngine(t, dir, engine.Options{MaxBatch: 4})
+		eng, engErr = loadEngine(t, modelDir(t), engine.Options{MaxBatch: 4})
 	})
 	if engErr != nil {
 		t.Fatal(engErr)
@@ -60,9 +58,26 @@ func loadEngine(t testing.TB, dir string, o engine.Options) (*engine.Engine, err
 	return engine.New(m, tok, engine.EOSIDs(m.Cfg, gc, tok), gc.Sampling(), o)
 }
 
+// The tests only read the model directory: it is written once per test
+// process and outlives the test that asked first.
+var (
+	dirOnce sync.Once
+	dir5    string
+)
+
+// modelDir is modelDir(t), written once per test process.
+func modelDir(t testing.TB) string {
+	t.Helper()
+	dirOnce.Do(func() { dir5 = enginetest.ModelDir(&keepTB{t}, 5) })
+	if dir5 == "" { // the first call failed
+		t.Fatal("the shared model directory was not written")
+	}
+	return dir5
+}
+
 // keepTB gives a TempDir that is not removed when the first test ends
 // (TestMain removes it).
-type keepTB struct{ *testing.T }
+type keepTB struct{ testing.TB }
 
 var keptDirs []string
 
@@ -361,7 +376,7 @@ func TestAPIKey(t *testing.T) {
 }
 
 func TestQueueFull(t *testing.T) {
-	dir := enginetest.ModelDir(t, 5)
+	dir := modelDir(t)
 	e, err := loadEngine(t, dir, engine.Options{MaxBatch: 1, QueueSize: 1})
 	if err != nil {
 		t.Fatal(err)
