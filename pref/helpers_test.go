@@ -21,16 +21,7 @@ const (
 // plus <eos> and <pad>. Small vocabularies keep the tiny models fast.
 func byteTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	t.Helper()
-	var vocab []string
-	for b := 0; b < 256; b++ {
-		vocab = append(vocab, tokenizer.ByteSymbol(byte(b)))
-	}
-	vocab = append(vocab, "<eos>", "<pad>")
-	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{
-		Vocab:  vocab,
-		Added:  []tokenizer.AddedToken{{ID: testEOS, Content: "<eos>", Special: true}, {ID: testPAD, Content: "<pad>", Special: true}},
-		Config: tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"},
-	})
+	tok, err := tokenizer.NewByteLevel(tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"}, "<eos>", "<pad>") // testEOS, testPAD
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,16 +14,7 @@ import (
 // byteTok is one token per byte plus the special tokens named in cfg.
 func byteTok(t *testing.T, cfg tokenizer.Config, added ...string) *tokenizer.Tokenizer {
 	t.Helper()
-	var vocab []string
-	for b := 0; b < 256; b++ {
-		vocab = append(vocab, tokenizer.ByteSymbol(byte(b)))
-	}
-	var specials []tokenizer.AddedToken
-	for i, a := range added {
-		vocab = append(vocab, a)
-		specials = append(specials, tokenizer.AddedToken{ID: 256 + i, Content: a, Special: true})
-	}
-	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{Vocab: vocab, Added: specials, Config: cfg})
+	tok, err := tokenizer.NewByteLevel(cfg, added...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,16 +47,7 @@ func run(out string, dim, layers, ffn, vocab, pairs, rank, batch int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	syms := make([]string, 0, 258)
-	for b := 0; b < 256; b++ {
-		syms = append(syms, tokenizer.ByteSymbol(byte(b)))
-	}
-	syms = append(syms, "<eos>", "<pad>")
-	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{
-		Vocab:  syms,
-		Added:  []tokenizer.AddedToken{{ID: 256, Content: "<eos>", Special: true}, {ID: 257, Content: "<pad>", Special: true}},
-		Config: tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"},
-	})
+	tok, err := tokenizer.NewByteLevel(tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"}, "<eos>", "<pad>")
 	if err != nil {
 		return err
 	}

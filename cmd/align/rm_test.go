@@ -18,16 +18,7 @@ import (
 func prefModel(t *testing.T, seed uint64) string {
 	t.Helper()
 	dir := t.TempDir()
-	var vocab []string
-	for b := 0; b < 256; b++ {
-		vocab = append(vocab, tokenizer.ByteSymbol(byte(b)))
-	}
-	vocab = append(vocab, "<eos>", "<pad>")
-	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{
-		Vocab:  vocab,
-		Added:  []tokenizer.AddedToken{{ID: 256, Content: "<eos>", Special: true}, {ID: 257, Content: "<pad>", Special: true}},
-		Config: tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"},
-	})
+	tok, err := tokenizer.NewByteLevel(tokenizer.Config{EOSToken: "<eos>", PADToken: "<pad>"}, "<eos>", "<pad>")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,25 +19,15 @@ import (
 // that tests can afford to train from scratch.
 func writeCharModel(t *testing.T, dir string) {
 	t.Helper()
-	vocab := make([]string, 256)
-	for b := 0; b < 256; b++ {
-		vocab[b] = tokenizer.ByteSymbol(byte(b))
-	}
-	specials := []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}
-	var added []tokenizer.AddedToken
-	for i, s := range specials {
-		vocab = append(vocab, s)
-		added = append(added, tokenizer.AddedToken{ID: 256 + i, Content: s, Special: true})
-	}
-	tok, err := tokenizer.NewBPE(tokenizer.BPESpec{Vocab: vocab, Added: added,
-		Config: tokenizer.Config{EOSToken: "<|im_end|>", PADToken: "<|endoftext|>", ChatTemplate: tokenizer.ChatMLTemplate}})
+	tok, err := tokenizer.NewByteLevel(tokenizer.Config{EOSToken: "<|im_end|>", PADToken: "<|endoftext|>", ChatTemplate: tokenizer.ChatMLTemplate},
+		"<|endoftext|>", "<|im_start|>", "<|im_end|>")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tok.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := model.ParseConfig(map[string]any{"model_type": "llama", "vocab_size": float64(len(vocab)),
+	cfg, err := model.ParseConfig(map[string]any{"model_type": "llama", "vocab_size": float64(tok.VocabSize()),
 		"hidden_size": 64.0, "num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
 		"intermediate_size": 128.0, "max_position_embeddings": 128.0, "tie_word_embeddings": true,
 		"eos_token_id": 258.0, "pad_token_id": 256.0})
