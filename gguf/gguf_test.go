@@ -3,6 +3,8 @@ package gguf
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -24,6 +26,9 @@ func TestRoundTrip(t *testing.T) {
 		{"u64", uint64(1 << 60)}, {"i64", int64(-1 << 60)}, {"f64", math.Pi},
 		{"tokens", []string{"a", "", "ĠB"}}, {"types", []int32{1, 3, -1}}, {"scores", []float32{0.5, -1}},
 		{"bytes", []uint8{1, 2, 3}}, {"flags", []bool{true, false}}, {"f64s", []float64{1, 2}},
+		// A vocabulary-sized string array (about 400 KB: the parser's read
+		// window refills several times) and an array larger than the window.
+		{"vocab", vocab(30000)}, {"blob", bytes.Repeat([]byte{7, 1, 9}, 50000)},
 	}
 	for _, kv := range kvs {
 		if err := w.Set(kv.Key, kv.Value); err != nil {
@@ -63,9 +68,14 @@ func TestRoundTrip(t *testing.T) {
 	if string(b[:4]) != "GGUF" || binary.LittleEndian.Uint32(b[4:]) != 3 {
 		t.Fatalf("header % x", b[:8])
 	}
-	f, err := Read(bytes.NewReader(b), int64(len(b)), "mem")
+	cr := &countingReader{r: bytes.NewReader(b)}
+	f, err := Read(cr, int64(len(b)), "mem")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Thirty thousand strings in a few reads, not one (or two) each.
+	if cr.n > 50 {
+		t.Errorf("parsing the header took %d ReadAt calls", cr.n)
 	}
 	if f.Alignment != 64 || f.DataOffset%64 != 0 {
 		t.Fatalf("alignment %d, data offset %d", f.Alignment, f.DataOffset)
@@ -101,6 +111,25 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: data read back differs", typ)
 		}
 	}
+}
+
+func vocab(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("Ġtok%d", i)
+	}
+	return out
+}
+
+// countingReader counts the ReadAt calls made on r.
+type countingReader struct {
+	r io.ReaderAt
+	n int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.n++
+	return c.r.ReadAt(p, off)
 }
 
 // rmsRel is the RMS error of a round trip through typ relative to the RMS of x.

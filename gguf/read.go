@@ -87,8 +87,15 @@ type parser struct {
 	size int64
 	off  int64
 	name string
-	buf  [8]byte
+	// win holds the file's bytes from winOff on: the header is thousands of
+	// small fields (a 151k-token vocabulary is 300k of them), and one
+	// ReadAt each made opening such a file cost a system call per field.
+	win    []byte
+	winOff int64
 }
+
+// window is how much of the header the parser reads at a time.
+const window = 64 << 10
 
 var errShort = errors.New("unexpected end of file")
 
@@ -100,17 +107,23 @@ func (p *parser) read(n int) ([]byte, error) {
 	if int64(n) > p.size-p.off || n < 0 {
 		return nil, errShort
 	}
-	var b []byte
-	if n <= len(p.buf) {
-		b = p.buf[:n]
-	} else {
-		b = make([]byte, n)
+	if lo := p.off - p.winOff; lo < 0 || lo+int64(n) > int64(len(p.win)) {
+		// Refill into a fresh slice: callers copy what they keep, but a
+		// slice handed out earlier must never change under them.
+		want := min(max(int64(n), window), p.size-p.off)
+		b := make([]byte, want)
+		got, err := p.r.ReadAt(b, p.off)
+		if got < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		p.win, p.winOff = b[:got], p.off
 	}
-	if _, err := p.r.ReadAt(b, p.off); err != nil {
-		return nil, err
-	}
+	lo := p.off - p.winOff
 	p.off += int64(n)
-	return b, nil
+	return p.win[lo : lo+int64(n) : lo+int64(n)], nil
 }
 
 func (p *parser) u32() (uint32, error) {
