@@ -93,7 +93,13 @@ func (j *shareJob) help() {
 			break
 		}
 	}
-	j.work()
+	if statsOn.Load() {
+		t0 := time.Now()
+		j.work()
+		stats.helperWork.Add(int64(time.Since(t0)))
+	} else {
+		j.work()
+	}
 	if j.state.Add(-1) == jobClosed {
 		j.done <- struct{}{}
 	}
@@ -119,11 +125,53 @@ func Share(helpers int, work func()) {
 		default: // workers are backed up; do it ourselves
 		}
 	}
+	var t0 time.Time
+	if statsOn.Load() {
+		t0 = time.Now()
+	}
 	work()
+	if !t0.IsZero() {
+		t1 := time.Now()
+		defer func() {
+			stats.callerWork.Add(int64(t1.Sub(t0)))
+			stats.callerWait.Add(int64(time.Since(t1)))
+			stats.regions.Add(1)
+		}()
+	}
 	// Every piece is claimed; wait only for helpers still computing theirs.
 	if j.state.Or(jobClosed)&jobCount != 0 {
 		<-j.done
 	}
 	j.work = nil // drop references to the caller's data
 	sharePool.Put(j)
+}
+
+// ShareStats is where the time of Share's parallel regions went, summed
+// since the last ReadShareStats: the callers' wall time working their own
+// share and waiting for helpers still computing, and the helpers' wall time
+// working. Outside a region a caller runs serial code and every helper is
+// idle; inside, a caller that finished first waits. Wall time, so a thread
+// the OS preempted mid-piece counts as working.
+type ShareStats struct {
+	Regions                            int64
+	CallerWork, CallerWait, HelperWork time.Duration
+}
+
+var (
+	statsOn atomic.Bool
+	stats   struct{ regions, callerWork, callerWait, helperWork atomic.Int64 }
+)
+
+// CollectShareStats turns the accounting of ReadShareStats on or off (off by
+// default: it reads the clock three times a region).
+func CollectShareStats(on bool) { statsOn.Store(on) }
+
+// ReadShareStats returns the accounting since the last call and restarts it.
+func ReadShareStats() ShareStats {
+	return ShareStats{
+		Regions:    stats.regions.Swap(0),
+		CallerWork: time.Duration(stats.callerWork.Swap(0)),
+		CallerWait: time.Duration(stats.callerWait.Swap(0)),
+		HelperWork: time.Duration(stats.helperWork.Swap(0)),
+	}
 }

@@ -102,3 +102,38 @@ func TestParallelForCovers(t *testing.T) {
 		}
 	}
 }
+
+// TestShareStats: with collection on, each region is counted with its
+// caller's and helpers' working time (each piece sleeps 1 ms, so the sum of
+// all working time is at least the pieces' total), ReadShareStats restarts
+// the count, and with collection off nothing is counted.
+func TestShareStats(t *testing.T) {
+	defer CollectShareStats(false)
+	CollectShareStats(true)
+	ReadShareStats()
+	const n, regions = 6, 3
+	for r := 0; r < regions; r++ {
+		var next atomic.Int64
+		done := make([]atomic.Int32, n)
+		Share(1, claimAll(n, &next, done, func(int) { time.Sleep(time.Millisecond) }))
+	}
+	s := ReadShareStats()
+	if s.Regions != regions {
+		t.Errorf("regions %d, want %d", s.Regions, regions)
+	}
+	if work := s.CallerWork + s.HelperWork; work < regions*n*time.Millisecond {
+		t.Errorf("caller %v + helpers %v working, want at least %v", s.CallerWork, s.HelperWork, regions*n*time.Millisecond)
+	}
+	if s.CallerWork > time.Minute || s.CallerWait < 0 || s.CallerWait > time.Minute {
+		t.Errorf("implausible accounting %+v", s)
+	}
+	if s := ReadShareStats(); s != (ShareStats{}) {
+		t.Errorf("after a read: %+v, want zeros", s)
+	}
+	CollectShareStats(false)
+	var next atomic.Int64
+	Share(1, claimAll(n, &next, make([]atomic.Int32, n), nil))
+	if s := ReadShareStats(); s != (ShareStats{}) {
+		t.Errorf("collection off: %+v, want zeros", s)
+	}
+}

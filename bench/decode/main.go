@@ -22,6 +22,10 @@
 // of TOKENS greedy decode steps (a one-token cached forward, the LM head
 // included) is timed, and the median step of the best of ROUNDS runs is
 // the time per token.
+// Each round also prints the median step's CPU time (user+system, every
+// thread) and where its wall time went across the cores (tensor.ShareStats):
+// serial (the caller outside parallel regions, helpers idle), the caller's
+// wait for helpers at the end of regions, and the helpers' idle time.
 // Bandwidth is measured before each dtype; the bound uses the highest
 // reading of the run (the least favourable to the fraction).
 package main
@@ -36,6 +40,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/align-go/align/internal/membw"
@@ -166,6 +171,8 @@ func steady(m *model.Model, promptLen, steps, rounds int) (float64, []int32, err
 			return 0, nil, err
 		}
 		times := make([]float64, steps)
+		var per []stepCost
+		tensor.CollectShareStats(true)
 		var toks []int32
 		for s := 0; s < steps; s++ {
 			tok := int32(0)
@@ -175,15 +182,41 @@ func steady(m *model.Model, promptLen, steps, rounds int) (float64, []int32, err
 				}
 			}
 			toks = append(toks, tok)
+			c0 := procCPU()
+			tensor.ReadShareStats()
 			t0 := time.Now()
 			if lg, err = m.ForwardCached(c, nil, []int32{tok}, nil, 1, false); err != nil {
 				return 0, nil, err
 			}
 			times[s] = time.Since(t0).Seconds()
+			per = append(per, stepCost{times[s], procCPU() - c0, tensor.ReadShareStats()})
 		}
+		tensor.CollectShareStats(false)
 		sort.Float64s(times)
+		sort.Slice(per, func(i, j int) bool { return per[i].wall < per[j].wall })
+		p := per[len(per)/2]
+		th := float64(tensor.Threads())
+		fmt.Printf("  round %d median step: %.2f ms wall, %.2f ms CPU; %d regions; serial %.2f ms, caller waits %.2f ms, helpers idle %.2f of %.2f ms\n",
+			r, 1e3*p.wall, 1e3*p.cpu, p.share.Regions, 1e3*(p.wall-p.share.CallerWork.Seconds()-p.share.CallerWait.Seconds()),
+			1e3*p.share.CallerWait.Seconds(), 1e3*((th-1)*p.wall-p.share.HelperWork.Seconds()), 1e3*(th-1)*p.wall)
 		best = min(best, times[steps/2])
 		first = toks[:min(8, len(toks))]
 	}
 	return 1 / best, first, nil
+}
+
+// stepCost is one timed decode step: wall and CPU seconds, and the parallel
+// regions' accounting.
+type stepCost struct {
+	wall, cpu float64
+	share     tensor.ShareStats
+}
+
+// procCPU is the process's user+system CPU time in seconds.
+func procCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
