@@ -121,7 +121,7 @@ func TestDPOLoRAMatchesFullCurve(t *testing.T) {
 		t.Fatalf("model has %d parameters, hand count %d", got, shapeFullParams)
 	}
 	data := politeRows(t, 256, 1)
-	const steps = 30
+	const steps = 25
 	runs := []struct {
 		name string
 		args []string
