@@ -8,6 +8,7 @@ import (
 
 	"github.com/align-go/align/grammar"
 	"github.com/align-go/align/nn"
+	"github.com/align-go/align/tensor"
 )
 
 // Sampling says how the next token is drawn from a row of logits. The
@@ -68,13 +69,14 @@ func (s Sampling) Validate() error {
 // It is not safe for concurrent use; use one per goroutine.
 type Sampler struct {
 	Sampling
-	prob []float32 // [V] unnormalised probabilities of the candidates
-	cand []int32   // candidate token ids
-	keys []float32 // top-k selection scratch
-	adj  []float32 // [V] logits after bias and penalties
-	seen map[int32]int
-	gs   *grammar.State // where the sequence stands under Constraint
-	bad  bool           // the constraint allowed no token
+	prob  []float32 // [V] unnormalised probabilities of the candidates
+	cand  []int32   // candidate token ids
+	keys  []float32 // top-k selection scratch
+	adj   []float32 // [V] logits after bias and penalties
+	marks []float64 // running sum of prob at the start of each sampleBlock
+	seen  map[int32]int
+	gs    *grammar.State // where the sequence stands under Constraint
+	bad   bool           // the constraint allowed no token
 }
 
 // Sample draws one token id from logits (one row, length V). With
@@ -174,17 +176,34 @@ func (s *Sampler) sample(logits []float32, rng *rand.Rand) int32 {
 	if s.TopK > 0 && s.TopK < V {
 		thr = s.kthLargest(logits, s.TopK) * inv
 	}
-	// exp((l - max)/T) per token; 0 marks a token top-k filtered out.
-	var total float64
-	for i, l := range logits {
-		z := l * inv
-		if z < thr {
-			s.prob[i] = 0
-			continue
+	// exp((l - max)/T) per token; 0 marks a token top-k filtered out. Each
+	// is its own, so the pass is split across threads: at Qwen's 151,936
+	// tokens one core took ~4 ms a draw, a sixth of a 0.5B decode step.
+	prob := s.prob
+	tensor.ParallelFor(V, sampleGrain, func(lo, hi int) {
+		for i, l := range logits[lo:hi] {
+			z := l * inv
+			if z < thr {
+				prob[lo+i] = 0
+				continue
+			}
+			prob[lo+i] = exp32(z - mx)
 		}
-		p := exp32(z - mx)
-		s.prob[i] = p
-		total += float64(p)
+	})
+	// The total is summed in token order (float64: the draw is the same in
+	// any thread count), noting the running sum at the start of each block
+	// so that the walk to the drawn token starts at its block.
+	nb := (V + sampleBlock - 1) / sampleBlock
+	if cap(s.marks) < nb {
+		s.marks = make([]float64, nb)
+	}
+	marks := s.marks[:nb]
+	var total float64
+	for b := range marks {
+		marks[b] = total
+		for _, p := range prob[b*sampleBlock : min(b*sampleBlock+sampleBlock, V)] {
+			total += float64(p)
+		}
 	}
 	if !(total > 0) || math.IsInf(total, 0) {
 		return argmax(logits) // NaN or infinite logits: nothing sensible to sample
@@ -193,12 +212,24 @@ func (s *Sampler) sample(logits []float32, rng *rand.Rand) int32 {
 		total = s.nucleus(total)
 		return s.draw(rng.Float64()*total, s.cand)
 	}
+	// The first token whose running sum passes u: in the first block whose
+	// end does (sums only grow), walked from that block's start with the
+	// same additions as the total.
 	u := rng.Float64() * total
-	var acc float64
-	for i, p := range s.prob {
-		acc += float64(p)
-		if u < acc {
-			return int32(i)
+	for b := range marks {
+		end := total
+		if b+1 < nb {
+			end = marks[b+1]
+		}
+		if !(u < end) {
+			continue
+		}
+		acc := marks[b]
+		for i := b * sampleBlock; i < min(b*sampleBlock+sampleBlock, V); i++ {
+			acc += float64(prob[i])
+			if u < acc {
+				return int32(i)
+			}
 		}
 	}
 	return lastPositive(s.prob, nil)
@@ -320,15 +351,27 @@ func LogProb(logits []float32, tok int32) float32 {
 }
 
 // argmax returns the first index of the largest value (NaN never wins).
+// The best value stays in a register: reading x[best] back each element
+// made a greedy step's pass over 151,936 logits ~0.4 ms.
 func argmax(x []float32) int32 {
-	best := 0
+	if len(x) == 0 {
+		return 0
+	}
+	best, bv := 0, x[0]
 	for i, v := range x {
-		if v > x[best] {
-			best = i
+		if v > bv {
+			best, bv = i, v
 		}
 	}
 	return int32(best)
 }
+
+// sampleGrain is the fewest tokens one thread's share of the exp pass
+// holds; sampleBlock the tokens between the running sums the draw notes.
+const (
+	sampleGrain = 1 << 14
+	sampleBlock = 1 << 12
+)
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
