@@ -90,7 +90,7 @@ func TestKTOCommandLearns(t *testing.T) {
 		{"lora", []string{"--data", pairs, "--lora-r", "8", "--lr", "2e-2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, rows, _ := runKTO(t, append([]string{"--model", m, "--max-steps", "20", "--batch-size", "16", "--lr", "3e-3",
+			_, rows, _ := runKTO(t, append([]string{"--model", m, "--max-steps", "15", "--batch-size", "16", "--lr", "3e-3",
 				"--lr-scheduler", "constant", "--logging-steps", "5", "--beta", "0.5"}, tc.args...)...)
 			first, last := rows[0], rows[len(rows)-1]
 			t.Logf("first %v\nlast %v", first, last)
