@@ -45,14 +45,25 @@ func q8On(w *QWeight) bool {
 	return w.Int8Act && w.DType == WeightInt8 && haveVNNIAsm && qFusedOn && w.IC%q8Width == 0
 }
 
-// quantizeAct quantises x (len(xa)·64 values) into xa.
+// quantizeAct quantises x (len(xa)·64 values) into xa. It runs serially
+// before each int8-activation region, so it is written for the compiler:
+// the absmax as the largest of the magnitudes' bits (the same order as the
+// values; a NaN's bits exceed +Inf's, so a NaN still makes the block's
+// scale NaN) in four independent chains, and fixed-size arrays so no index
+// is bounds-checked. As first written it took 35 µs for a 4,864-wide row
+// (7 ns an element; ~1.3 ms of serial work per Qwen2.5-0.5B token, the
+// other core idle), now 10 µs.
 func quantizeAct(xa []q8Block, x []float32) {
 	for b := range xa {
-		blk := x[b*q8Width : (b+1)*q8Width]
-		var m float32
-		for _, v := range blk {
-			m = max(m, abs32(v))
+		blk := (*[q8Width]float32)(x[b*q8Width : (b+1)*q8Width])
+		var m0, m1, m2, m3 uint32 // four chains: a compare-and-move each
+		for i := 0; i < q8Width; i += 4 {
+			m0 = max(m0, math.Float32bits(blk[i])&^(1<<31))
+			m1 = max(m1, math.Float32bits(blk[i+1])&^(1<<31))
+			m2 = max(m2, math.Float32bits(blk[i+2])&^(1<<31))
+			m3 = max(m3, math.Float32bits(blk[i+3])&^(1<<31))
 		}
+		m := math.Float32frombits(max(m0, m1, m2, m3))
 		a := &xa[b]
 		d, inv := m/127, float32(0)
 		if m > 0 && m <= math.MaxFloat32 {

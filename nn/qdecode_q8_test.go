@@ -122,3 +122,76 @@ func TestQ8DecodeKernel(t *testing.T) {
 		}
 	}
 }
+
+// quantizeActPlain is quantizeAct as first written (float max of abs32,
+// slices): the fast form must give the same codes, corrections and scales.
+func quantizeActPlain(xa []q8Block, x []float32) {
+	for b := range xa {
+		blk := x[b*q8Width : (b+1)*q8Width]
+		var m float32
+		for _, v := range blk {
+			m = max(m, abs32(v))
+		}
+		a := &xa[b]
+		d, inv := m/127, float32(0)
+		if m > 0 && m <= math.MaxFloat32 {
+			inv = 127 / m
+		}
+		if inv == 0 {
+			clear(a.q[:])
+		} else {
+			for i, v := range blk {
+				t := float32(v * inv)
+				t = float32(t+0xc00000) - 0xc00000
+				a.q[i] = int8(max(-127, min(127, int32(t))))
+			}
+		}
+		for l := range a.corr {
+			a.corr[l] = -128 * (int32(a.q[4*l]) + int32(a.q[4*l+1]) + int32(a.q[4*l+2]) + int32(a.q[4*l+3]))
+			a.d[l] = d
+		}
+	}
+}
+
+// TestQuantizeActMatchesPlain: bit for bit the plain form's blocks, over
+// random rows, an outlier at each of the four max chains' positions,
+// half-way codes, negative zeros, subnormals, and Inf and NaN (scale Inf or
+// NaN, codes zero).
+func TestQuantizeActMatchesPlain(t *testing.T) {
+	r := newRNG(21)
+	const nb = 12
+	x := randn(r, nb*q8Width, 1)
+	for k := 0; k < 4; k++ {
+		x[k*q8Width+k+8] = float32(-7 - k) // block k's absmax on chain k
+	}
+	for i := 0; i < q8Width; i++ { // block 4: codes at exact halves
+		x[4*q8Width+i] = float32(i-32) + 0.5
+	}
+	x[4*q8Width] = 127
+	x[5*q8Width+3] = float32(math.Copysign(0, -1))
+	for i := 6 * q8Width; i < 7*q8Width; i++ {
+		x[i] = math.Float32frombits(uint32(i)) // subnormals
+	}
+	x[7*q8Width+9] = float32(math.Inf(-1))
+	x[8*q8Width+60] = float32(math.NaN())
+	clear(x[9*q8Width : 10*q8Width])
+	got, want := make([]q8Block, nb), make([]q8Block, nb)
+	quantizeAct(got, x)
+	quantizeActPlain(want, x)
+	for b := range got {
+		g, w := got[b], want[b]
+		same := g.q == w.q && g.corr == w.corr
+		for l := range g.d {
+			same = same && (g.d[l] == w.d[l] || g.d[l] != g.d[l] && w.d[l] != w.d[l])
+		}
+		if !same {
+			t.Errorf("block %d: %+v, plain form %+v", b, g, w)
+		}
+	}
+	if d := got[7].d[0]; !math.IsInf(float64(d), 1) {
+		t.Errorf("block with -Inf: scale %v, want +Inf", d)
+	}
+	if d := got[8].d[0]; d == d {
+		t.Errorf("block with NaN: scale %v, want NaN", d)
+	}
+}
