@@ -135,7 +135,7 @@ func TestPrefCommandsLoRA(t *testing.T) {
 	rmDone := make(chan error, 1)
 	go func() {
 		_, stderr, err := runAlign(t, "", append([]string{"rm", "--model", m, "--data", data, "--eval-data", rmData,
-			"--out", rmOut, "--max-steps", "40", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2", "--lr-scheduler", "constant",
+			"--out", rmOut, "--max-steps", "10", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2", "--lr-scheduler", "constant",
 			"--logging-steps", "10", "--save-steps", "0", "--lora-dropout", "0.05"}, lora[:4]...)...)
 		if err != nil {
 			err = fmt.Errorf("rm: %v\n%s", err, stderr)
@@ -144,7 +144,7 @@ func TestPrefCommandsLoRA(t *testing.T) {
 	}()
 	out := filepath.Join(t.TempDir(), "dpo")
 	_, stderr, err := runAlign(t, "", append([]string{"dpo", "--out", out, "--save-steps", "0", "--model", m, "--data", data,
-		"--max-steps", "30", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2",
+		"--max-steps", "10", "--batch-size", "2", "--grad-accum", "8", "--lr", "1e-2",
 		"--lr-scheduler", "constant", "--logging-steps", "1"}, lora...)...)
 	if rmErr := <-rmDone; rmErr != nil {
 		t.Fatal(rmErr)
