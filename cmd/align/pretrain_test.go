@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,29 +19,6 @@ import (
 	"github.com/align-go/align/model"
 	"github.com/align-go/align/tokenizer"
 )
-
-// pretrainFixture writes a tiny GPT-2 config whose vocab matches the GPT-2
-// tokenizer, that tokenizer's directory, and the first 40 kB of Moby-Dick
-// (~10.6k tokens).
-func pretrainFixture(t *testing.T) (cfg, text, tok string) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg = filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfg, []byte(`{"model_type":"gpt2","vocab_size":50257,"n_embd":32,"n_layer":2,"n_head":2,"n_positions":64}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	book := refdata.ReadFile(t, "corpora/moby-dick.txt")
-	text = filepath.Join(dir, "moby.txt")
-	if err := os.WriteFile(text, book[:40000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tok = filepath.Join(dir, "gpt2")
-	if err := os.Mkdir(tok, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	refdata.CopyTo(t, "tokenizers/gpt2", tok)
-	return cfg, text, tok
-}
 
 func metricRows(t *testing.T, out string) []map[string]float64 {
 	t.Helper()
@@ -60,13 +38,13 @@ func metricRows(t *testing.T, out string) []map[string]float64 {
 }
 
 func TestPretrainLossFalls(t *testing.T) {
-	cfg, text, gpt2Tok := pretrainFixture(t)
+	cfg, text, tokDir := smallPretrainFixture(t)
 	out := filepath.Join(t.TempDir(), "run")
 	yml := filepath.Join(t.TempDir(), "c.yaml")
 	// seq_len comes from the file and from the command line: the flag must win.
 	os.WriteFile(yml, []byte("max_steps: 30\nlr: 0.01\nlr_scheduler: constant\nwarmup-ratio: 0\nseq_len: 16\n"+
 		"logging_steps: 5\nbatch_size: 4\neval_fraction: 0.1\neval_steps: 10\nsave_steps: 0\n"), 0o644)
-	stdout, stderr, err := runAlign(t, "", "pretrain", "--config", yml, "--model-config", cfg, "--tokenizer", gpt2Tok,
+	stdout, stderr, err := runAlign(t, "", "pretrain", "--config", yml, "--model-config", cfg, "--tokenizer", tokDir,
 		"--text", text, "--out", out, "--seq-len", "32")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -91,13 +69,16 @@ func TestPretrainLossFalls(t *testing.T) {
 	if len(train) != 6 || len(eval) != 3 {
 		t.Fatalf("%d train rows and %d eval rows, want 6 and 3", len(train), len(eval))
 	}
-	// A random init predicts uniformly: loss ≈ ln 50257 = 10.82. Thirty
-	// steps must take it far below (unigram statistics alone reach ~7).
+	// A random init predicts uniformly: loss ≈ ln 1024 = 6.93 over the
+	// trained 1,024-token vocabulary. Thirty steps take it well below
+	// (6.72 -> 6.14 for the first and last 5-step windows, eval 6.25 ->
+	// 6.08; with the default LR of 3e-4 instead of 0.01, 6.94 -> 6.80).
 	first, last := train[0]["loss"], train[5]["loss"]
-	if first < 9.5 || first > 11.5 || last > first-2 {
+	t.Logf("training loss %.3f -> %.3f, eval loss %.3f -> %.3f", first, last, eval[0]["eval_loss"], eval[2]["eval_loss"])
+	if uniform := math.Log(1024); first < uniform-0.5 || first > uniform+0.5 || last > first-0.4 {
 		t.Fatalf("training loss %v -> %v: not clearly falling", first, last)
 	}
-	if !(eval[2]["eval_loss"] < eval[0]["eval_loss"]-0.3) || eval[2]["eval_loss"] > 9 {
+	if !(eval[2]["eval_loss"] < eval[0]["eval_loss"]-0.1) {
 		t.Fatalf("eval loss %v -> %v", eval[0]["eval_loss"], eval[2]["eval_loss"])
 	}
 	for _, r := range train {
@@ -110,7 +91,7 @@ func TestPretrainLossFalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Cfg.Vocab != 50257 || m.Cfg.Dim != 32 {
+	if m.Cfg.Vocab != 1024 || m.Cfg.Dim != 32 {
 		t.Fatalf("saved config: %s", m.Cfg.Describe())
 	}
 	tok, err := tokenizer.Load(out)
@@ -124,8 +105,7 @@ func TestPretrainLossFalls(t *testing.T) {
 
 // smallPretrainFixture is pretrainFixture's text with a 1,024-token
 // tokenizer trained on it and a GPT-2 config of that vocabulary: a step
-// costs a small fraction of one over GPT-2's 50,257 tokens, which only
-// TestPretrainLossFalls needs.
+// costs a small fraction of one over GPT-2's 50,257 tokens.
 func smallPretrainFixture(t *testing.T) (cfg, text, tokDir string) {
 	t.Helper()
 	dir := t.TempDir()
