@@ -25,7 +25,7 @@ func TestORPOCPOCommandsLearn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "o")
 			args := append(append([]string(nil), tc.args...), "--model", m, "--data", data, "--out", out, "--save-steps", "0",
-				"--max-steps", "20", "--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "5")
+				"--max-steps", "10", "--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant", "--logging-steps", "5")
 			if _, stderr, err := runAlign(t, "", args...); err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
 			}
