@@ -35,6 +35,13 @@ func TestMain(m *testing.M) {
 	// Every process the tests start inherits it (a cmd: reward program
 	// started by align is told apart by its argument, checked first).
 	os.Setenv(cliMainEnv, "1")
+	// The ~100 align processes the tests start hold heaps of tens of MB;
+	// collecting at 4x the live heap instead of 2x takes about a tenth off
+	// their CPU time (user and system) for ~10 MB more peak RSS. A GOGC
+	// set by the caller is kept.
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		os.Setenv("GOGC", "400")
+	}
 	os.Exit(m.Run())
 }
 
