@@ -42,8 +42,16 @@ func TestMain(m *testing.M) {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		os.Setenv("GOGC", "400")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, d := range sharedDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
 }
+
+// sharedDirs are directories that outlive one test (trainRM's), removed
+// after the last.
+var sharedDirs []string
 
 // runAlign runs the built binary with stdin and returns stdout, stderr and the exit error.
 func runAlign(t *testing.T, stdin string, args ...string) (string, string, error) {

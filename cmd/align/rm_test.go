@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/align-go/align/model"
@@ -86,17 +88,40 @@ func trainRows(t *testing.T, out string) (rows, evals []map[string]float64) {
 }
 
 // trainRM trains a reward model on the polite rows and returns its directory.
+// trainRM trains the reward model that TestRMCommand checks and the PPO
+// and score tests use: once per test process (the five callers asked for
+// the same deterministic run), into a directory TestMain removes. Callers
+// only read it.
 func trainRM(t *testing.T) string {
 	t.Helper()
-	m := prefModel(t, 1)
-	out := filepath.Join(t.TempDir(), "rm")
-	_, stderr, err := runAlign(t, "", "rm", "--model", m, "--data", politeRows(t, 256, 1), "--eval-data", politeRows(t, 100, 2),
-		"--out", out, "--max-steps", "60", "--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant",
-		"--logging-steps", "10", "--eval-steps", "30", "--save-steps", "0", "--center-rewards", "0.01")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	sharedRM.once.Do(func() {
+		sharedRM.err = errors.New("the shared reward model's training stopped early")
+		out, err := os.MkdirTemp("", "align-test-rm-")
+		if err != nil {
+			sharedRM.err = err
+			return
+		}
+		sharedDirs = append(sharedDirs, out)
+		m := prefModel(t, 1)
+		_, stderr, err := runAlign(t, "", "rm", "--model", m, "--data", politeRows(t, 256, 1), "--eval-data", politeRows(t, 100, 2),
+			"--out", out, "--max-steps", "60", "--batch-size", "16", "--lr", "3e-3", "--lr-scheduler", "constant",
+			"--logging-steps", "10", "--eval-steps", "30", "--save-steps", "0", "--center-rewards", "0.01")
+		if err != nil {
+			sharedRM.err = fmt.Errorf("%v\n%s", err, stderr)
+			return
+		}
+		sharedRM.dir, sharedRM.err = out, nil
+	})
+	if sharedRM.err != nil {
+		t.Fatal(sharedRM.err)
 	}
-	return out
+	return sharedRM.dir
+}
+
+var sharedRM struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
 func TestRMCommand(t *testing.T) {
