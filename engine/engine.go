@@ -90,14 +90,20 @@ type Engine struct {
 
 // Load reads a model directory (config.json, safetensors, tokenizer files)
 // and starts its scheduler.
-func Load(dir string, o Options) (*Engine, error) {
+func Load(dir string, o Options) (*Engine, error) { return LoadWith(dir, nil, o) }
+
+// LoadWith is Load with a tokenizer already parsed (nil: read dir's), for
+// callers that open several models over one vocabulary: parsing a
+// 151k-token tokenizer.json costs more than loading a small model.
+func LoadWith(dir string, tok *tokenizer.Tokenizer, o Options) (*Engine, error) {
 	m, err := loadModel(dir, o)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		return nil, err
+	if tok == nil {
+		if tok, err = tokenizer.Load(dir); err != nil {
+			return nil, err
+		}
 	}
 	gc, err := ReadGenerationConfig(dir)
 	if err != nil {

@@ -67,16 +67,7 @@ func testEngine(t *testing.T, o Options) *Engine {
 // of once per engine. TestModelKeepsOwnSelection still goes through Load.
 func load(t *testing.T, dir string, o Options) (*Engine, error) {
 	t.Helper()
-	m, err := loadModel(dir, o)
-	if err != nil {
-		return nil, err
-	}
-	tok := enginetest.Tokenizer(t)
-	gc, err := ReadGenerationConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	return New(m, tok, EOSIDs(m.Cfg, gc, tok), gc.Sampling(), o)
+	return LoadWith(dir, enginetest.Tokenizer(t), o)
 }
 
 // Jobs submitted at different times share decode steps; each must still

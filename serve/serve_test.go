@@ -17,7 +17,6 @@ import (
 	"github.com/align-go/align/engine"
 	"github.com/align-go/align/engine/enginetest"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/model"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -46,16 +45,7 @@ func sharedEngine(t *testing.T) *engine.Engine {
 // once per engine: about a third of a CPU-second each.
 func loadEngine(t testing.TB, dir string, o engine.Options) (*engine.Engine, error) {
 	t.Helper()
-	m, _, err := model.LoadDirOpts(dir, o.Load)
-	if err != nil {
-		return nil, err
-	}
-	tok := enginetest.Tokenizer(t)
-	gc, err := engine.ReadGenerationConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	return engine.New(m, tok, engine.EOSIDs(m.Cfg, gc, tok), gc.Sampling(), o)
+	return engine.LoadWith(dir, enginetest.Tokenizer(t), o)
 }
 
 // The tests only read the model directory: it is written once per test
