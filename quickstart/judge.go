@@ -39,14 +39,21 @@ func (j GoldJudge) Compare(_ context.Context, reqs []judge.Comparison) ([]judge.
 		if err != nil {
 			return nil, err
 		}
-		out[i].PA = 0.5
-		if a > b {
-			out[i].PA = 1
-		} else if a < b {
-			out[i].PA = 0
-		}
+		out[i].PA = higher(a, b)
 	}
 	return out, nil
+}
+
+// higher is a rule judge's P(A preferred): 1 when a scores above b, 0 when
+// below, 0.5 on a tie.
+func higher(a, b float64) float64 {
+	switch {
+	case a > b:
+		return 1
+	case a < b:
+		return 0
+	}
+	return 0.5
 }
 
 // Grade passes a response whose gold reward is positive.

@@ -80,12 +80,7 @@ func (j PrincipleJudge) Compare(_ context.Context, reqs []judge.Comparison) ([]j
 		}
 		p := j.aspect[r.Criterion]
 		a, b := j.value(p, it, r.A), j.value(p, it, r.B)
-		out[i].PA = 0.5
-		if a > b {
-			out[i].PA = 1
-		} else if a < b {
-			out[i].PA = 0
-		}
+		out[i].PA = higher(a, b)
 	}
 	return out, nil
 }
