@@ -39,6 +39,20 @@ func greedyRun(t *testing.T, m *Model, prompt []int32, steps int) ([]int32, []fl
 	}
 }
 
+// quantTestConfig is the small qwen2 the quantised-decoding tests share:
+// widths of whole 4-bit blocks (64, 128), so every block Linear takes the
+// fused kernels; a head of 90 rows.
+func quantTestConfig(t *testing.T, tied bool) *Config {
+	t.Helper()
+	cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
+		"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
+		"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": tied})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // Batch-1 greedy decoding from 8-bit and 4-bit weights against the f32
 // model holding the same dequantised weights, on a model whose widths are
 // whole 4-bit blocks (so every block Linear takes the fused kernels): the
@@ -48,12 +62,7 @@ func greedyRun(t *testing.T, m *Model, prompt []int32, steps int) ([]int32, []fl
 // as the twin's are (from a bf16 checkpoint they stay bf16, and the bf16
 // head kernel rounds its input).
 func TestQuantGreedyMatchesDequantised(t *testing.T) {
-	cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
-		"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
-		"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := quantTestConfig(t, true)
 	dir := savedModel(t, cfg, "F32", 0.1)
 	prompt := []int32{3, 14, 15, 92 % 90, 65, 35, 89, 79}
 	for _, c := range []struct {
@@ -91,12 +100,7 @@ func TestQuantGreedyMatchesDequantised(t *testing.T) {
 // × 32 floats.
 func TestDecodeReadBytes(t *testing.T) {
 	for _, tied := range []bool{true, false} {
-		cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
-			"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
-			"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": tied})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := quantTestConfig(t, tied)
 		dir := savedModel(t, cfg, "F32", 0)
 		rest := int64(4*576 + 4*90*64 + 2*2*10*32*4)
 		if !tied {
@@ -136,12 +140,7 @@ func TestDecodeReadBytes(t *testing.T) {
 // at every step of a teacher-forced run; elsewhere they are the exact
 // path's bit for bit.
 func TestInt8ActivationsDecode(t *testing.T) {
-	cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
-		"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
-		"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := quantTestConfig(t, true)
 	dir := savedModel(t, cfg, "F32", 0.1)
 	exact, _, err := LoadDirOpts(dir, LoadOptions{WeightDType: "int8", QuantizeLMHead: true})
 	if err != nil {

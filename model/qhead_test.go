@@ -19,12 +19,7 @@ import (
 // embedding stays as the checkpoint stores it (f32 here).
 func TestQuantizedHeadMatchesDequantised(t *testing.T) {
 	for _, tied := range []bool{true, false} {
-		cfg, err := ParseConfig(map[string]any{"model_type": "qwen2", "vocab_size": 90.0, "hidden_size": 64.0,
-			"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0,
-			"intermediate_size": 128.0, "max_position_embeddings": 64.0, "tie_word_embeddings": tied})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := quantTestConfig(t, tied)
 		dir := savedModel(t, cfg, "F32", 0.1)
 		for _, c := range []struct {
 			dt string
