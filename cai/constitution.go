@@ -3,7 +3,10 @@
 // into supervised and preference data, and RLAIF labelling, where a judge
 // picks the better of two responses under a principle. It talks to models
 // only through llm.Client and judge.Judge, so the feedback model can be a
-// local directory or any OpenAI-compatible endpoint.
+// local directory or any OpenAI-compatible endpoint. How a local model's
+// frozen weights are stored (bf16/f16, int8, NF4/FP4 instead of f32) is
+// the opener's engine.Options.Load: llm.Open for the policy, judge.ParseWith
+// for a local: judge, as align cai's load flags pass it.
 package cai
 
 import (

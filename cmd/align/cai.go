@@ -12,7 +12,6 @@ import (
 	"github.com/align-go/align/chat"
 	"github.com/align-go/align/data"
 	"github.com/align-go/align/generate"
-	"github.com/align-go/align/model"
 	"github.com/spf13/cobra"
 )
 
@@ -63,6 +62,7 @@ func caiReviseCmd() *cobra.Command {
 		rounds, batch                      int
 		seed                               uint64
 		s                                  caiSampling
+		load                               *loadFlags // a local --policy's weights
 	}
 	cmd := &cobra.Command{
 		Use:   "revise --policy (DIR | http:URL) --prompts FILE --out DIR [--constitution FILE] [--rounds N]",
@@ -79,7 +79,12 @@ OUT/revisions.jsonl  every answer, critique and revision, with the principle use
 Prompts are processed --batch-size at a time and written as each batch
 finishes; re-running with the same --out skips prompts already done.
 --constitution default (the default) is Align's harmlessness and honesty
-constitution; 'align cai constitution' prints it.`,
+constitution; 'align cai constitution' prints it.
+
+A local policy only generates, so its weights need not be f32: --torch-dtype
+(auto keeps a bf16/f16 checkpoint as stored), --load-in-8bit and
+--load-in-4bit store them compactly, as in align generate (the flags below say
+what each costs in accuracy). An http: policy's server decides its own.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.rounds <= 0 {
 				return fmt.Errorf("--rounds %d: want > 0", o.rounds)
@@ -88,6 +93,10 @@ constitution; 'align cai constitution' prints it.`,
 				return fmt.Errorf("--batch-size %d: want > 0", o.batch)
 			}
 			samp, err := o.s.options()
+			if err != nil {
+				return err
+			}
+			lopt, err := o.load.options()
 			if err != nil {
 				return err
 			}
@@ -116,7 +125,7 @@ constitution; 'align cai constitution' prints it.`,
 			if len(todo) == 0 {
 				return nil
 			}
-			client, closeClient, err := openClient(o.policy, o.batch)
+			client, closeClient, err := openClient(o.policy, o.batch, lopt)
 			if err != nil {
 				return err
 			}
@@ -149,6 +158,7 @@ constitution; 'align cai constitution' prints it.`,
 	f.IntVar(&o.batch, "batch-size", 16, "prompts sent to the policy together (and written together)")
 	f.Uint64Var(&o.seed, "seed", 0, "draws the principles and the sampling seeds")
 	o.s.register(cmd)
+	o.load = addLoadFlags(f)
 	for _, n := range []string{"policy", "prompts", "out"} {
 		cmd.MarkFlagRequired(n)
 	}
@@ -169,6 +179,7 @@ func caiLabelCmd() *cobra.Command {
 		judge, constitution, data, out string
 		batch                          int
 		seed                           uint64
+		load                           *loadFlags // a local: judge's weights
 	}
 	cmd := &cobra.Command{
 		Use:   "label --judge SPEC --data pairs.jsonl --out FILE [--constitution FILE]",
@@ -182,10 +193,18 @@ p = (P(A | A first) + 1 - P(B | B first)) / 2.
 The output is preference data for align dpo and align rm: chosen is the side
 with p > 0.5, plus the extra columns p_chosen (the soft label, which align rm
 and align dpo train on), principle and consistent (whether both orders
-agreed). Ties (p = 0.5) are left out and counted.`,
+agreed). Ties (p = 0.5) are left out and counted.
+
+A local:DIR judge loads with the load flags (--torch-dtype, --load-in-8bit,
+--load-in-4bit, ...), as align online-dpo's and align eval's local: judges take
+their command's; http: and rule: judges ignore them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.batch <= 0 {
 				return fmt.Errorf("--batch-size %d: want > 0", o.batch)
+			}
+			lopt, err := o.load.options()
+			if err != nil {
+				return err
 			}
 			con, err := cai.Load(o.constitution)
 			if err != nil {
@@ -201,7 +220,7 @@ agreed). Ties (p = 0.5) are left out and counted.`,
 					return err
 				}
 			}
-			j, err := openJudge(o.judge, model.LoadOptions{})
+			j, err := openJudge(o.judge, lopt)
 			if err != nil {
 				return err
 			}
@@ -254,6 +273,7 @@ agreed). Ties (p = 0.5) are left out and counted.`,
 	f.StringVar(&o.out, "out", "", "output JSONL of preference rows")
 	f.IntVar(&o.batch, "batch-size", 16, "pairs sent to the judge together")
 	f.Uint64Var(&o.seed, "seed", 0, "draws each pair's principle")
+	o.load = addLoadFlags(f)
 	for _, n := range []string{"judge", "data", "out"} {
 		cmd.MarkFlagRequired(n)
 	}

@@ -12,9 +12,10 @@ import (
 const judgeSpecHelp = "http:URL[#MODEL] (an OpenAI-compatible endpoint), local:DIR (a local model's A/B option probabilities), rule:refusal or rule:regex:PATTERN"
 
 // openClient opens a --policy spec: a model directory, local:DIR, or
-// http:URL[#MODEL].
-func openClient(spec string, batch int) (llm.Client, func(), error) {
-	c, closeFn, err := llm.Open(spec, engine.Options{MaxBatch: batch})
+// http:URL[#MODEL]; a local model's weights load as load says (the
+// command's load flags).
+func openClient(spec string, batch int, load model.LoadOptions) (llm.Client, func(), error) {
+	c, closeFn, err := llm.Open(spec, engine.Options{MaxBatch: batch, Load: load})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--policy: %w", err)
 	}

@@ -154,11 +154,23 @@ func TestCAIErrors(t *testing.T) {
 		{[]string{"revise", "--policy", dir, "--prompts", prompts, "--out", dir, "--temperature", "-1"}, "sampling flags"},
 		{[]string{"label", "--judge", "rule:nope", "--data", prompts, "--out", filepath.Join(dir, "o")}, "p.jsonl:1"},
 		{[]string{"label", "--judge", "magic", "--data", prompts, "--out", filepath.Join(dir, "o")}, "p.jsonl:1"},
+		// The load flags are checked as every command checks them, before
+		// anything is read or written.
+		{[]string{"revise", "--policy", dir, "--prompts", prompts, "--out", filepath.Join(dir, "o"), "--load-in-8bit", "--load-in-4bit"},
+			"--load-in-8bit and --load-in-4bit: give one"},
+		{[]string{"revise", "--policy", dir, "--prompts", prompts, "--out", filepath.Join(dir, "o"), "--torch-dtype", "half"}, `--torch-dtype: "half"`},
+		{[]string{"label", "--judge", "local:" + dir, "--data", prompts, "--out", filepath.Join(dir, "o"), "--load-in-4bit", "--int8-activations"},
+			"--int8-activations needs --load-in-8bit"},
+		{[]string{"label", "--judge", "local:" + dir, "--data", prompts, "--out", filepath.Join(dir, "o"), "--quantize-lm-head"},
+			"--quantize-lm-head needs --load-in-8bit or --load-in-4bit"},
 	} {
 		_, stderr, err := runAlign(t, "", append([]string{"cai"}, tc.args...)...)
 		if err == nil || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: %v, stderr %q; want %q", tc.args, err, stderr, tc.want)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o")); !os.IsNotExist(err) {
+		t.Errorf("a failed command left %s behind (%v)", filepath.Join(dir, "o"), err)
 	}
 	out, _, err := runAlign(t, "", "cai", "constitution")
 	if err != nil || !strings.Contains(out, "name: honesty") {
