@@ -20,24 +20,29 @@
 //
 // Steady tokens/s excludes loading and the prefill: after the prompt, each
 // of TOKENS greedy decode steps (a one-token cached forward, the LM head
-// included) is timed, and the median step of the best of ROUNDS runs is
-// the time per token.
+// included) is timed, and a round's time per token is its median step.
 // Each round also prints the median step's CPU time (user+system, every
 // thread) and where its wall time went across the cores (tensor.ShareStats):
 // serial (the caller outside parallel regions, helpers idle), the caller's
 // wait for helpers at the end of regions, and the helpers' idle time.
-// Bandwidth is measured before each dtype; the bound uses the highest
-// reading of the run (the least favourable to the fraction).
+//
+// The machine's bandwidth is not a constant on a VM (readings minutes apart
+// have differed by half), so the bench pairs what it compares in time: every
+// dtype is loaded at once, and each of ROUNDS rounds decodes with every
+// dtype in turn, each right after its own bandwidth reading. Reported per
+// dtype: the best round's tokens/s; its fraction of the bound from the
+// highest reading of the whole run (the least favourable to the fraction);
+// the median over rounds of the fraction of the bound from the reading
+// taken just before that round; and, against bf16, the median over rounds
+// of the ratio of tokens/s within a round (each pair seconds apart).
 package main
 
 import (
 	"flag"
 	"fmt"
-	"math"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -54,10 +59,10 @@ func main() {
 		"an 8/4-bit one with -head (int8-head, nf4-head, nf4-dq-head) quantises the LM head too (--quantize-lm-head); int8-act8 is int8 with int8 activations (--int8-activations)")
 	promptLen := flag.Int("prompt", 32, "prompt tokens")
 	tokens := flag.Int("tokens", 64, "decode steps timed")
-	rounds := flag.Int("rounds", 3, "repeats of each timing (best kept)")
+	rounds := flag.Int("rounds", 3, "rounds: each decodes with every dtype in turn, each after a bandwidth reading")
 	bwMiB := flag.Int("bw-mib", membw.DefaultBytes>>20, "bandwidth buffer, MiB")
 	threads := flag.Int("threads", 0, "threads (0: the default, every core)")
-	prof := flag.String("cpuprofile", "", "write a CPU profile of the decoding (not the bandwidth reads) to this file")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the rounds (bandwidth reads included) to this file")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "decode: -model is required")
@@ -78,60 +83,81 @@ func main() {
 	}
 	fmt.Printf("decode bench: %s, %d threads, cpu %s, prompt %d, %d timed steps, best of %d\n", *dir, th, cpu, *promptLen, *tokens, *rounds)
 
-	type row struct {
-		name           string
-		bytes, tps, bw float64
-	}
-	var rows []row
-	bestBW := 0.0
-	for _, name := range strings.Split(*dtypes, ",") {
-		bw := membw.Measure(int64(*bwMiB)<<20, th, 3)
-		bestBW = max(bestBW, bw.BytesPerSec)
-		fmt.Printf("bandwidth: %v\n", bw)
+	names := strings.Split(*dtypes, ",")
+	models := make([]*model.Model, len(names))
+	bytes := make([]float64, len(names))
+	for i, name := range names {
 		m, err := load(*dir, name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "decode:", err)
 			os.Exit(1)
 		}
-		bytes := float64(m.DecodeReadBytes(*promptLen + 1 + *tokens/2))
-		if *prof != "" {
-			f, err := os.Create(*prof + "." + name)
-			if err == nil {
-				err = pprof.StartCPUProfile(f)
-			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "decode:", err)
-				os.Exit(1)
-			}
+		models[i] = m
+		bytes[i] = float64(m.DecodeReadBytes(*promptLen + 1 + *tokens/2))
+	}
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
 		}
-		tps, toks, err := steady(m, *promptLen, *tokens, *rounds)
-		pprof.StopCPUProfile()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "decode:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("%-14s %8.1f MB/token %8.2f tokens/s  (first tokens %v)\n", name, bytes/1e6, tps, toks)
-		rows = append(rows, row{name, bytes, tps, bw.BytesPerSec})
-		m = nil
-		runtime.GC()
-		debug.FreeOSMemory()
 	}
-	fmt.Printf("\nbound = %.1f GB/s (best bandwidth reading of this run) ÷ bytes read per token\n", bestBW/1e9)
-	fmt.Printf("%-14s %12s %10s %10s %9s %9s\n", "dtype", "MB/token", "tokens/s", "bound", "fraction", "vs bf16")
-	base := 0.0
-	for _, r := range rows {
-		if r.name == "bf16" {
-			base = r.tps
+	// tps[i][r] is dtype i's tokens/s in round r, bw[i][r] the reading
+	// taken just before it.
+	tps := make([][]float64, len(names))
+	bw := make([][]float64, len(names))
+	bestBW := 0.0
+	for r := 0; r < *rounds; r++ {
+		for i, name := range names {
+			b := membw.Measure(int64(*bwMiB)<<20, th, 3)
+			bestBW = max(bestBW, b.BytesPerSec)
+			step, toks, err := round(models[i], *promptLen, *tokens)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "decode:", err)
+				os.Exit(1)
+			}
+			t := 1 / step
+			tps[i] = append(tps[i], t)
+			bw[i] = append(bw[i], b.BytesPerSec)
+			fmt.Printf("    %-14s round %d: %6.2f tokens/s, %.1f GB/s read just before (fraction %.3f); first tokens %v\n",
+				name, r, t, b.BytesPerSec/1e9, t*bytes[i]/b.BytesPerSec, toks)
 		}
 	}
-	for _, r := range rows {
-		bound := bestBW / r.bytes
+	pprof.StopCPUProfile()
+	fmt.Printf("\nbound = bandwidth ÷ bytes read per token; best reading of this run %.1f GB/s\n", bestBW/1e9)
+	fmt.Printf("%-14s %9s %9s %9s %12s %14s %9s\n", "dtype", "MB/token", "tokens/s", "bound", "fraction", "fraction adj.", "vs bf16")
+	base := slices.Index(names, "bf16")
+	for i, name := range names {
+		best := slices.Max(tps[i])
+		bound := bestBW / bytes[i]
+		adj := make([]float64, len(tps[i]))
+		for r := range adj {
+			adj[r] = tps[i][r] * bytes[i] / bw[i][r]
+		}
 		rel := "-"
-		if base > 0 {
-			rel = fmt.Sprintf("%.2fx", r.tps/base)
+		if base >= 0 {
+			ratio := make([]float64, len(tps[i]))
+			for r := range ratio {
+				ratio[r] = tps[i][r] / tps[base][r]
+			}
+			rel = fmt.Sprintf("%.2fx", median(ratio))
 		}
-		fmt.Printf("%-14s %12.1f %10.2f %10.2f %9.3f %9s\n", r.name, r.bytes/1e6, r.tps, bound, r.tps/bound, rel)
+		fmt.Printf("%-14s %9.1f %9.2f %9.2f %12.3f %14.3f %9s\n", name, bytes[i]/1e6, best, bound, best/bound, median(adj), rel)
 	}
+}
+
+// median returns the median of v (the mean of the middle two for even n).
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // load reads the checkpoint with the blocks' Linear weights as name says.
@@ -150,59 +176,53 @@ func load(dir, name string) (*model.Model, error) {
 	return nil, fmt.Errorf("dtype %q: want f32, bf16, f16, int8, int8-act8, nf4, nf4-dq, fp4 or fp4-dq, the 8/4-bit ones optionally with -head (int8-head, int8-act8-head, nf4-dq-head)", name)
 }
 
-// steady returns decode tokens/s without the prefill: after a prompt,
-// steps single-token cached forwards with greedy choice, each timed; the
-// median step of the best of rounds runs (a median, so a moment of
-// preemption on a shared machine does not count), and the first tokens.
-func steady(m *model.Model, promptLen, steps, rounds int) (float64, []int32, error) {
+// round decodes steps tokens greedily after a prompt, each a one-token
+// cached forward timed alone, and returns the median step in seconds (a
+// median, so a moment of preemption on a shared machine does not count)
+// and the first tokens.
+func round(m *model.Model, promptLen, steps int) (float64, []int32, error) {
 	prompt := make([]int32, promptLen)
 	for i := range prompt {
 		prompt[i] = int32((i*104729 + 13) % m.Cfg.Vocab)
 	}
-	best := math.Inf(1)
-	var first []int32
-	for r := 0; r < rounds; r++ {
-		c, err := model.NewKVCache(m.Cfg, 1, promptLen+steps+1)
-		if err != nil {
-			return 0, nil, err
-		}
-		lg, err := m.ForwardCached(c, nil, prompt, nil, promptLen, false)
-		if err != nil {
-			return 0, nil, err
-		}
-		times := make([]float64, steps)
-		var per []stepCost
-		tensor.CollectShareStats(true)
-		var toks []int32
-		for s := 0; s < steps; s++ {
-			tok := int32(0)
-			for j, v := range lg {
-				if v > lg[tok] {
-					tok = int32(j)
-				}
-			}
-			toks = append(toks, tok)
-			c0 := procCPU()
-			tensor.ReadShareStats()
-			t0 := time.Now()
-			if lg, err = m.ForwardCached(c, nil, []int32{tok}, nil, 1, false); err != nil {
-				return 0, nil, err
-			}
-			times[s] = time.Since(t0).Seconds()
-			per = append(per, stepCost{times[s], procCPU() - c0, tensor.ReadShareStats()})
-		}
-		tensor.CollectShareStats(false)
-		sort.Float64s(times)
-		sort.Slice(per, func(i, j int) bool { return per[i].wall < per[j].wall })
-		p := per[len(per)/2]
-		th := float64(tensor.Threads())
-		fmt.Printf("  round %d median step: %.2f ms wall, %.2f ms CPU; %d regions; serial %.2f ms, caller waits %.2f ms, helpers idle %.2f of %.2f ms\n",
-			r, 1e3*p.wall, 1e3*p.cpu, p.share.Regions, 1e3*(p.wall-p.share.CallerWork.Seconds()-p.share.CallerWait.Seconds()),
-			1e3*p.share.CallerWait.Seconds(), 1e3*((th-1)*p.wall-p.share.HelperWork.Seconds()), 1e3*(th-1)*p.wall)
-		best = min(best, times[steps/2])
-		first = toks[:min(8, len(toks))]
+	c, err := model.NewKVCache(m.Cfg, 1, promptLen+steps+1)
+	if err != nil {
+		return 0, nil, err
 	}
-	return 1 / best, first, nil
+	lg, err := m.ForwardCached(c, nil, prompt, nil, promptLen, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	times := make([]float64, steps)
+	var per []stepCost
+	tensor.CollectShareStats(true)
+	var toks []int32
+	for s := 0; s < steps; s++ {
+		tok := int32(0)
+		for j, v := range lg {
+			if v > lg[tok] {
+				tok = int32(j)
+			}
+		}
+		toks = append(toks, tok)
+		c0 := procCPU()
+		tensor.ReadShareStats()
+		t0 := time.Now()
+		if lg, err = m.ForwardCached(c, nil, []int32{tok}, nil, 1, false); err != nil {
+			return 0, nil, err
+		}
+		times[s] = time.Since(t0).Seconds()
+		per = append(per, stepCost{times[s], procCPU() - c0, tensor.ReadShareStats()})
+	}
+	tensor.CollectShareStats(false)
+	sort.Float64s(times)
+	sort.Slice(per, func(i, j int) bool { return per[i].wall < per[j].wall })
+	p := per[len(per)/2]
+	th := float64(tensor.Threads())
+	fmt.Printf("  median step: %.2f ms wall, %.2f ms CPU; %d regions; serial %.2f ms, caller waits %.2f ms, helpers idle %.2f of %.2f ms\n",
+		1e3*p.wall, 1e3*p.cpu, p.share.Regions, 1e3*(p.wall-p.share.CallerWork.Seconds()-p.share.CallerWait.Seconds()),
+		1e3*p.share.CallerWait.Seconds(), 1e3*((th-1)*p.wall-p.share.HelperWork.Seconds()), 1e3*(th-1)*p.wall)
+	return times[steps/2], toks[:min(8, len(toks))], nil
 }
 
 // stepCost is one timed decode step: wall and CPU seconds, and the parallel
