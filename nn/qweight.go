@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/tensor"
 )
 
@@ -122,15 +123,15 @@ func QuantizeWeight(w []float32, OC, IC int, dt WeightDType, doubleQuant bool) *
 	case WeightF32:
 		q.F32 = w
 	case WeightBF16:
-		q.U16 = make([]uint16, n)
+		q.U16 = hugepage.Uint16s(n)
 		tensor.ToBF16(q.U16, w)
 	case WeightF16:
-		q.U16 = make([]uint16, n)
+		q.U16 = hugepage.Uint16s(n)
 		for i, v := range w {
 			q.U16[i] = checkpoint.F32ToF16(v)
 		}
 	case WeightInt8:
-		q.Q = make([]byte, n)
+		q.Q = hugepage.Bytes(n) // streamed every decode step: see internal/hugepage
 		q.Absmax = make([]float32, OC)
 		for r := 0; r < OC; r++ {
 			row := w[r*IC : (r+1)*IC]
@@ -149,7 +150,7 @@ func QuantizeWeight(w []float32, OC, IC int, dt WeightDType, doubleQuant bool) *
 		}
 	case WeightNF4, WeightFP4:
 		nb := (n + QBlock - 1) / QBlock
-		q.Q = make([]byte, (n+1)/2)
+		q.Q = hugepage.Bytes((n + 1) / 2)
 		absmax := make([]float32, nb)
 		enc := encode4[dt]
 		for b := 0; b < nb; b++ {
