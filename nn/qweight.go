@@ -124,7 +124,7 @@ func QuantizeWeight(w []float32, OC, IC int, dt WeightDType, doubleQuant bool) *
 		q.F32 = w
 	case WeightBF16:
 		q.U16 = hugepage.Uint16s(n)
-		tensor.ToBF16(q.U16, w)
+		tensor.ParallelFor(n, 1<<16, func(lo, hi int) { tensor.ToBF16(q.U16[lo:hi], w[lo:hi]) })
 	case WeightF16:
 		q.U16 = hugepage.Uint16s(n)
 		for i, v := range w {
@@ -133,47 +133,54 @@ func QuantizeWeight(w []float32, OC, IC int, dt WeightDType, doubleQuant bool) *
 	case WeightInt8:
 		q.Q = hugepage.Bytes(n) // streamed every decode step: see internal/hugepage
 		q.Absmax = make([]float32, OC)
-		for r := 0; r < OC; r++ {
-			row := w[r*IC : (r+1)*IC]
-			var m float32
-			for _, v := range row {
-				m = max(m, abs32(v))
+		// Rows are independent: loading quantises on every core.
+		tensor.ParallelFor(OC, max(1, 1<<16/max(IC, 1)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				row := w[r*IC : (r+1)*IC]
+				var m float32
+				for _, v := range row {
+					m = max(m, abs32(v))
+				}
+				q.Absmax[r] = m
+				if m == 0 {
+					continue
+				}
+				s := 127 / float64(m)
+				for i, v := range row {
+					q.Q[r*IC+i] = byte(int8(math.RoundToEven(float64(v) * s)))
+				}
 			}
-			q.Absmax[r] = m
-			if m == 0 {
-				continue
-			}
-			s := 127 / float64(m)
-			for i, v := range row {
-				q.Q[r*IC+i] = byte(int8(math.RoundToEven(float64(v) * s)))
-			}
-		}
+		})
 	case WeightNF4, WeightFP4:
 		nb := (n + QBlock - 1) / QBlock
 		q.Q = hugepage.Bytes((n + 1) / 2)
 		absmax := make([]float32, nb)
 		enc := encode4[dt]
-		for b := 0; b < nb; b++ {
-			blk := w[b*QBlock : min(n, (b+1)*QBlock)]
-			var m float32
-			for _, v := range blk {
-				m = max(m, abs32(v))
-			}
-			absmax[b] = m
-			inv := float32(0)
-			if m > 0 {
-				inv = 1 / m
-			}
-			for i, v := range blk {
-				c := enc.code(v * inv)
-				j := b*QBlock + i
-				if j%2 == 0 {
-					q.Q[j/2] |= c << 4
-				} else {
-					q.Q[j/2] |= c
+		// Blocks are independent (QBlock is even, so no byte is shared by
+		// two blocks): loading quantises on every core.
+		tensor.ParallelFor(nb, 1024, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				blk := w[b*QBlock : min(n, (b+1)*QBlock)]
+				var m float32
+				for _, v := range blk {
+					m = max(m, abs32(v))
+				}
+				absmax[b] = m
+				inv := float32(0)
+				if m > 0 {
+					inv = 1 / m
+				}
+				for i, v := range blk {
+					c := enc.code(v * inv)
+					j := b*QBlock + i
+					if j%2 == 0 {
+						q.Q[j/2] |= c << 4
+					} else {
+						q.Q[j/2] |= c
+					}
 				}
 			}
-		}
+		})
 		if doubleQuant {
 			q.QAbsmax, q.Absmax2, q.AbsmaxOffset = quantizeAbsmax(absmax)
 		} else {
@@ -364,16 +371,19 @@ func newEncoder(levels []float32) *encoder {
 // code returns the code of the level nearest x (a tie goes to the lower
 // level).
 func (e *encoder) code(x float32) uint8 {
-	lo, hi := 0, len(e.mids) // first mid >= x
-	for lo < hi {
-		m := (lo + hi) / 2
-		if e.mids[m] < x {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+	// The first mid >= x, as the number of mids below it (they ascend),
+	// counted without branches: m < x exactly when m−x is negative (the
+	// sign of a float difference is exact, and no mid is zero). A binary
+	// search mispredicted about every other branch on weights, most of a
+	// 4-bit load's time.
+	if x != x {
+		return e.codes[0] // NaN, where the search ended
 	}
-	return e.codes[lo]
+	n := uint32(0)
+	for _, m := range e.mids {
+		n += math.Float32bits(m-x) >> 31
+	}
+	return e.codes[n]
 }
 
 var (
