@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/tensor"
 )
 
@@ -85,7 +86,7 @@ func (w *bf16Weights) pairs(m *Model) (f32 [][]float32, b16 []*[]uint16) {
 		}
 		if len(*dst) != len(src) {
 			*dst = make([]uint16, len(src))
-			adviseHuge(*dst)
+			hugepage.Advise(*dst)
 		}
 		f32, b16 = append(f32, src), append(b16, dst)
 	}

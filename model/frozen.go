@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/align-go/align/checkpoint"
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/nn"
 )
 
@@ -114,7 +115,7 @@ func newCompact(cfg *Config) *Model {
 		off += ps[i].Size
 	}
 	m := &Model{Cfg: cfg, Params: ps, Data: make([]float32, off), frozen: map[string]bool{}}
-	adviseHuge(m.Data)
+	hugepage.Advise(m.Data)
 	m.W = bind(cfg, ps, m.Data, nil)
 	m.G = bind(cfg, ps, nil, nil)
 	m.qlin = make([][numMods]*nn.QWeight, cfg.Layers)

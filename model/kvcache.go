@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/nn"
 	"github.com/align-go/align/tensor"
 )
@@ -98,8 +99,8 @@ func (c *KVCache) alloc(B int) {
 	for l := range c.K {
 		c.K[l] = make([]float32, B*c.Cap*kv)
 		c.V[l] = make([]float32, B*c.Cap*kv)
-		adviseHuge(c.K[l])
-		adviseHuge(c.V[l])
+		hugepage.Advise(c.K[l])
+		hugepage.Advise(c.V[l])
 	}
 	c.Mask = make([]int32, B*c.Cap)
 	c.Len = make([]int, B)

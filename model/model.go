@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/nn"
 	"github.com/align-go/align/tensor"
 )
@@ -85,7 +86,7 @@ func New(cfg *Config) *Model {
 	ps := paramTable(cfg)
 	last := ps[len(ps)-1]
 	m := &Model{Cfg: cfg, Params: ps, Data: make([]float32, last.Offset+last.Size), frozen: map[string]bool{}}
-	adviseHuge(m.Data)
+	hugepage.Advise(m.Data)
 	m.W = bind(cfg, ps, m.Data, nil)
 	m.G = bind(cfg, ps, nil, nil)
 	return m

@@ -2,6 +2,4 @@ package hugepage
 
 import "syscall"
 
-const madvHugepage = 14 // MADV_HUGEPAGE, linux/mman.h
-
-func advise(b []byte) { _ = syscall.Madvise(b, madvHugepage) }
+func advise(b []byte) { _ = syscall.Madvise(b, syscall.MADV_HUGEPAGE) }
