@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"syscall"
 	"testing"
 
 	"github.com/align-go/align/internal/membw"
@@ -73,13 +72,4 @@ func BenchmarkDecodeStepQ(b *testing.B) {
 			b.ReportMetric(float64(bytes)*float64(b.N+1)/(cpuTime()-c0)/1e9, "GB/cpu-s")
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU seconds so far.
-func cpuTime() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

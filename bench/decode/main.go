@@ -45,7 +45,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/align-go/align/internal/membw"
@@ -230,13 +229,4 @@ func round(m *model.Model, promptLen, steps int) (float64, []int32, error) {
 type stepCost struct {
 	wall, cpu float64
 	share     tensor.ShareStats
-}
-
-// procCPU is the process's user+system CPU time in seconds.
-func procCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
