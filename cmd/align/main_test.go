@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/align-go/align/internal/gctest"
 )
 
 // alignBin is the align command every CLI test runs, each in a fresh process
@@ -37,11 +39,8 @@ func TestMain(m *testing.M) {
 	os.Setenv(cliMainEnv, "1")
 	// The ~100 align processes the tests start hold heaps of tens of MB;
 	// collecting at 4x the live heap instead of 2x takes about a tenth off
-	// their CPU time (user and system) for ~10 MB more peak RSS. A GOGC
-	// set by the caller is kept.
-	if _, ok := os.LookupEnv("GOGC"); !ok {
-		os.Setenv("GOGC", "400")
-	}
+	// their CPU time (user and system) for ~10 MB more peak RSS.
+	gctest.SetEnv()
 	code := m.Run()
 	for _, d := range sharedDirs {
 		os.RemoveAll(d)
