@@ -133,6 +133,7 @@ func (m *Model) EnableGrad() {
 	}
 	if m.Grad == nil {
 		m.Grad = make([]float32, len(m.Data))
+		hugepage.Advise(m.Grad) // written and read in full every step
 	}
 	m.G = bind(m.Cfg, m.Params, m.Grad, m.frozen)
 }

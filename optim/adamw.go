@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/align-go/align/internal/hugepage"
 	"github.com/align-go/align/tensor"
 )
 
@@ -76,8 +77,12 @@ func NewAdamW(cfg AdamWConfig, spans []Span, n int) (*AdamW, error) {
 		o.segs = append(o.segs, segment{p: sp.Offset, s: s, n: sp.Size, decay: sp.Decay})
 		s += sp.Size
 	}
+	// Read and written in full every step: on 4 KiB pages the first step's
+	// page faults on a 0.5B model's 4 GB of moments cost ~6 CPU-seconds.
 	o.m = make([]float32, s)
 	o.v = make([]float32, s)
+	hugepage.Advise(o.m)
+	hugepage.Advise(o.v)
 	return o, nil
 }
 
