@@ -246,16 +246,17 @@ const (
 // pair q of row i at a + i*rs + q*ps and B a packed panel.
 type kernBF16Fn func(kq int, a *uint16, rs, ps int, b *uint16, c *float32, ldc, nr, acc int)
 
-// bf16Scratch is one goroutine's packed blocks.
-type bf16Scratch struct{ a, b []uint16 }
+// bf16Scratch is one goroutine's packed block of B.
+type bf16Scratch struct{ b []uint16 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &bf16Scratch{a: make([]uint16, bf16MC*2*bf16KQ), b: make([]uint16, bf16KQ*2*bf16NC)}
+	return &bf16Scratch{b: make([]uint16, bf16KQ*2*bf16NC)}
 }}
 
 type bf16Job struct {
 	g       *bf16Args
 	a16     []uint16 // A converted whole (A as stored), row stride 2kq; nil for Aᵀ
+	at      []uint16 // Aᵀ packed whole, block by block (packAT's layout); nil for A as stored
 	kq      int
 	splitN  bool
 	unit    int
@@ -307,6 +308,22 @@ func (g *bf16Args) runDP() {
 				if g.k < kp {
 					j.a16[i*kp+g.k] = 0
 				}
+			}
+		})
+	}
+	if g.transA {
+		// Aᵀ is packed once, every (pairs, rows) block in packAT's layout,
+		// and read by every chunk of columns. Packed per chunk, as rect
+		// used to, it was converted once per chunk: about a dozen times per
+		// weight-gradient product at training's shapes, ~8% of a 0.5B
+		// full --bf16 step.
+		j.at = getA16(g.m * 2 * j.kq)
+		defer putA16(j.at)
+		nq, nc := (j.kq+bf16KQ-1)/bf16KQ, (g.m+bf16MC-1)/bf16MC
+		ParallelFor(nq*nc, 1, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				pq, ic := (b/nc)*bf16KQ, (b%nc)*bf16MC
+				g.packAT(j.at[2*(pq*g.m+ic):], 2*g.m, ic, min(bf16MC, g.m-ic), pq, min(bf16KQ, j.kq-pq))
 			}
 		})
 	}
@@ -370,8 +387,7 @@ func (j *bf16Job) rect(i0, i1, j0, j1 int, sc *bf16Scratch) {
 				var ab []uint16
 				rs, ps := 2*j.kq, 2
 				if g.transA {
-					rs, ps = g.packAT(sc.a, ic, mc, pq, kcq)
-					ab = sc.a
+					ab, rs, ps = j.at[2*(pq*g.m+ic):], 2, 2*g.m
 				} else {
 					ab = j.a16[ic*rs+2*pq:]
 				}
@@ -389,21 +405,20 @@ func (j *bf16Job) rect(i0, i1, j0, j1 int, sc *bf16Scratch) {
 }
 
 // packAT converts rows i0..i0+mc, pairs pq..pq+kcq, of op(A) = Aᵀ into dst
-// (A's rows p hold op(A)'s columns, so pairs of them interleave as B's do)
-// and returns the strides (uint16 elements) of a row and of a pair.
-func (g *bf16Args) packAT(dst []uint16, i0, mc, pq, kcq int) (rs, ps int) {
+// (A's rows p hold op(A)'s columns, so pairs of them interleave as B's do),
+// pair q's 2·mc values at dst[q*ldd:].
+func (g *bf16Args) packAT(dst []uint16, ldd, i0, mc, pq, kcq int) {
 	p0, p1 := 2*pq, min(g.k, 2*(pq+kcq))
-	w := 2 * mc
 	full := (p1 - p0) / 2 // pairs with both rows inside k
 	c0 := 0
 	if haveBF16DP && full > 0 {
 		c0 = mc &^ 31
 		for c := 0; c < c0; c += 32 {
-			packBF16NF32(full, unsafe.Pointer(&g.a[p0*g.lda+i0+c]), g.lda, &dst[2*c], w)
+			packBF16NF32(full, unsafe.Pointer(&g.a[p0*g.lda+i0+c]), g.lda, &dst[2*c], ldd)
 		}
 	}
 	for q := 0; q < kcq; q++ {
-		row := dst[q*w : (q+1)*w]
+		row := dst[q*ldd : q*ldd+2*mc]
 		p := p0 + 2*q
 		from := c0
 		if q >= full {
@@ -418,7 +433,6 @@ func (g *bf16Args) packAT(dst []uint16, i0, mc, pq, kcq int) (rs, ps int) {
 			}
 		}
 	}
-	return 2, w
 }
 
 // packB writes columns j0..j0+w (w ≤ NR) of op(B), pairs pq..pq+kcq, as

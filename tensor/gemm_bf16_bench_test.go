@@ -22,6 +22,7 @@ func BenchmarkGemmPrec(b *testing.B) {
 		{"fwd-NT/2048x4864x896", false, true, 2048, 4864, 896},
 		{"dinp-NN/2048x896x4864", false, false, 2048, 896, 4864},
 		{"dw-TN/896x4864x2048", true, false, 896, 4864, 2048},
+		{"dw-TN/4864x896x2048", true, false, 4864, 896, 2048},
 		{"head-NT/110x16384x896", false, true, 110, 16384, 896},
 		{"head-dh-NN/110x896x16384", false, false, 110, 896, 16384},
 	}
