@@ -15,12 +15,15 @@
 # Debian's python3-torch at /usr/bin/python3.
 #
 # Settings (environment): STEPS (optimizer steps per training run, default 6;
-# tokens/s is the median of the rows after the first), ROWS_TOKENS (default
+# tokens/s is the median of the steps after the first two, or after the first
+# with under five steps: the first two carry the process's first touch of
+# its gradient, optimizer and activation memory, which on this VM costs
+# several seconds a GB), ROWS_TOKENS (default
 # 500: SFT rows of ~500 tokens, preference sequences of ~500), SKIP_TORCH=1,
 # BF16_ONLY=1: only the SFT comparison of issue 16 (--bf16 against f32, both
 # against PyTorch), made to finish in about 20 minutes on the quiet machine:
 # LoRA SFT on an f32 and on a bf16 base and full SFT, each in f32 and in
-# --bf16 compute (STEPS default 4 there), PyTorch's LoRA and full SFT in f32
+# --bf16 compute (STEPS default 6 there), PyTorch's LoRA and full SFT in f32
 # and under torch.autocast(bfloat16) (TORCH_STEPS, default 3; each run cut at
 # TORCH_TIMEOUT seconds, default 180, keeping the steps it finished), then
 # one table with the --bf16/f32 and align/PyTorch ratios of the same run.
@@ -39,7 +42,7 @@ cd "$(dirname "$0")/../.."
 shape=${1:-qwen2.5-0.5b}
 work=${2:-/tmp/realsize}
 steps=${STEPS:-6}
-[ -n "${BF16_ONLY:-}" ] && steps=${STEPS:-4}
+[ -n "${BF16_ONLY:-}" ] && steps=${STEPS:-6}
 tsteps=${TORCH_STEPS:-$steps}
 [ -n "${BF16_ONLY:-}" ] && tsteps=${TORCH_STEPS:-3}
 tlimit=${TORCH_TIMEOUT:-0}
@@ -78,7 +81,8 @@ measure() {
   tps=$(python3 - "$out/metrics.jsonl" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"tokens_per_second"' in l]
-v = [r["tokens_per_second"] for r in rows[1:]] or [r["tokens_per_second"] for r in rows]
+skip = 2 if len(rows) >= 5 else 1
+v = [r["tokens_per_second"] for r in rows[skip:]] or [r["tokens_per_second"] for r in rows]
 print("%.1f" % statistics.median(v) if v else "-")
 EOF
 )
