@@ -42,7 +42,6 @@ cd "$(dirname "$0")/../.."
 shape=${1:-qwen2.5-0.5b}
 work=${2:-/tmp/realsize}
 steps=${STEPS:-6}
-[ -n "${BF16_ONLY:-}" ] && steps=${STEPS:-6}
 tsteps=${TORCH_STEPS:-$steps}
 [ -n "${BF16_ONLY:-}" ] && tsteps=${TORCH_STEPS:-3}
 tlimit=${TORCH_TIMEOUT:-0}
