@@ -84,7 +84,7 @@ func (m *Model) Backward(dlogits, dhidden []float32) error {
 		clear(a.dq)
 		clear(a.dk)
 		clear(a.dv)
-		nn.AttentionBackward(a.dq, a.dk, a.dv, a.datt, a.dy, la.q, la.k, la.v, la.y, la.lse, a.mask, B, T, NH, NKV, HS)
+		nn.AttentionBackwardP(m.prec, a.dq, a.dk, a.dv, a.datt, a.dy, la.q, la.k, la.v, la.y, la.lse, a.mask, B, T, NH, NKV, HS)
 		dq, dk := a.dq, a.dk
 		if c.Arch == ArchLlama {
 			nn.RopeBackward(dq, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)

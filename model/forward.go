@@ -216,7 +216,7 @@ func (m *Model) layerForward(l int, next []float32) {
 		nn.RopeForward(la.q, a.pos, m.rope.cos, m.rope.sin, N, NH, HS)
 		nn.RopeForward(la.k, a.pos, m.rope.cos, m.rope.sin, N, NKV, HS)
 	}
-	nn.AttentionForward(la.y, la.lse, la.q, la.k, la.v, a.mask, a.B, a.T, NH, NKV, HS)
+	nn.AttentionForwardP(m.prec, la.y, la.lse, la.q, la.k, la.v, a.mask, a.B, a.T, NH, NKV, HS)
 	m.linear(l, modO, la.res2, la.y, lw.Wo, lw.Bo, N, Q, C)
 	addInto(la.res2, la.x)
 	m.norm(la.ln2, la.mean2, la.r2, la.res2, lw.Norm2W, lw.Norm2B, N, C, eps)

@@ -84,6 +84,14 @@ func scratchOf(sp *[]float32, n int) []float32 {
 //	out [B,T,NH,HS]; lse [B,NH,T] receives each row's log Σ exp(score·scale)
 //	(+Inf for a query that sees no key), which AttentionBackward needs.
 func AttentionForward(out, lse, q, k, v []float32, m AttnMask, B, T, NH, NKV, HS int) {
+	AttentionForwardP(tensor.F32, out, lse, q, k, v, m, B, T, NH, NKV, HS)
+}
+
+// AttentionForwardP is AttentionForward with its two products (scores and
+// probabilities times values) at precision p: tensor.BF16 under --bf16
+// rounds q, k, the probabilities and v to bf16 and sums in f32, as
+// autocast's attention does; the softmax and lse stay f32.
+func AttentionForwardP(p tensor.Prec, out, lse, q, k, v []float32, m AttnMask, B, T, NH, NKV, HS int) {
 	group := NH / NKV
 	nblk := (T + attBlock - 1) / attBlock
 	scale := float32(1 / math.Sqrt(float64(HS)))
@@ -119,7 +127,7 @@ func AttentionForward(out, lse, q, k, v []float32, m AttnMask, B, T, NH, NKV, HS
 				continue
 			}
 			sc := scratchOf(sp, (t1-t0)*W)
-			tensor.GemmSerial(false, true, t1-t0, W, HS, q[(b*T+t0)*qs+h*HS:], qs, k[(b*T+k0)*kvs+kh*HS:], kvs, sc, W, false)
+			tensor.GemmPrecSerial(p, false, true, t1-t0, W, HS, q[(b*T+t0)*qs+h*HS:], qs, k[(b*T+k0)*kvs+kh*HS:], kvs, sc, W, false)
 			for t := t0; t < t1; t++ {
 				row := sc[(t-t0)*W : (t-t0+1)*W]
 				rs := k0
@@ -138,7 +146,7 @@ func AttentionForward(out, lse, q, k, v []float32, m AttnMask, B, T, NH, NKV, HS
 				lb[t] = softmaxVisible(row[rs-k0:], t-rs, mp, scale)
 				clear(row[:rs-k0])
 			}
-			tensor.GemmSerial(false, false, t1-t0, HS, W, sc, W, v[(b*T+k0)*kvs+kh*HS:], kvs, ob[t0*qs:], qs, false)
+			tensor.GemmPrecSerial(p, false, false, t1-t0, HS, W, sc, W, v[(b*T+k0)*kvs+kh*HS:], kvs, ob[t0*qs:], qs, false)
 		}
 	})
 }
@@ -205,6 +213,12 @@ func AttentionScratchLen(B, T, NH, NKV, HS int) int {
 // D = rowsum(dout∘out), dk += dSᵀ·Q, dq += dS·K. A unit owns its head's dq rows;
 // grouped heads share dk, dv, so they go to per-head scratch summed at the end.
 func AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, out, lse []float32, m AttnMask, B, T, NH, NKV, HS int) {
+	AttentionBackwardP(tensor.F32, dq, dk, dv, scratch, dout, q, k, v, out, lse, m, B, T, NH, NKV, HS)
+}
+
+// AttentionBackwardP is AttentionBackward with its five products at
+// precision p (see AttentionForwardP).
+func AttentionBackwardP(p tensor.Prec, dq, dk, dv, scratch, dout, q, k, v, out, lse []float32, m AttnMask, B, T, NH, NKV, HS int) {
 	if dq == nil && dk == nil && dv == nil {
 		return
 	}
@@ -277,7 +291,7 @@ func AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, out, lse []float32, m
 				}
 				L := qe - s0
 				Pb, dSb := P[:L*W], dS[:L*W]
-				tensor.GemmSerial(false, true, L, W, HS, q[qo+s0*qs:], qs, k[ko+s0*kvs:], kvs, Pb, W, false)
+				tensor.GemmPrecSerial(p, false, true, L, W, HS, q[qo+s0*qs:], qs, k[ko+s0*kvs:], kvs, Pb, W, false)
 				for t := s0; t < qe; t++ {
 					row := Pb[(t-s0)*W : (t-s0+1)*W]
 					a, e := s0, min(s1, t+1)
@@ -300,12 +314,12 @@ func AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, out, lse []float32, m
 					}
 				}
 				if dvh != nil {
-					tensor.GemmSerial(true, false, W, HS, L, Pb, W, dout[qo+s0*qs:], qs, dvh[(b*T+s0)*hs+hcol:], hs, true)
+					tensor.GemmPrecSerial(p, true, false, W, HS, L, Pb, W, dout[qo+s0*qs:], qs, dvh[(b*T+s0)*hs+hcol:], hs, true)
 				}
 				if dq == nil && dkh == nil {
 					continue
 				}
-				tensor.GemmSerial(false, true, L, W, HS, dout[qo+s0*qs:], qs, v[ko+s0*kvs:], kvs, dSb, W, false)
+				tensor.GemmPrecSerial(p, false, true, L, W, HS, dout[qo+s0*qs:], qs, v[ko+s0*kvs:], kvs, dSb, W, false)
 				for i := 0; i < L; i++ {
 					d := D[s0+i]
 					p, g := Pb[i*W:(i+1)*W], dSb[i*W:(i+1)*W]
@@ -318,10 +332,10 @@ func AttentionBackward(dq, dk, dv, scratch, dout, q, k, v, out, lse []float32, m
 					}
 				}
 				if dkh != nil {
-					tensor.GemmSerial(true, false, W, HS, L, dSb, W, q[qo+s0*qs:], qs, dkh[(b*T+s0)*hs+hcol:], hs, true)
+					tensor.GemmPrecSerial(p, true, false, W, HS, L, dSb, W, q[qo+s0*qs:], qs, dkh[(b*T+s0)*hs+hcol:], hs, true)
 				}
 				if dq != nil {
-					tensor.GemmSerial(false, false, L, HS, W, dSb, W, k[ko+s0*kvs:], kvs, dq[qo+s0*qs:], qs, true)
+					tensor.GemmPrecSerial(p, false, false, L, HS, W, dSb, W, k[ko+s0*kvs:], kvs, dq[qo+s0*qs:], qs, true)
 				}
 			}
 		}

@@ -50,7 +50,20 @@ func GemmPrec(p Prec, transA, transB bool, m, n, k int, a []float32, lda int, b 
 		return
 	}
 	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
-	g := bf16Args{transA, transB, m, n, k, a, lda, b, nil, ldb, c, ldc, acc}
+	g := bf16Args{transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, bf: b, ldb: ldb, c: c, ldc: ldc, acc: acc}
+	g.run()
+}
+
+// GemmPrecSerial is GemmPrec on the calling goroutine only (GemmSerial's
+// counterpart, for callers that parallelise at a higher level, as attention
+// does over heads).
+func GemmPrecSerial(p Prec, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	if p == F32 {
+		GemmSerial(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
+	g := bf16Args{transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, bf: b, ldb: ldb, c: c, ldc: ldc, acc: acc, serial: true}
 	g.run()
 }
 
@@ -59,7 +72,7 @@ func GemmPrec(p Prec, transA, transB bool, m, n, k int, a []float32, lda int, b 
 // no f32 copy of it is made.
 func GemmBF16Bits(transA, transB bool, m, n, k int, a []float32, lda int, b []uint16, ldb int, c []float32, ldc int, acc bool) {
 	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
-	g := bf16Args{transA, transB, m, n, k, a, lda, nil, b, ldb, c, ldc, acc}
+	g := bf16Args{transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, bu: b, ldb: ldb, c: c, ldc: ldc, acc: acc}
 	g.run()
 }
 
@@ -119,6 +132,17 @@ type bf16Args struct {
 	c              []float32
 	ldc            int
 	acc            bool
+	serial         bool // on the calling goroutine only (GemmPrecSerial)
+}
+
+// parallelFor is ParallelFor, or one call of fn on the calling goroutine
+// for a serial product.
+func (g *bf16Args) parallelFor(n, minChunk int, fn func(lo, hi int)) {
+	if g.serial {
+		fn(0, n)
+		return
+	}
+	ParallelFor(n, minChunk, fn)
 }
 
 func (g *bf16Args) run() {
@@ -191,7 +215,7 @@ func (g *bf16Args) runConvert() {
 	ap := getF32(rows * cols)
 	defer f32Pool.Put(ap)
 	ar := *ap
-	ParallelFor(rows, max(1, (1<<14)/cols), func(lo, hi int) {
+	g.parallelFor(rows, max(1, (1<<14)/cols), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := g.a[r*g.lda:r*g.lda+cols], ar[r*cols:(r+1)*cols]
 			for j, v := range src {
@@ -206,23 +230,23 @@ func (g *bf16Args) runConvert() {
 		w := min(P, n-j0)
 		br := (*bp)[:w*k]
 		if g.transB { // rows j0.. of B, [w][k]
-			ParallelFor(w, max(1, (1<<14)/k), func(lo, hi int) {
+			g.parallelFor(w, max(1, (1<<14)/k), func(lo, hi int) {
 				for j := lo; j < hi; j++ {
 					for p := 0; p < k; p++ {
 						br[j*k+p] = widenBF16(g.bElem(p, j0+j))
 					}
 				}
 			})
-			Gemm(g.transA, true, m, w, k, ar, cols, br, k, g.c[j0:], g.ldc, g.acc)
+			gemm(g.transA, true, m, w, k, ar, cols, br, k, g.c[j0:], g.ldc, g.acc, !g.serial)
 		} else { // columns j0.. of B, [k][w]
-			ParallelFor(k, max(1, (1<<14)/w), func(lo, hi int) {
+			g.parallelFor(k, max(1, (1<<14)/w), func(lo, hi int) {
 				for p := lo; p < hi; p++ {
 					for j := 0; j < w; j++ {
 						br[p*w+j] = widenBF16(g.bElem(p, j0+j))
 					}
 				}
 			})
-			Gemm(g.transA, false, m, w, k, ar, cols, br, w, g.c[j0:], g.ldc, g.acc)
+			gemm(g.transA, false, m, w, k, ar, cols, br, w, g.c[j0:], g.ldc, g.acc, !g.serial)
 		}
 	}
 }
@@ -295,6 +319,9 @@ func putA16(b []uint16) {
 
 func (g *bf16Args) runDP() {
 	j := &bf16Job{g: g, kq: (g.k + 1) / 2, threads: Threads()}
+	if g.serial {
+		j.threads = 1
+	}
 	if !g.transA {
 		// A as stored is converted once, row by row, and read in place by
 		// every chunk of columns (rather than once per chunk: with the LM
@@ -302,7 +329,7 @@ func (g *bf16Args) runDP() {
 		kp := 2 * j.kq
 		j.a16 = getA16(g.m * kp)
 		defer putA16(j.a16)
-		ParallelFor(g.m, max(1, (1<<15)/kp), func(lo, hi int) {
+		g.parallelFor(g.m, max(1, (1<<15)/kp), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				ToBF16(j.a16[i*kp:], g.a[i*g.lda:i*g.lda+g.k])
 				if g.k < kp {
@@ -320,7 +347,7 @@ func (g *bf16Args) runDP() {
 		j.at = getA16(g.m * 2 * j.kq)
 		defer putA16(j.at)
 		nq, nc := (j.kq+bf16KQ-1)/bf16KQ, (g.m+bf16MC-1)/bf16MC
-		ParallelFor(nq*nc, 1, func(lo, hi int) {
+		g.parallelFor(nq*nc, 1, func(lo, hi int) {
 			for b := lo; b < hi; b++ {
 				pq, ic := (b/nc)*bf16KQ, (b%nc)*bf16MC
 				g.packAT(j.at[2*(pq*g.m+ic):], 2*g.m, ic, min(bf16MC, g.m-ic), pq, min(bf16KQ, j.kq-pq))

@@ -52,7 +52,7 @@ func TestBF16Dispatch(t *testing.T) {
 // operands and compares every element with the float64 product of the
 // bf16-rounded operands, within f32 summation error; padding of C must
 // stay untouched.
-func checkBF16Case(t *testing.T, sh gemmShape, transA, transB, acc, bits bool, pad int, r *rand.Rand) {
+func checkBF16Case(t *testing.T, sh gemmShape, transA, transB, acc, bits, serial bool, pad int, r *rand.Rand) {
 	t.Helper()
 	m, n, k := sh.m, sh.n, sh.k
 	ar, ac := m, k
@@ -89,7 +89,11 @@ func checkBF16Case(t *testing.T, sh gemmShape, transA, transB, acc, bits bool, p
 	if bits {
 		GemmBF16Bits(transA, transB, m, n, k, a, lda, b16, ldb, c, ldc, acc)
 	} else {
-		GemmPrec(BF16, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
+		if serial {
+			GemmPrecSerial(BF16, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
+		} else {
+			GemmPrec(BF16, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc)
+		}
 	}
 	// The operands rounded to bf16 once, A by rows and B by columns, so the
 	// float64 dot products below walk memory in order.
@@ -153,11 +157,13 @@ func TestGemmBF16Kernels(t *testing.T) {
 					continue
 				}
 				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-					for _, bits := range []bool{false, true} {
+					// B as f32, B as bf16 bits, and GemmPrecSerial (B f32)
+					for _, mode := range [][2]bool{{false, false}, {true, false}, {false, true}} {
+						bits, serial := mode[0], mode[1]
 						acc, pad := r.IntN(2) == 1, r.IntN(2)*3
-						name := fmt.Sprintf("%s/th=%d/%dx%dx%d/tA=%v,tB=%v,acc=%v,pad=%d,bits=%v", path.name, th, sh.m, sh.n, sh.k, tr[0], tr[1], acc, pad, bits)
+						name := fmt.Sprintf("%s/th=%d/%dx%dx%d/tA=%v,tB=%v,acc=%v,pad=%d,bits=%v,serial=%v", path.name, th, sh.m, sh.n, sh.k, tr[0], tr[1], acc, pad, bits, serial)
 						t.Run(name, func(t *testing.T) {
-							checkBF16Case(t, sh, tr[0], tr[1], acc, bits, pad, r)
+							checkBF16Case(t, sh, tr[0], tr[1], acc, bits, serial, pad, r)
 						})
 					}
 				}

@@ -108,7 +108,7 @@ func addTrainFlags(cmd *cobra.Command, def train.Settings) *trainFlags {
 	fs.Lookup("resume").NoOptDefVal = train.ResumeLatest
 	fs.BoolVar(&s.GroupByLength, "group-by-length", def.GroupByLength, "put examples of similar length in the same micro-batch")
 	fs.BoolVar(&s.GradientCheckpointing, "gradient-checkpointing", def.GradientCheckpointing, "keep only each layer's input and recompute the layer in backward: activation memory falls to about 1/layers for one more forward pass per step; gradients are unchanged")
-	fs.BoolVar(&s.BF16, "bf16", def.BF16, "multiply in bfloat16 with float32 sums (weight products of forward and backward, LM head included; AVX512_BF16 where the CPU has it, about twice the f32 speed): each operand keeps ~3 significant digits (rounding ≤ 2^-9 relative) instead of ~7, so losses and gradients differ from f32 by ~0.1-1%; weights, optimizer state, norms, softmax and losses stay float32")
+	fs.BoolVar(&s.BF16, "bf16", def.BF16, "multiply in bfloat16 with float32 sums (the products of forward and backward: Linears, attention, LM head; AVX512_BF16 where the CPU has it, about twice the f32 speed): each operand keeps ~3 significant digits (rounding ≤ 2^-9 relative) instead of ~7, so losses and gradients differ from f32 by ~0.1-1%; weights, optimizer state, norms, softmax and losses stay float32")
 	if cmd.Args == nil {
 		// Resolve checks positional arguments (a bare --resume may be followed by its directory).
 		cmd.Args = cobra.ArbitraryArgs
