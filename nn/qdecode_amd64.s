@@ -35,6 +35,34 @@
 	VMULPS      sc, Z16, Z16; \
 	VFMADD231PS Z20, Z16, acc
 
+// I8_PAIR dots two rows side by side, prefetching two lines a step in
+// order from BX.
+#define I8_PAIR(ra, rb, sa, sb, acca, accb, lbl, lblt, lbld) \
+	XORQ         AX, AX; \
+	CMPQ         R15, $0; \
+	JEQ          lblt; \
+lbl: \
+	PREFETCHT0   (BX)(AX*2); \
+	PREFETCHT0   64(BX)(AX*2); \
+	VMOVUPS      (SI)(AX*4), Z20; \
+	VMOVUPS      64(SI)(AX*4), Z21; \
+	VMOVUPS      128(SI)(AX*4), Z22; \
+	VMOVUPS      192(SI)(AX*4), Z23; \
+	I8_LINE(ra, sa, acca); \
+	I8_LINE(rb, sb, accb); \
+	ADDQ         $64, AX; \
+	CMPQ         AX, R15; \
+	JLT          lbl; \
+lblt: \
+	CMPQ         AX, CX; \
+	JGE          lbld; \
+	VMOVUPS      (SI)(AX*4), Z20; \
+	I8_STEP(ra, sa, acca); \
+	I8_STEP(rb, sb, accb); \
+	ADDQ         $16, AX; \
+	JMP          lblt; \
+lbld:
+
 // func dot1x4Int8AVX512(k int, x *float32, w *byte, ldw, groups int, absmax *float32, out *float32)
 //
 // dot1x4AVX512 on int8 rows dequantised in registers: for each of groups
@@ -45,15 +73,16 @@
 // FMA and reduction tree, so the result is bit-identical to dequantising the
 // rows and calling dot1x4AVX512. k is a positive multiple of 16.
 //
-// The four rows go side by side, 64 weights of each per step. A row's adds
-// are a chain of dependent FMAs, four per 64 bytes of int8 (against one per
-// 64 bytes of bf16), so one row at a time (as dot1x4BF16DP walks them) ran
-// at the FMA latency (~20 GB/s on a weight in L2) and two side by side
-// capped a core at about 25 GB/s, below the machine's bandwidth. Each step
-// prefetches four lines, in order, from 4 KB past the start of the next
-// group: four streams alone leave the hardware prefetcher behind. On a
-// 128 MB weight, both cores, alternated runs (BenchmarkDecodeStepQ's shapes):
-// four side by side 1.2x two at k = 4864 and 0.97-1.03x at k = 896.
+// Two rows go side by side, 64 weights of each per step, then the other
+// two. A row's adds are a chain of dependent FMAs, four per 64 bytes of
+// int8 (against one per 64 bytes of bf16), so one row at a time (as
+// dot1x4BF16DP walks them) ran at the FMA latency: ~20 GB/s on a weight in
+// L2, against ~40 with the chains side by side. More streams leave the
+// hardware prefetcher behind, so each step also prefetches two lines, in
+// order, from 4 KB past the start of the next pair. On a 128 MB weight, two
+// cores, alternating order: two rows at a time 1.10× four at a time at
+// k = 896 (one core 1.14×) and 0.97–0.99× at k = 4864; prefetching 2 or 8 KB
+// ahead instead, 0.96×.
 TEXT ·dot1x4Int8AVX512(SB), NOSPLIT, $0-56
 	MOVQ         k+0(FP), CX
 	MOVQ         CX, R15
@@ -83,44 +112,14 @@ i8group:
 	LEAQ         (DX)(R9*1), R10
 	LEAQ         (R10)(R9*1), R11
 	LEAQ         (R11)(R9*1), R12
-	LEAQ         4096(R12)(R9*1), BX // the next group, 4 KB on
 	VXORPS       Z0, Z0, Z0
 	VXORPS       Z1, Z1, Z1
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
-	XORQ         AX, AX
-	CMPQ         R15, $0
-	JEQ          i8tail
-
-i8line:
-	PREFETCHT0   (BX)(AX*4)
-	PREFETCHT0   64(BX)(AX*4)
-	PREFETCHT0   128(BX)(AX*4)
-	PREFETCHT0   192(BX)(AX*4)
-	VMOVUPS      (SI)(AX*4), Z20
-	VMOVUPS      64(SI)(AX*4), Z21
-	VMOVUPS      128(SI)(AX*4), Z22
-	VMOVUPS      192(SI)(AX*4), Z23
-	I8_LINE(DX, Z24, Z0)
-	I8_LINE(R10, Z25, Z1)
-	I8_LINE(R11, Z26, Z2)
-	I8_LINE(R12, Z27, Z3)
-	ADDQ         $64, AX
-	CMPQ         AX, R15
-	JLT          i8line
-
-i8tail:
-	CMPQ         AX, CX
-	JGE          i8done
-	VMOVUPS      (SI)(AX*4), Z20
-	I8_STEP(DX, Z24, Z0)
-	I8_STEP(R10, Z25, Z1)
-	I8_STEP(R11, Z26, Z2)
-	I8_STEP(R12, Z27, Z3)
-	ADDQ         $16, AX
-	JMP          i8tail
-
-i8done:
+	LEAQ         4096(R11), BX
+	I8_PAIR(DX, R10, Z24, Z25, Z0, Z1, i8pa, i8pat, i8pad)
+	LEAQ         4096(R12)(R9*1), BX
+	I8_PAIR(R11, R12, Z26, Z27, Z2, Z3, i8pb, i8pbt, i8pbd)
 	REDUCE4(Z0, Y0, X0, Z1, Y1, X1, Z2, Y2, Z3, Y3, (DI))
 	LEAQ         (R12)(R9*1), DX     // the next group
 	ADDQ         $16, R13
