@@ -20,3 +20,6 @@ var haveVNNIAsm = haveDecodeAsm && cpu.X86.HasAVX512VNNI
 
 //go:noescape
 func dot1x4Int8VNNI(k int, xa *q8Block, w *byte, ldw, groups int, absmax *float32, out *float32)
+
+//go:noescape
+func quantizeActAVX512(xa *q8Block, x *float32, nb int)

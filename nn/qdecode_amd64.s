@@ -307,3 +307,98 @@ vnnigroup:
 	JNZ     vnnigroup
 	VZEROUPPER
 	RET
+
+// func quantizeActAVX512(xa *q8Block, x *float32, nb int)
+//
+// quantizeAct's blocks in registers, bit for bit: the absmax as the
+// largest magnitude's bits (VPMAXUD on |x|'s bits, as quantizeAct orders
+// them, a NaN above +Inf), d = m/127, inv = 127/m unless m is zero, Inf or
+// NaN (then every code is 0), the codes x·inv rounded to nearest even
+// (VCVTPS2DQ under the default rounding; Inf and NaN become MinInt32 as
+// Go's conversion makes them) and clamped to ±127, and corr from the codes
+// with VPDPBUSD against bytes of 1. nb is a positive block count.
+TEXT ·quantizeActAVX512(SB), NOSPLIT, $0-24
+	MOVQ         xa+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         nb+16(FP), CX
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z31
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $-127, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $127, AX
+	VPBROADCASTD AX, Z28
+	MOVL         $0x42fe0000, AX     // 127.0
+	VMOVD        AX, X27
+
+qablock:
+	VMOVUPS       (SI), Z0
+	VMOVUPS       64(SI), Z1
+	VMOVUPS       128(SI), Z2
+	VMOVUPS       192(SI), Z3
+	VPANDD        Z31, Z0, Z4
+	VPANDD        Z31, Z1, Z5
+	VPANDD        Z31, Z2, Z6
+	VPANDD        Z31, Z3, Z7
+	VPMAXUD       Z5, Z4, Z4
+	VPMAXUD       Z7, Z6, Z6
+	VPMAXUD       Z6, Z4, Z4
+	VEXTRACTI64X4 $1, Z4, Y5
+	VPMAXUD       Y5, Y4, Y4
+	VEXTRACTI128  $1, Y4, X5
+	VPMAXUD       X5, X4, X4
+	VPSHUFD       $0x4e, X4, X5
+	VPMAXUD       X5, X4, X4
+	VPSHUFD       $0xb1, X4, X5
+	VPMAXUD       X5, X4, X4         // m's bits in every lane
+	VDIVSS        X27, X4, X8        // d = m/127
+	VBROADCASTSS  X8, Z8
+	VMOVUPS       Z8, 128(DI)
+	VMOVD         X4, AX
+	TESTL         AX, AX
+	JZ            qazero
+	CMPL          AX, $0x7f7fffff
+	JHI           qazero             // Inf or NaN
+	VDIVSS        X4, X27, X9        // inv = 127/m
+	VBROADCASTSS  X9, Z9
+	VMULPS        Z9, Z0, Z0
+	VMULPS        Z9, Z1, Z1
+	VMULPS        Z9, Z2, Z2
+	VMULPS        Z9, Z3, Z3
+	VCVTPS2DQ     Z0, Z0
+	VCVTPS2DQ     Z1, Z1
+	VCVTPS2DQ     Z2, Z2
+	VCVTPS2DQ     Z3, Z3
+	VPMAXSD       Z29, Z0, Z0
+	VPMAXSD       Z29, Z1, Z1
+	VPMAXSD       Z29, Z2, Z2
+	VPMAXSD       Z29, Z3, Z3
+	VPMINSD       Z28, Z0, Z0
+	VPMINSD       Z28, Z1, Z1
+	VPMINSD       Z28, Z2, Z2
+	VPMINSD       Z28, Z3, Z3
+	VPMOVSDB      Z0, (DI)
+	VPMOVSDB      Z1, 16(DI)
+	VPMOVSDB      Z2, 32(DI)
+	VPMOVSDB      Z3, 48(DI)
+	JMP           qacorr
+
+qazero:
+	VPXORD    Z0, Z0, Z0
+	VMOVDQU64 Z0, (DI)
+
+qacorr:
+	VMOVDQU64 (DI), Z10
+	VPXORD    Z11, Z11, Z11
+	VPDPBUSD  Z10, Z30, Z11          // the sum of each four codes
+	VPSLLD    $7, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPSUBD    Z11, Z12, Z11          // −128 times it
+	VMOVDQU32 Z11, 64(DI)
+	ADDQ      $256, SI
+	ADDQ      $192, DI
+	DECQ      CX
+	JNZ       qablock
+	VZEROUPPER
+	RET

@@ -17,3 +17,5 @@ var haveVNNIAsm = false
 func dot1x4Int8VNNI(k int, xa *q8Block, w *byte, ldw, groups int, absmax *float32, out *float32) {
 	panic("unreachable")
 }
+
+func quantizeActAVX512(xa *q8Block, x *float32, nb int) { panic("unreachable") }

@@ -175,9 +175,21 @@ func TestQuantizeActMatchesPlain(t *testing.T) {
 	x[7*q8Width+9] = float32(math.Inf(-1))
 	x[8*q8Width+60] = float32(math.NaN())
 	clear(x[9*q8Width : 10*q8Width])
-	got, want := make([]q8Block, nb), make([]q8Block, nb)
-	quantizeAct(got, x)
+	want := make([]q8Block, nb)
 	quantizeActPlain(want, x)
+	defer func(on bool) { qActAsm = on }(qActAsm)
+	for _, asm := range []bool{false, true} {
+		if asm && !haveVNNIAsm {
+			continue
+		}
+		qActAsm = asm
+		t.Run(fmt.Sprintf("asm=%v", asm), func(t *testing.T) { checkQuantizeAct(t, x, want) })
+	}
+}
+
+func checkQuantizeAct(t *testing.T, x []float32, want []q8Block) {
+	got := make([]q8Block, len(want))
+	quantizeAct(got, x)
 	for b := range got {
 		g, w := got[b], want[b]
 		same := g.q == w.q && g.corr == w.corr
