@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"time"
 	"fmt"
 	"math"
 	"sync"
@@ -73,6 +74,9 @@ func (o *DecodeOut) gemm(N int) bool {
 // microseconds, so one hand-out of work instead of three saves the goroutine
 // start-ups, and the weights stream as one longer run.
 func LinearDecodeMany(inp []float32, N, IC int, outs ...DecodeOut) {
+	if h := decodeHook.Load(); h != nil {
+		defer (*h)(decodeRegion(N, IC, outs), time.Now())
+	}
 	// Work is counted in groups of four weight rows, numbered across outs.
 	var first [8]int
 	if len(outs) > len(first)-1 {

@@ -26,6 +26,12 @@
 // serial (the caller outside parallel regions, helpers idle), the caller's
 // wait for helpers at the end of regions, and the helpers' idle time.
 //
+// With -regions it also times every parallel region of the steps (the
+// Linears of one input: q/k/v, o, gate/up, down, the LM head; nn's decode
+// hook) and prints each kind's time per call and GB/s: on the 0.5B shape a
+// one-MB region runs at about half the LM head's GB/s, the fixed cost of
+// starting and finishing a region on two cores.
+//
 // The machine's bandwidth is not a constant on a VM (readings minutes apart
 // have differed by half), so the bench pairs what it compares in time: every
 // dtype is loaded at once, and each of ROUNDS rounds decodes with every
@@ -38,8 +44,10 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -49,6 +57,7 @@ import (
 
 	"github.com/align-go/align/internal/membw"
 	"github.com/align-go/align/model"
+	"github.com/align-go/align/nn"
 	"github.com/align-go/align/tensor"
 )
 
@@ -62,6 +71,7 @@ func main() {
 	bwMiB := flag.Int("bw-mib", membw.DefaultBytes>>20, "bandwidth buffer, MiB")
 	threads := flag.Int("threads", 0, "threads (0: the default, every core)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the rounds (bandwidth reads included) to this file")
+	regions := flag.Bool("regions", false, "time every parallel region of the decode steps (the Linears of one input: q/k/v, o, gate/up, down, the LM head) and print, per dtype, each one's time and GB/s")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "decode: -model is required")
@@ -109,11 +119,19 @@ func main() {
 	tps := make([][]float64, len(names))
 	bw := make([][]float64, len(names))
 	bestBW := 0.0
+	regs := make([]map[string]*regionTime, len(names))
 	for r := 0; r < *rounds; r++ {
 		for i, name := range names {
 			b := membw.Measure(int64(*bwMiB)<<20, th, 3)
 			bestBW = max(bestBW, b.BytesPerSec)
+			if *regions {
+				if regs[i] == nil {
+					regs[i] = map[string]*regionTime{}
+				}
+				nn.SetDecodeHook(regionHook(regs[i]))
+			}
 			step, toks, err := round(models[i], *promptLen, *tokens)
+			nn.SetDecodeHook(nil)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "decode:", err)
 				os.Exit(1)
@@ -145,6 +163,55 @@ func main() {
 			rel = fmt.Sprintf("%.2fx", median(ratio))
 		}
 		fmt.Printf("%-14s %9.1f %9.2f %9.2f %12.3f %14.3f %9s\n", name, bytes[i]/1e6, best, bound, best/bound, median(adj), rel)
+	}
+	for i, name := range names {
+		if regs[i] != nil {
+			printRegions(name, regs[i])
+		}
+	}
+}
+
+// regionTime sums one kind of decode region's calls.
+type regionTime struct {
+	calls int
+	dur   time.Duration
+	bytes int64
+}
+
+// regionHook records batch-1 regions (the prompt's prefill is left out) by
+// shape and dtype.
+func regionHook(into map[string]*regionTime) func(nn.DecodeRegion, time.Time) {
+	return func(r nn.DecodeRegion, t0 time.Time) {
+		if r.N != 1 {
+			return
+		}
+		d := time.Since(t0)
+		k := fmt.Sprintf("%s [%d,%d]", r.DType, r.OC, r.IC)
+		e := into[k]
+		if e == nil {
+			e = &regionTime{}
+			into[k] = e
+		}
+		e.calls++
+		e.dur += d
+		e.bytes += r.Bytes
+	}
+}
+
+// printRegions prints a dtype's regions, the largest total time first.
+func printRegions(name string, m map[string]*regionTime) {
+	ks := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ks, func(a, b string) int { return cmp.Compare(m[b].dur, m[a].dur) })
+	var total time.Duration
+	for _, k := range ks {
+		total += m[k].dur
+	}
+	fmt.Printf("\n%s: parallel regions of the timed steps (batch 1), all rounds\n", name)
+	fmt.Printf("  %-24s %8s %10s %9s %8s %7s\n", "weights [out,in]", "calls", "us/call", "MB/call", "GB/s", "share")
+	for _, k := range ks {
+		e := m[k]
+		fmt.Printf("  %-24s %8d %10.1f %9.2f %8.1f %6.1f%%\n", k, e.calls, e.dur.Seconds()/float64(e.calls)*1e6,
+			float64(e.bytes)/float64(e.calls)/1e6, float64(e.bytes)/e.dur.Seconds()/1e9, 100*e.dur.Seconds()/total.Seconds())
 	}
 }
 
