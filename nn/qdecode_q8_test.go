@@ -207,3 +207,26 @@ func checkQuantizeAct(t *testing.T, x []float32, want []q8Block) {
 		t.Errorf("block with NaN: scale %v, want NaN", d)
 	}
 }
+
+// BenchmarkQuantizeAct times the input quantiser at Qwen2.5-0.5B's two
+// in-widths, the assembly and the Go form:
+//
+//	go test ./nn -run '^$' -bench QuantizeAct
+func BenchmarkQuantizeAct(b *testing.B) {
+	defer func(on bool) { qActAsm = on }(qActAsm)
+	for _, K := range []int{896, 4864} {
+		x := randn(newRNG(1), K, 1)
+		xa := make([]q8Block, K/q8Width)
+		for _, asm := range []bool{false, true} {
+			if asm && !haveVNNIAsm {
+				continue
+			}
+			b.Run(fmt.Sprintf("k=%d/asm=%v", K, asm), func(b *testing.B) {
+				qActAsm = asm
+				for b.Loop() {
+					quantizeAct(xa, x)
+				}
+			})
+		}
+	}
+}
