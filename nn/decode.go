@@ -1,10 +1,10 @@
 package nn
 
 import (
-	"time"
 	"fmt"
 	"math"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/align-go/align/tensor"
