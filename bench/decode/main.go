@@ -29,7 +29,7 @@
 // With -regions it also times every parallel region of the steps (the
 // Linears of one input: q/k/v, o, gate/up, down, the LM head; nn's decode
 // hook) and prints each kind's time per call and GB/s: on the 0.5B shape a
-// one-MB region runs at about half the LM head's GB/s, the fixed cost of
+// one-MB region runs at 50-70% of the LM head's GB/s, the fixed cost of
 // starting and finishing a region on two cores.
 //
 // The machine's bandwidth is not a constant on a VM (readings minutes apart
@@ -119,14 +119,14 @@ func main() {
 	tps := make([][]float64, len(names))
 	bw := make([][]float64, len(names))
 	bestBW := 0.0
-	regs := make([]map[string]*regionTime, len(names))
+	regs := make([]map[regionKey]*regionTime, len(names))
 	for r := 0; r < *rounds; r++ {
 		for i, name := range names {
 			b := membw.Measure(int64(*bwMiB)<<20, th, 3)
 			bestBW = max(bestBW, b.BytesPerSec)
 			if *regions {
 				if regs[i] == nil {
-					regs[i] = map[string]*regionTime{}
+					regs[i] = map[regionKey]*regionTime{}
 				}
 				nn.SetDecodeHook(regionHook(regs[i]))
 			}
@@ -171,6 +171,12 @@ func main() {
 	}
 }
 
+// regionKey is a kind of decode region: its weights' dtype and shape.
+type regionKey struct {
+	dtype  string
+	oc, ic int
+}
+
 // regionTime sums one kind of decode region's calls.
 type regionTime struct {
 	calls int
@@ -179,14 +185,15 @@ type regionTime struct {
 }
 
 // regionHook records batch-1 regions (the prompt's prefill is left out) by
-// shape and dtype.
-func regionHook(into map[string]*regionTime) func(nn.DecodeRegion, time.Time) {
+// shape and dtype. It runs inside the timed step, so it allocates nothing
+// once a kind has been seen.
+func regionHook(into map[regionKey]*regionTime) func(nn.DecodeRegion, time.Time) {
 	return func(r nn.DecodeRegion, t0 time.Time) {
 		if r.N != 1 {
 			return
 		}
 		d := time.Since(t0)
-		k := fmt.Sprintf("%s [%d,%d]", r.DType, r.OC, r.IC)
+		k := regionKey{r.DType, r.OC, r.IC}
 		e := into[k]
 		if e == nil {
 			e = &regionTime{}
@@ -199,9 +206,9 @@ func regionHook(into map[string]*regionTime) func(nn.DecodeRegion, time.Time) {
 }
 
 // printRegions prints a dtype's regions, the largest total time first.
-func printRegions(name string, m map[string]*regionTime) {
+func printRegions(name string, m map[regionKey]*regionTime) {
 	ks := slices.Collect(maps.Keys(m))
-	slices.SortFunc(ks, func(a, b string) int { return cmp.Compare(m[b].dur, m[a].dur) })
+	slices.SortFunc(ks, func(a, b regionKey) int { return cmp.Compare(m[b].dur, m[a].dur) })
 	var total time.Duration
 	for _, k := range ks {
 		total += m[k].dur
@@ -210,7 +217,7 @@ func printRegions(name string, m map[string]*regionTime) {
 	fmt.Printf("  %-24s %8s %10s %9s %8s %7s\n", "weights [out,in]", "calls", "us/call", "MB/call", "GB/s", "share")
 	for _, k := range ks {
 		e := m[k]
-		fmt.Printf("  %-24s %8d %10.1f %9.2f %8.1f %6.1f%%\n", k, e.calls, e.dur.Seconds()/float64(e.calls)*1e6,
+		fmt.Printf("  %-24s %8d %10.1f %9.2f %8.1f %6.1f%%\n", fmt.Sprintf("%s [%d,%d]", k.dtype, k.oc, k.ic), e.calls, e.dur.Seconds()/float64(e.calls)*1e6,
 			float64(e.bytes)/float64(e.calls)/1e6, float64(e.bytes)/e.dur.Seconds()/1e9, 100*e.dur.Seconds()/total.Seconds())
 	}
 }
