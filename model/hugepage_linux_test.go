@@ -7,10 +7,10 @@ import (
 	"github.com/align-go/align/internal/hugepage"
 )
 
-// TestBigBuffersOnHugePages: the parameters, the gradient buffer and a
-// training step's activations, each read and written in full every step,
-// are advised onto huge pages (on 4 KiB pages the first steps of a 0.5B
-// full fine-tune spent seconds in page faults: BENCHMARKS.md).
+// TestBigBuffersOnHugePages: the parameters and the gradient buffer, each
+// read and written in full every step, are advised onto huge pages (on 4 KiB
+// pages the first steps of a 0.5B full fine-tune spent seconds in page
+// faults: BENCHMARKS.md).
 func TestBigBuffersOnHugePages(t *testing.T) {
 	raw := map[string]any{"model_type": "llama", "vocab_size": 4096.0, "hidden_size": 256.0, "num_hidden_layers": 2.0,
 		"num_attention_heads": 4.0, "num_key_value_heads": 2.0, "intermediate_size": 512.0, "max_position_embeddings": 64.0}
