@@ -107,3 +107,60 @@ func TestAttentionBF16Backward(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionBF16DV pins one backward product's rounding the way the
+// forward test does: with q, k, v and dout already in bf16, dv is
+// Σ_t bf16(p[t,s])·dout[t] over the query heads of its group, so a float64
+// sum that rounds the probabilities to bf16 matches it within 1e-5 of
+// Σ|p·dout|, and the f32 path misses it. (dq and dk go through dS, whose
+// cancellation leaves its bf16 rounding unpinnable this way; they are held
+// to the f32 path by TestAttentionBF16Backward.)
+func TestAttentionBF16DV(t *testing.T) {
+	r := newRNG(33)
+	for _, s := range bf16AttnShapes {
+		B, T, NH, NKV, HS := s.B, s.T, s.NH, s.NKV, s.HS
+		if T == 1 {
+			continue // p = 1: nothing to round
+		}
+		mask := s.flatMask()
+		q := roundBF16(randn(r, B*T*NH*HS, 1))
+		k := roundBF16(randn(r, B*T*NKV*HS, 1))
+		v := roundBF16(randn(r, B*T*NKV*HS, 1))
+		dout := roundBF16(randn(r, B*T*NH*HS, 1))
+		_, att := refAttention(to64(q), to64(k), to64(v), mask, B, T, NH, NKV, HS)
+		want, mag := make([]float64, len(v)), make([]float64, len(v))
+		for b := 0; b < B; b++ {
+			for h := 0; h < NH; h++ {
+				kh := h / (NH / NKV)
+				for tq := 0; tq < T; tq++ {
+					for ks := 0; ks <= tq; ks++ {
+						rp := rb(float32(att[((b*NH+h)*T+tq)*T+ks]))
+						for j := 0; j < HS; j++ {
+							x := rp * float64(dout[((b*T+tq)*NH+h)*HS+j])
+							want[((b*T+ks)*NKV+kh)*HS+j] += x
+							mag[((b*T+ks)*NKV+kh)*HS+j] += math.Abs(x)
+						}
+					}
+				}
+			}
+		}
+		miss := func(p tensor.Prec) float64 {
+			out, lse := make([]float32, B*T*NH*HS), make([]float32, B*NH*T)
+			AttentionForwardP(p, out, lse, q, k, v, AttnMask{Pad: mask}, B, T, NH, NKV, HS)
+			dv := make([]float32, len(v))
+			scratch := make([]float32, AttentionScratchLen(B, T, NH, NKV, HS))
+			AttentionBackwardP(p, nil, nil, dv, scratch, dout, q, k, v, out, lse, AttnMask{Pad: mask}, B, T, NH, NKV, HS)
+			worst := 0.0
+			for i, w := range want {
+				worst = math.Max(worst, math.Abs(float64(dv[i])-w)/(mag[i]+1e-30))
+			}
+			return worst
+		}
+		if d := miss(tensor.BF16); d > 1e-5 {
+			t.Errorf("%s: bf16 dv off the rounded reference by %.3g of Σ|p·dout|", s.name, d)
+		}
+		if d := miss(tensor.F32); d <= 1e-5 {
+			t.Errorf("%s: the f32 path also matches the bf16 reference (worst %.3g): the check cannot see the rounding", s.name, d)
+		}
+	}
+}
